@@ -1,0 +1,97 @@
+"""``agent-distill search DATA --out DIR``: run AutoDistill on logged teacher decisions.
+
+A thin layer: it loads the data, runs :class:`auto_search.search.AutoDistill` with a
+:class:`auto_search.config.SearchConfig` built from the options, records the result in a
+ledger when asked, and writes the report. Exit codes: 0 ok, 2 bad usage or unreadable input,
+130 interrupted (the report of what finished is still written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from auto_search.config import add_config_arguments, config_from_namespace
+from hybrid.errors import HybridError
+
+EXAMPLE = """example:
+  agent-distill search decisions.jsonl --out report/ --budget 30 --policy within-best:0.01 \\
+      --ledger lineage.db --key signing.key
+DATA may be a DistillDataset .npz, decisions as .jsonl or .csv, or a trajectory store (.db/.sqlite)."""
+
+
+def load_dataset(path: Path) -> Any:
+    """Read DATA by its suffix into a DistillDataset."""
+    from hybrid.dataset import DistillDataset
+    from hybrid.store import TrajectoryStore
+
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return DistillDataset.load(path)
+    if suffix in (".db", ".sqlite", ".sqlite3"):
+        return TrajectoryStore(path).to_dataset()
+    if suffix in (".jsonl", ".csv"):
+        with tempfile.TemporaryDirectory() as tmp:
+            store = TrajectoryStore(Path(tmp) / "store.db")
+            (store.ingest_jsonl if suffix == ".jsonl" else store.ingest_csv)(path)
+            return store.to_dataset()
+    raise ValueError(f"cannot read {path}: use a .npz dataset, .jsonl or .csv decisions, or a .db/.sqlite trajectory store.")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agent-distill", description="Distil an expensive agent into cheap students.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    search = sub.add_parser("search", help="search student families and choose one", epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    search.add_argument("data", type=Path, metavar="DATA", help=".npz, .jsonl, .csv or trajectory store")
+    search.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the report, model and export go")
+    search.add_argument("--ledger", type=Path, help="provenance ledger to record the search in (needs --key)")
+    search.add_argument("--key", type=Path, help="Ed25519 signing key for --ledger")
+    search.add_argument("--json", action="store_true", help="print the report data as JSON on stdout")
+    search.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_config_arguments(search)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if (args.ledger is None) != (args.key is None):
+        parser.error("--ledger and --key go together: the ledger signs each entry with the key.")
+    try:
+        config = config_from_namespace(args)
+        return _search(args, config)
+    except (HybridError, OSError, ValueError) as e:
+        if args.debug:
+            raise
+        print(f"agent-distill: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _search(args: argparse.Namespace, config: Any) -> int:
+    from auto_search.search import AutoDistill
+
+    dataset = load_dataset(args.data)
+    result = AutoDistill.from_config(config).fit(dataset)
+    if result.stopped_by != "interrupted" and args.ledger is not None and result.best_student is not None:
+        from auto_search.record import record
+        from provenance.keys import load_key
+        from provenance.ledger import Ledger
+
+        with Ledger(args.ledger) as ledger:
+            record(result, ledger, load_key(args.key), out_dir=args.out)
+    result.write_report(args.out)
+    if args.json:
+        print(json.dumps(result.to_data(), indent=2, sort_keys=True))
+    print(result.summary(), file=sys.stderr)
+    print(f"report: {args.out / 'report.html'}", file=sys.stderr)
+    return 130 if result.stopped_by == "interrupted" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Fit and score one planned candidate, and run many of them in parallel through joblib.
+
+A worker fits the student on its share of the training states, scores fidelity and KL on the
+held-out states, reads the analytic cost and measures single-decision latency (reported only).
+It returns the candidate and the student's canonical form, so the parent can rebuild the
+chosen student exactly and its hash is the model's identity. joblib makes the same code run
+on local processes (loky), a dask.distributed cluster or Ray.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from auto_search.errors import SearchConfigError
+from auto_search.space import EXPENSIVE, Spec, student_class
+from provenance.hashing import hash_json
+
+_LATENCY_CALLS = 25
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One fitted (or failed, or cut) student of the search with its scores and costs."""
+
+    id: int
+    rung: int
+    level: int
+    family: str
+    params: dict[str, Any]
+    n_train: int
+    status: str  # "ok" | "failed"
+    fidelity: float | None = None
+    kl: float | None = None
+    parameters: int | None = None
+    ops_per_decision: float | None = None
+    bytes: int | None = None
+    latency_us: float | None = None
+    fit_time_s: float = 0.0
+    content_hash: str | None = None
+    error: str | None = None
+    visited_fidelity: float | None = None
+    return_mean: float | None = None
+    retention: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class SplitData:
+    """Training states in a seeded order (so ``[:n]`` is a nested random subset) and held-out states."""
+
+    X: np.ndarray
+    P: np.ndarray
+    w: np.ndarray | None
+    X_val: np.ndarray
+    P_val: np.ndarray
+    w_val: np.ndarray | None
+
+
+def score(P_teacher: np.ndarray, P_student: np.ndarray, weights: np.ndarray | None) -> tuple[float, float]:
+    """(fidelity, KL(teacher ‖ student)) on the same states, weighted if weights are given."""
+    from hybrid.metrics import fidelity, kl
+
+    return float(fidelity(P_teacher, P_student, weights)), float(kl(P_teacher, P_student, weights))
+
+
+def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any] | None]:
+    """Fit one candidate and score it; a configuration that fails is recorded, not fatal."""
+    if spec.family in EXPENSIVE:
+        import torch
+
+        torch.set_num_threads(1)  # one torch thread per worker: workers already fill the cores
+    base = dict(id=spec.id, rung=spec.rung, level=spec.level, family=spec.family, params=spec.params, n_train=spec.n_train)
+    start = time.perf_counter()
+    try:
+        w = None if data.w is None else data.w[: spec.n_train]
+        student = student_class(spec.family)(**spec.params).fit(data.X[: spec.n_train], data.P[: spec.n_train], sample_weight=w)
+        fit_time = time.perf_counter() - start
+        fidelity, kl = score(data.P_val, student.predict_proba(data.X_val), data.w_val)
+        cost = student.cost()
+        artifact = student.to_dict()
+    except Exception as e:  # noqa: BLE001 — any failure of one configuration belongs in the report
+        return Candidate(**base, status="failed", fit_time_s=time.perf_counter() - start, error=f"{type(e).__name__}: {e}"), None
+    return Candidate(
+        **base, status="ok", fidelity=fidelity, kl=kl, parameters=int(cost.parameters),
+        ops_per_decision=float(cost.ops_per_decision), bytes=int(cost.bytes),
+        latency_us=single_decision_latency_us(student, data.X_val[0]), fit_time_s=fit_time,
+        content_hash=hash_json(artifact),
+    ), artifact
+
+
+def single_decision_latency_us(student: Any, state: np.ndarray) -> float:
+    """Median wall time of one ``predict_proba`` on one state, in µs (reported, never selected on)."""
+    x = state[None, :]
+    student.predict_proba(x)
+    times = []
+    for _ in range(_LATENCY_CALLS):
+        t = time.perf_counter()
+        student.predict_proba(x)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1e6)
+
+
+class BudgetExpired(BaseException):
+    """Raised inside the result loop when the wall-clock deadline passes (BaseException so no
+    ``except Exception`` in a fit swallows it)."""
+
+
+@contextmanager
+def _deadline_alarm(deadline: float) -> Iterator[None]:
+    """Interrupt a blocking wait at ``deadline`` (main thread only; elsewhere the loop checks
+    the clock between results)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise BudgetExpired()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(1e-3, deadline - time.monotonic()))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def _backend(backend: str, n_jobs: int) -> Iterator[None]:
+    import joblib
+
+    if backend == "dask":
+        try:
+            from distributed import get_client
+
+            get_client()
+        except (ImportError, ValueError):
+            raise SearchConfigError("backend='dask' needs a running dask.distributed Client; create one first, e.g. `from dask.distributed import Client; client = Client()` (pip install 'dask[distributed]').") from None
+    elif backend == "ray":
+        try:
+            from ray.util.joblib import register_ray
+        except ImportError:
+            raise SearchConfigError("backend='ray' needs Ray: pip install 'ray[default]', or use backend='loky' or 'dask'.") from None
+        register_ray()
+    extra = {"inner_max_num_threads": 1} if backend == "loky" else {}
+    with joblib.parallel_config(backend=backend, n_jobs=n_jobs, **extra):
+        yield
+
+
+def run_specs(
+    specs: Sequence[Spec],
+    data: SplitData,
+    *,
+    n_jobs: int,
+    backend: str,
+    deadline: float,
+    on_result: Callable[[Candidate, dict[str, Any] | None], None],
+) -> None:
+    """Evaluate ``specs`` in parallel, calling ``on_result`` as each finishes (any order).
+
+    Raises :class:`BudgetExpired` at ``deadline`` and lets ``KeyboardInterrupt`` through; in
+    both cases joblib aborts the remaining tasks (loky kills its workers) before re-raising.
+    """
+    import joblib
+
+    if time.monotonic() >= deadline:
+        raise BudgetExpired()
+    with _backend(backend, n_jobs), _deadline_alarm(deadline):
+        results = joblib.Parallel(return_as="generator_unordered")(joblib.delayed(evaluate_spec)(s, data) for s in specs)
+        try:
+            for candidate, artifact in results:
+                on_result(candidate, artifact)
+                if time.monotonic() >= deadline:
+                    raise BudgetExpired()
+        finally:
+            results.close()  # joblib cancels what is still queued or running

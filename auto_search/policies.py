@@ -1,0 +1,150 @@
+"""Selection policies: which point of the accuracy/cost tradeoff to ship, stated in words.
+
+A policy takes the candidates that may be chosen (whole rungs only) and returns one with a
+sentence saying why. Ties are broken by (operations, parameters, -fidelity, id), so the choice
+is deterministic. Policies can be written as strings (CLI, config): ``knee``,
+``min-cost:0.95``, ``within-best:0.01``, ``max-fidelity:200``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from auto_search.errors import SearchConfigError
+from auto_search.pareto import log_ops, pareto_front
+
+
+def _order(c: Any) -> tuple:
+    return (c.ops_per_decision, c.parameters, -c.fidelity, c.id)
+
+
+def describe(c: Any) -> str:
+    """A candidate in a few words: family, its defining hyperparameters, cost and fidelity."""
+    shown = {k: v for k, v in c.params.items() if k not in ("random_state", "max_train_states", "epochs")}
+    params = ", ".join(f"{k}={v}" for k, v in sorted(shown.items()))
+    return f"{c.family} ({params}), {c.ops_per_decision:g} ops per decision, fidelity {100 * c.fidelity:.1f}%"
+
+
+@dataclass(frozen=True)
+class Knee:
+    """The front's knee: the point farthest above the chord from the cheapest to the most
+    faithful student, with log-operations and fidelity both scaled to [0, 1] over the front."""
+
+    spec = "knee"
+
+    def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]:
+        front = pareto_front(pool)
+        lo, hi = front[0], front[-1]
+        dx = (log_ops(hi.ops_per_decision) - log_ops(lo.ops_per_decision)) or 1.0
+        dy = (hi.fidelity - lo.fidelity) or 1.0
+
+        def lift(c: Any) -> float:
+            return (c.fidelity - lo.fidelity) / dy - (log_ops(c.ops_per_decision) - log_ops(lo.ops_per_decision)) / dx
+
+        # highest lift; ties go to the more faithful point
+        pick = max(front, key=lambda c: (round(lift(c), 12), c.fidelity, -c.id))
+        return pick, f"knee of the Pareto front (largest fidelity gain per log-operation, {len(front)} points): {describe(pick)}"
+
+
+@dataclass(frozen=True)
+class MinCost:
+    """Cheapest student with ``fidelity ≥ fidelity_at_least``, or within ``within_best``
+    (absolute, e.g. 0.01 = one point) of the best fidelity found; exactly one must be set."""
+
+    fidelity_at_least: float | None = None
+    within_best: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.fidelity_at_least is None) == (self.within_best is None):
+            raise SearchConfigError("MinCost needs exactly one of fidelity_at_least=… or within_best=….")
+        value = self.fidelity_at_least if self.within_best is None else self.within_best
+        if not 0.0 <= value <= 1.0:
+            raise SearchConfigError(f"MinCost threshold must lie in [0, 1] (a share, 0.95 = 95%); got {value!r}.")
+
+    @property
+    def spec(self) -> str:
+        if self.within_best is not None:
+            return f"within-best:{self.within_best:g}"
+        return f"min-cost:{self.fidelity_at_least:g}"
+
+    def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]:
+        best = max(c.fidelity for c in pool)
+        if self.within_best is not None:
+            floor = best - self.within_best
+            rule = f"smallest student within {100 * self.within_best:g} point(s) of the best fidelity ({100 * best:.1f}%)"
+        else:
+            floor = self.fidelity_at_least
+            rule = f"smallest student with fidelity ≥ {100 * floor:g}%"
+        ok = [c for c in pool if c.fidelity >= floor - 1e-12]
+        if not ok:
+            pick = min((c for c in pool if c.fidelity == best), key=_order)
+            return pick, f"no student reached fidelity ≥ {100 * floor:g}% (best {100 * best:.1f}%); chose the most faithful: {describe(pick)}"
+        pick = min(ok, key=_order)
+        return pick, f"{rule}: {describe(pick)}"
+
+
+@dataclass(frozen=True)
+class MaxFidelity:
+    """Most faithful student with at most ``ops_at_most`` operations per decision."""
+
+    ops_at_most: float
+
+    def __post_init__(self) -> None:
+        if not self.ops_at_most >= 0:
+            raise SearchConfigError(f"MaxFidelity(ops_at_most=…) must be ≥ 0; got {self.ops_at_most!r}.")
+
+    @property
+    def spec(self) -> str:
+        return f"max-fidelity:{self.ops_at_most:g}"
+
+    def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]:
+        ok = [c for c in pool if c.ops_per_decision <= self.ops_at_most]
+        if not ok:
+            pick = min(pool, key=_order)
+            return pick, f"no student fits {self.ops_at_most:g} ops per decision; chose the cheapest: {describe(pick)}"
+        pick = min(ok, key=lambda c: (-c.fidelity, *_order(c)))
+        return pick, f"most faithful student with ≤ {self.ops_at_most:g} ops per decision: {describe(pick)}"
+
+
+@dataclass(frozen=True)
+class CallablePolicy:
+    """A user function ``pool -> candidate`` (or ``(candidate, words)``); not hashable by content,
+    so the report marks the choice as made by custom code."""
+
+    fn: Callable[[Sequence[Any]], Any]
+
+    @property
+    def spec(self) -> str:
+        return f"callable:{getattr(self.fn, '__qualname__', type(self.fn).__name__)}"
+
+    def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]:
+        out = self.fn(list(pool))
+        pick, words = out if isinstance(out, tuple) else (out, None)
+        if not any(pick is c for c in pool):
+            raise SearchConfigError(f"custom policy {self.spec} returned {pick!r}, which is not one of the candidates it was given.")
+        return pick, f"chosen by custom policy {self.spec}: {words or describe(pick)}"
+
+
+Policy = Union[Knee, MinCost, MaxFidelity, CallablePolicy]
+
+
+def parse_policy(policy: str | Policy | Callable) -> Policy:
+    """Turn a policy object, callable or string spec into a policy; unknown specs raise."""
+    if isinstance(policy, (Knee, MinCost, MaxFidelity, CallablePolicy)):
+        return policy
+    if callable(policy):
+        return CallablePolicy(policy)
+    if not isinstance(policy, str):
+        raise SearchConfigError(f"policy must be a string, a policy object or a callable; got {type(policy).__name__}.")
+    name, _, arg = policy.strip().partition(":")
+    makers = {"min-cost": lambda v: MinCost(fidelity_at_least=v), "within-best": lambda v: MinCost(within_best=v), "max-fidelity": MaxFidelity}
+    if name == "knee" and not arg:
+        return Knee()
+    if name in makers:
+        try:
+            return makers[name](float(arg))
+        except ValueError:
+            raise SearchConfigError(f"policy {policy!r} needs a number after the colon, e.g. {name}:0.95.") from None
+    raise SearchConfigError(f"unknown policy {policy!r}; use knee, min-cost:0.95, within-best:0.01 or max-fidelity:200 (or pass a callable).")

@@ -1,0 +1,134 @@
+"""The search space per student family and the deterministic plan of rungs over it.
+
+Each family lists its configurations cheapest first. Trees and rule lists are cheap: every
+configuration is fitted once on all training states. MLPs and hybrids are expensive: they go
+through successive halving on data size (Jamieson & Talwalkar 2016) — every configuration on
+``n / eta^(L-1)`` states, the best ``1/eta`` of them on ``eta``× more, up to all states.
+
+The plan is a list of rungs. Level 0 (every configuration once) is cut into rungs of at most
+``RUNG_SIZE`` candidates, families interleaved in cost order so the first rung already spans
+the front; each further level is one rung whose members depend only on finished scores. The
+plan never depends on timing or on the number of workers: a budget can only cut whole rungs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import zip_longest
+from typing import Any
+
+from auto_search.errors import SearchConfigError
+
+RUNG_SIZE = 12
+EXPENSIVE = frozenset({"mlp", "hybrid"})
+
+# family -> (module, class); imported lazily so a search over trees never imports torch
+_CLASSES = {
+    "tree": ("hybrid.students.tree", "TreeStudent"),
+    "rules": ("hybrid.students.rules", "RuleListStudent"),
+    "mlp": ("hybrid.students.mlp", "MLPStudent"),
+    "hybrid": ("hybrid.students.hybrid_student", "HybridStudent"),
+}
+
+_TEMPERING = ((2.0, 0.7), (1.0, 0.3), (4.0, 0.9))  # (temperature, alpha) pairs worth trying
+_HIDDEN = ((), (4,), (8,), (16,), (32,), (16, 16), (64,), (32, 32))
+
+
+def student_class(family: str) -> type:
+    """The student class of a family; a clear error if its module is not installed."""
+    module, name = _CLASSES[family]
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as e:
+        raise SearchConfigError(f"student family {family!r} is not available ({module}.{name}: {e}); drop it from families.") from None
+
+
+def family_space(family: str, *, epochs: int) -> list[dict[str, Any]]:
+    """Hyperparameters to try for one family, cheapest (fewest operations) first."""
+    if family == "tree":
+        by_depth = [{"max_depth": d, "min_samples_leaf": 1} for d in (1, 2, 3, 4, 5, 6, 7, 8, 10, 12)]
+        by_leaves = [{"max_depth": None, "max_leaf_nodes": n, "min_samples_leaf": 5} for n in (12, 24, 48, 96)]
+        return by_depth + by_leaves
+    if family == "rules":
+        return [{"max_rules": r, "max_depth": d} for r in (2, 4, 8, 16, 32) for d in (2, 3)]
+    if family == "mlp":
+        return [
+            {"hidden_sizes": list(h), "temperature": t, "alpha": a, "epochs": epochs}
+            for h in _HIDDEN
+            for t, a in _TEMPERING
+        ]
+    if family == "hybrid":
+        return [
+            {"tau": tau, "rule_depth": depth, "hidden_sizes": list(h)}
+            for h in ((8,), (32,))
+            for depth in (2, 3)
+            for tau in (0.97, 0.9, 0.75)
+        ]
+    raise SearchConfigError(f"unknown student family {family!r}.")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One planned fit: a family, its hyperparameters and how many training states it sees."""
+
+    id: int
+    rung: int
+    level: int
+    family: str
+    params: dict[str, Any] = field(hash=False)
+    n_train: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Level sizes for the expensive families and the fixed level-0 rungs."""
+
+    level_sizes: tuple[int, ...]
+    first_rungs: tuple[tuple[Spec, ...], ...]
+    eta: int
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.level_sizes)
+
+    @property
+    def planned_rungs(self) -> int:
+        return len(self.first_rungs) + self.n_levels - 1
+
+
+def level_sizes(n_train: int, *, eta: int, min_states: int) -> tuple[int, ...]:
+    """Training-set sizes of the halving levels, smallest first, ending at ``n_train``."""
+    levels = 1 + max(0, int(math.floor(math.log(max(n_train, 1) / min_states, eta) + 1e-9)))
+    return tuple(int(math.ceil(n_train / eta ** (levels - 1 - k))) for k in range(levels))
+
+
+def make_plan(families: Sequence[str], n_train: int, *, eta: int, min_states: int, epochs: int, seed: int) -> Plan:
+    """Level 0 of every family, interleaved in cost order and cut into rungs."""
+    sizes = level_sizes(n_train, eta=eta, min_states=min_states)
+    per_family = [
+        [(f, {**p, "random_state": seed}) for p in family_space(f, epochs=epochs)] for f in families
+    ]
+    order = [x for group in zip_longest(*per_family) for x in group if x is not None]
+    rungs = []
+    for r, start in enumerate(range(0, len(order), RUNG_SIZE)):
+        chunk = order[start : start + RUNG_SIZE]
+        rungs.append(tuple(
+            Spec(start + i, r, 0, f, p, sizes[0] if f in EXPENSIVE else n_train) for i, (f, p) in enumerate(chunk)
+        ))
+    return Plan(sizes, tuple(rungs), eta)
+
+
+def promote(plan: Plan, level: int, finished: Sequence[Any], *, first_id: int, rung: int) -> tuple[Spec, ...]:
+    """The next halving level: per expensive family, the best ``1/eta`` of the previous level
+    (fidelity, then fewer operations, then plan order), refitted on more states."""
+    out: list[Spec] = []
+    for family in sorted({c.family for c in finished if c.family in EXPENSIVE}):
+        prev = [c for c in finished if c.family == family and c.level == level - 1 and c.fidelity is not None]
+        keep = max(1, math.ceil(len(prev) / plan.eta)) if prev else 0
+        best = sorted(prev, key=lambda c: (-c.fidelity, c.ops_per_decision, c.id))[:keep]
+        for c in sorted(best, key=lambda c: c.id):
+            out.append(Spec(first_id + len(out), rung, level, family, dict(c.params), plan.level_sizes[level]))
+    return tuple(out)
