@@ -12,6 +12,8 @@ import json
 import math
 from typing import Any
 
+from provenance.errors import HashingError
+
 PREFIX = "sha256:"
 
 
@@ -27,14 +29,14 @@ def hash_bytes(data: bytes) -> str:
 def _check_finite(obj: Any, where: str = "$") -> None:
     if isinstance(obj, float):
         if not math.isfinite(obj):
-            raise ValueError(
+            raise HashingError(
                 f"canonical JSON refuses {obj!r} at {where}: NaN and infinities have no JSON form; "
                 "replace them (e.g. with null) before hashing"
             )
     elif isinstance(obj, dict):
         for k, v in obj.items():
             if not isinstance(k, str):
-                raise TypeError(f"canonical JSON needs string keys; got {k!r} at {where}")
+                raise HashingError(f"canonical JSON needs string keys; got {k!r} at {where}")
             _check_finite(v, f"{where}.{k}")
     elif isinstance(obj, (list, tuple)):
         for i, v in enumerate(obj):
@@ -44,14 +46,21 @@ def _check_finite(obj: Any, where: str = "$") -> None:
 def canonical_json(obj: Any) -> bytes:
     """Canonical JSON bytes: sorted keys, no whitespace, UTF-8, shortest round-trip floats.
 
-    Floats use Python's ``repr`` (the shortest string that parses back to the same double), so
-    ``1.0`` stays ``1.0`` and never collides with the integer ``1``. NaN and infinities are
-    refused rather than written as non-standard tokens.
+    The float rule (this is not RFC 8785, and is pinned by test vectors): floats are written
+    with Python's ``repr``, the shortest string that parses back to the same double, so ``1.0``
+    stays ``1.0`` and never collides with the integer ``1``; ``1e-07`` and ``-0.0`` keep
+    Python's spelling. NaN and infinities are refused rather than written as non-standard
+    tokens, and so are non-string keys (``json`` would silently turn ``1`` into ``"1"``).
+    Tuples are written as lists. Other types raise ``TypeError`` from ``json``.
     """
     _check_finite(obj)
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    try:
+        return _ENCODER.encode(obj).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise HashingError(f"canonical JSON needs valid Unicode text; {exc.reason} at {exc.object[exc.start:exc.end]!r}") from exc
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def hash_json(obj: Any) -> str:
@@ -69,7 +78,7 @@ def hash_array(array: Any) -> str:
 
     a = np.asarray(array)
     if a.dtype == object:
-        raise TypeError("hash_array needs a numeric array, not dtype=object")
+        raise HashingError("hash_array needs a numeric array, not dtype=object; convert it with np.asarray(x, dtype=float)")
     le = a.astype(a.dtype.newbyteorder("<"), copy=False) if a.dtype.byteorder == ">" else a
     le = np.ascontiguousarray(le)
     header = canonical_json({"dtype": le.dtype.str.replace("=", "<").replace("|", "<"), "shape": list(a.shape)})
@@ -81,15 +90,13 @@ def hash_array(array: Any) -> str:
 
 
 def hash_file(path: Any, chunk_size: int = 1 << 20) -> str:
-    """Hash a file's bytes, streaming."""
-    with open(path, "rb") as f:
-        return _digest(hashlib.file_digest(f, "sha256")) if hasattr(hashlib, "file_digest") else _stream(f, chunk_size)
-
-
-def _stream(f: Any, chunk_size: int) -> str:
+    """Hash a file's bytes, streaming in ``chunk_size`` blocks into a reused buffer."""
     h = hashlib.sha256()
-    while chunk := f.read(chunk_size):
-        h.update(chunk)
+    buffer = bytearray(chunk_size)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buffer):
+            h.update(view[:n])
     return _digest(h)
 
 
