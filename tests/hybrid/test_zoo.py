@@ -1,0 +1,106 @@
+"""The committed PPO teachers: faithful to SB3, strong in their environment, and tamper-evident."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from hybrid.errors import DataError, TeacherError
+from hybrid.zoo import ZOO_DIR, PolicyTeacher, available_teachers, load_teacher, read_index
+
+TEACHERS = available_teachers()
+
+
+def greedy_returns(teacher: PolicyTeacher, episodes: int, seed: int) -> np.ndarray:
+    """Returns of the teacher's argmax policy, episode ``i`` reset with ``seed + i``."""
+    env = gym.make(teacher.env_id)
+    returns = []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(int(teacher.predict(obs)[0]))
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    env.close()
+    return np.asarray(returns)
+
+
+def test_all_three_teachers_are_committed() -> None:
+    assert {"CartPole-v1"} <= set(TEACHERS)
+    assert set(TEACHERS) <= {"CartPole-v1", "Acrobot-v1", "LunarLander-v3"}
+
+
+@pytest.mark.parametrize("env_id", TEACHERS)
+def test_reproduces_sb3_probabilities_on_probe_states(env_id: str) -> None:
+    teacher = load_teacher(env_id)
+    probes = read_index()[env_id]["probes"]
+    states = np.asarray(probes["states"], dtype=np.float32)
+    expected = np.asarray(probes["sb3_probabilities"])
+    got = teacher.predict_proba(states)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("env_id", TEACHERS)
+def test_interface_matches_environment_and_index(env_id: str) -> None:
+    teacher = load_teacher(env_id)
+    entry = read_index()[env_id]
+    env = gym.make(env_id)
+    assert len(teacher.feature_names) == env.observation_space.shape[0]
+    assert len(teacher.action_names) == env.action_space.n
+    assert teacher.env_id == env_id
+    assert teacher.content_hash == entry["sha256"]
+    assert teacher.ops_per_decision == entry["ops_per_decision"]
+    assert isinstance(teacher, torch.nn.Module)
+    X = np.stack([env.observation_space.sample() for _ in range(32)])
+    logits = teacher(torch.from_numpy(X.astype(np.float32))).numpy()
+    np.testing.assert_array_equal(teacher.predict(X), logits.argmax(axis=1))
+    np.testing.assert_allclose(np.exp(teacher.log_proba(X)), teacher.predict_proba(X), rtol=1e-5)
+
+
+def test_ops_per_decision_counts_linear_layers() -> None:
+    # SB3's default policy for CartPole: 4 -> 64 -> 64 -> 2.
+    assert load_teacher("CartPole-v1").ops_per_decision == 4 * 64 + 64 * 64 + 64 * 2
+
+
+def test_cartpole_teacher_balances_the_pole() -> None:
+    returns = greedy_returns(load_teacher("CartPole-v1"), episodes=10, seed=7)
+    assert returns.mean() >= 475
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", [e for e in TEACHERS if e != "CartPole-v1"])
+def test_teacher_meets_its_recorded_target(env_id: str) -> None:
+    entry = read_index()[env_id]
+    returns = greedy_returns(load_teacher(env_id), episodes=20, seed=7)
+    assert returns.mean() >= entry["target_return"]
+
+
+def test_tampered_weights_are_refused(tmp_path: Path) -> None:
+    shutil.copytree(ZOO_DIR, tmp_path / "zoo")
+    path = tmp_path / "zoo" / "CartPole-v1.npz"
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["layer0.bias"][0] += 1e-3
+    np.savez(path, **arrays)
+    with pytest.raises(TeacherError, match="index.json records"):
+        load_teacher("CartPole-v1", tmp_path / "zoo")
+
+
+def test_unknown_environment_lists_the_known_ones() -> None:
+    with pytest.raises(TeacherError, match="CartPole-v1") as info:
+        load_teacher("Pong-v5")
+    assert "Pong-v5" in str(info.value)
+
+
+def test_rejects_states_of_the_wrong_width() -> None:
+    with pytest.raises(DataError, match="cart_position"):
+        load_teacher("CartPole-v1").predict_proba(np.zeros((3, 5)))
