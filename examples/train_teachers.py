@@ -27,6 +27,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from hybrid.errors import HybridError
 from hybrid.zoo import INDEX_NAME, ZOO_DIR, PolicyTeacher, layer_keys, load_teacher
 from provenance.hashing import hash_file
 
@@ -256,11 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     parser.add_argument("--out", type=Path, default=ZOO_DIR, help="zoo directory to write")
     args = parser.parse_args(argv)
+    if args.evaluate is not None and args.evaluate < 1:
+        parser.error("--evaluate needs a positive number of episodes, e.g. --evaluate 100")
     torch.set_num_threads(1)
     env_ids = list(CONFIGS) if args.env == "all" else [args.env]
     for env_id in env_ids:
-        if args.evaluate:
-            teacher = load_teacher(env_id, args.out)
+        if args.evaluate is not None:
+            try:
+                teacher = load_teacher(env_id, args.out)
+            except HybridError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
             r = episode_returns(env_id, greedy(teacher), args.evaluate, EVAL_SEED)
             print(f"{env_id}: mean return {r.mean():.2f} ± {r.std():.2f} over {args.evaluate} "
                   f"episodes (seeds {EVAL_SEED}..{EVAL_SEED + args.evaluate - 1}), "
