@@ -1,17 +1,10 @@
-"""Shared fixtures: a deterministic signing key, a fresh ledger, a helper to make subject hashes."""
+"""Shared fixtures: a signing key written to disk and a fresh ledger path."""
 
 from __future__ import annotations
-
-import hashlib
 
 import pytest
 
 from provenance.keys import SigningKey, generate_key
-
-
-def subject(label: object) -> str:
-    """A realistic subject hash for test entries."""
-    return "sha256:" + hashlib.sha256(str(label).encode()).hexdigest()
 
 
 @pytest.fixture

@@ -1,0 +1,139 @@
+"""The ledger API: appends, batches, reads, refusals, key rotation and revocation in verify."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import pytest
+
+from provenance.errors import HashingError, LedgerError, ProvenanceError
+from provenance.hashing import hash_bytes
+from provenance.keys import generate_key
+from provenance.ledger import GENESIS, Entry, Ledger
+from provenance.verify import verify_ledger
+
+from _prov_helpers import subject
+
+
+def test_append_chains_signs_and_reads_back(ledger_path, key):
+    with Ledger(ledger_path) as ledger:
+        first = ledger.append("dataset", subject("d"), attrs={"rows": 10, "scale": 1.0}, key=key)
+        second = ledger.append("model", subject("m"), parents=[first.subject], key=key)
+        assert (first.seq, first.prev, second.seq, second.prev) == (0, GENESIS, 1, first.entry_hash)
+        assert first.entry_hash == hash_bytes(first.body)
+        assert key.public_key.verify(first.signature, first.entry_hash.encode())
+        assert ledger.entries() == [first, second]
+        assert ledger.head() == second and len(ledger) == 2
+        assert ledger.find(subject("m")) == [second]
+        assert ledger.get(1) == ledger.get(second.entry_hash) == ledger.get("1") == second
+        assert ledger.entries()[0].attrs == {"rows": 10, "scale": 1.0}
+        assert isinstance(ledger.entries()[0].attrs["scale"], float)
+    assert verify_ledger(ledger_path, [key]).ok
+
+
+def test_append_many_is_one_chain_in_order(ledger_path, key):
+    items = [{"kind": k, "subject": subject(k), "parents": [subject(p)] if p else []}
+             for k, p in [("dataset", None), ("teacher", None), ("search", "dataset"), ("model", "search"), ("export", "model")]]
+    with Ledger(ledger_path) as ledger:
+        entries = ledger.append_many(items, key=key)
+        assert [e.seq for e in entries] == [0, 1, 2, 3, 4]
+        assert [e.prev for e in entries[1:]] == [e.entry_hash for e in entries[:-1]]
+        assert ledger.entries() == entries
+        assert ledger.append_many([], key=key) == []
+
+
+@pytest.mark.parametrize(("item", "match"), [
+    ({"kind": "weights", "subject": subject(1)}, "unknown entry kind"),
+    ({"kind": "model", "subject": "not-a-hash"}, "prefixed hex hash"),
+    ({"kind": "model", "subject": subject(1), "parents": ["x"]}, "parent"),
+    ({"kind": "model", "subject": subject(1), "extra": 1}, "unknown item field"),
+    ({"kind": "key-rotation", "subject": subject(1), "attrs": {"public_key": "00" * 32}}, "not the key id"),
+    ({"kind": "key-rotation", "subject": subject(1)}, "public_key"),
+])
+def test_bad_items_are_refused_and_nothing_is_written(ledger_path, key, item, match):
+    with Ledger(ledger_path) as ledger:
+        with pytest.raises(LedgerError, match=match):
+            ledger.append_many([{"kind": "note", "subject": "fine"}, item], key=key)
+        assert len(ledger) == 0
+
+
+def test_non_finite_attrs_are_refused(ledger_path, key):
+    with Ledger(ledger_path) as ledger, pytest.raises(HashingError):
+        ledger.append("model", subject(1), attrs={"loss": math.nan}, key=key)
+
+
+def test_triggers_refuse_update_delete_and_a_forked_insert(ledger_path, key):
+    with Ledger(ledger_path) as ledger:
+        e = ledger.append("note", "hello", key=key)
+    conn = sqlite3.connect(ledger_path)
+    for sql in ("UPDATE entries SET signature = x'00'", "DELETE FROM entries"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute(sql)
+    with pytest.raises(sqlite3.IntegrityError, match="chain broken"):
+        conn.execute("INSERT INTO entries (seq, body, entry_hash, signature) VALUES (1, ?, ?, ?)",
+                     (e.body.decode(), e.entry_hash, e.signature))
+    conn.close()
+
+
+def test_opening_what_is_not_a_ledger(tmp_path):
+    with pytest.raises(LedgerError, match="not found"):
+        Ledger(tmp_path / "missing.db", create=False)
+    (tmp_path / "text.db").write_text("hello, not sqlite" * 100)
+    with pytest.raises(LedgerError, match="not a SQLite ledger"):
+        Ledger(tmp_path / "text.db")
+    sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t (x)").connection.close()
+    with pytest.raises(LedgerError, match="not a provenance ledger"):
+        Ledger(tmp_path / "other.db")
+
+
+def test_entry_from_a_body_that_is_not_an_entry():
+    with pytest.raises(LedgerError, match="not a ledger entry"):
+        Entry.from_body(b'{"seq": 1}', "sha256:00", b"")
+
+
+def test_verify_needs_a_trusted_key(ledger_path, key):
+    Ledger(ledger_path).close()
+    with pytest.raises(ProvenanceError, match="trusted public key"):
+        verify_ledger(ledger_path, [])
+
+
+def test_rotation_admits_the_new_key_and_retires_the_old_by_seq(ledger_path, key, tmp_path):
+    new = generate_key(tmp_path / "new.key")
+    with Ledger(ledger_path) as ledger:
+        early = ledger.append("note", "signed by new key before it was admitted", key=new)
+        ledger.rotate_key(new, key=key)
+        late = ledger.append("model", subject("m"), key=new)
+        stale = ledger.append("note", "old key after retiring", key=key)
+    result = verify_ledger(ledger_path, [key])
+    problems = {f.seq: f.problem for f in result.findings}
+    assert set(problems) == {early.seq, stale.seq}
+    assert "untrusted key" in problems[early.seq] and "retired at entry 1" in problems[stale.seq]
+    assert late.seq not in problems
+
+
+def test_revoking_a_key_stops_it_from_the_next_entry(ledger_path, key, tmp_path):
+    other = generate_key(tmp_path / "other.key")
+    with Ledger(ledger_path) as ledger:
+        ledger.rotate_key(other, key=key, retire=False)
+        ledger.append("note", "fine", key=other)
+        ledger.revoke(other.key_id, key=key, reason="laptop stolen")
+        bad = ledger.append("note", "after revocation", key=other)
+        ledger.append("note", "root still signs", key=key)
+    result = verify_ledger(ledger_path, [key])
+    assert [(f.seq, "revoked at entry 2" in f.problem) for f in result.findings] == [(bad.seq, True)]
+
+
+def test_revoking_a_dataset_lists_every_descendant_and_still_passes(ledger_path, key):
+    with Ledger(ledger_path) as ledger:
+        ledger.append_many([
+            {"kind": "dataset", "subject": subject("d")},
+            {"kind": "teacher", "subject": subject("t")},
+            {"kind": "model", "subject": subject("m"), "parents": [subject("d"), subject("t")]},
+            {"kind": "export", "subject": subject("x"), "parents": [subject("m")]},
+            {"kind": "model", "subject": subject("clean"), "parents": [subject("t")]},
+        ], key=key)
+        rev = ledger.revoke(subject("d"), key=key, reason="contains personal data")
+    result = verify_ledger(ledger_path, [key])
+    assert result.ok
+    assert result.revoked == {subject("d"): rev.seq, subject("m"): rev.seq, subject("x"): rev.seq}
