@@ -225,7 +225,11 @@ class Ledger:
 
     def _rows(self, where: str = "", args: tuple = ()) -> Iterator[Entry]:
         query = f"SELECT body, entry_hash, signature FROM entries {where} ORDER BY seq"
-        for body, entry_hash, signature in self._conn.execute(query, args):
+        try:
+            rows = self._conn.execute(query, args).fetchall()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot read entries of {self.path} ({exc}); run `provenance verify` on it") from exc
+        for body, entry_hash, signature in rows:
             yield Entry.from_body(body.encode("utf-8"), entry_hash, signature)
 
     def entries(self, start: int = 0) -> list[Entry]:
