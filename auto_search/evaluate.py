@@ -44,6 +44,8 @@ class Candidate:
     bytes: int | None = None
     latency_us: float | None = None
     fit_time_s: float = 0.0
+    task_s: float = 0.0  # worker time: fit, scoring and latency measurement
+    finished_s: float | None = None  # when the result reached the search, from its start (reported only)
     content_hash: str | None = None
     error: str | None = None
     visited_fidelity: float | None = None
@@ -89,12 +91,13 @@ def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any
         cost = student.cost()
         artifact = student.to_dict()
     except Exception as e:  # noqa: BLE001 — any failure of one configuration belongs in the report
-        return Candidate(**base, status="failed", fit_time_s=time.perf_counter() - start, error=f"{type(e).__name__}: {e}"), None
+        elapsed = time.perf_counter() - start
+        return Candidate(**base, status="failed", fit_time_s=elapsed, task_s=elapsed, error=f"{type(e).__name__}: {e}"), None
+    latency = single_decision_latency_us(student, data.X_val[0])
     return Candidate(
         **base, status="ok", fidelity=fidelity, kl=kl, parameters=int(cost.parameters),
-        ops_per_decision=float(cost.ops_per_decision), bytes=int(cost.bytes),
-        latency_us=single_decision_latency_us(student, data.X_val[0]), fit_time_s=fit_time,
-        content_hash=hash_json(artifact),
+        ops_per_decision=float(cost.ops_per_decision), bytes=int(cost.bytes), latency_us=latency,
+        fit_time_s=fit_time, task_s=time.perf_counter() - start, content_hash=hash_json(artifact),
     ), artifact
 
 

@@ -116,7 +116,7 @@ def teacher_summary(teacher: Any) -> dict[str, Any] | None:
     ops = getattr(teacher, "ops_per_decision", None)
     ops = ops() if callable(ops) else ops
     return {
-        "name": str(getattr(teacher, "name", type(teacher).__name__)),
+        "name": str(getattr(teacher, "name", None) or getattr(teacher, "env_id", None) or type(teacher).__name__),
         "ops_per_decision": None if ops is None else float(ops),
         "content_hash": getattr(teacher, "content_hash", None),
     }

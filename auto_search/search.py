@@ -10,6 +10,7 @@ and same chosen model hash, with one worker or many.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -93,7 +94,7 @@ class AutoDistill:
         stop = None
         with SearchProgress(sum(map(len, plan.first_rungs)), deadline, verbose=config.verbose) as bar:
             def on_result(c: Candidate, artifact: dict | None) -> None:
-                run.add(c, artifact)
+                run.add(replace(c, finished_s=time.monotonic() - t0), artifact)
                 bar.update(len(run.done), run.planned, run.best_fidelity())
 
             try:

@@ -62,9 +62,9 @@ def family_space(family: str, *, epochs: int) -> list[dict[str, Any]]:
         ]
     if family == "hybrid":
         return [
-            {"tau": tau, "rule_depth": depth, "hidden_sizes": list(h)}
+            {"tau": tau, "rule_depth": depth, "hidden_sizes": list(h), "epochs": epochs}
             for h in ((8,), (32,))
-            for depth in (2, 3)
+            for depth in (3, 6)
             for tau in (0.97, 0.9, 0.75)
         ]
     raise SearchConfigError(f"unknown student family {family!r}.")
