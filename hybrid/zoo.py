@@ -37,6 +37,8 @@ class PolicyTeacher(nn.Module):
 
     ``forward`` returns logits; the deterministic action is their argmax and the action
     probabilities are their softmax, exactly as SB3's categorical distribution computes them.
+    The numpy methods take states ``[n, n_features]`` (a single state ``[n_features]`` is read
+    as one row) and check their width and finiteness once, at this boundary.
     """
 
     def __init__(

@@ -59,6 +59,7 @@ def test_interface_matches_environment_and_index(env_id: str) -> None:
     assert teacher.content_hash == entry["sha256"]
     assert teacher.ops_per_decision == entry["ops_per_decision"]
     assert isinstance(teacher, torch.nn.Module)
+    env.observation_space.seed(0)
     X = np.stack([env.observation_space.sample() for _ in range(32)])
     logits = teacher(torch.from_numpy(X.astype(np.float32))).numpy()
     np.testing.assert_array_equal(teacher.predict(X), logits.argmax(axis=1))
