@@ -54,7 +54,8 @@ def _stop_words(data: dict[str, Any]) -> str:
     why = {None: "the plan finished", "budget": "the budget ran out", "interrupted": "interrupted (Ctrl-C)"}[data["stopped_by"]]
     rungs = f"rungs cut: {', '.join(map(str, cut))}" if cut else "no rung cut"
     note = "" if data["reproducible"] else "; no rung finished whole, so this choice is NOT reproducible"
-    return f"{why} after {data['search_s']:.1f} s; {rungs}{note}"
+    base = f"; only students above the {100 * data['baseline_fidelity']:.1f}% of always playing the most common action were eligible"
+    return f"{why} after {data['search_s']:.1f} s; {rungs}{base}{note}"
 
 
 def _candidate_rows(data: dict[str, Any]) -> list[list[str]]:

@@ -38,6 +38,7 @@ class SearchResult:
     started_at: float
     search_s: float
     versions: dict[str, str]
+    baseline_fidelity: float = 0.0  # always playing the most common action; only students above it are chosen
     confusion: list[list[int]] | None = None
     closed_loop: dict[str, Any] | None = None
     ledger_entries: list[dict[str, Any]] = field(default_factory=list)
@@ -65,6 +66,7 @@ class SearchResult:
             "search_s": self.search_s,
             "stopped_by": self.stopped_by,
             "reproducible": self.reproducible,
+            "baseline_fidelity": self.baseline_fidelity,
             "versions": self.versions,
             "rungs": self.rungs,
             "candidates": [c.to_dict() for c in self.candidates],

@@ -177,10 +177,14 @@ def _finish(run: _Run, planned_rungs: int, policy: Policy, config: SearchConfig,
     """Choose among whole rungs, rebuild the chosen student, add closed-loop scores."""
     complete = run.complete_prefix()
     candidates = sorted(run.done.values(), key=lambda c: c.id)
+    by_id = {c.id: c for c in candidates}
     pool = [c for c in candidates if c.status == "ok" and c.rung < complete]
     reproducible = bool(pool)
     if not pool:  # not even one whole rung: fall back to whatever finished, and say so
         pool = [c for c in candidates if c.status == "ok"]
+    # a student no better than always playing the teacher's most common action is no student
+    baseline = float(np.bincount(data.P_val.argmax(axis=1), minlength=data.P_val.shape[1]).max() / len(data.P_val))
+    pool = [c for c in pool if c.fidelity > baseline] or pool
     best = student = words = None
     if pool:
         best, words = policy(pool)
@@ -195,14 +199,15 @@ def _finish(run: _Run, planned_rungs: int, policy: Policy, config: SearchConfig,
         config=config, dataset=dataset_summary(dataset), teacher=teacher_summary(search.teacher),
         candidates=candidates, pareto=[c.id for c in pareto_front(pool)], best=best, choice=words,
         best_student=student, rungs=rungs, stopped_by=stop, reproducible=reproducible,
-        started_at=started, search_s=search_s, versions=library_versions(),
+        started_at=started, search_s=search_s, versions=library_versions(), baseline_fidelity=baseline,
     )
     if student is not None:
         result.confusion = _confusion(data.P_val, student.predict_proba(data.X_val))
         if search.env is not None and search.teacher is not None and stop != "interrupted":
             from auto_search.closed_loop import add_closed_loop
 
-            add_closed_loop(result, search.env, search.teacher, config)
+            students = {i: _rebuild(by_id[i], run.artifacts[i]) for i in result.pareto}
+            add_closed_loop(result, students, search.env, search.teacher, config)
     return result
 
 
