@@ -16,6 +16,7 @@ sqlite-utils, whose import costs ~0.8 s (it pulls pandas and numpy).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -142,6 +143,19 @@ def _check_item(kind: str, subject: str, parents: Sequence[str], attrs: Mapping[
             raise LedgerError(f"key-rotation subject {subject} is not the key id of attrs['public_key'] ({admitted})")
 
 
+def _body_parts(kind: str, subject: str, parents: tuple[str, ...], attrs: Mapping[str, Any], key: SigningKey) -> tuple[bytes, bytes]:
+    """The canonical JSON of an entry around its ``prev`` and ``seq``, encoded before the write lock.
+
+    Keys in sorted order (attrs, key_id, kind, parents, prev, seq, subject, time), exactly as
+    ``canonical_json`` of the whole entry would write them; a test pins the equality.
+    """
+    if not isinstance(key, SigningKey):
+        raise LedgerError(f"key must be a SigningKey from generate_key/load_key, got {type(key).__name__}")
+    head = b"".join((b'{"attrs":', canonical_json(attrs), b',"key_id":', canonical_json(key.key_id), b',"kind":',
+                     canonical_json(kind), b',"parents":', canonical_json(list(parents)), b',"prev":"'))
+    return head, b',"subject":' + canonical_json(subject)
+
+
 class Ledger:
     """An append-only signed ledger in one SQLite file; created when missing (``create=True``).
 
@@ -180,27 +194,27 @@ class Ledger:
             unknown = set(item) - {"kind", "subject", "parents", "attrs"}
             if unknown:
                 raise LedgerError(f"unknown item field(s) {sorted(unknown)}; items take kind, subject, parents, attrs")
-            parents = tuple(item.get("parents") or ())
-            attrs = dict(item.get("attrs") or {})
-            _check_item(item.get("kind", ""), item.get("subject", ""), parents, attrs)
-            prepared.append((item["kind"], item["subject"], parents, attrs))
+            kind, subject = item.get("kind", ""), item.get("subject", "")
+            parents, attrs = tuple(item.get("parents") or ()), dict(item.get("attrs") or {})
+            _check_item(kind, subject, parents, attrs)
+            prepared.append((kind, subject, parents, attrs, _body_parts(kind, subject, parents, attrs, key)))
         if not prepared:
             return []
-        if not isinstance(key, SigningKey):
-            raise LedgerError(f"key must be a SigningKey from generate_key/load_key, got {type(key).__name__}")
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 row = conn.execute("SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
                 seq, prev = (row[0] + 1, row[1]) if row else (0, GENESIS)
+                if not HASH_PATTERN.fullmatch(prev):
+                    raise LedgerError(f"head entry {seq - 1} of {self.path} has a malformed entry_hash; run `provenance verify`")
                 time = datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+                time_part = b',"time":' + canonical_json(time) + b"}"
                 entries, rows = [], []
-                for kind, subject, parents, attrs in prepared:
-                    body = canonical_json({"seq": seq, "time": time, "kind": kind, "subject": subject,
-                                           "parents": list(parents), "attrs": attrs, "prev": prev, "key_id": key.key_id})
-                    entry_hash = hash_bytes(body)
-                    signature = key.sign(entry_hash.encode("ascii"))
+                for kind, subject, parents, attrs, (head, subject_part) in prepared:
+                    body = b"".join((head, prev.encode(), b'","seq":', str(seq).encode(), subject_part, time_part))
+                    entry_hash = "sha256:" + hashlib.sha256(body).hexdigest()
+                    signature = key.private_key.sign(entry_hash.encode())
                     rows.append((seq, body.decode("utf-8"), entry_hash, signature))
                     entries.append(Entry(seq, time, kind, subject, parents, attrs, prev, key.key_id, entry_hash, signature, body))
                     seq, prev = seq + 1, entry_hash

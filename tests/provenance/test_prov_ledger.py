@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import tempfile
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from provenance.errors import HashingError, LedgerError, ProvenanceError
-from provenance.hashing import hash_bytes
-from provenance.keys import generate_key
+from provenance.hashing import canonical_json, hash_bytes
+from provenance.keys import SigningKey, generate_key
 from provenance.ledger import GENESIS, Entry, Ledger
 from provenance.verify import verify_ledger
 
@@ -137,3 +141,24 @@ def test_revoking_a_dataset_lists_every_descendant_and_still_passes(ledger_path,
     result = verify_ledger(ledger_path, [key])
     assert result.ok
     assert result.revoked == {subject("d"): rev.seq, subject("m"): rev.seq, subject("x"): rev.seq}
+
+
+json_attrs = st.dictionaries(st.text(max_size=6), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4), c, max_size=3), max_leaves=8), max_size=4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(attrs=json_attrs, note=st.text(min_size=1, max_size=12), kind=st.sampled_from(["note", "model"]))
+def test_stored_body_is_exactly_the_canonical_json_of_the_entry(attrs, note, kind):
+    subject_ = note if kind == "note" else subject(note)
+    with tempfile.TemporaryDirectory() as d:
+        key = SigningKey.from_seed(bytes(32))
+        with Ledger(Path(d) / "l.db") as ledger:
+            first, second = ledger.append_many([{"kind": kind, "subject": subject_, "parents": [subject("p")], "attrs": attrs}] * 2, key=key)
+            stored = ledger.entries()
+    for e in (first, second):
+        fields = {"seq": e.seq, "time": e.time, "kind": e.kind, "subject": e.subject, "parents": list(e.parents),
+                  "attrs": e.attrs, "prev": e.prev, "key_id": e.key_id}
+        assert e.body == canonical_json(fields) and e.attrs == attrs
+    assert stored == [first, second]
