@@ -27,7 +27,6 @@ from provenance.keys import PathLike, PublicKey, SigningKey, load_public_keys
 from provenance.ledger import GENESIS, Entry, connect
 from provenance.merkle import root_from_leaf_hashes
 
-_CONTROL_KINDS = (b'"kind":"key-rotation"', b'"kind":"revocation"')
 
 
 @dataclass(frozen=True)
@@ -109,14 +108,45 @@ def _check_signatures(batch: Sequence[tuple[int, bytes, bytes, bytes]]) -> list[
     return bad
 
 
-def _parallel_bad_signatures(pending: list[tuple[int, bytes, bytes, bytes]], jobs: int) -> list[int]:
-    if jobs <= 1 or len(pending) < 256:
-        return _check_signatures(pending)
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    step = -(-len(pending) // (jobs * 4))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        return [s for part in pool.map(_check_signatures, [pending[i:i + step] for i in range(0, len(pending), step)]) for s in part]
+class _SignatureChecks:
+    """Signature checks queued during the scan; with ``jobs`` > 1, chunks go to worker processes
+    as soon as they fill, so checking overlaps with reading (Ed25519 verify is the bottleneck)."""
+
+    CHUNK = 512
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs, self.count = jobs, 0
+        self.batch: list[tuple[int, bytes, bytes, bytes]] = []
+        self.bad: list[int] = []
+        self.futures: list[Any] = []
+        self.pool: ProcessPoolExecutor | None = None
+
+    def add(self, seq: int, raw: bytes, signature: bytes, message: bytes) -> None:
+        self.batch.append((seq, raw, signature, message))
+        self.count += 1
+        if len(self.batch) >= self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.jobs > 1:
+            if self.pool is None:
+                fork = "fork" in multiprocessing.get_all_start_methods()
+                self.pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork" if fork else None))
+            self.futures.append(self.pool.submit(_check_signatures, self.batch))
+        else:
+            self.bad += _check_signatures(self.batch)
+        self.batch = []
+
+    def finish(self) -> list[int]:
+        """Seqs whose signature failed, once every check is done."""
+        if self.pool is None:
+            self.jobs = 1  # too few entries to be worth starting processes
+        self._flush()
+        for future in self.futures:
+            self.bad += future.result()
+        if self.pool is not None:
+            self.pool.shutdown()
+        return sorted(self.bad)
 
 
 def verify_ledger(path: PathLike, trusted_keys: Sequence[PathLike | bytes | PublicKey | SigningKey], *,
@@ -133,55 +163,22 @@ def verify_ledger(path: PathLike, trusted_keys: Sequence[PathLike | bytes | Publ
     if not roots:
         raise ProvenanceError("verify needs at least one trusted public key (--key KEYFILE.pub or --key DIR)")
     cp = Checkpoint.load(checkpoint) if checkpoint is not None and not isinstance(checkpoint, Checkpoint) else checkpoint
-    findings: list[Finding] = []
-    fast_until = 0
+    scan = _Scan(roots, jobs)
     if cp is not None and cp.key_id in roots:
         if cp.verify_signature(roots[cp.key_id]):
-            fast_until = cp.size
+            scan.fast_until = cp.size
         else:
-            findings.append(Finding(None, None, f"checkpoint signature does not verify with key {cp.key_id}"))
-    signers, revoked = _Signers(roots), {}
-    pending: list[tuple[int, bytes, bytes, bytes]] = []
-    leaves: list[bytes] = []
-    expected, prev, cp_head = 0, GENESIS, None
-    sha256 = hashlib.sha256
-    conn = connect(path, create=False)
-    conn.text_factory = bytes
-    try:
-        rows = conn.execute("SELECT seq, body, entry_hash, signature FROM entries ORDER BY seq")
-        for seq, body, stored, signature in rows:
-            digest = sha256(body).digest()
-            entry_hash = "sha256:" + digest.hex()
-            if seq != expected:
-                findings.append(Finding(seq, entry_hash, f"seq {seq} follows {expected - 1}: entries are missing or reordered"))
-            if stored != entry_hash.encode():
-                findings.append(Finding(seq, entry_hash, f"stored entry_hash {stored[:71]!r} is not the hash of the stored body: row altered"))
-            if cp is not None and seq < cp.size:
-                leaves.append(sha256(b"\x00" + digest).digest())
-                cp_head = entry_hash
-            if seq < fast_until and not any(k in body for k in _CONTROL_KINDS):
-                if b'"prev":"%s"' % prev.encode() not in body or b',"seq":%d,' % seq not in body:
-                    findings.append(Finding(seq, entry_hash, "body does not continue the chain from the previous entry"))
-            else:
-                findings += _check_entry(seq, body, entry_hash, bytes(signature), prev, signers, revoked, pending, jobs)
-            expected, prev = seq + 1, entry_hash
-    except sqlite3.DatabaseError as exc:
-        findings.append(Finding(expected, None, f"ledger rows unreadable from here on ({exc})"))
-    finally:
-        conn.close()
-    size = expected
-    checked = len(pending)
-    findings += [Finding(s, None, "signature does not verify with its signer's key") for s in _parallel_bad_signatures(pending, jobs)]
+            scan.findings.append(Finding(None, None, f"checkpoint signature does not verify with key {cp.key_id}"))
+    scan.run(path, cp.size if cp is not None else 0)
+    findings = scan.findings
+    findings += [Finding(s, None, "signature does not verify with its signer's key") for s in scan.checks.finish()]
     if cp is not None:
-        findings += _against_checkpoint(cp, leaves, cp_head, signers, roots)
-    entries: list[Entry] | None = None
+        findings += _against_checkpoint(cp, scan.digests, scan.signers, roots)
+    revoked, lineage, artifact_hash = scan.revoked, (), None
     if revoked or artifact is not None:
-        entries = _parse_all(path)
-    lineage: tuple[Entry, ...] = ()
-    artifact_hash = None
-    if entries is not None:
-        from provenance.lineage import descendants, lineage_graph, ancestors
+        from provenance.lineage import ancestors, descendants, lineage_graph
 
+        entries = _parse_all(path)
         graph = lineage_graph(entries)
         for subject, seq in list(revoked.items()):
             for d in descendants(graph, subject):
@@ -190,11 +187,76 @@ def verify_ledger(path: PathLike, trusted_keys: Sequence[PathLike | bytes | Publ
             artifact_hash, lineage, found = _check_artifact(Path(artifact), entries, graph, revoked, ancestors)
             findings += found
     findings.sort(key=lambda f: (-1 if f.seq is None else f.seq))
-    return VerificationResult(size, tuple(findings), revoked, lineage, checked, artifact_hash)
+    return VerificationResult(scan.expected, tuple(findings), revoked, lineage, scan.checks.count, artifact_hash)
 
 
-def _check_entry(seq: int, body: bytes, entry_hash: str, signature: bytes, prev: str, signers: _Signers,
-                 revoked: dict[str, int], pending: list, jobs: int) -> list[Finding]:
+class _Scan:
+    """One ordered pass over the rows: hashes, chain, signer validity; signatures queued."""
+
+    def __init__(self, roots: dict[str, PublicKey], jobs: int) -> None:
+        self.signers, self.checks = _Signers(roots), _SignatureChecks(jobs)
+        self.findings: list[Finding] = []
+        self.revoked: dict[str, int] = {}
+        self.digests: list[bytes] = []  # entry digests of the rows a checkpoint covers
+        self.fast_until, self.expected, self.prev_hex = 0, 0, GENESIS[7:].encode()
+
+    def run(self, path: PathLike, covered: int) -> None:
+        conn = connect(path, create=False)
+        conn.text_factory = bytes
+        try:
+            self._fast(conn)
+            rows = conn.execute("SELECT seq, body, entry_hash, signature FROM entries WHERE seq >= ? ORDER BY seq", (self.fast_until,))
+            self._full(rows, covered)
+        except sqlite3.DatabaseError as exc:
+            self.findings.append(Finding(self.expected, None, f"ledger rows unreadable from here on ({exc})"))
+        finally:
+            conn.close()
+
+    def _row(self, seq: int, digest: bytes, stored: bytes) -> tuple[bytes, str]:
+        hexd = digest.hex().encode()
+        if seq != self.expected:
+            self.findings.append(Finding(seq, "sha256:" + hexd.decode(), f"seq {seq} follows {self.expected - 1}: entries are missing or reordered"))
+        if stored[7:] != hexd or stored[:7] != b"sha256:":
+            self.findings.append(Finding(seq, "sha256:" + hexd.decode(), f"stored entry_hash {stored[:71]!r} is not the hash of the stored body: row altered"))
+        return hexd, "sha256:" + hexd.decode()
+
+    def _fast(self, conn: sqlite3.Connection) -> None:
+        """Rows under a trusted checkpoint: its signed Merkle root vouches for the bodies, so no signatures.
+
+        The hot loop of checkpointed verification: locals only, no JSON parsing. In canonical JSON
+        the top-level ``prev`` is the last ``"prev":"`` (later fields hold no unescaped quotes).
+        """
+        sha256, digests, expected, prev_hex = hashlib.sha256, self.digests, self.expected, self.prev_hex
+        rows = conn.execute("SELECT seq, body, entry_hash FROM entries WHERE seq < ? ORDER BY seq", (self.fast_until,))
+        for seq, body, stored in rows:
+            digest = sha256(body).digest()
+            hexd = digest.hex().encode()
+            if seq != expected or stored != b"sha256:" + hexd or b'"kind":"key-rotation"' in body or b'"kind":"revocation"' in body:
+                (signature,) = conn.execute("SELECT signature FROM entries WHERE seq = ?", (seq,)).fetchone()
+                self.expected, self.prev_hex = expected, prev_hex
+                self._full([(seq, body, stored, signature)], self.fast_until)
+                expected, prev_hex = self.expected, self.prev_hex
+                continue
+            at = body.rfind(b'"prev":"sha256:') + 15
+            if body[at:at + 64] != prev_hex:
+                self.findings.append(Finding(seq, "sha256:" + hexd.decode(), "prev does not name the previous entry: chain broken"))
+            digests.append(digest)
+            expected, prev_hex = seq + 1, hexd
+        self.expected, self.prev_hex = expected, prev_hex
+
+    def _full(self, rows: Any, covered: int) -> None:
+        sha256 = hashlib.sha256
+        for seq, body, stored, signature in rows:
+            digest = sha256(body).digest()
+            hexd, entry_hash = self._row(seq, digest, stored)
+            if seq < covered:
+                self.digests.append(digest)
+            self.findings += _check_entry(seq, body, entry_hash, signature, "sha256:" + self.prev_hex.decode(), self)
+            self.expected, self.prev_hex = seq + 1, hexd
+
+
+def _check_entry(seq: int, body: bytes, entry_hash: str, signature: bytes, prev: str, scan: _Scan) -> list[Finding]:
+    """Parse one entry and check seq, prev and signer; queue its signature (control entries: check now)."""
     try:
         e = Entry.from_body(body, entry_hash, signature)
     except ProvenanceError as exc:
@@ -204,7 +266,7 @@ def _check_entry(seq: int, body: bytes, entry_hash: str, signature: bytes, prev:
         out.append(Finding(seq, entry_hash, f"body says seq {e.seq} but the row is seq {seq}: replayed or moved entry"))
     if e.prev != prev:
         out.append(Finding(seq, entry_hash, f"prev {e.prev} is not the previous entry's hash {prev}: chain broken"))
-    key, why = signers.valid(e.key_id, seq)
+    key, why = scan.signers.valid(e.key_id, seq)
     if key is None:
         return out + [Finding(seq, entry_hash, why)]
     message = entry_hash.encode("ascii")
@@ -212,23 +274,25 @@ def _check_entry(seq: int, body: bytes, entry_hash: str, signature: bytes, prev:
         if not key.verify(signature, message):
             return out + [Finding(seq, entry_hash, f"{e.kind} signature does not verify with key {e.key_id}: ignored")]
         if not out:
-            signers.apply(e, revoked)
+            scan.signers.apply(e, scan.revoked)
     else:
-        pending.append((seq, key.raw, signature, message))
+        scan.checks.add(seq, key.raw, bytes(signature), message)
     return out
 
 
-def _against_checkpoint(cp: Checkpoint, leaves: list[bytes], head: str | None, signers: _Signers,
-                        roots: dict[str, PublicKey]) -> list[Finding]:
+def _against_checkpoint(cp: Checkpoint, digests: list[bytes], signers: _Signers, roots: dict[str, PublicKey]) -> list[Finding]:
+    """Truncation, fork and signer checks of a checkpoint against the entry digests it covers."""
     out = []
     if cp.key_id not in roots:
         key, why = signers.valid(cp.key_id, cp.size - 1)
         if key is None or not cp.verify_signature(key):
             out.append(Finding(None, None, f"checkpoint signature does not verify: {why or 'bad signature'}"))
-    if len(leaves) < cp.size:
-        return out + [Finding(cp.size - 1, cp.head, f"missing: the checkpoint records {cp.size} entries, the ledger holds {len(leaves)}: truncated")]
-    root = "sha256:" + root_from_leaf_hashes(leaves).hex()
-    if root != cp.root or (head is not None and head != cp.head):
+    if len(digests) < cp.size:
+        return out + [Finding(cp.size - 1, cp.head, f"missing: the checkpoint records {cp.size} entries, the ledger holds {len(digests)}: truncated")]
+    sha256 = hashlib.sha256
+    root = "sha256:" + root_from_leaf_hashes([sha256(b"\x00" + d).digest() for d in digests]).hex()
+    head = "sha256:" + digests[cp.size - 1].hex()
+    if root != cp.root or head != cp.head:
         out.append(Finding(cp.size - 1, head, f"the first {cp.size} entries have Merkle root {root}, the checkpoint "
                                               f"signed {cp.root} with head {cp.head}: the ledger was forked or rewritten"))
     return out
