@@ -26,7 +26,22 @@ def hash_bytes(data: bytes) -> str:
     return _digest(hashlib.sha256(data))
 
 
+def _is_plain(obj: Any) -> bool:
+    """True when ``obj`` holds no NaN, infinity or non-string key (the fast path: no paths built)."""
+    if isinstance(obj, float):
+        return math.isfinite(obj)
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) for k in obj) and all(_is_plain(v) for v in obj.values() if isinstance(v, _NESTED))
+    if isinstance(obj, (list, tuple)):
+        return all(_is_plain(v) for v in obj if isinstance(v, _NESTED))
+    return True
+
+
+_NESTED = (float, dict, list, tuple)
+
+
 def _check_finite(obj: Any, where: str = "$") -> None:
+    """Raise HashingError naming where ``obj`` holds a NaN, an infinity or a non-string key."""
     if isinstance(obj, float):
         if not math.isfinite(obj):
             raise HashingError(
@@ -53,7 +68,8 @@ def canonical_json(obj: Any) -> bytes:
     tokens, and so are non-string keys (``json`` would silently turn ``1`` into ``"1"``).
     Tuples are written as lists. Other types raise ``TypeError`` from ``json``.
     """
-    _check_finite(obj)
+    if not _is_plain(obj):
+        _check_finite(obj)
     try:
         return _ENCODER.encode(obj).encode("utf-8")
     except UnicodeEncodeError as exc:
