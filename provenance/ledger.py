@@ -100,7 +100,7 @@ def connect(path: PathLike, *, create: bool) -> sqlite3.Connection:
     if not create and not path.is_file():
         raise LedgerError(f"ledger {path} not found; check the path (or create it with `provenance record`)")
     try:
-        conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
     except sqlite3.Error as exc:
         raise LedgerError(f"cannot open ledger {path}: {exc}") from exc
     try:

@@ -271,6 +271,7 @@ def _check_entry(seq: int, body: bytes, entry_hash: str, signature: bytes, prev:
         return out + [Finding(seq, entry_hash, why)]
     message = entry_hash.encode("ascii")
     if e.kind in ("key-rotation", "revocation"):
+        scan.checks.count += 1
         if not key.verify(signature, message):
             return out + [Finding(seq, entry_hash, f"{e.kind} signature does not verify with key {e.key_id}: ignored")]
         if not out:

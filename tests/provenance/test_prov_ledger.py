@@ -162,3 +162,23 @@ def test_stored_body_is_exactly_the_canonical_json_of_the_entry(attrs, note, kin
                   "attrs": e.attrs, "prev": e.prev, "key_id": e.key_id}
         assert e.body == canonical_json(fields) and e.attrs == attrs
     assert stored == [first, second]
+
+
+def test_checkpointed_verify_still_applies_rotations_and_revocations_under_the_checkpoint(ledger_path, key, tmp_path):
+    from provenance.checkpoint import make_checkpoint
+
+    new = generate_key(tmp_path / "new.key")
+    with Ledger(ledger_path) as ledger:
+        ledger.append("dataset", subject("d"), key=key)
+        ledger.rotate_key(new, key=key)
+        ledger.append("model", subject("m"), parents=[subject("d")], key=new)
+        rev = ledger.revoke(subject("d"), key=new, reason="withdrawn")
+        by_root, by_rotated = make_checkpoint(ledger, key), make_checkpoint(ledger, new)
+        ledger.append("export", subject("x"), parents=[subject("m")], key=new)
+        stale = ledger.append("note", "old key after it retired", key=key)
+    results = [verify_ledger(ledger_path, [key], checkpoint=cp) for cp in (None, by_root, by_rotated)]
+    for result in results:
+        assert [f.seq for f in result.findings] == [stale.seq]
+        assert result.revoked == {subject("d"): rev.seq, subject("m"): rev.seq, subject("x"): rev.seq}
+    # a root-signed checkpoint vouches for entries 0-3: only its control entries and the export are checked
+    assert [r.signatures_checked for r in results] == [5, 3, 5]
