@@ -18,6 +18,8 @@ examples:
   provenance record --ledger L.db --key ci.key dataset data.npz
   provenance record --ledger L.db --key ci.key model student.json --parent sha256:… --attr family=tree
   provenance log L.db
+  provenance rotate --ledger L.db --key ci.key new.key.pub      # new.key signs from the next entry
+  provenance revoke --ledger L.db --key new.key sha256:… --reason "leaked test data"
   provenance verify L.db --key ci.key.pub --checkpoint cp.json --artifact student.json
   provenance checkpoint --ledger L.db --key ci.key -o cp.json
   provenance prove L.db sha256:… --checkpoint cp.json -o proof.json
@@ -91,6 +93,25 @@ def cmd_record(args: argparse.Namespace) -> int:
     with Ledger(args.ledger) as ledger:
         entry = ledger.append(args.kind, subject, parents=args.parent, attrs=attrs, key=key)
     print(entry.entry_hash)
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    from provenance.keys import load_public_key
+    from provenance.ledger import Ledger
+
+    new, key = load_public_key(args.new_key), _signing_key(args)
+    with Ledger(args.ledger, create=False) as ledger:
+        print(ledger.rotate_key(new, key=key, retire=not args.keep_old).entry_hash)
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    from provenance.ledger import Ledger
+
+    key = _signing_key(args)
+    with Ledger(args.ledger, create=False) as ledger:
+        print(ledger.revoke(args.subject, key=key, reason=args.reason).entry_hash)
     return 0
 
 
@@ -234,6 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--parent", action="append", default=[], metavar="HASH", help="hash this was derived from (repeatable)")
     p.add_argument("--attr", action="append", default=[], metavar="NAME=VALUE", help="attribute; VALUE parsed as JSON when it can be")
+    p = add("rotate", cmd_rotate, "admit NEW.pub as a signer from the next entry (and retire --key unless --keep-old)")
+    p.add_argument("--ledger", required=True)
+    p.add_argument("--key", required=True, help="private key of a currently valid signer")
+    p.add_argument("new_key", metavar="NEW.pub")
+    p.add_argument("--keep-old", action="store_true", help="the signing key stays valid")
+    p = add("revoke", cmd_revoke, "revoke a subject (and everything derived from it) or a signer key id")
+    p.add_argument("--ledger", required=True)
+    p.add_argument("--key", required=True, help="private key of a currently valid signer")
+    p.add_argument("subject", metavar="HASH")
+    p.add_argument("--reason", required=True)
     p = add("log", cmd_log, "list the entries")
     p.add_argument("ledger")
     p.add_argument("--json", action="store_true")

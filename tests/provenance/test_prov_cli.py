@@ -124,3 +124,21 @@ def test_wrong_passphrase_exits_2_with_one_line(tmp_path):
 def test_bad_usage_exits_2(tmp_path):
     assert run("verify", "L.db", "--jobs", "0", cwd=tmp_path).returncode == 2
     assert run("record", "--ledger", "L.db", "--key", "k", "weights", "f", cwd=tmp_path).returncode == 2
+
+
+def test_rotate_then_revoke_through_the_cli(tmp_path):
+    (tmp_path / "data.csv").write_text("a\n")
+    (tmp_path / "model.json").write_text("{}")
+    for name in ("old.key", "new.key"):
+        assert run("keygen", name, cwd=tmp_path).returncode == 0
+    data = run("record", "--ledger", "L.db", "--key", "old.key", "dataset", "data.csv", cwd=tmp_path).stdout.strip()
+    data_subject = json.loads(run("show", "L.db", data, cwd=tmp_path).stdout)["subject"]
+    assert run("rotate", "--ledger", "L.db", "--key", "old.key", "new.key.pub", cwd=tmp_path).returncode == 0
+    run("record", "--ledger", "L.db", "--key", "new.key", "model", "model.json", "--parent", data_subject, cwd=tmp_path)
+    assert run("verify", "L.db", "--key", "old.key.pub", cwd=tmp_path).returncode == 0
+    assert run("revoke", "--ledger", "L.db", "--key", "new.key", data_subject, "--reason", "leaked", cwd=tmp_path).returncode == 0
+    listed = run("verify", "L.db", "--key", "old.key.pub", cwd=tmp_path)
+    assert listed.returncode == 0 and sum(line.startswith("REVOKED") for line in listed.stdout.splitlines()) == 2
+    assert run("verify", "L.db", "--key", "old.key.pub", "--artifact", "model.json", cwd=tmp_path).returncode == 1
+    stale = run("record", "--ledger", "L.db", "--key", "old.key", "note", "data.csv", cwd=tmp_path)
+    assert stale.returncode == 0 and run("verify", "L.db", "--key", "old.key.pub", cwd=tmp_path).returncode == 1
