@@ -43,7 +43,8 @@ class MLPStudent(Student):
         term against the hard (teacher-argmax cross-entropy) term.
     epochs, lr, batch_size, weight_decay: Adam training schedule.
     val_fraction: share of the fit data held out (deterministically, by ``random_state``) to
-        pick the epoch with the best validation fidelity; 0 keeps the last epoch.
+        pick the epoch with the best validation fidelity; 0 (or fewer than 10 states) keeps the
+        last epoch.
     patience: stop after this many epochs without a better validation fidelity.
     max_train_states: fit on a seeded random subset of at most this many states.
     random_state: seed for the subset, the split, the initial weights and the shuffling.
@@ -150,6 +151,8 @@ class MLPStudent(Student):
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         Xt, St, Lt, Wt = tensors(train)
         Xv, Sv, Lv, Wv = tensors(val)
+        if len(val) and float(Wv.sum()) <= 0:  # validation states all weighted 0: judge them equally
+            Wv = torch.ones_like(Wv)
         best, last_gain = (-1.0, -float("inf")), -1
         best_layers, best_epoch, epoch = _layers_of(model), -1, -1
         for epoch in range(self.epochs):
