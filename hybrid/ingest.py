@@ -1,0 +1,255 @@
+"""Parse teacher decisions logged elsewhere (JSONL or CSV) into validated arrays.
+
+A JSONL file holds one decision a line::
+
+    {"state": [0.1, -2.0] | {"x": 0.1, "v": -2.0}, "action_probs": {"left": 0.2, "right": 0.8},
+     "episode": 0, "reward": 1.0, "action": "right", "done": false, "trace": {...}}
+
+Only ``state`` and ``action_probs`` are required. Named state features become feature names
+and action names keep their first-seen order; every later line must use the same names. A CSV
+is the same record flattened: columns ``state.<feature>``, ``action_probs.<action>`` and the
+optional ``episode``, ``reward``, ``action``, ``done``, ``trace`` (JSON text). The whole file is
+parsed before anything is written, so a malformed line fails with its line number and reason
+and leaves the store untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hybrid.errors import DataError
+
+PROBA_TOLERANCE = 1e-4
+OPTIONAL_KEYS = ("episode", "reward", "action", "done", "trace")
+ALLOWED_KEYS = ("state", "action_probs", *OPTIONAL_KEYS)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """Parsed decisions, one row per step in file order.
+
+    ``actions`` is -1 and ``rewards`` NaN where a line gave none; ``traces`` holds JSON text or None.
+    """
+
+    states: np.ndarray
+    probs: np.ndarray
+    action_names: tuple[str, ...]
+    feature_names: tuple[str, ...] | None
+    episodes: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    dones: np.ndarray
+    traces: list[str | None]
+
+
+class _Builder:
+    """Accumulates records line by line, checking each against the names fixed by the first."""
+
+    def __init__(self, source: str, *, text_cells: bool = False) -> None:
+        self.source = source
+        self.text_cells = text_cells  # CSV cells are text; JSON numbers must be numbers
+        self.feature_names: tuple[str, ...] | None = None
+        self.n_features: int | None = None
+        self.action_names: tuple[str, ...] | None = None
+        self.states: list[list[float]] = []
+        self.probs: list[list[float]] = []
+        self.episodes: list[int] = []
+        self.actions: list[int] = []
+        self.rewards: list[float] = []
+        self.dones: list[bool] = []
+        self.traces: list[str | None] = []
+
+    def fail(self, line: int, reason: str) -> DataError:
+        return DataError(f"{self.source} line {line}: {reason}; nothing from this file was stored. Fix the line and ingest again.")
+
+    def number(self, value: Any, line: int, what: str) -> float:
+        if isinstance(value, str) and self.text_cells:
+            try:
+                value = float(value)
+            except ValueError:
+                raise self.fail(line, f"{what} is {value!r}, not a number") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(line, f"{what} is {value!r}, not a number")
+        if not math.isfinite(value):
+            raise self.fail(line, f"{what} is {value}; only finite numbers are allowed")
+        return float(value)
+
+    def add(self, record: Any, line: int) -> None:
+        if not isinstance(record, dict):
+            raise self.fail(line, f"expected a JSON object, got {type(record).__name__}")
+        unknown = sorted(set(record) - set(ALLOWED_KEYS))
+        if unknown:
+            raise self.fail(line, f"unknown key(s) {unknown}; allowed keys are {list(ALLOWED_KEYS)} (put extra context in 'trace')")
+        for key in ("state", "action_probs"):
+            if key not in record:
+                raise self.fail(line, f"missing required key {key!r}")
+        self.states.append(self._state(record["state"], line))
+        self.probs.append(self._probs(record["action_probs"], line))
+        self.episodes.append(self._episode(record.get("episode", 0), line))
+        reward = record.get("reward")
+        self.rewards.append(math.nan if reward is None else self.number(reward, line, "reward"))
+        self.actions.append(self._action(record.get("action"), line))
+        self.dones.append(self._done(record.get("done", False), line))
+        trace = record.get("trace")
+        self.traces.append(None if trace is None else json.dumps(trace, sort_keys=True))
+
+    def _state(self, state: Any, line: int) -> list[float]:
+        if isinstance(state, dict):
+            if self.n_features is not None and self.feature_names is None:
+                raise self.fail(line, "state is an object with named features but earlier lines gave lists; use one form")
+            if self.feature_names is None:
+                self.feature_names = tuple(str(k) for k in state)
+                self.n_features = len(state)
+            if set(state) != set(self.feature_names):
+                raise self.fail(line, f"state has features {sorted(state)}, earlier lines have {sorted(self.feature_names)}")
+            return [self.number(state[f], line, f"state feature {f!r}") for f in self.feature_names]
+        if isinstance(state, list):
+            if self.feature_names is not None:
+                raise self.fail(line, "state is a list but earlier lines named their features; use one form")
+            if self.n_features is None:
+                self.n_features = len(state)
+            if len(state) != self.n_features or not state:
+                raise self.fail(line, f"state has {len(state)} values, expected {self.n_features or 'at least 1'}")
+            return [self.number(v, line, f"state[{i}]") for i, v in enumerate(state)]
+        raise self.fail(line, f"state must be a list of numbers or an object {{feature: value}}, got {type(state).__name__}")
+
+    def _probs(self, probs: Any, line: int) -> list[float]:
+        if not isinstance(probs, dict) or len(probs) < 2:
+            raise self.fail(line, "action_probs must be an object {action: probability} with at least 2 actions")
+        if self.action_names is None:
+            self.action_names = tuple(str(k) for k in probs)
+        if set(probs) != set(self.action_names):
+            raise self.fail(line, f"action_probs has actions {sorted(probs)}, earlier lines have {sorted(self.action_names)}; give every action (0 when unavailable)")
+        row = [self.number(probs[a], line, f"action_probs[{a!r}]") for a in self.action_names]
+        if min(row) < 0:
+            raise self.fail(line, "action_probs has a negative probability")
+        total = math.fsum(row)
+        if abs(total - 1.0) > PROBA_TOLERANCE:
+            raise self.fail(line, f"action_probs sum to {total:.6f}, not 1 (tolerance {PROBA_TOLERANCE})")
+        return row
+
+    def _episode(self, episode: Any, line: int) -> int:
+        if isinstance(episode, str) and self.text_cells and episode.strip().isdigit():
+            episode = int(episode)
+        if isinstance(episode, bool) or not isinstance(episode, int) or episode < 0:
+            raise self.fail(line, f"episode is {episode!r}; it must be an integer ≥ 0")
+        return episode
+
+    def _action(self, action: Any, line: int) -> int:
+        if action is None:
+            return -1
+        names = self.action_names or ()
+        if str(action) not in names:
+            raise self.fail(line, f"action {action!r} is not one of the actions {list(names)}")
+        return names.index(str(action))
+
+    def _done(self, done: Any, line: int) -> bool:
+        if isinstance(done, str) and self.text_cells:
+            lowered = done.strip().lower()
+            if lowered in ("1", "true"):
+                return True
+            if lowered in ("0", "false", ""):
+                return False
+        if isinstance(done, bool) or done in (0, 1):
+            return bool(done)
+        raise self.fail(line, f"done is {done!r}; use true/false")
+
+    def build(self) -> Decisions:
+        if not self.states:
+            raise DataError(f"{self.source} holds no decisions; log at least one line with 'state' and 'action_probs'")
+        assert self.action_names is not None
+        return Decisions(
+            states=np.asarray(self.states, dtype=np.float32),
+            probs=np.asarray(self.probs, dtype=np.float32),
+            action_names=self.action_names,
+            feature_names=self.feature_names,
+            episodes=np.asarray(self.episodes, dtype=np.int64),
+            actions=np.asarray(self.actions, dtype=np.int64),
+            rewards=np.asarray(self.rewards, dtype=np.float64),
+            dones=np.asarray(self.dones, dtype=bool),
+            traces=self.traces,
+        )
+
+
+def read_jsonl(path: str | Path) -> Decisions:
+    """Parse a JSONL decision log; blank lines are skipped."""
+    path = Path(path)
+    builder = _Builder(str(path))
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line_no, text in enumerate(f, start=1):
+                if not text.strip():
+                    continue
+                try:
+                    record = json.loads(text)
+                except json.JSONDecodeError as e:
+                    raise builder.fail(line_no, f"invalid JSON ({e.msg} at column {e.colno})") from None
+                builder.add(record, line_no)
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"cannot read {path}: {e}") from None
+    return builder.build()
+
+
+def read_csv(path: str | Path) -> Decisions:
+    """Parse a CSV decision log with ``state.*`` and ``action_probs.*`` columns."""
+    path = Path(path)
+    builder = _Builder(str(path), text_cells=True)
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                raise DataError(f"{path} is empty; it needs a header with state.<feature> and action_probs.<action> columns")
+            columns = _csv_columns(header, builder)
+            for row in reader:
+                line_no = reader.line_num
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    raise builder.fail(line_no, f"has {len(row)} fields, the header has {len(header)}")
+                builder.add(_csv_record(row, columns, builder, line_no), line_no)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"cannot read {path}: {e}") from None
+    return builder.build()
+
+
+def _csv_columns(header: list[str], builder: _Builder) -> dict[str, Any]:
+    states, probs, optional = [], [], {}
+    for i, name in enumerate(header):
+        if name.startswith("state."):
+            states.append((i, name[len("state."):]))
+        elif name.startswith("action_probs."):
+            probs.append((i, name[len("action_probs."):]))
+        elif name in OPTIONAL_KEYS:
+            optional[name] = i
+        else:
+            raise builder.fail(1, f"unknown column {name!r}; use state.<feature>, action_probs.<action> or {list(OPTIONAL_KEYS)}")
+    if not states or not probs:
+        raise builder.fail(1, "the header needs state.<feature> and action_probs.<action> columns")
+    return {"state": states, "action_probs": probs, "optional": optional}
+
+
+def _csv_record(row: list[str], columns: dict[str, Any], builder: _Builder, line_no: int) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "state": {name: row[i] for i, name in columns["state"]},
+        "action_probs": {name: row[i] for i, name in columns["action_probs"]},
+    }
+    for key, i in columns["optional"].items():
+        cell = row[i]
+        if cell == "":
+            continue
+        if key == "trace":
+            try:
+                record[key] = json.loads(cell)
+            except json.JSONDecodeError as e:
+                raise builder.fail(line_no, f"trace is not valid JSON ({e.msg})") from None
+        else:
+            record[key] = cell
+    return record

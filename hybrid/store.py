@@ -1,0 +1,276 @@
+"""``TrajectoryStore``: the agent's decision log in SQLite, written through sqlite-utils.
+
+Three tables: ``runs`` (teacher id, environment id, seed, time, source, action and feature
+names), ``episodes`` (one row per episode of a run) and ``steps`` (state and teacher
+probabilities as little-endian float32 blobs, action taken, reward, done, and an optional JSON
+trace of the reasoning or tool calls behind the decision). Blobs keep logging above 100k
+steps/s and loading 1M steps into a ``DistillDataset`` under a few seconds
+(``benchmarks/trajectory_store.py``). Every write is one transaction: a batch of steps or a
+whole ingested file lands completely or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+
+from hybrid.dataset import DistillDataset, check_probabilities
+from hybrid.errors import DataError
+from hybrid.ingest import Decisions, read_csv, read_jsonl
+from provenance.hashing import hash_file
+
+_LE_F32 = np.dtype("<f4")
+_BATCH = 10_000
+
+
+class TrajectoryStore:
+    """A SQLite decision log at ``path`` (created with its schema when new)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.db = sqlite_utils.Database(self.path)
+        self._create_schema()
+        self._runs: dict[int, tuple[int, int]] = {}  # run id -> (n_features, n_actions)
+        self._episodes: dict[tuple[int, int], list[int]] = {}  # (run, episode) -> [episode row id, next t]
+
+    def __enter__(self) -> "TrajectoryStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.db.close()
+
+    def _create_schema(self) -> None:
+        with self.db.atomic():
+            self.db["runs"].create({
+                "id": int, "teacher": str, "env": str, "seed": int, "created_at": str, "source": str,
+                "action_names": str, "feature_names": str, "n_features": int, "meta": str,
+            }, pk="id", not_null={"created_at", "source", "action_names", "n_features"}, if_not_exists=True)
+            self.db["episodes"].create(
+                {"id": int, "run_id": int, "episode": int}, pk="id",
+                foreign_keys=[("run_id", "runs", "id")], not_null={"run_id", "episode"}, if_not_exists=True,
+            )
+            self.db["episodes"].create_index(["run_id", "episode"], unique=True, if_not_exists=True)
+            self.db["steps"].create({
+                "id": int, "run_id": int, "episode_id": int, "t": int, "state": bytes, "probs": bytes,
+                "action": int, "reward": float, "done": int, "trace": str,
+            }, pk="id", foreign_keys=[("run_id", "runs", "id"), ("episode_id", "episodes", "id")],
+                not_null={"run_id", "episode_id", "t", "state", "probs", "done"}, if_not_exists=True)
+            self.db["steps"].create_index(["run_id"], if_not_exists=True)
+
+    # -- writing ---------------------------------------------------------------------------
+    def start_run(
+        self,
+        action_names: Sequence[str],
+        feature_names: Sequence[str] | None = None,
+        *,
+        n_features: int | None = None,
+        teacher: str | None = None,
+        env: str | None = None,
+        seed: int | None = None,
+        source: str = "api",
+        meta: dict[str, Any] | None = None,
+    ) -> int:
+        """Open a run and return its id. ``n_features`` is needed when features are unnamed."""
+        if feature_names is not None:
+            n_features = len(feature_names)
+        if not n_features or n_features < 1:
+            raise DataError("start_run needs feature_names or n_features ≥ 1 to know the state width")
+        action_names = [str(a) for a in action_names]
+        if len(action_names) < 2 or len(set(action_names)) != len(action_names):
+            raise DataError(f"action_names must hold at least 2 unique names; got {action_names}")
+        with self.db.atomic():
+            run_id = self.db["runs"].insert({
+                "teacher": teacher, "env": env, "seed": seed, "source": source,
+                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "action_names": json.dumps(action_names),
+                "feature_names": None if feature_names is None else json.dumps([str(f) for f in feature_names]),
+                "n_features": int(n_features), "meta": json.dumps(meta or {}, sort_keys=True, default=str),
+            }).last_pk
+        self._runs[run_id] = (int(n_features), len(action_names))
+        return run_id
+
+    def _run_shape(self, run_id: int) -> tuple[int, int]:
+        if run_id not in self._runs:
+            row = self.db.execute("select n_features, action_names from runs where id = ?", [run_id]).fetchone()
+            if row is None:
+                raise DataError(f"no run {run_id} in {self.path}; open one with start_run()")
+            self._runs[run_id] = (int(row[0]), len(json.loads(row[1])))
+        return self._runs[run_id]
+
+    def _episode(self, run_id: int, episode: int) -> list[int]:
+        key = (run_id, episode)
+        if key not in self._episodes:
+            row = self.db.execute("select id from episodes where run_id = ? and episode = ?", key).fetchone()
+            if row is None:
+                episode_id = self.db["episodes"].insert({"run_id": run_id, "episode": episode}).last_pk
+                self._episodes[key] = [episode_id, 0]
+            else:
+                last = self.db.execute("select max(t) from steps where episode_id = ?", [row[0]]).fetchone()[0]
+                self._episodes[key] = [row[0], 0 if last is None else last + 1]
+        return self._episodes[key]
+
+    def log_steps(
+        self,
+        run_id: int,
+        states: Any,
+        probs: Any,
+        *,
+        episode: int | Sequence[int] = 0,
+        actions: Sequence[int] | None = None,
+        rewards: Sequence[float] | None = None,
+        dones: Sequence[bool] | None = None,
+        traces: Sequence[Any] | None = None,
+    ) -> int:
+        """Append a batch of steps to ``run_id`` in one transaction; returns how many were logged.
+
+        ``episode`` is one episode number for the whole batch or one per step; steps are
+        numbered within their episode in the order given. ``traces`` items are JSON-able (or None).
+        """
+        n_features, n_actions = self._run_shape(run_id)
+        X = np.ascontiguousarray(states, dtype=_LE_F32)
+        P = np.ascontiguousarray(probs, dtype=_LE_F32)
+        if X.ndim != 2 or X.shape[1] != n_features or P.shape != (X.shape[0], n_actions):
+            raise DataError(
+                f"run {run_id} logs states [n, {n_features}] and probs [n, {n_actions}]; got {X.shape} and {P.shape}"
+            )
+        if not np.isfinite(X).all():
+            raise DataError(f"states hold NaN or infinity (first at row {int(np.argwhere(~np.isfinite(X))[0][0])}); log finite states")
+        check_probabilities(P)
+        n = len(X)
+        episodes = np.broadcast_to(np.asarray(episode, dtype=np.int64), (n,))
+        columns = {
+            "action": _column(actions, n, "actions", int), "reward": _column(rewards, n, "rewards", float),
+            "done": _column(dones, n, "dones", bool), "trace": _column(traces, n, "traces", None),
+        }
+        sx, sp = X.shape[1] * 4, P.shape[1] * 4
+        xb, pb = X.tobytes(), P.tobytes()
+        header = ["run_id", "episode_id", "t", "state", "probs", "action", "reward", "done", "trace"]
+        try:
+            with self.db.atomic():
+                rows: list[list[Any]] = [header]
+                for i in range(n):
+                    slot = self._episode(run_id, int(episodes[i]))
+                    trace = columns["trace"][i]
+                    rows.append([
+                        run_id, slot[0], slot[1], xb[i * sx:(i + 1) * sx], pb[i * sp:(i + 1) * sp], columns["action"][i],
+                        columns["reward"][i], int(columns["done"][i]), None if trace is None else json.dumps(trace, sort_keys=True),
+                    ])
+                    slot[1] += 1
+                self.db["steps"].insert_all(rows, batch_size=_BATCH)
+        except BaseException:
+            self._episodes.clear()  # rolled back: cached episode ids and step counters are no longer true
+            raise
+        return n
+
+    def _ingest(self, decisions: Decisions, path: Path, source: str, teacher: str | None, env: str | None) -> int:
+        try:
+            with self.db.atomic():
+                run_id = self.start_run(
+                    decisions.action_names, decisions.feature_names, n_features=decisions.states.shape[1],
+                    teacher=teacher, env=env, source=source, meta={"file": path.name, "file_hash": hash_file(path)},
+                )
+                actions = [None if a < 0 else int(a) for a in decisions.actions]
+                rewards = [None if np.isnan(r) else float(r) for r in decisions.rewards]
+                traces = [None if t is None else json.loads(t) for t in decisions.traces]
+                self.log_steps(run_id, decisions.states, decisions.probs, episode=decisions.episodes,
+                               actions=actions, rewards=rewards, dones=decisions.dones, traces=traces)
+        except BaseException:
+            self._runs.clear()
+            self._episodes.clear()
+            raise
+        return run_id
+
+    def ingest_jsonl(self, path: str | Path, *, teacher: str | None = None, env: str | None = None) -> int:
+        """Store the decisions of a JSONL file as a new run (all or nothing); returns the run id."""
+        path = Path(path)
+        return self._ingest(read_jsonl(path), path, "jsonl", teacher, env)
+
+    def ingest_csv(self, path: str | Path, *, teacher: str | None = None, env: str | None = None) -> int:
+        """Store the decisions of a CSV file as a new run (all or nothing); returns the run id."""
+        path = Path(path)
+        return self._ingest(read_csv(path), path, "csv", teacher, env)
+
+    # -- reading ---------------------------------------------------------------------------
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run with its names decoded, in creation order."""
+        out = []
+        for row in self.db["runs"].rows_where(order_by="id"):
+            row = dict(row)
+            for key in ("action_names", "feature_names", "meta"):
+                row[key] = None if row[key] is None else json.loads(row[key])
+            out.append(row)
+        return out
+
+    def n_steps(self, run_id: int | None = None) -> int:
+        """Steps logged in ``run_id`` (all runs when None)."""
+        if run_id is None:
+            return self.db["steps"].count
+        return self.db.execute("select count(*) from steps where run_id = ?", [run_id]).fetchone()[0]
+
+    def episode_returns(self, run_id: int) -> np.ndarray:
+        """Sum of logged rewards of each episode of ``run_id``, by episode number."""
+        rows = self.db.execute(
+            "select e.episode, coalesce(sum(s.reward), 0) from episodes e left join steps s on s.episode_id = e.id "
+            "where e.run_id = ? group by e.id order by e.episode", [run_id],
+        ).fetchall()
+        return np.asarray([r[1] for r in rows], dtype=np.float64)
+
+    def to_dataset(self, runs: Sequence[int] | None = None) -> DistillDataset:
+        """The states and teacher probabilities of ``runs`` (all when None), in logging order.
+
+        All chosen runs must share action and feature names. ``meta`` records the store path
+        and run ids; like all meta it stays out of the dataset's content hash.
+        """
+        chosen = [r for r in self.runs() if runs is None or r["id"] in set(runs)]
+        if runs is not None and len(chosen) != len(set(runs)):
+            missing = sorted(set(runs) - {r["id"] for r in chosen})
+            raise DataError(f"runs {missing} are not in {self.path}; see TrajectoryStore.runs()")
+        if not chosen:
+            raise DataError(f"{self.path} holds no runs; log decisions with start_run/log_steps or ingest a file first")
+        first = chosen[0]
+        for r in chosen[1:]:
+            if (r["action_names"], r["feature_names"], r["n_features"]) != (first["action_names"], first["feature_names"], first["n_features"]):
+                raise DataError(
+                    f"run {r['id']} has actions {r['action_names']} and features {r['feature_names']}, run {first['id']} has "
+                    f"{first['action_names']} and {first['feature_names']}; pass runs=[...] with matching names"
+                )
+        ids = [r["id"] for r in chosen]
+        cursor = self.db.execute(
+            f"select state, probs from steps where run_id in ({','.join('?' * len(ids))}) order by id", ids
+        )
+        states, probs = [], []
+        while batch := cursor.fetchmany(100_000):
+            s, p = zip(*batch)
+            states.append(b"".join(s))
+            probs.append(b"".join(p))
+        d, k = first["n_features"], len(first["action_names"])
+        X = np.frombuffer(b"".join(states), dtype=_LE_F32)
+        P = np.frombuffer(b"".join(probs), dtype=_LE_F32)
+        if X.size % d or P.size != X.size // d * k:
+            raise DataError(f"{self.path} has step blobs of the wrong size for {d} features and {k} actions; the store is corrupt")
+        return DistillDataset(
+            X.reshape(-1, d), P.reshape(-1, k), first["action_names"], first["feature_names"],
+            meta={"source": "trajectory_store", "store": str(self.path), "runs": ids},
+        )
+
+
+def _column(values: Sequence[Any] | None, n: int, name: str, kind: type | None) -> Sequence[Any]:
+    if values is None:
+        return [False if kind is bool else None] * n
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    if len(values) != n:
+        raise DataError(f"{name} has {len(values)} items for {n} states; give one per state")
+    if kind is None:
+        return values
+    return [None if v is None else kind(v) for v in values]
