@@ -1,5 +1,24 @@
-"""Student families: cheap agents trained on a teacher's soft labels."""
+"""Student families: cheap agents trained on a teacher's soft labels.
 
-from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights
+Importing this package registers every family (``Student.from_dict`` loads any of them);
+none imports torch until an MLP is fitted or run through torch.
+"""
 
-__all__ = ["Cost", "Student", "check_states", "check_targets", "check_weights"]
+from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, registered_families
+from hybrid.students.mlp import MLPStudent
+from hybrid.students.rules import Condition, Rule, RuleListStudent
+from hybrid.students.tree import TreeStudent
+
+__all__ = [
+    "Condition",
+    "Cost",
+    "MLPStudent",
+    "Rule",
+    "RuleListStudent",
+    "Student",
+    "TreeStudent",
+    "check_states",
+    "check_targets",
+    "check_weights",
+    "registered_families",
+]

@@ -204,6 +204,11 @@ def register(cls: type[Student]) -> type[Student]:
     return cls
 
 
+def registered_families() -> dict[str, type[Student]]:
+    """Every registered family by name (a copy); a family registers when its module is imported."""
+    return dict(_REGISTRY)
+
+
 def _family_class(family: str) -> type[Student]:
     if family not in _REGISTRY:
         raise DataError(f"unknown student family {family!r}; known: {sorted(_REGISTRY)}.")

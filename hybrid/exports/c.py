@@ -1,0 +1,31 @@
+"""Export a student as a C99 header with one ``static inline`` function ``decide(const double *state)``.
+
+The header needs no library (rule lists and trees need not even ``<math.h>``): copy it next to a
+controller, ``#include`` it and call ``decide(state)`` with the state's features in the order the
+student was fitted on; it returns the action index. Trees and rule lists compare doubles with
+bounds that reproduce their float32 training splits exactly (see ``hybrid.students.tree``).
+Each family writes its own code (``_c_source``); this module dispatches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hybrid.errors import ExportError
+from hybrid.students._base import Student, registered_families
+
+
+def export_c(student: Student, path: str | Path | None = None) -> str:
+    """The header's source when ``path`` is None; else write it there and return the path.
+
+    Raises ExportError naming the families that support C export if this one does not.
+    """
+    if not callable(getattr(student, "_c_source", None)):
+        supported = [name for name, cls in registered_families().items() if hasattr(cls, "_c_source")]
+        raise ExportError(f"{type(student).__name__} has no C export; families that have one: {supported}.")
+    student._check_fitted()
+    source = student._c_source()
+    if path is None:
+        return source
+    Path(path).write_text(source, encoding="utf-8")
+    return str(path)

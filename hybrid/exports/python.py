@@ -1,0 +1,39 @@
+"""Export a student as a standard-library-only Python module: ``decide(state) -> action index``.
+
+The generated module imports nothing outside the standard library, so it runs wherever Python
+does (no numpy, scikit-learn or torch). It also defines ``ACTION_NAMES`` (``ACTION_NAMES[i]`` is
+action ``i``) and ``CONTENT_HASH``, the student's identity, so a deployed file can be traced
+back to its artifact and ledger entry. Each family writes its own code (``_python_source``);
+this module dispatches and adds the shared header constants.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hybrid.errors import ExportError
+from hybrid.students._base import Student, registered_families
+
+
+def export_python(student: Student, path: str | Path | None = None) -> str:
+    """The module's source when ``path`` is None; else write it there and return the path.
+
+    Raises ExportError naming the families that support Python export if this one does not.
+    """
+    source = python_source(student)
+    if path is None:
+        return source
+    Path(path).write_text(source, encoding="utf-8")
+    return str(path)
+
+
+def python_source(student: Student) -> str:
+    """Source of the module for a fitted student: family code, then ACTION_NAMES and CONTENT_HASH."""
+    if not callable(getattr(student, "_python_source", None)):
+        supported = [name for name, cls in registered_families().items() if hasattr(cls, "_python_source")]
+        raise ExportError(f"{type(student).__name__} has no Python export; families that have one: {supported}.")
+    student._check_fitted()
+    names = list(getattr(student, "action_names_", None) or [f"action_{i}" for i in range(student.n_actions_)])
+    return (student._python_source().rstrip("\n")
+            + f"\n\n\nACTION_NAMES = {tuple(names)!r}\nCONTENT_HASH = {student.content_hash!r}\n")

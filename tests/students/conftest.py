@@ -1,0 +1,51 @@
+"""Shared data for the student tests: CartPole teacher states and a small synthetic problem."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from _cartpole_data import cartpole_teacher_data
+from hybrid.zoo import load_teacher
+
+
+@pytest.fixture(scope="session")
+def cartpole_split():
+    """10k training and 6k held-out states (32 episodes in all) of the committed CartPole teacher,
+    with its feature and action names. Held-out states come from later episodes, not a shuffle,
+    so fidelity is measured on episodes the student never saw."""
+    X, P = cartpole_teacher_data(16_000, 0)
+    teacher = load_teacher("CartPole-v1")
+    return {"X": X[:10_000], "P": P[:10_000], "X_test": X[10_000:], "P_test": P[10_000:],
+            "feature_names": list(teacher.feature_names), "action_names": list(teacher.action_names)}
+
+
+@pytest.fixture(scope="session")
+def three_actions():
+    """600 states of 3 features and a 3-action teacher whose probabilities are a softmax of a
+    fixed linear map: small enough to fit every family in well under a second."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 3)).astype(np.float32)
+    logits = X @ np.array([[2.0, -1.0, 0.0], [0.0, 1.5, -1.5], [1.0, 0.0, 1.0]]) + np.array([0.0, 0.2, -0.2])
+    P = np.exp(logits - logits.max(axis=1, keepdims=True))
+    P = (P / P.sum(axis=1, keepdims=True)).astype(np.float32)
+    X.setflags(write=False)
+    P.setflags(write=False)
+    return X, P
+
+
+@pytest.fixture(scope="session")
+def probe():
+    """The ``probe_states`` function, for tests that compare exports with ``predict``."""
+    return _probe_states
+
+
+def _probe_states(X: np.ndarray, bounds: list[tuple[int, float]], n: int, seed: int) -> np.ndarray:
+    """``n`` float32 states spread around the training states (a random training state plus noise
+    of one standard deviation), a tenth of them put exactly on a split bound of the student."""
+    rng = np.random.default_rng(seed)
+    states = X[rng.integers(len(X), size=n)] + rng.normal(size=(n, X.shape[1])) * X.std(axis=0)
+    for row in rng.choice(n, size=n // 10, replace=False) if bounds else []:
+        feature, value = bounds[rng.integers(len(bounds))]
+        states[row, feature] = value
+    return states.astype(np.float32)
