@@ -16,19 +16,19 @@ from typing import Any
 import numpy as np
 
 from auto_search.config import SearchConfig
-from auto_search.evaluate import score
 from auto_search.result import SearchResult
 
 
 class UniformPolicy:
-    """The random baseline of retention: every action equally likely."""
+    """The random baseline of retention: every action equally likely (ties go to the first
+    action greedily, so a seeded generator picks instead)."""
 
-    def __init__(self, action_names: list[str]) -> None:
-        self.action_names = list(action_names)
+    def __init__(self, n_actions: int, seed: int) -> None:
+        self.n_actions = n_actions
+        self.rng = np.random.default_rng(seed)
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        n = np.asarray(X).reshape(-1, np.asarray(X).shape[-1]).shape[0]
-        return np.full((n, len(self.action_names)), 1.0 / len(self.action_names))
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.rng.integers(0, self.n_actions, size=np.asarray(X).shape[0])
 
 
 def retention(student_return: float, teacher_return: float, random_return: float) -> float:
@@ -37,24 +37,21 @@ def retention(student_return: float, teacher_return: float, random_return: float
     return 1.0 if abs(gap) < 1e-12 else (student_return - random_return) / gap
 
 
-def add_closed_loop(result: SearchResult, students: dict[int, Any], env: Any, teacher: Any, config: SearchConfig) -> None:
+def add_closed_loop(result: SearchResult, students: dict[int, Any], env: Any, teacher: Any, config: SearchConfig, dataset: Any) -> None:
     """Roll out the Pareto candidates, fill their closed-loop fields, then DAgger the chosen one."""
     from hybrid.dagger import dagger
-    from hybrid.rollouts import collect, evaluate
+    from hybrid.rollouts import closed_loop, evaluate
     from hybrid.teachers import as_teacher
 
-    names = result.dataset["action_names"]
-    teacher = as_teacher(teacher, action_names=names)
+    teacher = as_teacher(teacher)
     episodes, seed = config.closed_loop_episodes, config.seed
     teacher_return = evaluate(env, teacher, episodes, seed)[0]
-    random_return = evaluate(env, UniformPolicy(names), episodes, seed)[0]
+    random_return = evaluate(env, UniformPolicy(len(result.dataset["action_names"]), seed), episodes, seed)[0]
 
     def loop_scores(student: Any) -> dict[str, float]:
-        visited = collect(env, as_teacher(student, action_names=names), episodes=episodes, seed=seed)
-        X = visited.X
-        fidelity = score(teacher.predict_proba(X), student.predict_proba(X), None)[0]
-        mean = evaluate(env, student, episodes, seed)[0]
-        return {"visited_fidelity": fidelity, "return_mean": float(mean), "retention": retention(mean, teacher_return, random_return)}
+        run = closed_loop(env, student, episodes, seed, teacher=teacher)
+        return {"visited_fidelity": run.agreement, "return_mean": run.mean_return,
+                "retention": retention(run.mean_return, teacher_return, random_return)}
 
     by_id = {c.id: i for i, c in enumerate(result.candidates)}
     for cid in result.pareto:
@@ -64,9 +61,9 @@ def add_closed_loop(result: SearchResult, students: dict[int, Any], env: Any, te
     summary: dict[str, Any] = {"episodes": episodes, "teacher_return": float(teacher_return), "random_return": float(random_return)}
     if config.dagger_iterations > 0:
         before = result.best_student.content_hash
-        improved = dagger(env, teacher, result.best_student, iterations=config.dagger_iterations,
-                          episodes_per_iteration=episodes, beta=0.5, seed=seed).student
-        result.best_student = improved
-        summary["dagger"] = {"iterations": config.dagger_iterations, "before_hash": before,
-                             "after_hash": improved.content_hash, **loop_scores(improved)}
+        run = dagger(env, teacher, result.best_student, iterations=config.dagger_iterations,
+                     episodes_per_iteration=episodes, beta=0.5, seed=seed, dataset=dataset)
+        result.best_student = run.student
+        summary["dagger"] = {"iterations": config.dagger_iterations, "best_iteration": run.best_iteration,
+                             "before_hash": before, "after_hash": run.student.content_hash, **loop_scores(run.student)}
     result.closed_loop = summary

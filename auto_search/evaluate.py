@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from auto_search.errors import SearchConfigError
-from auto_search.space import EXPENSIVE, Spec, student_class
+from auto_search.space import EXPENSIVE, NAMED, Spec, student_class
 from provenance.hashing import hash_json
 
 _LATENCY_CALLS = 25
@@ -66,6 +66,8 @@ class SplitData:
     X_val: np.ndarray
     P_val: np.ndarray
     w_val: np.ndarray | None
+    action_names: tuple[str, ...] | None = None
+    feature_names: tuple[str, ...] | None = None
 
 
 def score(P_teacher: np.ndarray, P_student: np.ndarray, weights: np.ndarray | None) -> tuple[float, float]:
@@ -85,7 +87,8 @@ def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any
     start = time.perf_counter()
     try:
         w = None if data.w is None else data.w[: spec.n_train]
-        student = student_class(spec.family)(**spec.params).fit(data.X[: spec.n_train], data.P[: spec.n_train], sample_weight=w)
+        names = {"feature_names": data.feature_names, "action_names": data.action_names} if spec.family in NAMED else {}
+        student = student_class(spec.family)(**spec.params).fit(data.X[: spec.n_train], data.P[: spec.n_train], sample_weight=w, **names)
         fit_time = time.perf_counter() - start
         fidelity, kl = score(data.P_val, student.predict_proba(data.X_val), data.w_val)
         cost = student.cost()

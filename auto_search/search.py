@@ -169,6 +169,7 @@ def _split(ds: Any, config: SearchConfig) -> SplitData:
     return SplitData(
         X=np.ascontiguousarray(train.X[order]), P=np.ascontiguousarray(train.P[order]),
         w=None if w is None else np.ascontiguousarray(w[order]), X_val=val.X, P_val=val.P, w_val=wv,
+        action_names=tuple(ds.action_names), feature_names=None if ds.feature_names is None else tuple(ds.feature_names),
     )
 
 
@@ -207,7 +208,7 @@ def _finish(run: _Run, planned_rungs: int, policy: Policy, config: SearchConfig,
             from auto_search.closed_loop import add_closed_loop
 
             students = {i: _rebuild(by_id[i], run.artifacts[i]) for i in result.pareto}
-            add_closed_loop(result, students, search.env, search.teacher, config)
+            add_closed_loop(result, students, search.env, search.teacher, config, dataset)
     return result
 
 

@@ -1,0 +1,81 @@
+"""The ``agent-distill search`` CLI through a real subprocess, on tiny budgets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+
+def run_cli(*args, **kw):
+    cmd = [sys.executable, "-m", "auto_search.cli", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
+
+
+@pytest.fixture(scope="module")
+def data_npz(small_dataset, tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "decisions.npz"
+    small_dataset.save(path)
+    return path
+
+
+def test_search_with_a_two_second_budget_writes_the_report(data_npz, tmp_path):
+    out = tmp_path / "out"
+    # one in-process worker and no torch import: a loaded machine still finishes trees in 2 s
+    proc = run_cli("search", data_npz, "--out", out, "--budget", 2, "--families", "tree", "rules", "--n-jobs", 1, "--verbose", 0)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / "report.json").read_text())
+    assert data["config"]["budget_s"] == 2.0 and data["config"]["families"] == ["tree", "rules"]
+    assert data["best"] is not None and (out / "report.html").exists() and (out / "report.md").exists()
+    assert "report:" in proc.stderr
+
+
+def test_search_records_in_a_ledger_when_given_a_key(data_npz, tmp_path):
+    from provenance.keys import generate_key
+
+    generate_key(tmp_path / "k.key")
+    out = tmp_path / "out"
+    proc = run_cli("search", data_npz, "--out", out, "--budget", 5, "--families", "tree",
+                   "--ledger", tmp_path / "l.db", "--key", tmp_path / "k.key", "--json")
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)
+    assert [e["kind"] for e in printed["ledger_entries"]] == ["dataset", "search", "model", "export"]
+    assert (out / "model.json").exists() and (out / "student.py").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--budget", "0"], "budget_s must be > 0"),
+    (["--families", "forest"], "unknown student family"),
+    (["--policy", "cheapest"], "unknown policy"),
+])
+def test_bad_options_exit_2_with_a_message_and_no_traceback(data_npz, tmp_path, args, message):
+    proc = run_cli("search", data_npz, "--out", tmp_path / "out", *args)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_data_exits_2(tmp_path):
+    (tmp_path / "x.parquet").write_text("nope")
+    for path in (tmp_path / "missing.npz", tmp_path / "x.parquet"):
+        proc = run_cli("search", path, "--out", tmp_path / "out")
+        assert proc.returncode == 2 and "agent-distill: error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_writes_the_report_of_what_finished(make_dataset, tmp_path):
+    data = tmp_path / "big.npz"
+    make_dataset(n=20_000, d=8, k=4).save(data)  # a search of ~30 s on one worker: Ctrl-C lands mid-search
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "auto_search.cli", "search", str(data), "--out", str(out), "--budget", "120",
+           "--families", "tree", "mlp", "--n-jobs", "1", "--verbose", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    time.sleep(5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    data = json.loads((out / "report.json").read_text())
+    assert data["stopped_by"] == "interrupted" and any(r["status"] == "cut" for r in data["rungs"])

@@ -1,0 +1,107 @@
+"""AutoDistill end to end on small data: choice, determinism across workers and backends,
+budget cuts and refusing bad input before any work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from auto_search.errors import SearchConfigError, SearchDataError
+from auto_search.policies import MinCost
+from auto_search.search import AutoDistill
+from hybrid.errors import HybridError
+
+
+def fingerprint(result):
+    return [(c.id, c.family, repr(sorted(c.params.items())), c.n_train, c.fidelity, c.content_hash) for c in result.candidates]
+
+
+@pytest.fixture(scope="module")
+def serial_result(small_dataset, fast):
+    return AutoDistill(families=("tree", "mlp"), budget_s=60, n_jobs=1, **fast).fit(small_dataset)
+
+
+def test_search_finds_a_front_and_states_its_choice(serial_result):
+    r = serial_result
+    assert r.stopped_by is None and r.reproducible and all(x["status"] == "complete" for x in r.rungs)
+    front = r.pareto_candidates
+    assert [c.ops_per_decision for c in front] == sorted(c.ops_per_decision for c in front)
+    assert all(a.fidelity < b.fidelity for a, b in zip(front, front[1:]))
+    assert r.best.id in r.pareto and r.choice.startswith("knee of the Pareto front")
+    assert r.best.family in r.choice and r.best_hash == r.best.content_hash
+    assert {c.family for c in r.candidates} == {"tree", "mlp"}
+    assert max(c.n_train for c in r.candidates if c.family == "mlp") == 1200  # halving reaches all training states
+    assert r.best_student.predict(small_X()).shape == (5,)
+
+
+def small_X():
+    return np.zeros((5, 4), dtype=np.float32)
+
+
+def test_same_seed_gives_the_same_candidates_and_model_with_two_workers(serial_result, small_dataset, fast):
+    parallel = AutoDistill(families=("tree", "mlp"), budget_s=60, n_jobs=2, backend="loky", **fast).fit(small_dataset)
+    assert fingerprint(parallel) == fingerprint(serial_result)
+    assert parallel.best_hash == serial_result.best_hash
+
+
+def test_dask_backend_on_a_local_cluster_gives_the_same_search(small_dataset, fast):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, distributed.Client(cluster):
+        on_dask = AutoDistill(families=("tree",), budget_s=60, n_jobs=2, backend="dask", **fast).fit(small_dataset)
+    local = AutoDistill(families=("tree",), budget_s=60, n_jobs=1, **fast).fit(small_dataset)
+    assert fingerprint(on_dask) == fingerprint(local) and on_dask.best_hash == local.best_hash
+
+
+def test_dask_backend_without_a_client_says_how_to_start_one(small_dataset, fast):
+    with pytest.raises(SearchConfigError, match="Client"):
+        AutoDistill(families=("tree",), budget_s=5, backend="dask", **fast).fit(small_dataset)
+
+
+def test_a_policy_object_changes_the_choice_and_the_words(serial_result, small_dataset, fast):
+    r = AutoDistill(families=("tree", "mlp"), budget_s=60, n_jobs=1, policy=MinCost(within_best=0.01), **fast).fit(small_dataset)
+    best = max(c.fidelity for c in r.candidates if c.status == "ok")
+    assert r.best.fidelity >= best - 0.01 and r.choice.startswith("smallest student within 1 point(s)")
+    assert r.config.policy == "within-best:0.01" and r.config.config_hash != serial_result.config.config_hash
+
+
+def test_the_budget_cuts_whole_rungs_and_the_report_says_so(small_dataset):
+    r = AutoDistill(families=("mlp",), budget_s=0.3, n_jobs=1, min_rung_states=300, max_epochs=400, verbose=0).fit(small_dataset)
+    assert r.stopped_by == "budget"
+    cut = [x for x in r.rungs if x["status"] == "cut"]
+    assert cut and all(x["status"] == "cut" for x in r.rungs[r.rungs.index(cut[0]):])
+    whole = {x["index"] for x in r.rungs if x["status"] == "complete"}
+    if r.best is not None and r.reproducible:
+        assert r.best.rung in whole
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"budget_s": 0}, SearchConfigError, "budget_s must be > 0"),
+    ({"families": ("tree", "svm")}, SearchConfigError, "unknown student family"),
+    ({"policy": "cheapest"}, SearchConfigError, "unknown policy"),
+])
+def test_bad_options_fail_before_any_work(kwargs, error, match, small_dataset):
+    with pytest.raises(error, match=match):
+        AutoDistill(**{"families": ("tree",), "budget_s": 5, **kwargs}).fit(small_dataset)
+
+
+def test_a_teacher_that_always_picks_one_action_is_refused():
+    from hybrid.dataset import DistillDataset
+
+    X = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32)
+    P = np.tile(np.array([[0.1, 0.9]], dtype=np.float32), (100, 1))
+    with pytest.raises(SearchDataError, match="single action 'b'"):
+        AutoDistill(families=("tree",), budget_s=5).fit(DistillDataset(X, P, ["a", "b"]))
+
+
+def test_an_empty_dataset_is_refused_with_a_clear_error():
+    from hybrid.dataset import DistillDataset
+
+    with pytest.raises(HybridError, match="empty|0 states"):
+        AutoDistill(families=("tree",), budget_s=5).fit(DistillDataset(np.zeros((0, 3), np.float32), np.zeros((0, 2), np.float32), ["a", "b"]))
+
+
+def test_different_seeds_split_differently(make_dataset, fast):
+    ds = make_dataset(n=600)
+    a = AutoDistill(families=("tree",), budget_s=30, n_jobs=1, seed=0, **fast).fit(ds)
+    b = AutoDistill(families=("tree",), budget_s=30, n_jobs=1, seed=1, **fast).fit(ds)
+    assert [c.fidelity for c in a.candidates] != [c.fidelity for c in b.candidates]
