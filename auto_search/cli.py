@@ -35,12 +35,19 @@ def load_dataset(path: Path) -> Any:
     if suffix == ".npz":
         return DistillDataset.load(path)
     if suffix in (".db", ".sqlite", ".sqlite3"):
-        return TrajectoryStore(path).to_dataset()
+        store = TrajectoryStore(path)
+        try:
+            return store.to_dataset()
+        finally:
+            store.close()
     if suffix in (".jsonl", ".csv"):
         with tempfile.TemporaryDirectory() as tmp:
             store = TrajectoryStore(Path(tmp) / "store.db")
-            (store.ingest_jsonl if suffix == ".jsonl" else store.ingest_csv)(path)
-            return store.to_dataset()
+            try:
+                (store.ingest_jsonl if suffix == ".jsonl" else store.ingest_csv)(path)
+                return store.to_dataset()
+            finally:
+                store.close()
     raise ValueError(f"cannot read {path}: use a .npz dataset, .jsonl or .csv decisions, or a .db/.sqlite trajectory store.")
 
 

@@ -48,6 +48,26 @@ def test_search_records_in_a_ledger_when_given_a_key(data_npz, tmp_path):
     assert (out / "model.json").exists() and (out / "student.py").exists()
 
 
+def test_jsonl_decisions_and_a_trajectory_store_are_read(small_dataset, tmp_path):
+    from hybrid.store import TrajectoryStore
+
+    lines = [json.dumps({"state": dict(zip(small_dataset.feature_names, map(float, x))),
+                         "action_probs": dict(zip(small_dataset.action_names, map(float, p)))})
+             for x, p in zip(small_dataset.X[:300], small_dataset.P[:300])]
+    (tmp_path / "d.jsonl").write_text("\n".join(lines) + "\n")
+    store = TrajectoryStore(tmp_path / "d.db")
+    store.ingest_jsonl(tmp_path / "d.jsonl")
+    store.close()
+    hashes = []
+    for data in (tmp_path / "d.jsonl", tmp_path / "d.db"):
+        proc = run_cli("search", data, "--out", tmp_path / data.suffix, "--budget", 5, "--families", "tree", "--n-jobs", 1)
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads((tmp_path / data.suffix / "report.json").read_text())
+        assert report["dataset"]["n_states"] == 300 and report["dataset"]["feature_names"] == list(small_dataset.feature_names)
+        hashes.append(report["dataset"]["content_hash"])
+    assert hashes[0] == hashes[1]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--budget", "0"], "budget_s must be > 0"),
     (["--families", "forest"], "unknown student family"),
