@@ -11,7 +11,6 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from _cartpole_data import cartpole_teacher_data
 from hybrid.errors import DataError, NotFittedError
 from hybrid.students._base import Student
 from hybrid.students.mlp import MLPStudent
@@ -21,9 +20,10 @@ FAST = dict(epochs=15, max_train_states=3000)
 
 
 @pytest.fixture(scope="module")
-def cartpole():
-    X, P = cartpole_teacher_data()
-    return X[:5000].copy(), P[:5000].copy(), X[5000:].copy(), P[5000:].copy()
+def cartpole(cartpole_split):
+    """5k training states of the committed CartPole teacher; held-out states from later episodes."""
+    s = cartpole_split
+    return s["X"][:5000].copy(), s["P"][:5000].copy(), s["X_test"].copy(), s["P_test"].copy()
 
 
 @pytest.fixture(scope="module")
