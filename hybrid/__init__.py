@@ -1,5 +1,45 @@
-"""hybrid: capture an expensive agent's decisions and distil them into cheap students."""
+"""hybrid: capture an expensive agent's decisions and distil them into cheap students.
+
+Data flows teacher → trajectory store → ``DistillDataset`` → students (``hybrid.students``) →
+exports (``hybrid.exports``). Names are loaded on first use so that ``import hybrid.errors``
+(or the provenance verifier) does not pay for torch, gymnasium and SQLite helpers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from hybrid.errors import DataError, ExportError, HybridError, NotFittedError, TeacherError
 
-__all__ = ["DataError", "ExportError", "HybridError", "NotFittedError", "TeacherError"]
+_LAZY = {
+    "Teacher": "hybrid.teachers",
+    "as_teacher": "hybrid.teachers",
+    "DistillDataset": "hybrid.dataset",
+    "TrajectoryStore": "hybrid.store",
+    "collect": "hybrid.rollouts",
+    "evaluate": "hybrid.rollouts",
+    "closed_loop": "hybrid.rollouts",
+    "label": "hybrid.rollouts",
+    "dagger": "hybrid.dagger",
+    "DaggerResult": "hybrid.dagger",
+    "fidelity": "hybrid.metrics",
+    "kl": "hybrid.metrics",
+    "load_teacher": "hybrid.zoo",
+    "available_teachers": "hybrid.zoo",
+    "PolicyTeacher": "hybrid.zoo",
+}
+
+__all__ = ["DataError", "ExportError", "HybridError", "NotFittedError", "TeacherError", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'hybrid' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
