@@ -218,8 +218,9 @@ class RuleListStudent(Student):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """The deciding rule's mean teacher probabilities (the default's where no rule holds)."""
+        fired = self.match(X)
         table = np.array([r.proba for r in self.rules_] + [self.default_proba_], dtype=np.float64)
-        return table[self.match(X)]  # -1 picks the default, the last row
+        return table[fired]  # -1 picks the default, the last row
 
     # -- text ---------------------------------------------------------------------------------
     def condition_text(self, c: Condition) -> str:

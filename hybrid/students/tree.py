@@ -112,7 +112,8 @@ class TreeStudent(Student):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """The leaf's probabilities: mean teacher probabilities (soft) or class shares (hard)."""
-        return self.value_[self.apply(X)]
+        leaves = self.apply(X)  # checks fitted and X first
+        return self.value_[leaves]
 
     @property
     def depth_(self) -> int:

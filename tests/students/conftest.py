@@ -49,3 +49,24 @@ def _probe_states(X: np.ndarray, bounds: list[tuple[int, float]], n: int, seed: 
         feature, value = bounds[rng.integers(len(bounds))]
         states[row, feature] = value
     return states.astype(np.float32)
+
+
+# Small, fast hyperparameters per family for the common tests; a family missing here is
+# tested with its defaults, so a newly registered family joins the common tests unchanged.
+FAST_PARAMS = {
+    "tree": {"max_depth": 5},
+    "rules": {"max_depth": 3, "oblique": True},
+    "mlp": {"hidden_sizes": (4,), "epochs": 3},
+    "hybrid": {"tau": 0.8, "rule_depth": 3, "hidden_sizes": (4,), "epochs": 3},
+}
+
+
+@pytest.fixture(scope="session")
+def fast_student():
+    """``fast_student(family, **overrides)`` -> an unfitted student with fast hyperparameters."""
+    from hybrid.students import registered_families
+
+    def make(family: str, **overrides):
+        return registered_families()[family](**{**FAST_PARAMS.get(family, {}), **overrides})
+
+    return make
