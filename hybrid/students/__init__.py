@@ -5,6 +5,7 @@ none imports torch until an MLP is fitted or run through torch.
 """
 
 from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, registered_families
+from hybrid.students.hybrid_student import HybridStudent
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.rules import Condition, Rule, RuleListStudent
 from hybrid.students.tree import TreeStudent
@@ -12,6 +13,7 @@ from hybrid.students.tree import TreeStudent
 __all__ = [
     "Condition",
     "Cost",
+    "HybridStudent",
     "MLPStudent",
     "Rule",
     "RuleListStudent",
