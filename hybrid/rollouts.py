@@ -17,7 +17,7 @@ import numpy as np
 from hybrid.dataset import DistillDataset
 from hybrid.errors import DataError
 from hybrid.store import TrajectoryStore
-from hybrid.teachers import Teacher, as_teacher, state_weights
+from hybrid.teachers import Teacher, as_teacher, is_sb3_model, state_weights
 
 Act = Callable[[np.ndarray], int]
 
@@ -93,19 +93,14 @@ def run_episodes(env: gym.Env, act: Act, seeds: list[int]) -> tuple[list[np.ndar
 def policy_actions(policy: Any) -> Callable[[np.ndarray], np.ndarray]:
     """Batch greedy actions ``X[n, d] -> int64[n]`` of a student (``predict``), a probability
     model or anything ``as_teacher`` adapts."""
-    if callable(getattr(policy, "predict", None)):
+    if callable(getattr(policy, "predict", None)) and not is_sb3_model(policy):  # SB3's predict returns a tuple
         return lambda X: np.asarray(policy.predict(X)).reshape(-1).astype(np.int64)
     return as_teacher(policy).predict
 
 
-def label(teacher: Teacher, X: np.ndarray, *, weighting: str | None = None, meta: dict[str, Any] | None = None) -> DistillDataset:
-    """The teacher's probabilities on states ``X`` as a dataset, optionally VIPER-weighted."""
-    P = teacher.predict_proba(X)
-    meta = dict(meta or {})
-    weights = None
-    if weighting is not None:
-        weights, meta["weighting"] = state_weights(teacher, X, P, weighting)
-    return DistillDataset(X, P, teacher.action_names, teacher.feature_names, weights, meta)
+def label(teacher: Teacher, X: np.ndarray) -> DistillDataset:
+    """The teacher's probabilities on states ``X`` as a dataset."""
+    return DistillDataset(X, teacher.predict_proba(X), teacher.action_names, teacher.feature_names)
 
 
 def collect(

@@ -225,7 +225,8 @@ def _torch_teacher(module: Any, action_names: Sequence[str] | None, feature_name
     )
 
 
-def _is_sb3(obj: Any) -> bool:
+def is_sb3_model(obj: Any) -> bool:
+    """Whether ``obj`` is a stable-baselines3 model (checked by class module: no sb3 import)."""
     return any(c.__module__.startswith("stable_baselines3.") for c in type(obj).__mro__)
 
 
@@ -322,7 +323,7 @@ def as_teacher(
     if isinstance(obj, Teacher):
         return obj
     names = None if action_names is None else _names(action_names, "action_names")
-    if _is_sb3(obj):
+    if is_sb3_model(obj):
         return _sb3_teacher(obj, names, feature_names, temperature)
     if _method(obj, "predict_proba") is not None:
         return _proba_object_teacher(obj, names, feature_names)

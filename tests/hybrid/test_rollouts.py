@@ -59,6 +59,14 @@ def test_evaluate_takes_students_probability_models_and_teachers(cartpole_teache
     assert random_mean < 50 < teacher_mean
 
 
+def test_evaluate_takes_an_sb3_model_whose_predict_returns_a_tuple():
+    from stable_baselines3 import PPO
+
+    model = PPO("MlpPolicy", "CartPole-v1", seed=0, device="cpu")
+    mean, _ = evaluate("CartPole-v1", model, 2, seed=0)
+    assert mean == evaluate("CartPole-v1", as_teacher(model), 2, seed=0)[0]
+
+
 def test_closed_loop_agreement_is_measured_on_the_policys_own_states(cartpole_teacher):
     own = closed_loop("CartPole-v1", cartpole_teacher, 2, seed=0, teacher=cartpole_teacher)
     uniform = closed_loop("CartPole-v1", Uniform(), 2, seed=0, teacher=cartpole_teacher)
