@@ -82,6 +82,8 @@ class Entry:
         """Rebuild an entry from its stored bytes; raises LedgerError when they are not an entry."""
         try:
             d = json.loads(body)
+            if not isinstance(d["seq"], int) or not isinstance(d["attrs"], dict) or not isinstance(d["parents"], list):
+                raise TypeError("seq must be an integer, attrs an object and parents a list")
             return cls(d["seq"], d["time"], d["kind"], d["subject"], tuple(d["parents"]), d["attrs"],
                        d["prev"], d["key_id"], entry_hash, bytes(signature), bytes(body))
         except (ValueError, KeyError, TypeError) as exc:

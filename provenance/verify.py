@@ -163,6 +163,8 @@ def verify_ledger(path: PathLike, trusted_keys: Sequence[PathLike | bytes | Publ
     if not roots:
         raise ProvenanceError("verify needs at least one trusted public key (--key KEYFILE.pub or --key DIR)")
     cp = Checkpoint.load(checkpoint) if checkpoint is not None and not isinstance(checkpoint, Checkpoint) else checkpoint
+    if artifact is not None and not Path(artifact).exists():
+        raise ProvenanceError(f"artifact {artifact} not found; check the path")
     scan = _Scan(roots, jobs)
     if cp is not None and cp.key_id in roots:
         if cp.verify_signature(roots[cp.key_id]):
@@ -274,8 +276,11 @@ def _check_entry(seq: int, body: bytes, entry_hash: str, signature: bytes, prev:
         scan.checks.count += 1
         if not key.verify(signature, message):
             return out + [Finding(seq, entry_hash, f"{e.kind} signature does not verify with key {e.key_id}: ignored")]
-        if not out:
-            scan.signers.apply(e, scan.revoked)
+        try:
+            if not out:
+                scan.signers.apply(e, scan.revoked)
+        except (KeyError, TypeError, ValueError, ProvenanceError) as exc:
+            out.append(Finding(seq, entry_hash, f"malformed {e.kind} entry ignored ({type(exc).__name__}: {exc})"))
     else:
         scan.checks.add(seq, key.raw, bytes(signature), message)
     return out
@@ -315,8 +320,7 @@ def _parse_all(path: PathLike) -> list[Entry]:
 
 
 def _check_artifact(artifact: Path, entries: list[Entry], graph: Any, revoked: dict[str, int], ancestors: Any):
-    if not artifact.exists():
-        raise ProvenanceError(f"artifact {artifact} not found; check the path")
+    """The artifact's hash, its lineage entries, and findings if it is unrecorded or revoked."""
     h = hash_dir(artifact) if artifact.is_dir() else hash_file(artifact)
     recorded = [e for e in entries if e.subject == h]
     if not recorded:

@@ -185,3 +185,14 @@ def test_a_revoked_artifact_fails_the_artifact_check(world, tmp_path):
     result = verify(world, path, artifact=model)
     assert [(f.seq, "revoked" in f.problem) for f in result.findings] == [(revocation.seq, True)]
     assert result.revoked[hash_file(model)] == revocation.seq
+
+
+def test_a_malformed_rotation_signed_by_the_trusted_key_is_a_finding_not_a_crash(world):
+    key, head = world["key"], world["entries"][-1]
+    body = canonical_json({"seq": N, "time": head.time, "kind": "key-rotation", "subject": subject("k"), "parents": [],
+                           "attrs": {"public_key": "zz"}, "prev": head.entry_hash, "key_id": key.key_id})
+    entry_hash = hash_bytes(body)
+    path = tampered(world, "bad-rotation", ("INSERT INTO entries (seq, body, entry_hash, signature) VALUES (?, ?, ?, ?)",
+                                            (N, body.decode(), entry_hash, key.sign(entry_hash.encode()))))
+    findings = verify(world, path).findings
+    assert [(f.seq, "malformed key-rotation" in f.problem) for f in findings] == [(N, True)]
