@@ -1,3 +1,31 @@
-"""AutoDistill: search student families, pick the accuracy/cost tradeoff, report and record it."""
+"""AutoDistill: search student families, pick the accuracy/cost tradeoff, report and record it.
 
-__all__: list[str] = []
+    from auto_search import AutoDistill, MinCost, record
+    result = AutoDistill(budget_s=60, policy=MinCost(fidelity_at_least=0.97)).fit(dataset)
+    result.write_report("out/report")
+"""
+
+from auto_search.config import FAMILIES, SearchConfig
+from auto_search.errors import SearchConfigError, SearchDataError, SearchError
+from auto_search.pareto import hypervolume, pareto_front
+from auto_search.policies import Knee, MaxFidelity, MinCost, parse_policy
+from auto_search.record import record
+from auto_search.result import SearchResult
+from auto_search.search import AutoDistill
+
+__all__ = [
+    "FAMILIES",
+    "AutoDistill",
+    "Knee",
+    "MaxFidelity",
+    "MinCost",
+    "SearchConfig",
+    "SearchConfigError",
+    "SearchDataError",
+    "SearchError",
+    "SearchResult",
+    "hypervolume",
+    "parse_policy",
+    "pareto_front",
+    "record",
+]

@@ -181,8 +181,9 @@ def run_specs(
 
     if time.monotonic() >= deadline:
         raise BudgetExpired()
+    # batch_size=1: tasks last 0.1 s or more, and batching would hold finished results back
     with _backend(backend, n_jobs), _deadline_alarm(deadline):
-        results = joblib.Parallel(return_as="generator_unordered")(joblib.delayed(evaluate_spec)(s, data) for s in specs)
+        results = joblib.Parallel(return_as="generator_unordered", batch_size=1)(joblib.delayed(evaluate_spec)(s, data) for s in specs)
         try:
             for candidate, artifact in results:
                 on_result(candidate, artifact)

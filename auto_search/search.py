@@ -26,6 +26,9 @@ from auto_search.result import SearchResult, dataset_summary, library_versions, 
 from auto_search.space import Spec, make_plan, promote, student_class
 
 
+RESERVE = 0.02  # share of the budget (at most 1 s) left for cancelling workers, choosing and reporting
+
+
 class AutoDistill:
     """Find the cheapest student that keeps the teacher's behaviour, within ``budget_s`` seconds.
 
@@ -82,12 +85,13 @@ class AutoDistill:
 
     def fit(self, dataset: Any) -> SearchResult:
         """Search ``dataset`` (a ``hybrid.dataset.DistillDataset``); returns what finished."""
+        started, t0 = time.time(), time.monotonic()
         config, policy = self.config(), parse_policy(self.policy)
         _check_dataset(dataset)
         for family in config.families:
             student_class(family)  # a missing family fails here, before any work
-        started, t0 = time.time(), time.monotonic()
-        deadline = t0 + config.budget_s
+        # keep back a sliver of the budget for cancelling, choosing and a report written right after
+        deadline = t0 + config.budget_s - min(1.0, RESERVE * config.budget_s)
         data = _split(dataset, config)
         plan = make_plan(config.families, data.X.shape[0], eta=config.eta, min_states=config.min_rung_states, epochs=config.max_epochs, seed=config.seed)
         run = _Run(plan.first_rungs)

@@ -40,7 +40,7 @@ def test_search_records_in_a_ledger_when_given_a_key(data_npz, tmp_path):
 
     generate_key(tmp_path / "k.key")
     out = tmp_path / "out"
-    proc = run_cli("search", data_npz, "--out", out, "--budget", 5, "--families", "tree",
+    proc = run_cli("search", data_npz, "--out", out, "--budget", 10, "--families", "tree", "--n-jobs", 1,
                    "--ledger", tmp_path / "l.db", "--key", tmp_path / "k.key", "--json")
     assert proc.returncode == 0, proc.stderr
     printed = json.loads(proc.stdout)
