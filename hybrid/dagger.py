@@ -26,8 +26,8 @@ from sklearn.base import clone
 
 from hybrid.dataset import DistillDataset
 from hybrid.errors import DataError
-from hybrid.rollouts import closed_loop, collect, episode_seeds, label, make_env, policy_actions, run_episodes
-from hybrid.teachers import as_teacher, state_weights
+from hybrid.rollouts import closed_loop, collect, episode_seeds, make_env, policy_actions, run_episodes
+from hybrid.teachers import Teacher, as_teacher, state_weights
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,27 @@ def _fit(student: Any, dataset: DistillDataset, teacher: Any, weighting: str | N
     return fresh, dataset
 
 
+def _check_matches_env(dataset: DistillDataset, env: gym.Env) -> None:
+    n_features = int(np.prod(env.observation_space.shape))
+    n_actions = int(getattr(env.action_space, "n", -1))
+    if (dataset.n_features, dataset.n_actions) != (n_features, n_actions):
+        raise DataError(
+            f"the dataset has {dataset.n_features} features and {dataset.n_actions} actions but the environment "
+            f"{n_features} and {n_actions}; pass a dataset collected in this environment"
+        )
+
+
+def _label(teacher: Teacher, X: np.ndarray, like: DistillDataset) -> DistillDataset:
+    """The teacher's probabilities on new states, under the names of the data they join."""
+    P = teacher.predict_proba(X)
+    if P.shape[1] != like.n_actions or X.shape[1] != like.n_features:
+        raise DataError(
+            f"the teacher gives {P.shape[1]} actions on {X.shape[1]} features here, but the dataset has "
+            f"{like.n_actions} and {like.n_features}; use the teacher of this environment"
+        )
+    return DistillDataset(X, P, like.action_names, like.feature_names)
+
+
 def _mixture_states(env: gym.Env, teacher: Any, student: Any, beta: float, seeds: list[int], rng: np.random.Generator) -> np.ndarray:
     student_actions, teacher_actions = policy_actions(student), teacher.predict
 
@@ -106,7 +127,8 @@ def dagger(
         and mixes with a generator seeded by ``seed``.
     weighting: None, ``"q"`` or ``"margin"`` (VIPER-style state weights).
     eval_episodes: episodes measuring each iterate (default ``episodes_per_iteration``).
-    dataset: teacher decisions to clone from instead of collecting fresh ones for iterate 0.
+    dataset: teacher decisions to clone from instead of collecting fresh ones for iterate 0; its
+        names are kept, and its weights too (new states get weight 1) unless ``weighting`` is set.
     """
     if iterations < 0 or episodes_per_iteration < 1:
         raise DataError(f"iterations must be ≥ 0 and episodes_per_iteration ≥ 1; got {iterations} and {episodes_per_iteration}")
@@ -116,14 +138,16 @@ def dagger(
     env_obj, owned = make_env(env)
     rng = np.random.default_rng(seed)
     try:
+        if dataset is not None:
+            _check_matches_env(dataset, env_obj)
         aggregate = dataset if dataset is not None else collect(env_obj, teacher, episodes_per_iteration, seed + 1).dataset
+        _label(teacher, aggregate.X[:1], aggregate)  # a teacher that does not fit the data fails before any rollout
         fitted: list[Any] = []
         history: list[Iterate] = []
         for i in range(iterations + 1):
             if i > 0:
-                b = schedule(i)
-                X = _mixture_states(env_obj, teacher, fitted[-1], b, episode_seeds(seed + 1 + i, episodes_per_iteration), rng)
-                aggregate = DistillDataset.concat([aggregate.with_weights(None), label(teacher, X)])
+                X = _mixture_states(env_obj, teacher, fitted[-1], schedule(i), episode_seeds(seed + 1 + i, episodes_per_iteration), rng)
+                aggregate = DistillDataset.concat([aggregate, _label(teacher, X, aggregate)])
             current, weighted = _fit(student, aggregate, teacher, weighting)
             measured = closed_loop(env_obj, current, eval_episodes, seed, teacher)
             fitted.append(current)

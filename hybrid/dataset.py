@@ -152,10 +152,10 @@ class DistillDataset:
             raise DataError("concat needs at least one dataset")
         first = datasets[0]
         for i, d in enumerate(datasets[1:], start=1):
-            if d.action_names != first.action_names or d.feature_names != first.feature_names:
+            if (d.action_names, d.feature_names, d.n_features) != (first.action_names, first.feature_names, first.n_features):
                 raise DataError(
-                    f"dataset {i} has actions {list(d.action_names)} / features {d.feature_names}, dataset 0 has "
-                    f"{list(first.action_names)} / {first.feature_names}; only datasets with the same names stack"
+                    f"dataset {i} has actions {list(d.action_names)} and {d.n_features} features {d.feature_names}, dataset 0 "
+                    f"has {list(first.action_names)} and {first.n_features} {first.feature_names}; only datasets with the same names stack"
                 )
         weights = None
         if any(d.weights is not None for d in datasets):

@@ -98,11 +98,6 @@ def policy_actions(policy: Any) -> Callable[[np.ndarray], np.ndarray]:
     return as_teacher(policy).predict
 
 
-def label(teacher: Teacher, X: np.ndarray) -> DistillDataset:
-    """The teacher's probabilities on states ``X`` as a dataset."""
-    return DistillDataset(X, teacher.predict_proba(X), teacher.action_names, teacher.feature_names)
-
-
 def collect(
     env: str | gym.Env,
     teacher: Any,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hybrid.dagger import dagger
+from hybrid.dataset import DistillDataset
 from hybrid.errors import DataError
 from hybrid.rollouts import closed_loop, collect
 from hybrid.students.tree import TreeStudent
@@ -82,6 +83,28 @@ def test_the_given_student_is_cloned_not_changed(teacher, cloning_data):
     before = student.content_hash
     result = dagger("CartPole-v1", teacher, student, iterations=1, episodes_per_iteration=1, dataset=cloning_data)
     assert student.content_hash == before and result.student is not student
+
+
+def test_a_given_dataset_keeps_its_names_and_weights_and_new_states_weigh_one(teacher, cloning_data):
+    renamed = DistillDataset(cloning_data.X, cloning_data.P, ["left", "right"], weights=np.full(len(cloning_data), 2.0))
+    result = dagger("CartPole-v1", teacher, TreeStudent(max_depth=2), iterations=1, episodes_per_iteration=1, dataset=renamed)
+    assert result.dataset.action_names == ("left", "right") and result.dataset.feature_names is None
+    n0 = len(renamed)
+    assert set(result.dataset.weights[:n0].tolist()) == {2.0} and set(result.dataset.weights[n0:].tolist()) == {1.0}
+
+
+def test_a_dataset_from_another_environment_is_refused(teacher, toy_teacher, toy_states):
+    from hybrid.teachers import as_teacher
+
+    toy = as_teacher(toy_teacher)
+    other = DistillDataset(toy_states, toy.predict_proba(toy_states), toy.action_names)
+    with pytest.raises(DataError, match="pass a dataset collected in this environment"):
+        dagger("CartPole-v1", teacher, TreeStudent(max_depth=2), iterations=1, episodes_per_iteration=1, dataset=other)
+
+
+def test_a_teacher_of_another_environment_is_refused_before_any_rollout(toy_teacher, cloning_data):
+    with pytest.raises(DataError, match="the teacher gives 3 actions on 4 features here.*use the teacher of this environment"):
+        dagger("CartPole-v1", lambda X: np.full((len(X), 3), 1 / 3), TreeStudent(max_depth=2), iterations=1, dataset=cloning_data)
 
 
 def test_viper_weights_and_a_custom_beta_schedule_on_a_three_action_toy_world(toy_teacher, line_world):

@@ -121,6 +121,8 @@ def test_concat_stacks_rows_and_fills_missing_weights_with_one():
 def test_concat_refuses_different_names():
     with pytest.raises(DataError, match="same names"):
         DistillDataset.concat([make(), make(feature_names=["x", "y", "z"])])
+    with pytest.raises(DataError, match="3 features.*has .* and 1 None"):
+        DistillDataset.concat([DistillDataset(np.zeros((1, 1)), [[1.0, 0, 0, 0]], list("abcd")), make()])
 
 
 def test_save_and_load_round_trip_with_the_same_hash(tmp_path):
