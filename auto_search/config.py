@@ -75,7 +75,8 @@ class SearchConfig:
             raise SearchConfigError("closed_loop_episodes must be ≥ 1 and dagger_iterations ≥ 0.")
         from auto_search.policies import parse_policy
 
-        parse_policy(self.policy)  # raises SearchConfigError on an unknown policy
+        if not self.policy.startswith("callable:"):  # a custom callable is recorded by name only
+            parse_policy(self.policy)  # raises SearchConfigError on an unknown policy
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (tuples as lists), as printed in the report header."""

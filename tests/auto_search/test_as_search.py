@@ -64,6 +64,15 @@ def test_a_policy_object_changes_the_choice_and_the_words(serial_result, small_d
     assert r.config.policy == "within-best:0.01" and r.config.config_hash != serial_result.config.config_hash
 
 
+def test_a_callable_policy_is_recorded_by_name(small_dataset, fast):
+    def deepest(pool):
+        return max(pool, key=lambda c: (c.ops_per_decision, -c.id))
+
+    r = AutoDistill(families=("tree",), budget_s=60, n_jobs=1, policy=deepest, **fast).fit(small_dataset)
+    assert r.config.policy.endswith("deepest") and "custom policy" in r.choice
+    assert r.best.ops_per_decision == max(c.ops_per_decision for c in r.candidates if c.fidelity > r.baseline_fidelity)
+
+
 def test_the_budget_cuts_whole_rungs_and_the_report_says_so(small_dataset):
     r = AutoDistill(families=("mlp",), budget_s=0.3, n_jobs=1, min_rung_states=300, max_epochs=400, verbose=0).fit(small_dataset)
     assert r.stopped_by == "budget"
