@@ -2,16 +2,18 @@
 
 Fit: split off a calibration set (``calibration_fraction`` of the states, seeded); extract an
 ordered rule list from the rest; measure each rule's confidence on the HELD-OUT calibration
-states it decides, against the teacher's own probabilities: the share of those states where the
-rule's action is the teacher's most probable one (what fidelity measures), shrunk towards 0 for
-rules seen on few states (``agreements / (n + 1)``: a rule must be seen on ≥ 19 held-out states
+states where it holds, against the teacher's own probabilities: the share of those states where
+the rule's action is the teacher's most probable one (what fidelity measures), shrunk towards 0
+for rules seen on few states (``agreements / (n + 1)``: a rule must hold on ≥ 19 held-out states
 to reach 0.95). Training purity is not used: a pure training leaf can sit where the teacher is
 nearly indifferent and its argmax flips from state to state (issue 3 measured such leaves
 agreeing with the teacher on only ~72% of held-out LunarLander states). The teacher's mean
 probability was not used either: a stochastic PPO teacher rarely gives any action ≥ 0.9 (the
-CartPole one has a median top probability of 0.79), so no rule would ever decide. Rules whose
-confidence is ≥ ``tau`` decide; every other state (those of unconfident rules, and those no
-rule matches) goes to the fallback:
+CartPole one has a median top probability of 0.79), so almost no rule would ever decide.
+
+Rules whose confidence is ≥ ``tau`` are enabled, and only they run: the first enabled rule that
+holds decides (rules come from disjoint tree leaves, so at most one holds). Every other state
+goes to the fallback:
 
 - ``fallback="mlp"``: an MLPStudent trained on all states with the rule-decided ones
   down-weighted by ``covered_weight``, so its capacity goes where the rules abstain;
@@ -19,7 +21,9 @@ rule matches) goes to the fallback:
   the teacher's identity (content hash, not weights); pass the teacher to ``fit(...,
   teacher=)`` or ``set_teacher()`` after loading.
 
-The rule confidences do not depend on ``tau``, so coverage falls (weakly) as ``tau`` rises.
+Confidences do not depend on ``tau``, so raising it only shrinks the set of enabled rules and
+coverage falls (weakly). Cost: operations of the enabled rules tried until one holds, plus
+(1 − coverage) × the fallback's operations.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class HybridStudent(Student):
     ----------
     tau: confidence a rule needs on held-out states to decide.
     rule_depth, max_rules: depth of the tree the rules come from, and how many rules to keep.
+    oblique: let rule conditions test a weighted sum of up to three features (RuleListStudent).
     hidden_sizes, activation, temperature, alpha, epochs: the fallback MLP (see MLPStudent).
     covered_weight: weight, relative to 1 for the rest, of rule-decided states in the MLP's loss.
     calibration_fraction: share of states held out to measure rule confidence.
@@ -61,6 +66,7 @@ class HybridStudent(Student):
         tau: float = 0.95,
         rule_depth: int = 6,
         max_rules: int | None = None,
+        oblique: bool = False,
         hidden_sizes: Sequence[int] = (8,),
         activation: str = "relu",
         temperature: float = 2.0,
@@ -74,6 +80,7 @@ class HybridStudent(Student):
         self.tau = tau
         self.rule_depth = rule_depth
         self.max_rules = max_rules
+        self.oblique = oblique
         self.hidden_sizes = hidden_sizes
         self.activation = activation
         self.temperature = temperature
@@ -114,7 +121,7 @@ class HybridStudent(Student):
         cal, fit = np.sort(order[:n_cal]), np.sort(order[n_cal:])
 
         self.rules_ = RuleListStudent(
-            max_depth=self.rule_depth, max_rules=self.max_rules, random_state=self.random_state
+            max_depth=self.rule_depth, max_rules=self.max_rules, oblique=self.oblique, random_state=self.random_state
         ).fit(X[fit], P[fit], None if w is None else w[fit], feature_names=feature_names, action_names=action_names)
         self.rule_confidence_, self.rule_calibration_states_ = _held_out_confidence(self.rules_, X[cal], P[cal])
         self.n_features_in_, self.n_actions_ = X.shape[1], P.shape[1]
@@ -164,41 +171,37 @@ class HybridStudent(Student):
         self._check_fitted()
         return self.rule_confidence_ >= self.tau
 
-    def _decided(self, X: np.ndarray) -> np.ndarray:
-        """True where an enabled rule is the first rule to match the state."""
-        first = self.rules_.match(X)
-        return (first >= 0) & self.enabled_rules_[np.maximum(first, 0)]
-
     def _chain(self) -> RuleListStudent:
-        """The rules up to the last enabled one: later rules can never decide, so neither the
-        exports nor the cost check them. Disabled rules before it stay, in place, to route their
-        states to the fallback exactly as ``predict`` does."""
+        """The enabled rules alone, in the list's order: what runs at decision time."""
         chain = copy.copy(self.rules_)
-        enabled = np.flatnonzero(self.enabled_rules_)
-        chain.rules_ = self.rules_.rules_[: enabled[-1] + 1] if enabled.size else []
+        chain.rules_ = [rule for rule, on in zip(self.rules_.rules_, self.enabled_rules_) if on]
         return chain
 
+    def _decided(self, X: np.ndarray) -> np.ndarray:
+        """True where an enabled rule holds."""
+        return self._chain().match(X) >= 0
+
     def _rule_checks(self, X: np.ndarray) -> np.ndarray:
-        """Operations per state to find its rule: the comparisons and multiply-adds of every rule
-        tried, in order, up to the first that holds (all of the chain when none holds) — the
+        """Operations per state to route it: the comparisons and multiply-adds of every enabled
+        rule tried, in order, up to the first that holds (all of them when none holds) — the
         same counting as RuleListStudent's cost."""
-        chain = self._chain().rules_
-        if not chain:
+        chain = self._chain()
+        if not chain.rules_:
             return np.zeros(X.shape[0])
-        through = np.cumsum([sum(c.operations for c in rule.conditions) for rule in chain])
-        first = self.rules_.match(X)
-        inside = (first >= 0) & (first < len(chain))
-        return np.where(inside, through[np.where(inside, first, 0)], through[-1])
+        through = np.cumsum([sum(c.operations for c in rule.conditions) for rule in chain.rules_])
+        first = chain.match(X)
+        return np.where(first >= 0, through[np.maximum(first, 0)], through[-1])
 
     # -- inference ----------------------------------------------------------------------------
     def predict_proba(self, X: Any) -> np.ndarray:
         """The deciding rule's probabilities where a confident rule matches, the fallback's elsewhere."""
         self._check_fitted()
         X = check_states(X, n_features=self.n_features_in_)
-        decided = self._decided(X)
+        chain = self._chain()
+        decided = chain.match(X) >= 0
         out = np.empty((X.shape[0], self.n_actions_))
         if decided.any():
-            out[decided] = self.rules_.predict_proba(X[decided])
+            out[decided] = chain.predict_proba(X[decided])
         if (~decided).any():
             out[~decided] = self._fallback_proba(X[~decided])
         return out
@@ -288,7 +291,6 @@ class HybridStudent(Student):
         """
         self._check_fitted()
         chain = self._chain()
-        decides = tuple(bool(on) for on in self.enabled_rules_[: len(chain.rules_)])
         actions = tuple(rule.action for rule in chain.rules_)
         fallback = "_mlp(state)" if self.mlp_ is not None else "-1  # the teacher decides"
         doc = self.to_text().replace('"""', "'''")
@@ -296,11 +298,11 @@ class HybridStudent(Student):
             f'"""Hybrid student {self.content_hash} (agent-distill): decide(state) -> action index.\n\n{doc}\n"""',
             "", "", chain._python_function("_rule", match=True),
             "" if self.mlp_ is None else "\n" + self.mlp_._python_function("_mlp"),
-            "", f"_DECIDES = {decides!r}", f"_ACTIONS = {actions!r}", "", "",
+            "", f"_ACTIONS = {actions!r}", "", "",
             "def decide(state):",
             "    state = [float(v) for v in state]",
             "    i = _rule(state)",
-            "    if i >= 0 and _DECIDES[i]:",
+            "    if i >= 0:",
             "        return _ACTIONS[i]",
             f"    return {fallback}",
             "",
@@ -311,7 +313,6 @@ class HybridStudent(Student):
         (a cascade's header returns -1 where the teacher must decide)."""
         self._check_fitted()
         chain = self._chain()
-        decides = ", ".join(str(int(on)) for on in self.enabled_rules_[: len(chain.rules_)]) or "0"
         actions = ", ".join(str(rule.action) for rule in chain.rules_) or "0"
         fallback = "decide_mlp(state)" if self.mlp_ is not None else "-1"
         return "\n".join([
@@ -319,22 +320,23 @@ class HybridStudent(Student):
             "#ifndef AGENT_DISTILL_DECIDE_H", "#define AGENT_DISTILL_DECIDE_H", "#include <math.h>", "",
             chain._c_function("decide_rule", match=True),
             "" if self.mlp_ is None else self.mlp_._c_function("decide_mlp"),
-            f"static const int decide_decides[] = {{{decides}}};",
             f"static const int decide_actions[] = {{{actions}}};", "",
             "static int decide(const double *state) {",
             "    int i = decide_rule(state);",
-            "    if (i >= 0 && decide_decides[i]) return decide_actions[i];",
+            "    if (i >= 0) return decide_actions[i];",
             f"    return {fallback};", "}", "", "#endif", "",
         ])
 
 
 def _held_out_confidence(rules: RuleListStudent, X: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per rule: agreements with the teacher's argmax / (n + 1) on the held-out states it decides, and n."""
-    first = rules.match(X)
-    actions = np.array([rule.action for rule in rules.rules_], dtype=np.int64)
-    hit = first >= 0
-    counts = np.bincount(first[hit], minlength=len(actions))
-    agree = np.bincount(first[hit], weights=P[hit].argmax(axis=1) == actions[first[hit]], minlength=len(actions))
+    """Per rule, over the held-out states where it holds: agreements with the teacher's argmax
+    / (n + 1), and n. Measured whether or not an earlier rule also holds, so a rule's confidence
+    does not depend on which other rules are enabled."""
+    labels = P.argmax(axis=1)
+    counts, agree = np.zeros(len(rules.rules_), dtype=np.int64), np.zeros(len(rules.rules_))
+    for i, rule in enumerate(rules.rules_):
+        holds = rule.holds(X)
+        counts[i], agree[i] = holds.sum(), np.sum(labels[holds] == rule.action)
     return agree / (counts + 1.0), counts
 
 

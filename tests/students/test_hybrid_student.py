@@ -85,7 +85,7 @@ def test_cost_is_rule_checks_plus_uncovered_share_of_mlp_operations(hybrid):
     assert cost.ops_per_decision == pytest.approx(expected)
     assert cost.parameters == hybrid.rules_.cost().parameters + hybrid.mlp_.cost().parameters
     assert cost.bytes == len(canonical_json(hybrid.to_dict()))
-    assert 0 < hybrid.rule_checks_ <= sum(len(r.conditions) for r in hybrid.rules_.rules_)
+    assert 0 < hybrid.rule_checks_ <= sum(c.operations for r in hybrid._chain().rules_ for c in r.conditions)
 
 
 def test_cascade_sends_uncovered_states_to_the_teacher_and_counts_its_share(cartpole):
