@@ -84,6 +84,9 @@ class Teacher:
             a = a[None, :]
         if a.ndim != 2:
             raise DataError(f"states must be 2-D [n_states, n_features]; got shape {a.shape}")
+        if not np.isfinite(a).all():
+            row = int(np.argwhere(~np.isfinite(a))[0][0])
+            raise DataError(f"state {row} holds NaN or infinity; a teacher can only label finite states")
         if self.feature_names is not None and a.shape[1] != len(self.feature_names):
             raise DataError(
                 f"states have {a.shape[1]} features but teacher {self.identity!r} takes "
@@ -317,8 +320,8 @@ def as_teacher(
     distribution probabilities) or DQN (softmax of Q-values / ``temperature``, Q-values exposed);
     an object with ``predict_proba``; a torch ``nn.Module`` returning logits (softmax; its
     ``nn.Linear`` multiply-adds are ``ops_per_decision``); an object with a seed-style
-    ``act(state) -> {action: p}`` (keys become ``action_names`` in first-seen order and stay
-    fixed); a batch callable ``f(X[n, d]) -> [n, k]``.
+    ``act(state) -> {action: p}``, called with one state as a 1-D float32 array (keys become
+    ``action_names`` in first-seen order and stay fixed); a batch callable ``f(X[n, d]) -> [n, k]``.
     """
     if isinstance(obj, Teacher):
         return obj

@@ -108,6 +108,8 @@ def test_states_of_the_wrong_form_are_data_errors():
         teacher.predict_proba(np.zeros((2, 3)))
     with pytest.raises(DataError, match="2-D"):
         teacher.predict_proba(np.zeros((2, 2, 4)))
+    with pytest.raises(DataError, match="state 1 holds NaN"):
+        teacher.predict_proba([[0, 0, 0, 0], [0, np.nan, 0, 0]])
 
 
 def test_an_object_that_is_no_teacher_is_refused():
