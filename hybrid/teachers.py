@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.errors import DataError, TeacherError
+from hybrid.errors import DataError, HybridError, TeacherError
 from provenance.hashing import hash_array, hash_json
 
 PROBA_TOLERANCE = 1e-4
@@ -293,7 +293,7 @@ def _proba_object_teacher(obj: Any, action_names: Sequence[str] | None, feature_
     if ops is None and _method(obj, "cost") is not None:
         try:
             ops = obj.cost().ops_per_decision
-        except Exception:  # an unfitted student cannot count its cost; the teacher works without it
+        except HybridError:  # an unfitted student cannot count its cost; the teacher works without it
             ops = None
     return Teacher(
         obj.predict_proba,

@@ -155,6 +155,18 @@ def test_zoo_teacher_keeps_its_names_cost_and_file_hash():
     np.testing.assert_allclose(teacher.log_proba(X), zoo.log_proba(X))
 
 
+def test_a_fitted_student_can_teach_with_its_cost_and_identity(toy_teacher, toy_states):
+    from hybrid.students.tree import TreeStudent
+
+    P = as_teacher(toy_teacher).predict_proba(toy_states)
+    student = TreeStudent(max_depth=3).fit(toy_states, P)
+    teacher = as_teacher(student, action_names=["move_left", "move_right", "stay"])
+    np.testing.assert_array_equal(teacher.predict(toy_states), student.predict(toy_states))
+    assert teacher.ops_per_decision == student.cost().ops_per_decision
+    assert teacher.content_hash == student.content_hash
+    assert as_teacher(TreeStudent(), action_names=["a", "b"]).ops_per_decision is None  # unfitted: no cost yet
+
+
 def test_as_teacher_of_a_teacher_is_the_same_object():
     teacher = as_teacher(small_net())
     assert as_teacher(teacher) is teacher and isinstance(teacher, Teacher)
