@@ -6,7 +6,7 @@ distilled into readable rules and a tiny MLP trained on its soft labels (tempera
 
 import numpy as np
 
-from hybrid import as_teacher, fidelity, label
+from hybrid import DistillDataset, as_teacher, fidelity
 from hybrid.students import MLPStudent, RuleListStudent
 
 
@@ -23,7 +23,8 @@ class ToyAgent:
 def main(n_states: int = 4000, seed: int = 0) -> dict:
     teacher = as_teacher(ToyAgent(), feature_names=("position", "speed"))
     states = np.random.default_rng(seed).uniform(-4, 4, size=(n_states, 2)).astype(np.float32)
-    train, held_out = label(teacher, states).split(0.25, seed=seed)  # state -> teacher probabilities
+    decisions = DistillDataset(states, teacher.predict_proba(states), teacher.action_names, teacher.feature_names)
+    train, held_out = decisions.split(0.25, seed=seed)
 
     rules = RuleListStudent(max_depth=4, max_rules=8).fit(
         train.X, train.P, feature_names=train.feature_names, action_names=train.action_names)

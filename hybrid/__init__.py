@@ -20,7 +20,6 @@ _LAZY = {
     "collect": "hybrid.rollouts",
     "evaluate": "hybrid.rollouts",
     "closed_loop": "hybrid.rollouts",
-    "label": "hybrid.rollouts",
     "dagger": "hybrid.dagger",
     "DaggerResult": "hybrid.dagger",
     "fidelity": "hybrid.metrics",
