@@ -39,9 +39,10 @@ with Ledger(ledger_path) as ledger:
 def test_four_processes_append_250_each_into_one_chain(tmp_path):
     key = generate_key(tmp_path / "k")
     ledger_path = tmp_path / "shared.db"
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(ledger_path), str(tmp_path / "k"), str(w), "250"])
-               for w in range(4)]
-    assert [p.wait(timeout=300) for p in writers] == [0, 0, 0, 0]
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(ledger_path), str(tmp_path / "k"), str(w), "250"],
+                                stderr=subprocess.PIPE, text=True) for w in range(4)]
+    errors = [p.communicate(timeout=300)[1] for p in writers]
+    assert [p.returncode for p in writers] == [0, 0, 0, 0], errors
     with Ledger(ledger_path) as ledger:
         entries = ledger.entries()
     assert [e.seq for e in entries] == list(range(1000))
