@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hybrid.dataset import DistillDataset
 from hybrid.errors import DataError
@@ -108,3 +110,27 @@ def test_to_dataset_selects_runs_and_refuses_to_mix_names(tmp_path):
         store.to_dataset()
     with pytest.raises(DataError, match=r"runs \[9\] are not in"):
         store.to_dataset([a, 9])
+
+
+finite32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), n=st.integers(1, 20), d=st.integers(1, 5), k=st.integers(2, 4))
+def test_any_finite_decisions_hash_the_same_through_store_jsonl_and_npz(tmp_path_factory, data, n, d, k):
+    X = np.array(data.draw(st.lists(st.lists(finite32, min_size=d, max_size=d), min_size=n, max_size=n)), dtype=np.float32)
+    raw = np.array(data.draw(st.lists(st.lists(st.floats(0.0625, 1.0, width=32), min_size=k, max_size=k), min_size=n, max_size=n)))
+    P = (raw / raw.sum(axis=1, keepdims=True)).astype(np.float32)
+    names = [f"a{i}" for i in range(k)]
+    tmp = tmp_path_factory.mktemp("h")
+    direct = DistillDataset(X, P, names)
+    store = TrajectoryStore(tmp / "s.db")
+    store.log_steps(store.start_run(names, n_features=d), X, P)
+    (tmp / "d.jsonl").write_text("".join(
+        json.dumps({"state": x, "action_probs": dict(zip(names, p))}) + "\n" for x, p in zip(X.tolist(), P.tolist())
+    ))
+    via_jsonl = TrajectoryStore(tmp / "j.db")
+    via_jsonl.ingest_jsonl(tmp / "d.jsonl")
+    hashes = {direct.content_hash, store.to_dataset().content_hash, via_jsonl.to_dataset().content_hash,
+              DistillDataset.load(direct.save(tmp / "d.npz")).content_hash}
+    assert len(hashes) == 1
