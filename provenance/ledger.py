@@ -110,8 +110,9 @@ def connect(path: PathLike, *, create: bool) -> sqlite3.Connection:
         if "ledger_meta" not in tables:
             if tables or not create:
                 raise LedgerError(f"{path} is a SQLite file but not a provenance ledger (no ledger_meta table)")
-            conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode=WAL")  # persistent: the first opener to get here switches it
         fmt = dict(conn.execute("SELECT name, value FROM ledger_meta"))
         if fmt.get("format") != FORMAT or fmt.get("version") != VERSION:
             raise LedgerError(f"{path} is ledger format {fmt.get('format')!r} v{fmt.get('version')}; this tool reads {FORMAT} v{VERSION}")
@@ -199,6 +200,8 @@ class Ledger:
             if unknown:
                 raise LedgerError(f"unknown item field(s) {sorted(unknown)}; items take kind, subject, parents, attrs")
             kind, subject = item.get("kind", ""), item.get("subject", "")
+            if isinstance(item.get("parents"), str):
+                raise LedgerError(f"parents of {subject} must be a list of hashes, not one string: wrap it, parents=[h]")
             parents, attrs = tuple(item.get("parents") or ()), dict(item.get("attrs") or {})
             _check_item(kind, subject, parents, attrs)
             prepared.append((kind, subject, parents, attrs, _body_parts(kind, subject, parents, attrs, key_part)))

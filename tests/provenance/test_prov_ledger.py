@@ -51,6 +51,7 @@ def test_append_many_is_one_chain_in_order(ledger_path, key):
     ({"kind": "weights", "subject": subject(1)}, "unknown entry kind"),
     ({"kind": "model", "subject": "not-a-hash"}, "prefixed hex hash"),
     ({"kind": "model", "subject": subject(1), "parents": ["x"]}, "parent"),
+    ({"kind": "model", "subject": subject(1), "parents": subject(2)}, "not one string"),
     ({"kind": "model", "subject": subject(1), "extra": 1}, "unknown item field"),
     ({"kind": "key-rotation", "subject": subject(1), "attrs": {"public_key": "00" * 32}}, "not the key id"),
     ({"kind": "key-rotation", "subject": subject(1)}, "public_key"),
