@@ -275,11 +275,13 @@ class HybridStudent(Student):
         for rule, conf, n, on in zip(self.rules_.rules_, self.rule_confidence_, self.rule_calibration_states_, self.enabled_rules_):
             if on:
                 lines.append(f"{self.rules_.rule_text(rule)}   # held-out confidence {conf:.1%} on {n} states")
-        rest = (
-            f"an MLP with {sum(map(int, self.hidden_sizes))} hidden units"
-            if self.mlp_ is not None
-            else f"the teacher {self.teacher_record_['identity']} ({self.teacher_record_['content_hash']})"
-        )
+        units = [int(h) for h in self.hidden_sizes]
+        if self.mlp_ is None:
+            rest = f"the teacher {self.teacher_record_['identity']} ({self.teacher_record_['content_hash']})"
+        elif len(units) == 1:
+            rest = f"an MLP with {units[0]} hidden units"
+        else:
+            rest = f"an MLP with hidden layers of {'/'.join(map(str, units))} units" if units else "a softmax regression"
         lines.append(f"OTHERWISE ({1 - self.coverage_:.1%} of states) → {rest}")
         return "\n".join(lines)
 
