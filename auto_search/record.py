@@ -62,7 +62,8 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
     model_hash = student.content_hash
     items.append({"kind": "model", "subject": model_hash, "parents": [search_hash, data_hash], "attrs": {
         "family": student.family, "artifact": model_file.name, "artifact_hash": hash_file(model_file),
-        "fidelity": result.best.fidelity, "cost": student.cost().to_dict()}})
+        "candidate": result.best.id, "held_out_fidelity": result.best.fidelity, "cost": student.cost().to_dict(),
+        "dagger": (result.closed_loop or {}).get("dagger") is not None}})
     items.append({"kind": "export", "subject": hash_file(export_file), "parents": [model_hash],
                   "attrs": {"target": "python", "file": export_file.name}})
     entries = ledger.append_many(items, key=key)

@@ -23,7 +23,7 @@ from auto_search.pareto import pareto_front
 from auto_search.policies import Policy, parse_policy
 from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, dataset_summary, library_versions, teacher_summary
-from auto_search.space import Spec, make_plan, promote, student_class
+from auto_search.space import Spec, check_family, make_plan, promote, student_class
 
 
 RESERVE = 0.02  # share of the budget (at most 1 s) left for cancelling workers, choosing and reporting
@@ -89,7 +89,7 @@ class AutoDistill:
         config, policy = self.config(), parse_policy(self.policy)
         _check_dataset(dataset)
         for family in config.families:
-            student_class(family)  # a missing family fails here, before any work
+            check_family(family)  # a missing family fails here, before any work
         # keep back a sliver of the budget for cancelling, choosing and a report written right after
         deadline = t0 + config.budget_s - min(1.0, RESERVE * config.budget_s)
         data = _split(dataset, config)

@@ -14,6 +14,7 @@ plan never depends on timing or on the number of workers: a budget can only cut 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,14 @@ _CLASSES = {
 
 _TEMPERING = ((2.0, 0.7), (1.0, 0.3), (4.0, 0.9))  # (temperature, alpha) pairs worth trying
 _HIDDEN = ((), (4,), (8,), (16,), (32,), (16, 16), (64,), (32, 32))
+
+
+def check_family(family: str) -> None:
+    """Refuse a family whose module is missing, without importing it (scikit-learn and torch
+    take seconds to import; workers import them anyway)."""
+    module, name = _CLASSES[family]
+    if importlib.util.find_spec(module) is None:
+        raise SearchConfigError(f"student family {family!r} is not available (no module {module}); drop it from families.")
 
 
 def student_class(family: str) -> type:
