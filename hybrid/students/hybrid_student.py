@@ -136,7 +136,7 @@ class HybridStudent(Student):
             ).fit(X, P, sample_weight=emphasis if emphasis.sum() > 0 else None)
             self.teacher_, self.teacher_record_ = None, None
         else:
-            self.mlp_ = None
+            self.mlp_, self.teacher_record_ = None, None  # a refit may take another teacher
             self.set_teacher(teacher)
         return self
 
