@@ -41,7 +41,7 @@ class SearchConfig:
     backend: str = _opt("joblib backend: loky | threading | dask (needs a Client) | ray", "loky")
     eta: int = _opt("successive-halving factor: keep 1/eta of a rung, give it eta× the data", 3)
     min_rung_states: int = _opt("fewest training states in the first rung of an expensive family", 1000)
-    max_epochs: int = _opt("epochs of MLP training at full data", 30)
+    max_epochs: int = _opt("training epochs of MLP and hybrid students (early stopping may end sooner)", 30)
     closed_loop_episodes: int = _opt("episodes per Pareto candidate for retention (needs env and teacher)", 3)
     dagger_iterations: int = _opt("DAgger rounds for the chosen student (needs env and teacher)", 2)
     verbose: int = _opt("0: silent; 1: progress bar on a terminal", 1)
@@ -103,7 +103,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         extra = {"nargs": f.metadata["nargs"]} if "nargs" in f.metadata else {}
         if f.name == "budget_s":
             flag = "--budget"
-        parser.add_argument(flag, dest=f.name, type=kind, default=f.default, help=f"{f.metadata['help']} (default: {f.default})", **extra)
+        parser.add_argument(flag, dest=f.name, type=kind, default=f.default, help=f"{f.metadata['help']} (default: {f.default})".replace("%", "%%"), **extra)
 
 
 def config_from_namespace(ns: argparse.Namespace) -> SearchConfig:

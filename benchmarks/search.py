@@ -55,6 +55,10 @@ def front_scores(points: list[tuple[float, float]], teacher_ops: float) -> tuple
     return hypervolume(points, teacher_ops), min(o for f, o in points if f >= best - 0.01)
 
 
+def _seconds(t: float | None) -> str:
+    return "never" if t is None else f"{t:.1f} s"
+
+
 def cheapest_at(points: list[tuple[float, float]], floor: float) -> float | None:
     """Operations of the cheapest student with fidelity ≥ ``floor`` (None if none reaches it)."""
     ops = [o for f, o in points if f >= floor]
@@ -156,7 +160,7 @@ def main() -> None:
             r = run_ours(ds, teacher_ops, args.budget, seed, args.n_jobs, Path(tmp) / f"report-{seed}")
             ours.append(r)
             print(f"seed {seed} AutoDistill: {r['wall_s']:.1f} s wall, {r['candidates']} candidates {r['per_family']}, "
-                  f"first tree+mlp front at {r['first_front_s']:.1f} s, hv {r['hv']:.3f} (25%: {r['hv25']:.0%}, 50%: {r['hv50']:.0%}), "
+                  f"first tree+mlp front at {_seconds(r['first_front_s'])}, hv {r['hv']:.3f} (25%: {r['hv25']:.0%}, 50%: {r['hv50']:.0%}), "
                   f"overhead {r['overhead']:.1%}, rungs cut {r['cut']}, cheapest within 1 pt: {r['cheapest_ops']:g} ops", flush=True)
             print(f"    chose {r['choice']}", flush=True)
             for s in args.samplers:

@@ -79,6 +79,12 @@ def test_bad_options_exit_2_with_a_message_and_no_traceback(data_npz, tmp_path, 
     assert not (tmp_path / "out").exists()
 
 
+def test_help_shows_an_example_and_every_config_option():
+    proc = run_cli("search", "--help")
+    assert proc.returncode == 0 and "example:" in proc.stdout
+    assert all(flag in proc.stdout for flag in ("--budget", "--policy", "--families", "--ledger", "--key", "--n-jobs", "--eta"))
+
+
 def test_unreadable_data_exits_2(tmp_path):
     (tmp_path / "x.parquet").write_text("nope")
     for path in (tmp_path / "missing.npz", tmp_path / "x.parquet"):
