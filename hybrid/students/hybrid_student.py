@@ -12,8 +12,10 @@ probability was not used either: a stochastic PPO teacher rarely gives any actio
 CartPole one has a median top probability of 0.79), so almost no rule would ever decide.
 
 Rules whose confidence is ≥ ``tau`` are enabled, and only they run: the first enabled rule that
-holds decides (rules come from disjoint tree leaves, so at most one holds). Every other state
-goes to the fallback:
+holds decides (rules come from disjoint tree leaves, so at most one holds). A search tree over
+the enabled rules' own bounds (``hybrid.students._router``) finds that rule exactly in about
+``rule_depth`` comparisons, instead of trying rule after rule (3–6× fewer operations). Every
+other state goes to the fallback:
 
 - ``fallback="mlp"``: an MLPStudent trained on all states with the rule-decided ones
   down-weighted by ``covered_weight``, so its capacity goes where the rules abstain;
@@ -22,13 +24,12 @@ goes to the fallback:
   teacher=)`` or ``set_teacher()`` after loading.
 
 Confidences do not depend on ``tau``, so raising it only shrinks the set of enabled rules and
-coverage falls (weakly). Cost: operations of the enabled rules tried until one holds, plus
-(1 − coverage) × the fallback's operations.
+coverage falls (weakly). Cost: the router's operations (a comparison per node passed, plus the
+multiply-adds of an oblique condition there), plus (1 − coverage) × the fallback's operations.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ import numpy as np
 
 from hybrid.errors import DataError, NotFittedError
 from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, register
+from hybrid.students._router import build_router
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.rules import RuleListStudent
 from provenance.hashing import canonical_json
@@ -125,9 +127,11 @@ class HybridStudent(Student):
         ).fit(X[fit], P[fit], None if w is None else w[fit], feature_names=feature_names, action_names=action_names)
         self.rule_confidence_, self.rule_calibration_states_ = _held_out_confidence(self.rules_, X[cal], P[cal])
         self.n_features_in_, self.n_actions_ = X.shape[1], P.shape[1]
-        decided = self._decided(X)
+        self._enable()
+        rule, checks = self._route(X)
+        decided = rule >= 0
         self.coverage_ = float(decided.mean())
-        self.rule_checks_ = float(self._rule_checks(X).mean())
+        self.rule_checks_ = float(checks.mean())
         if self.fallback == "mlp":
             emphasis = np.where(decided, self.covered_weight, 1.0) * (1.0 if w is None else w)
             self.mlp_ = MLPStudent(
@@ -165,43 +169,31 @@ class HybridStudent(Student):
         return self
 
     # -- routing ----------------------------------------------------------------------------
-    @property
-    def enabled_rules_(self) -> np.ndarray:
-        """Boolean per rule: does it decide (held-out confidence ≥ tau)?"""
-        self._check_fitted()
-        return self.rule_confidence_ >= self.tau
+    def _enable(self) -> None:
+        """Fix the deciding rules (held-out confidence ≥ tau) and build their router."""
+        self.enabled_rules_ = self.rule_confidence_ >= self.tau
+        self._deciding = [rule for rule, on in zip(self.rules_.rules_, self.enabled_rules_) if on]
+        self._router = build_router(self._deciding)
+        self._proba = np.array([r.proba for r in self._deciding], dtype=np.float64).reshape(-1, self.n_actions_)
 
-    def _chain(self) -> RuleListStudent:
-        """The enabled rules alone, in the list's order: what runs at decision time."""
-        chain = copy.copy(self.rules_)
-        chain.rules_ = [rule for rule, on in zip(self.rules_.rules_, self.enabled_rules_) if on]
-        return chain
+    def _route(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per state: index of the deciding rule among the enabled ones (-1: the fallback), and
+        the operations spent finding it."""
+        return self._router.route(X)
 
     def _decided(self, X: np.ndarray) -> np.ndarray:
         """True where an enabled rule holds."""
-        return self._chain().match(X) >= 0
-
-    def _rule_checks(self, X: np.ndarray) -> np.ndarray:
-        """Operations per state to route it: the comparisons and multiply-adds of every enabled
-        rule tried, in order, up to the first that holds (all of them when none holds) — the
-        same counting as RuleListStudent's cost."""
-        chain = self._chain()
-        if not chain.rules_:
-            return np.zeros(X.shape[0])
-        through = np.cumsum([sum(c.operations for c in rule.conditions) for rule in chain.rules_])
-        first = chain.match(X)
-        return np.where(first >= 0, through[np.maximum(first, 0)], through[-1])
+        return self._route(X)[0] >= 0
 
     # -- inference ----------------------------------------------------------------------------
     def predict_proba(self, X: Any) -> np.ndarray:
         """The deciding rule's probabilities where a confident rule matches, the fallback's elsewhere."""
         self._check_fitted()
         X = check_states(X, n_features=self.n_features_in_)
-        chain = self._chain()
-        decided = chain.match(X) >= 0
+        rule = self._route(X)[0]
+        decided = rule >= 0
         out = np.empty((X.shape[0], self.n_actions_))
-        if decided.any():
-            out[decided] = chain.predict_proba(X[decided])
+        out[decided] = self._proba[rule[decided]]
         if (~decided).any():
             out[~decided] = self._fallback_proba(X[~decided])
         return out
@@ -229,7 +221,7 @@ class HybridStudent(Student):
 
     # -- cost and identity --------------------------------------------------------------------
     def cost(self) -> Cost:
-        """Expected operations: rule checks + (1 − coverage) × the fallback's operations.
+        """Expected operations: rule checks (the router's path) + (1 − coverage) × the fallback's.
 
         Parameters count the rules and the MLP; a cascade's teacher weights are not part of
         the artifact, but its operations count at the teacher's share of decisions.
@@ -264,6 +256,7 @@ class HybridStudent(Student):
         self.rule_calibration_states_ = np.asarray(state["rule_calibration_states"], dtype=np.int64)
         self.coverage_ = state["coverage"]
         self.rule_checks_ = state["rule_checks"]
+        self._enable()
         self.mlp_ = None if state["mlp"] is None else MLPStudent.from_dict(state["mlp"])
         self.teacher_, self.teacher_record_ = None, state["teacher"]
 
@@ -292,13 +285,12 @@ class HybridStudent(Student):
         A cascade's module has no teacher: its ``decide`` returns -1 where the teacher must decide.
         """
         self._check_fitted()
-        chain = self._chain()
-        actions = tuple(rule.action for rule in chain.rules_)
+        actions = tuple(rule.action for rule in self._deciding)
         fallback = "_mlp(state)" if self.mlp_ is not None else "-1  # the teacher decides"
         doc = self.to_text().replace('"""', "'''")
         return "\n".join([
             f'"""Hybrid student {self.content_hash} (agent-distill): decide(state) -> action index.\n\n{doc}\n"""',
-            "", "", chain._python_function("_rule", match=True),
+            "", "", "def _rule(state):", *self._router.source("python", "    "), "",
             "" if self.mlp_ is None else "\n" + self.mlp_._python_function("_mlp"),
             "", f"_ACTIONS = {actions!r}", "", "",
             "def decide(state):",
@@ -314,13 +306,12 @@ class HybridStudent(Student):
         """A C99 header with ``static int decide(const double *state)``: rules, then the MLP
         (a cascade's header returns -1 where the teacher must decide)."""
         self._check_fitted()
-        chain = self._chain()
-        actions = ", ".join(str(rule.action) for rule in chain.rules_) or "0"
+        actions = ", ".join(str(rule.action) for rule in self._deciding) or "0"
         fallback = "decide_mlp(state)" if self.mlp_ is not None else "-1"
         return "\n".join([
             f"/* Hybrid student {self.content_hash} (agent-distill): decide(state) -> action index. */",
             "#ifndef AGENT_DISTILL_DECIDE_H", "#define AGENT_DISTILL_DECIDE_H", "#include <math.h>", "",
-            chain._c_function("decide_rule", match=True),
+            "static int decide_rule(const double *state) {", *self._router.source("c", "    "), "}", "",
             "" if self.mlp_ is None else self.mlp_._c_function("decide_mlp"),
             f"static const int decide_actions[] = {{{actions}}};", "",
             "static int decide(const double *state) {",

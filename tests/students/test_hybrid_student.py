@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import shutil
 import subprocess
@@ -85,7 +86,23 @@ def test_cost_is_rule_checks_plus_uncovered_share_of_mlp_operations(hybrid):
     assert cost.ops_per_decision == pytest.approx(expected)
     assert cost.parameters == hybrid.rules_.cost().parameters + hybrid.mlp_.cost().parameters
     assert cost.bytes == len(canonical_json(hybrid.to_dict()))
-    assert 0 < hybrid.rule_checks_ <= sum(c.operations for r in hybrid._chain().rules_ for c in r.conditions)
+
+def test_router_finds_the_same_rule_as_the_ordered_list_for_fewer_operations(cartpole):
+    X, P, _, _ = cartpole
+    student = HybridStudent(tau=0.8, rule_depth=8, fallback="teacher").fit(X, P, teacher=load_teacher("CartPole-v1"))
+    deciding = copy.copy(student.rules_)
+    deciding.rules_ = [r for r, on in zip(student.rules_.rules_, student.enabled_rules_) if on]
+    rng = np.random.default_rng(6)
+    states = rng.uniform(X.min(axis=0), X.max(axis=0), size=(10_000, 4)).astype(np.float32)
+    bounds = [(c.features[0], b) for r in deciding.rules_ for c in r.conditions for b in (c.lower, c.upper) if b is not None]
+    for row in range(0, 10_000, 10):  # a tenth of the states exactly on a rule bound
+        feature, value = bounds[rng.integers(len(bounds))]
+        states[row, feature] = value
+    rule, ops = student._route(states)
+    np.testing.assert_array_equal(rule, deciding.match(states))
+    list_ops = np.cumsum([sum(c.operations for c in r.conditions) for r in deciding.rules_])
+    tried = np.where(rule >= 0, list_ops[np.maximum(rule, 0)], list_ops[-1])
+    assert ops.mean() < tried.mean() / 2
 
 
 def test_cascade_sends_uncovered_states_to_the_teacher_and_counts_its_share(cartpole):
