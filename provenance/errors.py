@@ -1,7 +1,7 @@
 """The provenance error family: catch ``ProvenanceError`` to catch them all.
 
     ProvenanceError
-    ├── HashingError (also a ValueError)   a value has no canonical form (NaN, non-string key)
+    ├── HashingError (also ValueError, TypeError)  a value has no canonical form (NaN, odd key or type)
     ├── ProvenanceKeyError                 key file missing, unreadable, wrong type or passphrase
     ├── LedgerError                        not a ledger, bad entry, unknown kind or reference
     └── CheckpointError                    checkpoint or proof file unreadable or malformed
@@ -18,8 +18,8 @@ class ProvenanceError(Exception):
     """Base class of every error raised by ``provenance``."""
 
 
-class HashingError(ProvenanceError, ValueError):
-    """A value cannot be hashed canonically (NaN, infinity, non-string key, object array)."""
+class HashingError(ProvenanceError, ValueError, TypeError):
+    """A value cannot be hashed canonically (NaN, infinity, non-string key, unknown type, object array)."""
 
 
 class ProvenanceKeyError(ProvenanceError):

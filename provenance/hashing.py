@@ -66,17 +66,29 @@ def canonical_json(obj: Any) -> bytes:
     stays ``1.0`` and never collides with the integer ``1``; ``1e-07`` and ``-0.0`` keep
     Python's spelling. NaN and infinities are refused rather than written as non-standard
     tokens, and so are non-string keys (``json`` would silently turn ``1`` into ``"1"``).
-    Tuples are written as lists. Other types raise ``TypeError`` from ``json``.
+    Tuples are written as lists; numpy scalars and 0-d arrays as their Python value (``.item()``).
+    Other types raise HashingError.
     """
     if not _is_plain(obj):
         _check_finite(obj)
     try:
         return _ENCODER.encode(obj).encode("utf-8")
+    except HashingError:
+        raise
     except UnicodeEncodeError as exc:
         raise HashingError(f"canonical JSON needs valid Unicode text; {exc.reason} at {exc.object[exc.start:exc.end]!r}") from exc
+    except ValueError as exc:  # a NaN or infinity inside a numpy scalar
+        raise HashingError(f"canonical JSON refuses NaN and infinities ({exc}); replace them (e.g. with null) before hashing") from exc
 
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+def _scalar(obj: Any) -> Any:
+    """JSON encoder fallback: a numpy scalar (or 0-d array) becomes its Python value; anything else is refused."""
+    if getattr(obj, "shape", None) == () and hasattr(obj, "item"):
+        return obj.item()
+    raise HashingError(f"canonical JSON cannot encode a {type(obj).__name__}; convert it to str, int, float, bool, None, list or dict")
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_scalar)
 
 
 def hash_json(obj: Any) -> str:

@@ -116,3 +116,18 @@ def test_hash_dir_sees_contents_and_names_but_not_creation_order(tmp_path):
     assert hash_dir(a) != hash_dir(b)
     with pytest.raises(NotADirectoryError):
         hash_dir(a / "x")
+
+
+def test_numpy_scalars_encode_as_their_python_value_and_other_types_are_refused():
+    assert canonical_json({"n": np.int64(3), "x": np.float64(0.5), "z": np.array(2.0)}) == b'{"n":3,"x":0.5,"z":2.0}'
+    with pytest.raises(HashingError, match="NaN"):
+        canonical_json([np.float32("nan")])
+    with pytest.raises(HashingError, match="cannot encode a set"):
+        canonical_json({"s": {1, 2}})
+    with pytest.raises(TypeError):  # HashingError stays a TypeError for callers that caught json's
+        canonical_json(object())
+
+
+def test_lone_surrogates_are_refused():
+    with pytest.raises(HashingError, match="valid Unicode"):
+        canonical_json({"name": "\ud800"})
