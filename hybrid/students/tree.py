@@ -1,11 +1,11 @@
 """TreeStudent: a decision tree distilled from teacher probabilities, run on its own arrays.
 
 Fit: scikit-learn grows the tree — ``criterion="soft"`` regresses the teacher's probability
-vectors (multi-output, so each leaf holds the mean teacher probabilities of its states, Liu et
-al. 2018 "soft decision targets"); ``criterion="hard"`` classifies the teacher's argmax, with
+vectors (multi-output, so each leaf holds the mean teacher probabilities of its states);
+``criterion="hard"`` classifies the teacher's argmax, with
 ``sample_weight`` passed through. The fitted tree is then copied into plain arrays (feature,
 threshold, children, leaf probabilities), and prediction, storage and exports read only those:
-a deployed tree needs neither scikit-learn nor numpy.
+a loaded tree needs no scikit-learn, and its exports not even numpy.
 
 Exactness: scikit-learn rounds states to float32 and compares them, widened to double, with
 double thresholds (midpoints of float32 values). The numpy path does the same; the Python and C

@@ -41,7 +41,7 @@ def test_hard_tree_uses_argmax_labels_and_sample_weight_like_scikit_learn(three_
 
 def test_hard_tree_keeps_every_action_column_when_a_label_never_occurs():
     X = np.arange(20, dtype=np.float32)[:, None]
-    tree = TreeStudent(criterion="hard").fit(X, np.where(X[:, 0] < 10, 0, 2), )
+    tree = TreeStudent(criterion="hard").fit(X, np.where(X[:, 0] < 10, 0, 2))
     assert tree.n_actions_ == 3
     assert tree.predict_proba(X).shape == (20, 3)
     np.testing.assert_array_equal(tree.predict(X), np.where(X[:, 0] < 10, 0, 2))
