@@ -8,6 +8,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from _prov_helpers import subject
 from provenance.checkpoint import make_checkpoint
@@ -196,3 +198,21 @@ def test_a_malformed_rotation_signed_by_the_trusted_key_is_a_finding_not_a_crash
                                             (N, body.decode(), entry_hash, key.sign(entry_hash.encode()))))
     findings = verify(world, path).findings
     assert [(f.seq, "malformed key-rotation" in f.problem) for f in findings] == [(N, True)]
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(row=st.integers(0, N - 1), column=st.sampled_from(["body", "entry_hash", "signature"]), where=st.floats(0, 1), data=st.data())
+def test_any_single_bit_flip_in_a_stored_value_is_caught(world, row, column, where, data):
+    entry = world["entries"][row]
+    value = {"body": entry.body, "entry_hash": entry.entry_hash.encode(), "signature": entry.signature}[column]
+    path = tampered(world, "fuzz")
+    raw = bytearray(path.read_bytes())
+    at = raw.index(value) + min(int(where * len(value)), len(value) - 1)
+    raw[at] ^= 1 << data.draw(st.integers(0, 6 if column != "signature" else 7))
+    path.write_bytes(bytes(raw))
+    full = verify(world, path)
+    assert any(f.seq in (row, row + 1) for f in full.findings), full.findings
+    if column != "signature":
+        fast = verify(world, path, with_checkpoint=True)
+        assert any(f.seq in (row, row + 1) for f in fast.findings), fast.findings
