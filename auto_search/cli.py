@@ -73,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = config_from_namespace(args)
         return _search(args, config)
+    except KeyboardInterrupt:  # before the search started or while writing: nothing to report
+        print("agent-distill: interrupted", file=sys.stderr)
+        return 130
     except (HybridError, OSError, ValueError) as e:
         if args.debug:
             raise
@@ -84,6 +87,8 @@ def _search(args: argparse.Namespace, config: Any) -> int:
     from auto_search.search import AutoDistill
 
     dataset = load_dataset(args.data)
+    print(f"searching {len(dataset)} states × {dataset.n_features} features, {dataset.n_actions} actions, "
+          f"budget {config.budget_s:g} s (Ctrl-C stops and reports what finished)", file=sys.stderr, flush=True)
     result = AutoDistill.from_config(config).fit(dataset)
     if result.stopped_by != "interrupted" and args.ledger is not None and result.best_student is not None:
         from auto_search.record import record

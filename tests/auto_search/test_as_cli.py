@@ -99,7 +99,8 @@ def test_ctrl_c_writes_the_report_of_what_finished(make_dataset, tmp_path):
     cmd = [sys.executable, "-m", "auto_search.cli", "search", str(data), "--out", str(out), "--budget", "120",
            "--families", "tree", "mlp", "--n-jobs", "1", "--verbose", "0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    time.sleep(5)
+    assert proc.stderr.readline().startswith("searching 20000 states")
+    time.sleep(2)  # let some candidates finish
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
