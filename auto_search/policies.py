@@ -3,7 +3,7 @@
 A policy takes the candidates that may be chosen (whole rungs only) and returns one with a
 sentence saying why. Ties are broken by (operations, parameters, -fidelity, id), so the choice
 is deterministic. Policies can be written as strings (CLI, config): ``knee``,
-``min-cost:0.95``, ``within-best:0.01``, ``max-fidelity:200``.
+``knee:0.05``, ``min-cost:0.95``, ``within-best:0.01``, ``max-fidelity:200``.
 """
 
 from __future__ import annotations
@@ -29,23 +29,32 @@ def describe(c: Any) -> str:
 
 @dataclass(frozen=True)
 class Knee:
-    """The front's knee: the point farthest above the chord from the cheapest to the most
-    faithful student, with log-operations and fidelity both scaled to [0, 1] over the front."""
+    """The front's knee as the point of diminishing returns: the cheapest Pareto student beyond
+    which every costlier one gains less than ``gain_per_decade`` fidelity per 10× operations.
 
-    spec = "knee"
+    A slope threshold, unlike a chord-distance knee, does not depend on how poor the cheapest
+    students happen to be, and it can be said in one sentence.
+    """
+
+    gain_per_decade: float = 0.02
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.gain_per_decade <= 1.0:
+            raise SearchConfigError(f"Knee(gain_per_decade=…) must lie in (0, 1]; got {self.gain_per_decade!r}.")
+
+    @property
+    def spec(self) -> str:
+        return "knee" if self.gain_per_decade == 0.02 else f"knee:{self.gain_per_decade:g}"
 
     def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]:
         front = pareto_front(pool)
-        lo, hi = front[0], front[-1]
-        dx = (log_ops(hi.ops_per_decision) - log_ops(lo.ops_per_decision)) or 1.0
-        dy = (hi.fidelity - lo.fidelity) or 1.0
 
-        def lift(c: Any) -> float:
-            return (c.fidelity - lo.fidelity) / dy - (log_ops(c.ops_per_decision) - log_ops(lo.ops_per_decision)) / dx
+        def slope(a: Any, b: Any) -> float:
+            return (b.fidelity - a.fidelity) / max(log_ops(b.ops_per_decision) - log_ops(a.ops_per_decision), 1e-12)
 
-        # highest lift; ties go to the more faithful point
-        pick = max(front, key=lambda c: (round(lift(c), 12), c.fidelity, -c.id))
-        return pick, f"knee of the Pareto front (largest fidelity gain per log-operation, {len(front)} points): {describe(pick)}"
+        pick = next(c for i, c in enumerate(front) if all(slope(c, d) < self.gain_per_decade for d in front[i + 1:]))
+        return pick, (f"knee of the Pareto front (every costlier student gains < {100 * self.gain_per_decade:g} point(s) "
+                      f"of fidelity per 10× operations; {len(front)} points): {describe(pick)}")
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,7 @@ def parse_policy(policy: str | Policy | Callable) -> Policy:
         raise SearchConfigError(f"policy must be a string, a policy object or a callable; got {type(policy).__name__}.")
     name, _, arg = policy.strip().partition(":")
     makers = {"min-cost": lambda v: MinCost(fidelity_at_least=v), "within-best": lambda v: MinCost(within_best=v), "max-fidelity": MaxFidelity}
+    makers["knee"] = Knee
     if name == "knee" and not arg:
         return Knee()
     if name in makers:
@@ -147,4 +157,4 @@ def parse_policy(policy: str | Policy | Callable) -> Policy:
             return makers[name](float(arg))
         except ValueError:
             raise SearchConfigError(f"policy {policy!r} needs a number after the colon, e.g. {name}:0.95.") from None
-    raise SearchConfigError(f"unknown policy {policy!r}; use knee, min-cost:0.95, within-best:0.01 or max-fidelity:200 (or pass a callable).")
+    raise SearchConfigError(f"unknown policy {policy!r}; use knee, knee:0.05, min-cost:0.95, within-best:0.01 or max-fidelity:200 (or pass a callable).")

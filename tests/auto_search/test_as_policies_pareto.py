@@ -56,9 +56,11 @@ def test_max_fidelity_respects_the_operation_ceiling():
     assert pick.id == 0 and "no student fits" in words
 
 
-def test_knee_picks_the_elbow_not_an_extreme():
-    pick, words = Knee()(POOL)
-    assert pick.id == 1 and words.startswith("knee of the Pareto front")
+def test_knee_stops_where_ten_times_more_operations_buy_less_than_the_threshold():
+    pick, words = Knee()(POOL)  # 100 → 600 ops gains 0.1 point: diminishing returns start at id 5
+    assert pick.id == 5 and words.startswith("knee of the Pareto front (every costlier student gains < 2 point(s)")
+    assert Knee(gain_per_decade=0.06)(POOL)[0].id == 3  # 15 → 100 ops gains 5 points over 0.8 decades
+    assert Knee(gain_per_decade=1.0)(POOL)[0].id == 0
 
 
 def test_callable_policy_is_used_and_must_return_a_candidate():
@@ -69,14 +71,14 @@ def test_callable_policy_is_used_and_must_return_a_candidate():
 
 
 @pytest.mark.parametrize("spec, expected", [
-    ("knee", Knee()), ("min-cost:0.95", MinCost(fidelity_at_least=0.95)),
+    ("knee", Knee()), ("knee:0.05", Knee(gain_per_decade=0.05)), ("min-cost:0.95", MinCost(fidelity_at_least=0.95)),
     ("within-best:0.01", MinCost(within_best=0.01)), ("max-fidelity:200", MaxFidelity(ops_at_most=200)),
 ])
 def test_policy_specs_round_trip(spec, expected):
     assert parse_policy(spec) == expected and parse_policy(spec).spec == spec
 
 
-@pytest.mark.parametrize("spec", ["cheapest", "min-cost:abc", "min-cost:1.5", "knee:3", ""])
+@pytest.mark.parametrize("spec", ["cheapest", "min-cost:abc", "min-cost:1.5", "knee:3", "knee:0", ""])
 def test_unknown_or_malformed_policies_raise(spec):
     with pytest.raises(SearchConfigError):
         parse_policy(spec)
