@@ -65,10 +65,11 @@ def family_space(family: str, *, epochs: int) -> list[dict[str, Any]]:
     if family == "rules":
         return [{"max_rules": r, "max_depth": d} for r in (2, 4, 8, 16, 32) for d in (2, 3)]
     if family == "mlp":
+        # every architecture once before the alternative temperatures: a wide net gets fitted early
         return [
             {"hidden_sizes": list(h), "temperature": t, "alpha": a, "epochs": epochs}
-            for h in _HIDDEN
             for t, a in _TEMPERING
+            for h in _HIDDEN
         ]
     if family == "hybrid":
         return [
