@@ -123,7 +123,8 @@ class PolicyTeacher(nn.Module):
         if not np.isfinite(X).all():
             raise DataError("X contains NaN or infinity; pass finite environment states")
         with torch.no_grad():
-            return self.forward(torch.from_numpy(np.ascontiguousarray(X)))
+            # torch.as_tensor copies read-only arrays (a dataset's X) instead of warning about them
+            return self.forward(torch.as_tensor(X) if X.flags.writeable else torch.tensor(X))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Action probabilities ``[n, n_actions]`` (float32, rows sum to 1)."""
