@@ -3,6 +3,8 @@ budget cuts and refusing bad input before any work."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -55,6 +57,12 @@ def test_dask_backend_on_a_local_cluster_gives_the_same_search(small_dataset, fa
 def test_dask_backend_without_a_client_says_how_to_start_one(small_dataset, fast):
     with pytest.raises(SearchConfigError, match="Client"):
         AutoDistill(families=("tree",), budget_s=5, backend="dask", **fast).fit(small_dataset)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is not None, reason="Ray is installed here")
+def test_ray_backend_without_ray_names_the_install(small_dataset, fast):
+    with pytest.raises(SearchConfigError, match="pip install 'ray"):
+        AutoDistill(families=("tree",), budget_s=5, backend="ray", **fast).fit(small_dataset)
 
 
 def test_a_policy_object_changes_the_choice_and_the_words(serial_result, small_dataset, fast):
