@@ -5,7 +5,8 @@ oblique projections, below); turn each leaf's path into one rule; fold the path'
 one interval per feature (so ``x > 0.1 AND x > 0.3`` becomes ``x > 0.3``); merge rules with the
 same action whose boxes touch along one feature and agree elsewhere (leaves are disjoint, so this
 changes no decision); order the rules by coverage, largest first, so the common case is checked
-first. With ``max_rules=K`` the rules predicting the default action (the action covering most
+first; with ``simplify=True``, drop the bounds whose outside earlier rules already catch. With
+``max_rules=K`` the rules predicting the default action (the action covering most
 states) are dropped — the default decides those states the same way — and then the K rules
 covering most are kept; the rest fall to the default, re-chosen as the teacher's most likely
 action on the states no rule covers. Each rule records its coverage and its confidence
@@ -124,6 +125,9 @@ class RuleListStudent(Student):
     max_depth, max_leaf_nodes, min_samples_leaf: size of the tree the rules come from.
     max_rules: keep at most this many rules (besides the default); ``None`` keeps every leaf.
     oblique: also let conditions test a weighted sum of up to three features.
+    simplify: drop every bound whose outside earlier rules already catch (shorter rules, same
+        decisions); rules then overlap and read correctly only in order. Without it every rule
+        is a disjoint box, so any subset can be switched on alone (as HybridStudent does).
     random_state: seed of the tree's tie-breaking.
     """
 
@@ -136,6 +140,7 @@ class RuleListStudent(Student):
         max_leaf_nodes: int | None = None,
         min_samples_leaf: int = 5,
         oblique: bool = False,
+        simplify: bool = False,
         random_state: int = 0,
     ) -> None:
         self.max_depth = max_depth
@@ -143,6 +148,7 @@ class RuleListStudent(Student):
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.oblique = oblique
+        self.simplify = simplify
         self.random_state = random_state
 
     # -- fit --------------------------------------------------------------------------------
@@ -171,14 +177,21 @@ class RuleListStudent(Student):
         A = np.column_stack([Condition(f, wt, None, None).value(X) for f, wt in columns])
         tree = TreeStudent(max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
                            min_samples_leaf=self.min_samples_leaf, random_state=self.random_state).fit(A, P, w)
-        boxes = _merge(_leaf_boxes(tree))
-        self.rules_ = [Rule(tuple(Condition(*columns[c], lo, hi) for c, (lo, hi) in sorted(box.items())), a, (), 0.0, 0.0)
-                       for box, a in boxes]
+        leaves = _leaf_boxes(tree)
+        boxes = [box for box, _ in _merge(leaves)]
+
+        def as_rules(boxes: list[dict]) -> list[Rule]:
+            return [Rule(tuple(Condition(*columns[c], lo, hi) for c, (lo, hi) in sorted(b.items())), 0, (), 0.0, 0.0) for b in boxes]
+
+        self.rules_ = as_rules(boxes)
         self._describe(X, P, w)  # coverage first: it orders and prunes
-        self.rules_.sort(key=lambda r: -r.coverage)
+        order = sorted(range(len(boxes)), key=lambda i: -self.rules_[i].coverage)
         if self.max_rules is not None:
-            top_action = np.argmax(np.bincount([r.action for r in self.rules_], [r.coverage for r in self.rules_], P.shape[1]))
-            self.rules_ = [r for r in self.rules_ if r.action != top_action][: self.max_rules]
+            actions = [r.action for r in self.rules_]
+            top_action = np.argmax(np.bincount(actions, [r.coverage for r in self.rules_], P.shape[1]))
+            order = [i for i in order if actions[i] != top_action][: self.max_rules]
+        kept = [boxes[i] for i in order]
+        self.rules_ = as_rules(_drop_covered_bounds(kept, [box for box, _ in leaves]) if self.simplify else kept)
         self._describe(X, P, w)
         return self
 
@@ -237,16 +250,21 @@ class RuleListStudent(Student):
         return f"{term} > {c.lower:.4g}" if c.lower is not None else f"{term} <= {c.upper:.4g}"
 
     def rule_text(self, rule: Rule) -> str:
-        """``IF <conditions> THEN <action>`` with feature and action names."""
-        conditions = " AND ".join(self.condition_text(c) for c in rule.conditions) or "TRUE"
+        """``IF <conditions> THEN <action>`` with feature and action names (``OTHERWISE <action>``
+        for a rule left without conditions because earlier rules catch everything else)."""
+        if not rule.conditions:
+            return f"OTHERWISE {self.action_names_[rule.action]}"
+        conditions = " AND ".join(self.condition_text(c) for c in rule.conditions)
         return f"IF {conditions} THEN {self.action_names_[rule.action]}"
 
     def to_text(self) -> str:
-        """The whole list, one rule a line with coverage and agreement, then the default."""
+        """The whole list, one rule a line with coverage and agreement, then the default (unless
+        a last rule without conditions leaves it nothing)."""
         self._check_fitted()
         lines = [f"{self.rule_text(r)}   # covers {r.coverage:.1%}, agrees {r.confidence:.1%}" for r in self.rules_]
-        lines.append(f"{'ELSE' if self.rules_ else 'ALWAYS'} {self.action_names_[self.default_action_]}"
-                     f"   # covers {self.default_coverage_:.1%}, agrees {self.default_confidence_:.1%}")
+        if not (self.rules_ and not self.rules_[-1].conditions):
+            lines.append(f"{'ELSE' if self.rules_ else 'ALWAYS'} {self.action_names_[self.default_action_]}"
+                         f"   # covers {self.default_coverage_:.1%}, agrees {self.default_confidence_:.1%}")
         return "\n".join(lines)
 
     # -- cost and identity --------------------------------------------------------------------
@@ -383,6 +401,45 @@ def _merge(boxes: list) -> list:
                     boxes.append(({**dict(rest), col: span} if span != (None, None) else dict(rest), action))
         if len(boxes) == before:
             return boxes
+
+
+def _drop_covered_bounds(boxes: list[dict], leaves: list[dict]) -> list[dict]:
+    """Drop each bound of a rule whose outside is caught by earlier rules ("merged where order
+    allows"). Exact: the states a dropped bound let in all lie in tree leaves owned by earlier
+    rules, so every state is still decided by the same rule as before."""
+    owner = [next((j for j, box in enumerate(boxes) if _inside(leaf, box)), len(boxes)) for leaf in leaves]
+    out = []
+    for j, box in enumerate(boxes):
+        for c in sorted(box):
+            for side in (0, 1):  # lower bound, then upper bound
+                span = box.get(c, (None, None))
+                if span[side] is None:
+                    continue
+                outside = {**box, c: (None, span[0]) if side == 0 else (span[1], None)}
+                if all(owner[i] < j for i, leaf in enumerate(leaves) if _overlap(leaf, outside)):
+                    rest = (None, span[1]) if side == 0 else (span[0], None)
+                    box = {k: v for k, v in box.items() if k != c} | ({c: rest} if rest != (None, None) else {})
+        out.append(box)
+    return out
+
+
+def _inside(inner: dict, outer: dict) -> bool:
+    """Is box ``inner`` within box ``outer`` (each: column -> (lower, upper], None = unbounded)?"""
+    for c, (lo, hi) in outer.items():
+        i_lo, i_hi = inner.get(c, (None, None))
+        if (lo is not None and (i_lo is None or i_lo < lo)) or (hi is not None and (i_hi is None or i_hi > hi)):
+            return False
+    return True
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    """Do two boxes share any point (conservatively: as real intervals)?"""
+    for c in a.keys() & b.keys():
+        lows = [v for v in (a[c][0], b[c][0]) if v is not None]
+        highs = [v for v in (a[c][1], b[c][1]) if v is not None]
+        if lows and highs and max(lows) >= min(highs):
+            return False
+    return True
 
 
 def _chain(spans: list[tuple[float | None, float | None]]) -> list[tuple[float | None, float | None]]:

@@ -29,7 +29,7 @@ def test_text_reads_as_if_then_lines_with_names_and_round_trips_through_the_arti
     text = cartpole_rules.to_text()
     lines = text.splitlines()
     assert all(LINE.match(line) for line in lines[:-1]), text
-    assert re.match(r"^ELSE push_(left|right)   # covers \d+\.\d%, agrees \d+\.\d%$", lines[-1])
+    assert re.match(r"^(ELSE|OTHERWISE) push_(left|right)   # covers \d+\.\d%, agrees \d+\.\d%$", lines[-1])
     assert any(name in text for name in ("pole_angle", "pole_angular_velocity"))
     stored = json.loads(canonical_json(cartpole_rules.to_dict()))
     again = Student.from_dict(stored)
@@ -59,14 +59,30 @@ def test_each_rule_tests_a_feature_at_most_once_and_coverage_adds_up(cartpole_sp
     assert coverages == sorted(coverages, reverse=True)
 
 
-def test_leaves_with_the_same_action_merge_into_one_rule_per_action():
-    """Four soft leaves along x (teacher p(1) = .1, .3, .7, .9) are two decisions: x <= .5 or not."""
+def test_leaves_with_the_same_action_merge_and_order_drops_what_earlier_rules_catch():
+    """Four soft leaves along x (teacher p(1) = .1, .3, .7, .9) are two decisions: x <= .5 or not;
+    once the first rule has caught one side, the second needs no condition."""
     X = np.linspace(0, 1, 400, dtype=np.float32)[:, None]
     p1 = np.select([X[:, 0] < 0.25, X[:, 0] < 0.5, X[:, 0] < 0.75], [0.1, 0.3, 0.7], 0.9)
-    rules = RuleListStudent(max_depth=2).fit(X, np.column_stack([1 - p1, p1]))
-    assert [r.action for r in rules.rules_] in ([0, 1], [1, 0])
-    assert all(len(r.conditions) == 1 for r in rules.rules_)
-    assert rules.to_text().count(" AND ") == 0
+    rules = RuleListStudent(max_depth=2, simplify=True).fit(X, np.column_stack([1 - p1, p1]), action_names=["no", "yes"])
+    assert sorted(r.action for r in rules.rules_) == [0, 1]
+    assert [len(r.conditions) for r in rules.rules_] == [1, 0]
+    assert rules.to_text().splitlines()[-1].startswith("OTHERWISE ")
+    np.testing.assert_array_equal(rules.predict(X), (X[:, 0] > X[199, 0]).astype(int))
+
+
+@pytest.mark.parametrize("params", [dict(max_depth=4), dict(max_depth=6, max_rules=12), dict(max_depth=4, oblique=True)])
+def test_simplify_shortens_rules_without_changing_a_decision_and_plain_rules_stay_disjoint(cartpole_split, probe, params):
+    d = cartpole_split
+    plain = RuleListStudent(**params).fit(d["X"], d["P"])
+    short = RuleListStudent(**params, simplify=True).fit(d["X"], d["P"])
+    states = probe(d["X"], [], 10_000, seed=4)
+    np.testing.assert_array_equal(short.match(states), plain.match(states))
+    np.testing.assert_array_equal(short.predict_proba(states), plain.predict_proba(states))
+    assert sum(map(len, (r.conditions for r in short.rules_))) < sum(map(len, (r.conditions for r in plain.rules_)))
+    assert short.cost().ops_per_decision < plain.cost().ops_per_decision
+    holding = np.array([r.holds(states) for r in plain.rules_]).sum(axis=0)
+    assert holding.max() == 1  # disjoint boxes: at most one plain rule holds anywhere
 
 
 def test_pruning_keeps_the_k_rules_covering_most_and_the_rest_fall_to_the_default(cartpole_split, cartpole_rules):
@@ -135,7 +151,7 @@ def test_readable_oblique_rules_with_dagger_keep_95_percent_of_lunar_lander_retu
     from hybrid.zoo import load_teacher
 
     env, teacher = "LunarLander-v3", load_teacher("LunarLander-v3")
-    student = RuleListStudent(max_depth=None, max_leaf_nodes=40, max_rules=32, oblique=True)
+    student = RuleListStudent(max_depth=None, max_leaf_nodes=40, max_rules=32, oblique=True, simplify=True)
     rules = dagger(env, teacher, student, iterations=6, episodes_per_iteration=8, seed=0).student
     assert len(rules.rules_) <= 32
     assert all(len(c.features) <= MAX_OBLIQUE_FEATURES for r in rules.rules_ for c in r.conditions)
