@@ -23,7 +23,7 @@ from auto_search.pareto import pareto_front
 from auto_search.policies import Policy, parse_policy
 from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, dataset_summary, library_versions, teacher_summary
-from auto_search.space import Spec, check_family, make_plan, promote, student_class
+from auto_search.space import Spec, check_family, fill_front, make_plan, promote, student_class
 
 
 RESERVE = 0.02  # share of the budget (at most 1 s) left for cancelling workers, choosing and reporting
@@ -103,8 +103,9 @@ class AutoDistill:
 
             try:
                 run_specs([s for r in plan.first_rungs for s in r], data, n_jobs=config.n_jobs, backend=config.backend, deadline=deadline, on_result=on_result)
-                for level in range(1, plan.n_levels):
-                    rung = promote(plan, level, list(run.done.values()), first_id=run.next_id, rung=len(run.rungs))
+                for level in range(1, plan.n_levels + 1):
+                    make = promote if level < plan.n_levels else fill_front
+                    rung = make(plan, level, list(run.done.values()), first_id=run.next_id, rung=len(run.rungs))
                     if not rung:
                         break
                     run.rungs.append(rung)
@@ -199,7 +200,8 @@ def _finish(run: _Run, planned_rungs: int, policy: Policy, config: SearchConfig,
          "finished": sum(s.id in run.done for s in r), "status": "complete" if i < complete else "cut"}
         for i, r in enumerate(run.rungs)
     ]
-    rungs += [{"index": i, "level": None, "candidates": 0, "finished": 0, "status": "cut"} for i in range(len(run.rungs), planned_rungs)]
+    if stop is not None:  # rungs never started were cut too (when the plan ran out, they were not needed)
+        rungs += [{"index": i, "level": None, "candidates": 0, "finished": 0, "status": "cut"} for i in range(len(run.rungs), planned_rungs)]
     result = SearchResult(
         config=config, dataset=dataset_summary(dataset), teacher=teacher_summary(search.teacher),
         candidates=candidates, pareto=[c.id for c in pareto_front(pool)], best=best, choice=words,

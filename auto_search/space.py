@@ -7,8 +7,9 @@ through successive halving on data size (Jamieson & Talwalkar 2016) — every co
 
 The plan is a list of rungs. Level 0 (every configuration once) is cut into rungs of at most
 ``RUNG_SIZE`` candidates, families interleaved in cost order so the first rung already spans
-the front; each further level is one rung whose members depend only on finished scores. The
-plan never depends on timing or on the number of workers: a budget can only cut whole rungs.
+the front; each further level is one rung whose members depend only on finished scores, and a
+last rung fits the rest of each expensive family's level-0 front on all states. The plan never
+depends on timing or on the number of workers: a budget can only cut whole rungs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from itertools import zip_longest
 from typing import Any
 
 from auto_search.errors import SearchConfigError
+from auto_search.pareto import pareto_front
 
 RUNG_SIZE = 12
 EXPENSIVE = frozenset({"mlp", "hybrid"})
@@ -107,7 +109,10 @@ class Plan:
 
     @property
     def planned_rungs(self) -> int:
-        return len(self.first_rungs) + self.n_levels - 1
+        """Level-0 rungs, one per further halving level, and the front-filling rung."""
+        if self.n_levels == 1 or not any(s.family in EXPENSIVE for r in self.first_rungs for s in r):
+            return len(self.first_rungs)
+        return len(self.first_rungs) + self.n_levels
 
 
 def level_sizes(n_train: int, *, eta: int, min_states: int) -> tuple[int, ...]:
@@ -132,14 +137,41 @@ def make_plan(families: Sequence[str], n_train: int, *, eta: int, min_states: in
     return Plan(sizes, tuple(rungs), eta)
 
 
+def pareto_ranks(candidates: Sequence[Any]) -> dict[int, int]:
+    """Non-dominated sorting on (fidelity, operations): 0 for the front, 1 for the front of the
+    rest, …; keyed by candidate id."""
+    ranks, rest, r = {}, list(candidates), 0
+    while rest:
+        layer = {c.id for c in pareto_front(rest)}
+        ranks.update(dict.fromkeys(layer, r))
+        rest, r = [c for c in rest if c.id not in layer], r + 1
+    return ranks
+
+
 def promote(plan: Plan, level: int, finished: Sequence[Any], *, first_id: int, rung: int) -> tuple[Spec, ...]:
-    """The next halving level: per expensive family, the best ``1/eta`` of the previous level
-    (fidelity, then fewer operations, then plan order), refitted on more states."""
+    """The next halving level: per expensive family, the best ``1/eta`` of the previous level by
+    Pareto rank (then fidelity, fewer operations, plan order), refitted on more states; ranking
+    by fidelity alone would drop the cheap students the front needs."""
     out: list[Spec] = []
     for family in sorted({c.family for c in finished if c.family in EXPENSIVE}):
         prev = [c for c in finished if c.family == family and c.level == level - 1 and c.fidelity is not None]
         keep = max(1, math.ceil(len(prev) / plan.eta)) if prev else 0
-        best = sorted(prev, key=lambda c: (-c.fidelity, c.ops_per_decision, c.id))[:keep]
+        rank = pareto_ranks(prev)
+        best = sorted(prev, key=lambda c: (rank[c.id], -c.fidelity, c.ops_per_decision, c.id))[:keep]
         for c in sorted(best, key=lambda c: c.id):
             out.append(Spec(first_id + len(out), rung, level, family, dict(c.params), plan.level_sizes[level]))
+    return tuple(out)
+
+
+def fill_front(plan: Plan, level: int, finished: Sequence[Any], *, first_id: int, rung: int) -> tuple[Spec, ...]:
+    """The last rung: every expensive configuration on its family's level-0 front that has not
+    yet been fitted on all states, so the front's cheap end also gets full-data students."""
+    out: list[Spec] = []
+    top = plan.n_levels - 1
+    for family in sorted({c.family for c in finished if c.family in EXPENSIVE}):
+        done = {repr(sorted(c.params.items())) for c in finished if c.family == family and c.level == top}
+        level0 = [c for c in finished if c.family == family and c.level == 0 and c.fidelity is not None]
+        for c in sorted(pareto_front(level0), key=lambda c: c.id):
+            if repr(sorted(c.params.items())) not in done:
+                out.append(Spec(first_id + len(out), rung, top, family, dict(c.params), plan.level_sizes[top]))
     return tuple(out)

@@ -10,7 +10,8 @@ import pytest
 from auto_search.config import SearchConfig, add_config_arguments, config_from_namespace
 from auto_search.errors import SearchConfigError
 from auto_search.evaluate import Candidate
-from auto_search.space import EXPENSIVE, RUNG_SIZE, family_space, level_sizes, make_plan, promote
+from auto_search.pareto import pareto_front
+from auto_search.space import EXPENSIVE, RUNG_SIZE, family_space, fill_front, level_sizes, make_plan, pareto_ranks, promote
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -79,5 +80,21 @@ def test_promotion_keeps_the_best_third_and_gives_it_more_data():
     assert len(nxt) == -(-len(specs) // 3)
     assert all(s.n_train == 3000 and s.level == 1 for s in nxt)
     assert [s.id for s in nxt] == list(range(100, 100 + len(nxt)))
-    top = sorted(finished, key=lambda c: (-c.fidelity, c.ops_per_decision, c.id))[: len(nxt)]
-    assert sorted(repr(s.params) for s in nxt) == sorted(repr(c.params) for c in top)
+    front = {c.id for c in pareto_front(finished)}
+    kept = {repr(s.params) for s in nxt}
+    assert {repr(c.params) for c in finished if c.id in front} <= kept  # the front survives first
+    rank = pareto_ranks(finished)
+    assert max(rank[c.id] for c in finished if repr(c.params) in kept) <= min(rank[c.id] for c in finished if repr(c.params) not in kept)
+
+
+def test_fill_front_fits_the_level0_front_on_all_states_once():
+    plan = make_plan(("mlp",), 9000, eta=3, min_states=1000, epochs=5, seed=0)
+    specs = [s for r in plan.first_rungs for s in r]
+    finished = [Candidate(id=s.id, rung=s.rung, level=0, family="mlp", params=s.params, n_train=s.n_train, status="ok",
+                          fidelity=0.5 + s.id / 100, ops_per_decision=float(s.id), parameters=1, bytes=1) for s in specs]
+    last = finished[-1]
+    finished.append(Candidate(id=99, rung=9, level=plan.n_levels - 1, family="mlp", params=last.params, n_train=9000, status="ok",
+                              fidelity=0.9, ops_per_decision=1.0, parameters=1, bytes=1))
+    rung = fill_front(plan, plan.n_levels, finished, first_id=100, rung=10)
+    assert [s.params for s in rung] == [c.params for c in finished[:-2]]  # every level-0 point is on this front
+    assert all(s.n_train == 9000 for s in rung)
