@@ -10,7 +10,6 @@ this module dispatches and adds the shared header constants.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from hybrid.errors import ExportError
 from hybrid.students._base import Student, registered_families

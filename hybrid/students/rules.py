@@ -6,19 +6,18 @@ one interval per feature (so ``x > 0.1 AND x > 0.3`` becomes ``x > 0.3``); merge
 same action whose boxes touch along one feature and agree elsewhere (leaves are disjoint, so this
 changes no decision); order the rules by coverage, largest first, so the common case is checked
 first; with ``simplify=True``, drop the bounds whose outside earlier rules already catch. With
-``max_rules=K`` the rules predicting the default action (the action covering most
-states) are dropped — the default decides those states the same way — and then the K rules
-covering most are kept; the rest fall to the default, re-chosen as the teacher's most likely
+``max_rules=K`` the rules predicting the default action (the action covering most states) are
+dropped — the default decides those states the same way — and then the K rules covering most are kept; the rest fall to the default, re-chosen as the teacher's most likely
 action on the states no rule covers. Each rule records its coverage and its confidence
 (agreement with the teacher's argmax) on the training states.
 
 Oblique conditions (``oblique=True``): for each action against the rest (with more than two
 actions) and for each pair of actions, a logistic regression on the teacher's labels picks the
 three most telling standardised features; a second one on those three alone gives the weights
-(rounded to 4 significant digits, so the text shows exactly what runs). Pairs matter: on
-LunarLander, pairwise directions lifted a 32-rule list from 80% to 89% of the teacher's return. The tree may
-then split on these projections as on any feature: a condition tests ``w·x[features]`` against an
-interval, with at most three features. Axis-aligned conditions are the one-feature case, weight 1.
+(rounded to 4 significant digits, so the text shows exactly what runs). The tree may then split
+on these projections as on any feature: a condition tests ``w·x[features]`` against an interval,
+with at most three features; axis-aligned conditions are the one-feature case, weight 1. Pairs
+matter: on LunarLander they lifted a 32-rule list from 80% to 89% of the teacher's return.
 
 Every condition is evaluated in double arithmetic, left to right, against double bounds that
 reproduce the tree's float32 split exactly (``f32_split_bound``): numpy, the Python export and the
@@ -34,15 +33,16 @@ and the default.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import combinations
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any
 
 import numpy as np
 
 from hybrid.errors import DataError
 from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, register
-from hybrid.students.tree import TreeStudent, f32_split_bound
+from hybrid.students._boxes import drop_covered_bounds, leaf_boxes, merge_boxes
+from hybrid.students.tree import TreeStudent
 from provenance.hashing import canonical_json
 
 MAX_OBLIQUE_FEATURES = 3
@@ -177,8 +177,8 @@ class RuleListStudent(Student):
         A = np.column_stack([Condition(f, wt, None, None).value(X) for f, wt in columns])
         tree = TreeStudent(max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
                            min_samples_leaf=self.min_samples_leaf, random_state=self.random_state).fit(A, P, w)
-        leaves = _leaf_boxes(tree)
-        boxes = [box for box, _ in _merge(leaves)]
+        leaves = leaf_boxes(tree)
+        boxes = [box for box, _ in merge_boxes(leaves)]
 
         def as_rules(boxes: list[dict]) -> list[Rule]:
             return [Rule(tuple(Condition(*columns[c], lo, hi) for c, (lo, hi) in sorted(b.items())), 0, (), 0.0, 0.0) for b in boxes]
@@ -191,7 +191,7 @@ class RuleListStudent(Student):
             top_action = np.argmax(np.bincount(actions, [r.coverage for r in self.rules_], P.shape[1]))
             order = [i for i in order if actions[i] != top_action][: self.max_rules]
         kept = [boxes[i] for i in order]
-        self.rules_ = as_rules(_drop_covered_bounds(kept, [box for box, _ in leaves]) if self.simplify else kept)
+        self.rules_ = as_rules(drop_covered_bounds(kept, [box for box, _ in leaves]) if self.simplify else kept)
         self._describe(X, P, w)
         return self
 
@@ -366,92 +366,6 @@ def _sparse_direction(Xs: np.ndarray, y: np.ndarray, w: np.ndarray | None, scale
     if not np.any(raw):
         return None
     return tuple(int(f) for f in feats), tuple(float(f"{v:.4g}") for v in raw / np.abs(raw).max())
-
-
-def _leaf_boxes(tree: TreeStudent) -> list[tuple[dict[int, tuple[float | None, float | None]], int]]:
-    """Each leaf of the tree as (column -> (lower, upper) bound, action), its path folded per column."""
-    out = []
-    stack: list[tuple[int, dict]] = [(0, {})]
-    while stack:
-        node, box = stack.pop()
-        col = int(tree.feature_[node])
-        if col < 0:
-            out.append((box, int(np.argmax(tree.value_[node]))))
-            continue
-        bound = f32_split_bound(tree.threshold_[node])
-        lo, hi = box.get(col, (None, None))
-        stack.append((int(tree.right_[node]), {**box, col: (bound if lo is None else max(lo, bound), hi)}))
-        stack.append((int(tree.left_[node]), {**box, col: (lo, bound if hi is None else min(hi, bound))}))
-    return out
-
-
-def _merge(boxes: list) -> list:
-    """Merge same-action boxes that agree on every other column and touch along one (exact:
-    leaves are disjoint, so their union decides every state as they did). Repeats until stable."""
-    while True:
-        before = len(boxes)
-        for col in sorted({c for box, _ in boxes for c in box}):
-            groups: dict[tuple, list] = {}
-            for box, action in boxes:
-                rest = tuple(sorted(((k, v) for k, v in box.items() if k != col), key=lambda kv: kv[0]))
-                groups.setdefault((action, rest), []).append(box.get(col, (None, None)))
-            boxes = []
-            for (action, rest), spans in groups.items():
-                for span in _chain(spans):
-                    boxes.append(({**dict(rest), col: span} if span != (None, None) else dict(rest), action))
-        if len(boxes) == before:
-            return boxes
-
-
-def _drop_covered_bounds(boxes: list[dict], leaves: list[dict]) -> list[dict]:
-    """Drop each bound of a rule whose outside is caught by earlier rules ("merged where order
-    allows"). Exact: the states a dropped bound let in all lie in tree leaves owned by earlier
-    rules, so every state is still decided by the same rule as before."""
-    owner = [next((j for j, box in enumerate(boxes) if _inside(leaf, box)), len(boxes)) for leaf in leaves]
-    out = []
-    for j, box in enumerate(boxes):
-        for c in sorted(box):
-            for side in (0, 1):  # lower bound, then upper bound
-                span = box.get(c, (None, None))
-                if span[side] is None:
-                    continue
-                outside = {**box, c: (None, span[0]) if side == 0 else (span[1], None)}
-                if all(owner[i] < j for i, leaf in enumerate(leaves) if _overlap(leaf, outside)):
-                    rest = (None, span[1]) if side == 0 else (span[0], None)
-                    box = {k: v for k, v in box.items() if k != c} | ({c: rest} if rest != (None, None) else {})
-        out.append(box)
-    return out
-
-
-def _inside(inner: dict, outer: dict) -> bool:
-    """Is box ``inner`` within box ``outer`` (each: column -> (lower, upper], None = unbounded)?"""
-    for c, (lo, hi) in outer.items():
-        i_lo, i_hi = inner.get(c, (None, None))
-        if (lo is not None and (i_lo is None or i_lo < lo)) or (hi is not None and (i_hi is None or i_hi > hi)):
-            return False
-    return True
-
-
-def _overlap(a: dict, b: dict) -> bool:
-    """Do two boxes share any point (conservatively: as real intervals)?"""
-    for c in a.keys() & b.keys():
-        lows = [v for v in (a[c][0], b[c][0]) if v is not None]
-        highs = [v for v in (a[c][1], b[c][1]) if v is not None]
-        if lows and highs and max(lows) >= min(highs):
-            return False
-    return True
-
-
-def _chain(spans: list[tuple[float | None, float | None]]) -> list[tuple[float | None, float | None]]:
-    """Join disjoint intervals of one column where one ends exactly where the next begins."""
-    spans = sorted(spans, key=lambda s: -np.inf if s[0] is None else s[0])
-    out = [spans[0]]
-    for lo, hi in spans[1:]:
-        if out[-1][1] is not None and out[-1][1] == lo:
-            out[-1] = (out[-1][0], hi)
-        else:
-            out.append((lo, hi))
-    return out
 
 
 def _expression(c: Condition, language: str) -> str:
