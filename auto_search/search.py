@@ -209,12 +209,13 @@ def _finish(run: _Run, planned_rungs: int, policy: Policy, config: SearchConfig,
         started_at=started, search_s=search_s, versions=library_versions(), baseline_fidelity=baseline,
     )
     if student is not None:
-        result.confusion = _confusion(data.P_val, student.predict_proba(data.X_val))
         if search.env is not None and search.teacher is not None and stop != "interrupted":
             from auto_search.closed_loop import add_closed_loop
 
             students = {i: _rebuild(by_id[i], run.artifacts[i]) for i in result.pareto}
             add_closed_loop(result, students, search.env, search.teacher, config, dataset)
+        # of the student to ship (after DAgger, when it ran)
+        result.confusion = _confusion(data.P_val, result.best_student.predict_proba(data.X_val))
     return result
 
 
