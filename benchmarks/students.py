@@ -11,7 +11,9 @@ fitting, and its states for timing. Prints three tables:
    torch forward), beside each student's deterministic operations per decision.
 
 Timings are the best of several repeats of a timed loop (less noise from the other engineers'
-processes on this machine); only ratios measured side by side here mean anything.
+processes on this machine); only ratios measured side by side here mean anything. The C column
+is the throughput of a tight ``cc -O2`` loop over 2,000 states, so branch prediction and
+pipelining make it optimistic for one isolated call.
 
     python benchmarks/students.py             # about a minute on one core
     python benchmarks/students.py --quick     # fewer repeats
