@@ -30,7 +30,8 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _names(names: Any, what: str) -> tuple[str, ...]:
+def check_names(names: Any, what: str) -> tuple[str, ...]:
+    """Action or feature names as a tuple of unique strings, refusing a bare string."""
     if isinstance(names, str) or not isinstance(names, (Sequence, np.ndarray)):
         raise DataError(f"{what} must be a list of names; got {names!r}")
     out = tuple(str(n) for n in names)
@@ -60,8 +61,8 @@ class DistillDataset:
             X, P = _frozen(X), _frozen(P)
         except (TypeError, ValueError) as e:
             raise DataError(f"X and P must be numeric arrays; could not convert: {e}") from None
-        self.action_names = _names(action_names, "action_names")
-        self.feature_names = None if feature_names is None else _names(feature_names, "feature_names")
+        self.action_names = check_names(action_names, "action_names")
+        self.feature_names = None if feature_names is None else check_names(feature_names, "feature_names")
         if X.ndim != 2:
             raise DataError(f"X must be 2-D [n_states, n_features]; got shape {X.shape}")
         if P.shape != (X.shape[0], len(self.action_names)):

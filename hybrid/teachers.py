@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from hybrid.dataset import check_names as _names
 from hybrid.errors import DataError, HybridError, TeacherError
 from provenance.hashing import hash_array, hash_json
 
@@ -155,15 +156,6 @@ def _finite(out: Any, what: str, identity: str) -> np.ndarray:
         row = int(np.argwhere(~np.isfinite(a))[0][0])
         raise TeacherError(f"teacher {identity!r} returned non-finite {what} at row {row}")
     return a
-
-
-def _names(names: Sequence[str], what: str) -> tuple[str, ...]:
-    if isinstance(names, str):
-        raise DataError(f"{what} must be a sequence of names, not the single string {names!r}")
-    out = tuple(str(n) for n in names)
-    if len(set(out)) != len(out):
-        raise DataError(f"{what} has duplicates: {list(out)}; every name must be unique")
-    return out
 
 
 class _ActProba:

@@ -275,7 +275,7 @@ class MLPStudent(Student):
             out.append(f"static const double {name}_b{i}[{b.size}] = {{{', '.join(map(repr, map(float, b)))}}};\n")
         act = "h > 0.0 ? h : 0.0" if self.activation == "relu" else "tanh(h)"
         body = [f"static int {name}(const double *state) {{", f"    double a[{max(sizes)}], z[{max(sizes)}];",
-                f"    int i, j, best = 0;", f"    for (i = 0; i < {sizes[0]}; ++i) a[i] = state[i];"]
+                "    int i, j, best = 0;", f"    for (i = 0; i < {sizes[0]}; ++i) a[i] = state[i];"]
         for i, W in enumerate(self.weights_):
             post = "z[i] = h;" if i == len(self.weights_) - 1 else f"z[i] = {act};"
             body += [f"    for (i = 0; i < {W.shape[0]}; ++i) {{",

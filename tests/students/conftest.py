@@ -70,3 +70,31 @@ def fast_student():
         return registered_families()[family](**{**FAST_PARAMS.get(family, {}), **overrides})
 
     return make
+
+
+@pytest.fixture
+def c_decide(tmp_path):
+    """Compile a student's C header with the system's ``cc`` into a small program and return a
+    function that runs it on states (one per line) and gives the decisions it prints."""
+    import shutil
+    import subprocess
+
+    if shutil.which("cc") is None:
+        pytest.skip("needs a C compiler (cc)")
+
+    def run(header: str, states: np.ndarray) -> np.ndarray:
+        (tmp_path / "student.h").write_text(header)
+        d = states.shape[1]
+        (tmp_path / "main.c").write_text(
+            '#include <stdio.h>\n#include "student.h"\n'
+            f"int main(void) {{ double s[{d}]; int i;\n"
+            "  for (;;) { for (i = 0; i < %d; i++) if (scanf(\"%%lf\", s + i) != 1) return 0;\n" % d
+            + '    printf("%d\\n", decide(s)); }\n}\n'
+        )
+        subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Werror", "-o", str(tmp_path / "main"),
+                        str(tmp_path / "main.c"), "-lm"], check=True)
+        text = "\n".join(" ".join(repr(v) for v in row) for row in states.astype(np.float64).tolist())
+        out = subprocess.run([str(tmp_path / "main")], input=text, capture_output=True, text=True, check=True).stdout
+        return np.array(out.split(), dtype=int)
+
+    return run
