@@ -23,7 +23,7 @@ from auto_search.pareto import pareto_front
 from auto_search.policies import Policy, parse_policy
 from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, dataset_summary, library_versions, teacher_summary
-from auto_search.space import Spec, check_family, fill_front, make_plan, promote, student_class
+from auto_search.space import Spec, check_family, full_data_rung, make_plan, promote, student_class, unstarted_rungs
 
 
 RESERVE = 0.02  # share of the budget (at most 1 s) left for cancelling workers, choosing and reporting
@@ -103,11 +103,13 @@ class AutoDistill:
 
             try:
                 run_specs([s for r in plan.first_rungs for s in r], data, n_jobs=config.n_jobs, backend=config.backend, deadline=deadline, on_result=on_result)
-                for level in range(1, plan.n_levels + 1):
-                    make = promote if level < plan.n_levels else fill_front
-                    rung = make(plan, level, list(run.done.values()), first_id=run.next_id, rung=len(run.rungs))
-                    if not rung:
-                        break
+                for level in range(1, plan.n_levels):
+                    rung = promote(plan, level, list(run.done.values()), first_id=run.next_id, rung=len(run.rungs))
+                    run.levels_started = level
+                    if rung:
+                        run.rungs.append(rung)
+                        run_specs(rung, data, n_jobs=config.n_jobs, backend=config.backend, deadline=deadline, on_result=on_result)
+                while rung := full_data_rung(plan, plan.n_levels - 1, list(run.done.values()), first_id=run.next_id, rung=len(run.rungs)):
                     run.rungs.append(rung)
                     run_specs(rung, data, n_jobs=config.n_jobs, backend=config.backend, deadline=deadline, on_result=on_result)
             except BudgetExpired:
@@ -115,7 +117,8 @@ class AutoDistill:
             except KeyboardInterrupt:
                 stop = "interrupted"
         search_s = time.monotonic() - t0
-        return _finish(run, plan.planned_rungs, policy, config, dataset, data, self, stop, started, search_s)
+        unstarted = unstarted_rungs(plan, list(run.done.values()), run.levels_started) if stop else 0
+        return _finish(run, unstarted, policy, config, dataset, data, self, stop, started, search_s)
 
 
 class _Run:
@@ -125,6 +128,7 @@ class _Run:
         self.rungs: list[Sequence[Spec]] = list(first_rungs)
         self.done: dict[int, Candidate] = {}
         self.artifacts: dict[int, dict] = {}
+        self.levels_started = 0  # successive-halving levels after level 0 that were planned
 
     def add(self, c: Candidate, artifact: dict | None) -> None:
         self.done[c.id] = c
@@ -178,7 +182,7 @@ def _split(ds: Any, config: SearchConfig) -> SplitData:
     )
 
 
-def _finish(run: _Run, planned_rungs: int, policy: Policy, config: SearchConfig, dataset: Any, data: SplitData,
+def _finish(run: _Run, unstarted: int, policy: Policy, config: SearchConfig, dataset: Any, data: SplitData,
             search: AutoDistill, stop: str | None, started: float, search_s: float) -> SearchResult:
     """Choose among whole rungs, rebuild the chosen student, add closed-loop scores."""
     complete = run.complete_prefix()
@@ -200,8 +204,8 @@ def _finish(run: _Run, planned_rungs: int, policy: Policy, config: SearchConfig,
          "finished": sum(s.id in run.done for s in r), "status": "complete" if i < complete else "cut"}
         for i, r in enumerate(run.rungs)
     ]
-    if stop is not None:  # rungs never started were cut too (when the plan ran out, they were not needed)
-        rungs += [{"index": i, "level": None, "candidates": 0, "finished": 0, "status": "cut"} for i in range(len(run.rungs), planned_rungs)]
+    start = len(run.rungs)  # rungs a stopped search never started are cut too
+    rungs += [{"index": i, "level": None, "candidates": 0, "finished": 0, "status": "cut"} for i in range(start, start + unstarted)]
     result = SearchResult(
         config=config, dataset=dataset_summary(dataset), teacher=teacher_summary(search.teacher),
         candidates=candidates, pareto=[c.id for c in pareto_front(pool)], best=best, choice=words,

@@ -7,9 +7,10 @@ through successive halving on data size (Jamieson & Talwalkar 2016) — every co
 
 The plan is a list of rungs. Level 0 (every configuration once) is cut into rungs of at most
 ``RUNG_SIZE`` candidates, families interleaved in cost order so the first rung already spans
-the front; each further level is one rung whose members depend only on finished scores, and a
-last rung fits the rest of each expensive family's level-0 front on all states. The plan never
-depends on timing or on the number of workers: a budget can only cut whole rungs.
+the front; each further level is one rung whose members depend only on finished scores; then
+rungs of the remaining expensive configurations on all states, best level-0 Pareto rank first,
+use whatever budget is left. The plan never depends on timing or on the number of workers: a
+budget can only cut whole rungs.
 """
 
 from __future__ import annotations
@@ -107,12 +108,6 @@ class Plan:
     def n_levels(self) -> int:
         return len(self.level_sizes)
 
-    @property
-    def planned_rungs(self) -> int:
-        """Level-0 rungs, one per further halving level, and the front-filling rung."""
-        if self.n_levels == 1 or not any(s.family in EXPENSIVE for r in self.first_rungs for s in r):
-            return len(self.first_rungs)
-        return len(self.first_rungs) + self.n_levels
 
 
 def level_sizes(n_train: int, *, eta: int, min_states: int) -> tuple[int, ...]:
@@ -163,15 +158,31 @@ def promote(plan: Plan, level: int, finished: Sequence[Any], *, first_id: int, r
     return tuple(out)
 
 
-def fill_front(plan: Plan, level: int, finished: Sequence[Any], *, first_id: int, rung: int) -> tuple[Spec, ...]:
-    """The last rung: every expensive configuration on its family's level-0 front that has not
-    yet been fitted on all states, so the front's cheap end also gets full-data students."""
-    out: list[Spec] = []
+def _key(params: dict[str, Any]) -> str:
+    return repr(sorted(params.items()))
+
+
+def full_data_rung(plan: Plan, level: int, finished: Sequence[Any], *, first_id: int, rung: int) -> tuple[Spec, ...]:
+    """After the halving levels, the budget left fits the remaining expensive configurations on
+    all states, at most ``RUNG_SIZE`` a rung: best level-0 Pareto rank first (the rest of the
+    level-0 front, then the next layer, …), cheaper first within a rank. Empty when all are done."""
     top = plan.n_levels - 1
+    todo = []
     for family in sorted({c.family for c in finished if c.family in EXPENSIVE}):
-        done = {repr(sorted(c.params.items())) for c in finished if c.family == family and c.level == top}
+        done = {_key(c.params) for c in finished if c.family == family and c.level == top}
         level0 = [c for c in finished if c.family == family and c.level == 0 and c.fidelity is not None]
-        for c in sorted(pareto_front(level0), key=lambda c: c.id):
-            if repr(sorted(c.params.items())) not in done:
-                out.append(Spec(first_id + len(out), rung, top, family, dict(c.params), plan.level_sizes[top]))
-    return tuple(out)
+        rank = pareto_ranks(level0)
+        todo += [(rank[c.id], c.ops_per_decision, c.id, c) for c in level0 if _key(c.params) not in done]
+    todo.sort(key=lambda t: t[:3])
+    return tuple(Spec(first_id + i, rung, top, t[3].family, dict(t[3].params), plan.level_sizes[top]) for i, t in enumerate(todo[:RUNG_SIZE]))
+
+
+def unstarted_rungs(plan: Plan, finished: Sequence[Any], levels_started: int) -> int:
+    """Rungs a stopped search never started: halving levels left, and full-data rungs for the
+    expensive configurations not yet fitted on all states (an upper bound: promotions fit some)."""
+    expensive = [s for r in plan.first_rungs for s in r if s.family in EXPENSIVE]
+    if plan.n_levels == 1 or not expensive:
+        return 0
+    top = {(c.family, _key(c.params)) for c in finished if c.level == plan.n_levels - 1}
+    left = sum((s.family, _key(s.params)) not in top for s in expensive)
+    return (plan.n_levels - 1 - levels_started) + math.ceil(left / RUNG_SIZE)

@@ -11,7 +11,7 @@ from auto_search.config import SearchConfig, add_config_arguments, config_from_n
 from auto_search.errors import SearchConfigError
 from auto_search.evaluate import Candidate
 from auto_search.pareto import pareto_front
-from auto_search.space import EXPENSIVE, RUNG_SIZE, family_space, fill_front, level_sizes, make_plan, pareto_ranks, promote
+from auto_search.space import EXPENSIVE, RUNG_SIZE, family_space, full_data_rung, level_sizes, make_plan, pareto_ranks, promote
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -87,14 +87,15 @@ def test_promotion_keeps_the_best_third_and_gives_it_more_data():
     assert max(rank[c.id] for c in finished if repr(c.params) in kept) <= min(rank[c.id] for c in finished if repr(c.params) not in kept)
 
 
-def test_fill_front_fits_the_level0_front_on_all_states_once():
+def test_full_data_rungs_go_by_level0_pareto_rank_and_skip_what_is_done():
     plan = make_plan(("mlp",), 9000, eta=3, min_states=1000, epochs=5, seed=0)
     specs = [s for r in plan.first_rungs for s in r]
+    # fidelity rises with cost for even ids (the front); odd ids are dominated
     finished = [Candidate(id=s.id, rung=s.rung, level=0, family="mlp", params=s.params, n_train=s.n_train, status="ok",
-                          fidelity=0.5 + s.id / 100, ops_per_decision=float(s.id), parameters=1, bytes=1) for s in specs]
-    last = finished[-1]
-    finished.append(Candidate(id=99, rung=9, level=plan.n_levels - 1, family="mlp", params=last.params, n_train=9000, status="ok",
-                              fidelity=0.9, ops_per_decision=1.0, parameters=1, bytes=1))
-    rung = fill_front(plan, plan.n_levels, finished, first_id=100, rung=10)
-    assert [s.params for s in rung] == [c.params for c in finished[:-2]]  # every level-0 point is on this front
-    assert all(s.n_train == 9000 for s in rung)
+                          fidelity=0.5 + s.id / 100 - 0.2 * (s.id % 2), ops_per_decision=float(s.id), parameters=1, bytes=1) for s in specs]
+    finished.append(Candidate(id=99, rung=9, level=plan.n_levels - 1, family="mlp", params=specs[0].params, n_train=9000,
+                              status="ok", fidelity=0.9, ops_per_decision=1.0, parameters=1, bytes=1))
+    rung = full_data_rung(plan, plan.n_levels - 1, finished, first_id=100, rung=10)
+    front = [s.params for s in specs if s.id % 2 == 0][1:]  # id 0 is already fitted on all states
+    assert [s.params for s in rung] == (front + [s.params for s in specs if s.id % 2])[:RUNG_SIZE]
+    assert all(s.n_train == 9000 for s in rung) and [s.id for s in rung] == list(range(100, 100 + len(rung)))
