@@ -1,7 +1,8 @@
 """Retention of distilled students against their teachers, on CartPole, Acrobot and LunarLander.
 
 For each environment, all measured in the same run on the same test episodes: the committed
-PPO teacher; AutoDistill's chosen student (its own policy, environment in the loop, DAgger);
+PPO teacher; AutoDistill's chosen student (by default the most faithful within 0.5% of the teacher's
+operations, a policy declared before the run; environment in the loop, DAgger);
 the best rules-only student (≤ 32 rules, chosen on validation episodes); the best rules+MLP
 hybrid (chosen on validation episodes); and the peers a user would try instead: behaviour-
 cloned trees (depth 4, 8), the same with DAgger, a VIPER-style Q-weighted DAgger tree
@@ -50,7 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--episodes", type=int, default=100, help="test episodes per row (default 100)")
     p.add_argument("--train-episodes", type=int, default=30, help="teacher episodes for behaviour cloning (default 30)")
     p.add_argument("--budget", type=float, default=90.0, help="AutoDistill seconds per environment (default 90)")
-    p.add_argument("--policy", default="knee", help="AutoDistill selection policy (default: its own, knee)")
+    p.add_argument("--policy", default=None,
+                   help="AutoDistill selection policy (knee, min-cost:F, max-fidelity:OPS, ...); default: max-fidelity at "
+                        "--ops-share of the teacher's operations")
+    p.add_argument("--ops-share", type=float, default=0.005,
+                   help="cost ceiling of the default policy as a share of the teacher's operations (default 0.005, target 1)")
     p.add_argument("--n-jobs", type=int, default=2, help="AutoDistill workers (default 2)")
     p.add_argument("--quick", action="store_true", help="tiny settings for a smoke test: few episodes, small grids")
     p.add_argument("--json", type=Path, help="also write every figure to this JSON file")
@@ -64,21 +69,27 @@ def make_context(env_id: str, args: argparse.Namespace) -> Context:
     held_out = collect(env_id, teacher, 2 if args.quick else 10, SEEDS["held_out"]).dataset
     ctx = Context(env_id, teacher, train, held_out, args.episodes, SEEDS["test"],
                   val_episodes=2 if args.quick else 10, val_seed=SEEDS["val"],
-                  dagger_iterations=1 if args.quick else 4, dagger_episodes=2 if args.quick else 5)
+                  dagger_iterations=1 if args.quick else 4, dagger_episodes=2 if args.quick else 5,
+                  rules_dagger_iterations=1 if args.quick else 6, rules_dagger_episodes=2 if args.quick else 8)
     baseline_returns(ctx)
     return ctx
 
 
 def autodistill(ctx: Context, args: argparse.Namespace) -> tuple[Any, str]:
-    """AutoDistill's own choice: its policy on held-out fidelity and cost, then DAgger."""
-    search = AutoDistill(budget_s=15.0 if args.quick else args.budget, policy=args.policy, seed=0, n_jobs=args.n_jobs,
+    """AutoDistill's own choice (its policy on held-out fidelity and cost, then its DAgger rounds).
+
+    The default policy is declared before the run from the target's cost ceiling: the most
+    faithful candidate with at most ``ops_share`` of the teacher's operations per decision.
+    """
+    policy = args.policy or f"max-fidelity:{args.ops_share * ctx.teacher.ops_per_decision:g}"
+    search = AutoDistill(budget_s=15.0 if args.quick else args.budget, policy=policy, seed=0, n_jobs=args.n_jobs,
                          env=ctx.env_id, teacher=ctx.teacher, verbose=0, dagger_iterations=1 if args.quick else 2)
     result = search.fit(ctx.train)
     if result.best_student is None:
         raise SystemExit(f"{ctx.env_id}: AutoDistill finished no candidate in {search.budget_s:g} s; raise --budget")
     ctx.extra["autodistill"] = {"choice": result.choice, "candidates": len(result.candidates),
                                 "stopped_by": result.stopped_by, "closed_loop": result.closed_loop}
-    return result.best_student, f"AutoDistill ({args.policy}): {result.best.family}"
+    return result.best_student, f"AutoDistill ({policy}): {result.choice}"
 
 
 def students(ctx: Context, args: argparse.Namespace) -> list[tuple[str, Any, str]]:
