@@ -119,9 +119,9 @@ def level_sizes(n_train: int, *, eta: int, min_states: int) -> tuple[int, ...]:
 def make_plan(families: Sequence[str], n_train: int, *, eta: int, min_states: int, epochs: int, seed: int) -> Plan:
     """Level 0 of every family, interleaved in cost order and cut into rungs."""
     sizes = level_sizes(n_train, eta=eta, min_states=min_states)
-    per_family = [
-        [(f, {**p, "random_state": seed}) for p in family_space(f, epochs=epochs)] for f in families
-    ]
+    # a tree and an MLP lead, so the first two workers start a front spanning both ends at once
+    lead = sorted(families, key=lambda f: ("tree", "mlp", "rules", "hybrid").index(f))
+    per_family = [[(f, {**p, "random_state": seed}) for p in family_space(f, epochs=epochs)] for f in lead]
     order = [x for group in zip_longest(*per_family) for x in group if x is not None]
     rungs = []
     for r, start in enumerate(range(0, len(order), RUNG_SIZE)):
