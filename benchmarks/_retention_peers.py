@@ -42,7 +42,6 @@ class Context:
     rules_dagger_episodes: int = 8
     teacher_return: float = 0.0
     random_return: float = 0.0
-    teacher_latency_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -93,6 +92,7 @@ def measure(ctx: Context, name: str, student: Any, how: str, *, latency_states: 
     cost = student.cost()
     teacher_ops = float(ctx.teacher.ops_per_decision)
     latency, latency_how = student_latency(student, latency_states)
+    teacher_latency = teacher_latency_s(ctx.teacher, latency_states)  # again now: the pair shares the machine's load
     row = {
         "name": name, "how": how, "family": getattr(student, "family", type(student).__name__),
         "return_mean": run.mean_return, "return_std": run.std_return,
@@ -102,7 +102,7 @@ def measure(ctx: Context, name: str, student: Any, how: str, *, latency_states: 
         "ops_per_decision": float(cost.ops_per_decision), "ops_share": float(cost.ops_per_decision) / teacher_ops,
         "size": size_of(student), "parameters": int(cost.parameters),
         "latency_us": latency * 1e6, "latency_how": latency_how,
-        "speedup_vs_teacher": ctx.teacher_latency_s / latency,
+        "teacher_latency_us": teacher_latency * 1e6, "speedup_vs_teacher": teacher_latency / latency,
         "content_hash": student.content_hash,
     }
     if isinstance(student, RuleListStudent):

@@ -14,7 +14,8 @@ agreement) on held-out teacher states and on the states the student itself visit
 per decision and their share of the teacher's multiply-adds; size (rules or parameters);
 single-decision latency of the exported Python function (state as a list of floats) or, where a
 family has no export, ``predict`` on one row; and the teacher's torch forward on one state
-divided by it. Seeds: training rollouts, held-out rollouts, validation episodes (selection of
+divided by it (the teacher is timed again beside each student, so both see the same load on a
+shared machine; best of 5 passes over 300 held-out states). Seeds: training rollouts, held-out rollouts, validation episodes (selection of
 tuned rows and DAgger iterates) and test episodes all differ.
 
     python benchmarks/retention.py                                    # full run, ~15 min on 2 cores
@@ -114,12 +115,13 @@ def run_env(env_id: str, args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.monotonic()
     ctx = make_context(env_id, args)
     latency_states = ctx.held_out.X[np.linspace(0, len(ctx.held_out) - 1, min(LATENCY_STATES, len(ctx.held_out))).astype(int)]
-    ctx.teacher_latency_s = teacher_latency_s(ctx.teacher, latency_states)
+    teacher_latency = teacher_latency_s(ctx.teacher, latency_states)
     teacher_row = {
         "name": "teacher", "how": f"PPO 2×64 tanh ({ctx.teacher.content_hash[:15]}…)", "family": "torch",
         "return_mean": ctx.teacher_return, "retention": 1.0, "fidelity_held_out": 1.0, "fidelity_visited": 1.0,
         "ops_per_decision": float(ctx.teacher.ops_per_decision), "ops_share": 1.0,
-        "size": f"{sum(p.numel() for p in ctx.teacher.parameters())} p", "latency_us": ctx.teacher_latency_s * 1e6,
+        "size": f"{sum(p.numel() for p in ctx.teacher.parameters())} p",
+        "latency_us": teacher_latency * 1e6, "teacher_latency_us": teacher_latency * 1e6,
         "latency_how": "torch forward", "speedup_vs_teacher": 1.0,
     }
     rows = [teacher_row] + [measure(ctx, name, s, how, latency_states=latency_states) for name, s, how in students(ctx, args)]

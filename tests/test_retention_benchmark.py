@@ -44,7 +44,7 @@ def test_json_rows_are_coherent(run: tuple[subprocess.CompletedProcess, dict]) -
         assert r["retention"] == pytest.approx((r["return_mean"] - env["random_return"]) / gap)
         assert 0.0 <= r["fidelity_held_out"] <= 1.0 and 0.0 <= r["fidelity_visited"] <= 1.0
         assert r["ops_share"] == pytest.approx(r["ops_per_decision"] / teacher["ops_per_decision"])
-        assert r["speedup_vs_teacher"] == pytest.approx(teacher["latency_us"] / r["latency_us"], rel=1e-6)
+        assert r["speedup_vs_teacher"] == pytest.approx(r["teacher_latency_us"] / r["latency_us"], rel=1e-6)
     by_name = {r["name"]: r for r in env["rows"]}
     assert by_name["best rules (≤32)"]["rules"] <= 32
     assert 0.0 <= by_name["best hybrid"]["coverage"] <= 1.0
