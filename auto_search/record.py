@@ -7,6 +7,7 @@ All entries are appended in one transaction: the whole lineage lands or none of 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +27,33 @@ def teacher_hash(teacher: Any) -> str:
     return hash_json({k: hash_array(v.detach().cpu().numpy()) for k, v in sorted(state().items())})
 
 
-def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, out_dir: str | Path) -> list[Any]:
-    """Write the chosen student's artifact and Python export into ``out_dir`` and append the
-    dataset, teacher (when given), search, model and export entries; returns the entries.
+EXPORT_FILES = {"python": "student.py", "c": "student.h", "onnx": "student.onnx"}
+
+
+def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, out_dir: str | Path,
+           exports: Sequence[str] = ("python",)) -> list[Any]:
+    """Write the chosen student's artifact and its exports (``"python"``, ``"c"``, ``"onnx"``)
+    into ``out_dir`` and append the dataset, teacher (when given), search, model and one export
+    entry per file; returns the entries.
 
     The entries are also kept in ``result.ledger_entries`` so the report lists them.
     """
     if result.best_student is None:
         raise SearchError("this search chose no student (nothing finished), so there is no model to record; rerun with a larger budget.")
-    from hybrid.exports import export_python
+    unknown = sorted(set(exports) - set(EXPORT_FILES))
+    if unknown:
+        raise SearchError(f"unknown export target(s) {unknown}; choose from {sorted(EXPORT_FILES)}.")
+    from hybrid import exports as targets
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     student, ds = result.best_student, result.dataset
     model_file = student.save(out / "model.json")
-    export_file = Path(export_python(student, out / "student.py"))
+    export_files = {}
+    for target in dict.fromkeys(exports):  # every file is written before any entry is appended
+        path = out / EXPORT_FILES[target]
+        getattr(targets, f"export_{target}")(student, path)
+        export_files[target] = path
 
     data_hash = ds["content_hash"]
     items = [{"kind": "dataset", "subject": data_hash, "parents": [],
@@ -64,8 +77,8 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
         "family": student.family, "artifact": model_file.name, "artifact_hash": hash_file(model_file),
         "candidate": result.best.id, "held_out_fidelity": result.best.fidelity, "cost": student.cost().to_dict(),
         "dagger": (result.closed_loop or {}).get("dagger") is not None}})
-    items.append({"kind": "export", "subject": hash_file(export_file), "parents": [model_hash],
-                  "attrs": {"target": "python", "file": export_file.name}})
+    items += [{"kind": "export", "subject": hash_file(path), "parents": [model_hash], "attrs": {"target": target, "file": path.name}}
+              for target, path in export_files.items()]
     entries = ledger.append_many(items, key=key)
     result.ledger_entries = [
         {"seq": e.seq, "kind": e.kind, "subject": e.subject, "entry_hash": e.entry_hash, "parents": list(e.parents)} for e in entries

@@ -66,7 +66,12 @@ def family_space(family: str, *, epochs: int) -> list[dict[str, Any]]:
         by_leaves = [{"max_depth": None, "max_leaf_nodes": n, "min_samples_leaf": 5} for n in (12, 24, 48, 96)]
         return by_depth + by_leaves
     if family == "rules":
-        return [{"max_rules": r, "max_depth": d} for r in (2, 4, 8, 16, 32) for d in (2, 3)]
+        # axis-aligned lists first, then oblique ones (a condition may weigh up to three
+        # features): on LunarLander only the latter keep the teacher's return within 32 rules
+        return [*({"max_depth": d, "max_rules": r} for d, r in ((2, None), (3, None), (4, None), (5, 16))),
+                {"max_depth": None, "max_leaf_nodes": 40, "max_rules": 32},
+                *({"max_depth": d, "oblique": True} for d in (2, 3, 4)),
+                {"max_depth": None, "max_leaf_nodes": 40, "max_rules": 32, "oblique": True, "simplify": True}]
     if family == "mlp":
         # every architecture once before the alternative temperatures: a wide net gets fitted early
         return [
@@ -75,11 +80,12 @@ def family_space(family: str, *, epochs: int) -> list[dict[str, Any]]:
             for h in _HIDDEN
         ]
     if family == "hybrid":
+        # oblique rule trees reach ≥ 60% coverage at τ 0.7–0.8 where axis-aligned ones stay ≤ 20%
+        rule_settings = ((3, False, 0.97), (6, False, 0.9), (6, True, 0.9), (6, True, 0.8), (8, True, 0.7))
         return [
-            {"tau": tau, "rule_depth": depth, "hidden_sizes": list(h), "epochs": epochs}
-            for h in ((8,), (32,))
-            for depth in (3, 6)
-            for tau in (0.97, 0.9, 0.75)
+            {"tau": tau, "rule_depth": depth, "oblique": oblique, "hidden_sizes": list(h), "epochs": epochs}
+            for h in ((4,), (8,), (32,))
+            for depth, oblique, tau in rule_settings
         ]
     raise SearchConfigError(f"unknown student family {family!r}.")
 

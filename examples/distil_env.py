@@ -19,7 +19,6 @@ import torch
 
 from auto_search import AutoDistill, record
 from hybrid import TrajectoryStore, collect, load_teacher
-from hybrid.exports import export_c
 from provenance import Ledger, generate_key, load_key
 from provenance.cli import main as provenance_cli
 
@@ -68,7 +67,7 @@ def run(s: Settings) -> int:
     key = signing_key(s.key)
     ledger_path = s.out / "ledger.db"
     with Ledger(ledger_path) as ledger:
-        record(result, ledger, key, teacher=teacher, out_dir=s.out / "model")
+        record(result, ledger, key, teacher=teacher, out_dir=s.out / "model", exports=("python", "c"))
     report = result.write_report(s.out / "report")
     if result.best_student is not None and hasattr(result.best_student, "to_text"):
         print("\n" + result.best_student.to_text() + "\n")

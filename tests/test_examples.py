@@ -41,6 +41,13 @@ def test_environment_example_end_to_end(tmp_path, script):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "OK:" in proc.stdout
     model = tmp_path / "out" / "model"
-    assert (model / "student.py").exists() and (model / "model.json").exists()
     assert (tmp_path / "out" / "report" / "report.html").exists()
-    assert (tmp_path / "k" / "demo.key.pub").exists()
+    # every shipped file — artifact, Python and C exports — is recorded, with its lineage
+    from provenance.cli import main as provenance_cli
+
+    for shipped in ("model.json", "student.py", "student.h"):
+        assert provenance_cli(["verify", str(tmp_path / "out" / "ledger.db"), "--key", str(tmp_path / "k" / "demo.key.pub"),
+                               "--artifact", str(model / shipped)]) == 0, shipped
+    (model / "student.h").write_text((model / "student.h").read_text() + "\n")
+    assert provenance_cli(["verify", str(tmp_path / "out" / "ledger.db"), "--key", str(tmp_path / "k" / "demo.key.pub"),
+                           "--artifact", str(model / "student.h")]) == 1
