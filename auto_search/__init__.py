@@ -6,15 +6,19 @@
 """
 
 from auto_search.config import FAMILIES, SearchConfig
+from auto_search.evaluate import Candidate
 from auto_search.errors import SearchConfigError, SearchDataError, SearchError
 from auto_search.pareto import hypervolume, pareto_front
-from auto_search.policies import Knee, MaxFidelity, MinCost, parse_policy
+from auto_search.policies import CallablePolicy, Knee, MaxFidelity, MinCost, parse_policy
 from auto_search.record import record
-from auto_search.result import SearchResult
+from auto_search.result import REPORT_SCHEMA_VERSION, SearchResult
 from auto_search.search import AutoDistill
 
 __all__ = [
     "FAMILIES",
+    "REPORT_SCHEMA_VERSION",
+    "CallablePolicy",
+    "Candidate",
     "AutoDistill",
     "Knee",
     "MaxFidelity",
