@@ -17,6 +17,7 @@ import torch
 
 from auto_search.closed_loop import UniformPolicy, retention
 from hybrid.dagger import dagger
+from hybrid.errors import ExportError
 from hybrid.exports.python import export_python
 from hybrid.metrics import fidelity
 from hybrid.rollouts import closed_loop
@@ -68,12 +69,12 @@ def student_latency(student: Any, X: np.ndarray) -> tuple[float, str]:
     """One decision of the exported Python function (state as a list of floats) when the
     family has a Python export, else ``predict`` on one row; returns (seconds, how)."""
     try:
-        namespace: dict[str, Any] = {}
-        exec(compile(export_python(student), "<export>", "exec"), namespace)  # noqa: S102 - our own generated code
-        states = [list(map(float, x)) for x in X]
-        return timed_call_s(namespace["decide"], states), "python export"
-    except Exception:  # no export for this student: measure its predict instead
+        source = export_python(student)
+    except ExportError:  # no Python export for this family: measure its predict instead
         return timed_call_s(student.predict, [x[None, :] for x in X]), "predict"
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<export>", "exec"), namespace)  # noqa: S102 - our own generated code
+    return timed_call_s(namespace["decide"], [list(map(float, x)) for x in X]), "python export"
 
 
 def size_of(student: Any) -> str:
@@ -134,9 +135,10 @@ def validation_return(ctx: Context, student: Any) -> float:
 
 
 RULES_GRID = (  # (RuleListStudent settings, DAgger weighting); the source tree grown by depth or best-first by leaves
-    (dict(max_depth=4), "q"), (dict(max_depth=6, oblique=True), "q"), (dict(max_depth=8, oblique=True), "q"),
-    (dict(max_depth=None, max_leaf_nodes=24, oblique=True), None),
-    (dict(max_depth=None, max_leaf_nodes=40, oblique=True), None), (dict(max_depth=None, max_leaf_nodes=40, oblique=True), "q"),
+    ({"max_depth": 4}, "q"), ({"max_depth": 6, "oblique": True}, "q"), ({"max_depth": 8, "oblique": True}, "q"),
+    ({"max_depth": None, "max_leaf_nodes": 24, "oblique": True}, None),
+    ({"max_depth": None, "max_leaf_nodes": 40, "oblique": True}, None),
+    ({"max_depth": None, "max_leaf_nodes": 40, "oblique": True}, "q"),
 )
 
 

@@ -32,14 +32,21 @@ from typing import Any
 
 import numpy as np
 import torch
+from _retention_peers import (
+    Context,
+    baseline_returns,
+    best_hybrid,
+    best_rules,
+    measure,
+    run_dagger,
+    teacher_latency_s,
+)
 
 from auto_search.search import AutoDistill
 from hybrid.rollouts import collect
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.tree import TreeStudent
 from hybrid.zoo import load_teacher
-
-from _retention_peers import Context, baseline_returns, best_hybrid, best_rules, measure, run_dagger, teacher_latency_s
 
 ENVS = ("CartPole-v1", "Acrobot-v1", "LunarLander-v3")
 SEEDS = {"train": 1, "held_out": 2, "val": 3, "test": 12345}
