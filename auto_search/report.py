@@ -96,7 +96,9 @@ def render_markdown(data: dict[str, Any]) -> str:
             out += ["Confusion on held-out states (rows: teacher, columns: student):", "", "| teacher \\ student | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
             out += [f"| {names[i]} | " + " | ".join(map(str, row)) + " |" for i, row in enumerate(best["confusion"])] + [""]
     if data["closed_loop"]:
-        out += ["## Closed loop", "", "```", json.dumps(data["closed_loop"], indent=2), "```", ""]
+        head, rows = _closed_loop_table(data)
+        out += ["## Closed loop", "", _closed_loop_words(data), "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        out += ["| " + " | ".join(r) + " |" for r in rows] + [""]
     out += ["## Rungs", "", "| rung | level | candidates | finished | status |", "|---|---|---|---|---|"]
     out += [f"| {r['index']} | {r['level']} | {r['candidates']} | {r['finished']} | {r['status']} |" for r in data["rungs"]] + [""]
     if data["ledger_entries"]:
@@ -104,6 +106,30 @@ def render_markdown(data: dict[str, Any]) -> str:
         out += [f"| {e['seq']} | {e['kind']} | `{e['subject']}` | `{e['entry_hash']}` |" for e in data["ledger_entries"]] + [""]
     out += ["Versions: " + ", ".join(f"{k} {v}" for k, v in data["versions"].items()), ""]
     return "\n".join(out)
+
+
+def _closed_loop_words(data: dict[str, Any]) -> str:
+    """The closed-loop baseline and the DAgger outcome in one paragraph."""
+    loop = data["closed_loop"]
+    words = (f"Returns over {loop['episodes']} episodes: teacher {loop['teacher_return']:.1f}, uniformly random policy "
+             f"{loop['random_return']:.1f}; retention = (return − random) / (teacher − random).")
+    dag = loop.get("dagger")
+    if dag:
+        changed = "kept the cloned student" if dag["best_iteration"] == 0 else f"iteration {dag['best_iteration']} replaced the cloned student"
+        words += (f" DAgger ({dag['iterations']} rounds) {changed}: return {dag['return_mean']:.1f}, retention "
+                  f"{100 * dag['retention']:.1f}%, agreement with the teacher on the student's own states "
+                  f"{100 * dag['visited_fidelity']:.1f}%.")
+    return words
+
+
+def _closed_loop_table(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Pareto candidates rolled out in the environment: return, retention, own-state fidelity."""
+    head = ["id", "family", "ops", "fidelity (held-out) %", "fidelity (own states) %", "return", "retention %"]
+    best = data["best"]["candidate"] if data["best"] else None
+    rows = [[f"{c['id']}{'★' if c['id'] == best else ''}", c["family"], f"{c['ops_per_decision']:.4g}", f"{100 * c['fidelity']:.2f}",
+             f"{100 * c['visited_fidelity']:.2f}", f"{c['return_mean']:.1f}", f"{100 * c['retention']:.1f}"]
+            for c in data["candidates"] if c.get("retention") is not None]
+    return head, rows
 
 
 # -- html -------------------------------------------------------------------------------------
@@ -182,7 +208,7 @@ def render_html(data: dict[str, Any]) -> str:
             parts.append("<p>Confusion on held-out states (rows: teacher, columns: student)</p>")
             parts.append(_table(["teacher \\ student", *names], [[names[i], *row] for i, row in enumerate(best["confusion"])]))
     if data["closed_loop"]:
-        parts.append(f"<h2>Closed loop</h2><pre>{e(json.dumps(data['closed_loop'], indent=2))}</pre>")
+        parts.append(f"<h2>Closed loop</h2><p>{e(_closed_loop_words(data))}</p>" + _table(*_closed_loop_table(data)))
     parts.append("<h2>Candidates (★ chosen, ◆ Pareto front)</h2>" + _table(_HEAD, _candidate_rows(data)))
     parts.append("<h2>Rungs</h2>" + _table(["rung", "level", "candidates", "finished", "status"], [[r["index"], r["level"], r["candidates"], r["finished"], r["status"]] for r in data["rungs"]]))
     hashes = [["dataset", ds["content_hash"]], ["config", data["config_hash"]], ["chosen model", best["content_hash"] if best else "—"]]
