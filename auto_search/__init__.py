@@ -9,7 +9,7 @@ from auto_search.config import FAMILIES, SearchConfig
 from auto_search.evaluate import Candidate
 from auto_search.errors import SearchConfigError, SearchDataError, SearchError
 from auto_search.pareto import hypervolume, pareto_front
-from auto_search.policies import CallablePolicy, Knee, MaxFidelity, MinCost, parse_policy
+from auto_search.policies import CallablePolicy, Knee, MaxFidelity, MinCost, MinRetention, parse_policy
 from auto_search.record import record
 from auto_search.result import REPORT_SCHEMA_VERSION, SearchResult
 from auto_search.search import AutoDistill
@@ -23,6 +23,7 @@ __all__ = [
     "Knee",
     "MaxFidelity",
     "MinCost",
+    "MinRetention",
     "SearchConfig",
     "SearchConfigError",
     "SearchDataError",

@@ -37,33 +37,42 @@ def retention(student_return: float, teacher_return: float, random_return: float
     return 1.0 if abs(gap) < 1e-12 else (student_return - random_return) / gap
 
 
-def add_closed_loop(result: SearchResult, students: dict[int, Any], env: Any, teacher: Any, config: SearchConfig, dataset: Any) -> None:
-    """Roll out the Pareto candidates, fill their closed-loop fields, then DAgger the chosen one."""
-    from hybrid.dagger import dagger
-    from hybrid.rollouts import closed_loop, evaluate
-    from hybrid.teachers import as_teacher
+def score_front(candidates: list[Any], front_ids: list[int], students: dict[int, Any], env: Any, teacher: Any,
+                config: SearchConfig, n_actions: int) -> tuple[list[Any], dict[str, Any]]:
+    """Roll out the Pareto candidates on seeded episodes; returns the candidates with their
+    closed-loop fields filled, and the baselines (teacher and uniform-random returns)."""
+    from hybrid.rollouts import evaluate
 
-    teacher = as_teacher(teacher)
     episodes, seed = config.closed_loop_episodes, config.seed
     teacher_return = evaluate(env, teacher, episodes, seed)[0]
-    random_return = evaluate(env, UniformPolicy(len(result.dataset["action_names"]), seed), episodes, seed)[0]
-
-    def loop_scores(student: Any) -> dict[str, float]:
-        run = closed_loop(env, student, episodes, seed, teacher=teacher)
-        return {"visited_fidelity": run.agreement, "return_mean": run.mean_return,
-                "retention": retention(run.mean_return, teacher_return, random_return)}
-
-    by_id = {c.id: i for i, c in enumerate(result.candidates)}
-    for cid in result.pareto:
-        i = by_id[cid]
-        result.candidates[i] = replace(result.candidates[i], **loop_scores(students[cid]))
-    result.best = result.candidates[by_id[result.best.id]]
+    random_return = evaluate(env, UniformPolicy(n_actions, seed), episodes, seed)[0]
     summary: dict[str, Any] = {"episodes": episodes, "teacher_return": float(teacher_return), "random_return": float(random_return)}
-    if config.dagger_iterations > 0:
-        before = result.best_student.content_hash
-        run = dagger(env, teacher, result.best_student, iterations=config.dagger_iterations,
-                     episodes_per_iteration=episodes, beta=0.5, seed=seed, dataset=dataset)
-        result.best_student = run.student
-        summary["dagger"] = {"iterations": config.dagger_iterations, "best_iteration": run.best_iteration,
-                             "before_hash": before, "after_hash": run.student.content_hash, **loop_scores(run.student)}
-    result.closed_loop = summary
+    scored = list(candidates)
+    where = {c.id: i for i, c in enumerate(scored)}
+    for cid in front_ids:
+        scored[where[cid]] = replace(scored[where[cid]], **loop_scores(students[cid], env, teacher, summary, seed))
+    return scored, summary
+
+
+def loop_scores(student: Any, env: Any, teacher: Any, summary: dict[str, Any], seed: int) -> dict[str, float]:
+    """Return, retention and agreement with the teacher on the student's own states."""
+    from hybrid.rollouts import closed_loop
+
+    run = closed_loop(env, student, summary["episodes"], seed, teacher=teacher)
+    return {"visited_fidelity": run.agreement, "return_mean": run.mean_return,
+            "retention": retention(run.mean_return, summary["teacher_return"], summary["random_return"])}
+
+
+def dagger_chosen(result: SearchResult, env: Any, teacher: Any, config: SearchConfig, dataset: Any) -> None:
+    """DAgger rounds for the chosen student; ``dagger`` keeps the best iterate by measured
+    return, so the student shipped is never worse in the loop than the one chosen."""
+    from hybrid.dagger import dagger
+
+    summary = result.closed_loop
+    before = result.best_student.content_hash
+    run = dagger(env, teacher, result.best_student, iterations=config.dagger_iterations,
+                 episodes_per_iteration=config.closed_loop_episodes, beta=0.5, seed=config.seed, dataset=dataset)
+    result.best_student = run.student
+    summary["dagger"] = {"iterations": config.dagger_iterations, "best_iteration": run.best_iteration,
+                         "before_hash": before, "after_hash": run.student.content_hash,
+                         **loop_scores(run.student, env, teacher, summary, config.seed)}

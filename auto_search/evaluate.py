@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from auto_search.errors import SearchConfigError
-from auto_search.space import EXPENSIVE, NAMED, Spec, student_class
+from auto_search.space import EXPENSIVE, Spec, student_class
+from hybrid.students import fit_named
 from provenance.hashing import hash_json
 
 _LATENCY_CALLS = 25
@@ -87,8 +88,8 @@ def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any
     start = time.perf_counter()
     try:
         w = None if data.w is None else data.w[: spec.n_train]
-        names = {"feature_names": data.feature_names, "action_names": data.action_names} if spec.family in NAMED else {}
-        student = student_class(spec.family)(**spec.params).fit(data.X[: spec.n_train], data.P[: spec.n_train], sample_weight=w, **names)
+        student = fit_named(student_class(spec.family)(**spec.params), data.X[: spec.n_train], data.P[: spec.n_train], w,
+                            feature_names=data.feature_names, action_names=data.action_names)
         fit_time = time.perf_counter() - start
         fidelity, kl = score(data.P_val, student.predict_proba(data.X_val), data.w_val)
         cost = student.cost()

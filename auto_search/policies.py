@@ -3,7 +3,8 @@
 A policy takes the candidates that may be chosen (whole rungs only) and returns one with a
 sentence saying why. Ties are broken by (operations, parameters, -fidelity, id), so the choice
 is deterministic. Policies can be written as strings (CLI, config): ``knee``,
-``knee:0.05``, ``min-cost:0.95``, ``within-best:0.01``, ``max-fidelity:200``.
+``knee:0.05``, ``min-cost:0.95``, ``within-best:0.01``, ``max-fidelity:200``,
+``min-retention:0.99`` (closed loop: needs an environment and the teacher).
 """
 
 from __future__ import annotations
@@ -118,6 +119,41 @@ class MaxFidelity:
 
 
 @dataclass(frozen=True)
+class MinRetention:
+    """Cheapest Pareto student that keeps ``retention_at_least`` of the teacher's return in the
+    environment (closed loop, seeded episodes), so it needs ``env`` and ``teacher``.
+
+    Retention measures what a user deploys for; held-out fidelity only predicts it. Rollouts
+    are seeded, so the choice stays reproducible. When none reaches the bar, the student with
+    the highest retention is chosen and the words say so.
+    """
+
+    retention_at_least: float = 0.99
+    needs_closed_loop = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.retention_at_least <= 1.5:
+            raise SearchConfigError(f"MinRetention(retention_at_least=…) is a share of the teacher's return (0.99 = 99%); got {self.retention_at_least!r}.")
+
+    @property
+    def spec(self) -> str:
+        return f"min-retention:{self.retention_at_least:g}"
+
+    def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]:
+        scored = [c for c in pool if c.retention is not None]
+        if not scored:
+            raise SearchConfigError("min-retention needs closed-loop scores: pass env=… and teacher=… to AutoDistill.")
+        ok = [c for c in scored if c.retention >= self.retention_at_least - 1e-12]
+        if not ok:
+            pick = min(scored, key=lambda c: (-c.retention, *_order(c)))
+            return pick, (f"no Pareto student kept {100 * self.retention_at_least:g}% of the teacher's return; chose the best, "
+                          f"{100 * pick.retention:.1f}%: {describe(pick)}")
+        pick = min(ok, key=_order)
+        return pick, (f"smallest student keeping ≥ {100 * self.retention_at_least:g}% of the teacher's return "
+                      f"({100 * pick.retention:.1f}% in the loop): {describe(pick)}")
+
+
+@dataclass(frozen=True)
 class CallablePolicy:
     """A user function ``pool -> candidate`` (or ``(candidate, words)``); not hashable by content,
     so the report marks the choice as made by custom code."""
@@ -136,19 +172,20 @@ class CallablePolicy:
         return pick, f"chosen by custom policy {self.spec}: {words or describe(pick)}"
 
 
-Policy = Union[Knee, MinCost, MaxFidelity, CallablePolicy]
+Policy = Union[Knee, MinCost, MaxFidelity, MinRetention, CallablePolicy]
 
 
 def parse_policy(policy: str | Policy | Callable) -> Policy:
     """Turn a policy object, callable or string spec into a policy; unknown specs raise."""
-    if isinstance(policy, (Knee, MinCost, MaxFidelity, CallablePolicy)):
+    if isinstance(policy, (Knee, MinCost, MaxFidelity, MinRetention, CallablePolicy)):
         return policy
     if callable(policy):
         return CallablePolicy(policy)
     if not isinstance(policy, str):
         raise SearchConfigError(f"policy must be a string, a policy object or a callable; got {type(policy).__name__}.")
     name, _, arg = policy.strip().partition(":")
-    makers = {"min-cost": lambda v: MinCost(fidelity_at_least=v), "within-best": lambda v: MinCost(within_best=v), "max-fidelity": MaxFidelity}
+    makers = {"min-cost": lambda v: MinCost(fidelity_at_least=v), "within-best": lambda v: MinCost(within_best=v), "max-fidelity": MaxFidelity,
+              "min-retention": MinRetention}
     makers["knee"] = Knee
     if name == "knee" and not arg:
         return Knee()
@@ -157,4 +194,4 @@ def parse_policy(policy: str | Policy | Callable) -> Policy:
             return makers[name](float(arg))
         except ValueError:
             raise SearchConfigError(f"policy {policy!r} needs a number after the colon, e.g. {name}:0.95.") from None
-    raise SearchConfigError(f"unknown policy {policy!r}; use knee, knee:0.05, min-cost:0.95, within-best:0.01 or max-fidelity:200 (or pass a callable).")
+    raise SearchConfigError(f"unknown policy {policy!r}; use knee, knee:0.05, min-cost:0.95, within-best:0.01, max-fidelity:200 or min-retention:0.99 (or pass a callable).")

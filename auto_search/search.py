@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from auto_search.config import FAMILIES, SearchConfig
-from auto_search.errors import SearchDataError
+from auto_search.errors import SearchConfigError, SearchDataError
 from auto_search.evaluate import BudgetExpired, Candidate, SplitData, run_specs
 from auto_search.pareto import pareto_front
 from auto_search.policies import Policy, parse_policy
@@ -88,6 +88,8 @@ class AutoDistill:
         started, t0 = time.time(), time.monotonic()
         config, policy = self.config(), parse_policy(self.policy)
         _check_dataset(dataset)
+        if getattr(policy, "needs_closed_loop", False) and (self.env is None or self.teacher is None):
+            raise SearchConfigError(f"policy {policy.spec} scores students in the environment: pass env=… and teacher=… to AutoDistill.")
         for family in config.families:
             check_family(family)  # a missing family fails here, before any work
         # keep back a sliver of the budget for cancelling, choosing and a report written right after
@@ -187,7 +189,6 @@ def _finish(run: _Run, unstarted: int, policy: Policy, config: SearchConfig, dat
     """Choose among whole rungs, rebuild the chosen student, add closed-loop scores."""
     complete = run.complete_prefix()
     candidates = sorted(run.done.values(), key=lambda c: c.id)
-    by_id = {c.id: c for c in candidates}
     pool = [c for c in candidates if c.status == "ok" and c.rung < complete]
     reproducible = bool(pool)
     if not pool:  # not even one whole rung: fall back to whatever finished, and say so
@@ -195,6 +196,18 @@ def _finish(run: _Run, unstarted: int, policy: Policy, config: SearchConfig, dat
     # a student no better than always playing the teacher's most common action is no student
     baseline = float(np.bincount(data.P_val.argmax(axis=1), minlength=data.P_val.shape[1]).max() / len(data.P_val))
     pool = [c for c in pool if c.fidelity > baseline] or pool
+    front = pareto_front(pool)
+    closed = search.env is not None and search.teacher is not None and stop != "interrupted" and bool(pool)
+    loop = teacher = None
+    if closed:  # before choosing, so a policy may choose by return in the environment
+        from auto_search.closed_loop import score_front
+        from hybrid.teachers import as_teacher
+
+        teacher = as_teacher(search.teacher)
+        students = {c.id: _rebuild(c, run.artifacts[c.id]) for c in front}
+        candidates, loop = score_front(candidates, [c.id for c in front], students, search.env, teacher, config, data.P_val.shape[1])
+        scored = {c.id: c for c in candidates}
+        pool = [scored[c.id] for c in pool]
     best = student = words = None
     if pool:
         best, words = policy(pool)
@@ -208,16 +221,16 @@ def _finish(run: _Run, unstarted: int, policy: Policy, config: SearchConfig, dat
     rungs += [{"index": i, "level": None, "candidates": 0, "finished": 0, "status": "cut"} for i in range(start, start + unstarted)]
     result = SearchResult(
         config=config, dataset=dataset_summary(dataset), teacher=teacher_summary(search.teacher),
-        candidates=candidates, pareto=[c.id for c in pareto_front(pool)], best=best, choice=words,
+        candidates=candidates, pareto=[c.id for c in front], best=best, choice=words,
         best_student=student, rungs=rungs, stopped_by=stop, reproducible=reproducible,
         started_at=started, search_s=search_s, versions=library_versions(), baseline_fidelity=baseline,
+        closed_loop=loop,
     )
     if student is not None:
-        if search.env is not None and search.teacher is not None and stop != "interrupted":
-            from auto_search.closed_loop import add_closed_loop
+        if closed and config.dagger_iterations > 0:
+            from auto_search.closed_loop import dagger_chosen
 
-            students = {i: _rebuild(by_id[i], run.artifacts[i]) for i in result.pareto}
-            add_closed_loop(result, students, search.env, search.teacher, config, dataset)
+            dagger_chosen(result, search.env, teacher, config, dataset)
         # of the student to ship (after DAgger, when it ran)
         result.confusion = _confusion(data.P_val, result.best_student.predict_proba(data.X_val))
     return result

@@ -28,7 +28,6 @@ from auto_search.pareto import pareto_front
 
 RUNG_SIZE = 12
 EXPENSIVE = frozenset({"mlp", "hybrid"})
-NAMED = frozenset({"rules", "hybrid"})  # their fit takes feature and action names for readable rules
 
 # family -> (module, class); imported lazily so a search over trees never imports torch
 _CLASSES = {

@@ -35,6 +35,8 @@ class Settings:
     seed: int = 0
     n_jobs: int = 2
     verbose: int = 1
+    policy: str = "min-retention:0.99"  # the cheapest Pareto student keeping 99% of the teacher's return
+    loop_episodes: int = 5              # seeded episodes per Pareto candidate in the environment
 
 
 def signing_key(path: Path):
@@ -60,7 +62,8 @@ def run(s: Settings) -> int:
     print(f"logged {len(dataset)} teacher decisions over {s.episodes} episodes "
           f"(teacher return {rollouts.returns.mean():.1f}); dataset {dataset.content_hash[:19]}…")
 
-    search = AutoDistill(budget_s=s.budget_s, env=s.env_id, teacher=teacher, seed=s.seed, n_jobs=s.n_jobs, verbose=s.verbose)
+    search = AutoDistill(budget_s=s.budget_s, policy=s.policy, env=s.env_id, teacher=teacher, seed=s.seed, n_jobs=s.n_jobs,
+                         verbose=s.verbose, closed_loop_episodes=s.loop_episodes)
     result = search.fit(dataset)
     print(result.summary())
 
@@ -86,13 +89,15 @@ def parse_args(defaults: Settings, argv: list[str] | None = None) -> Settings:
     p.add_argument("--key", type=Path, default=defaults.key, help="signing key, created if missing")
     p.add_argument("--episodes", type=int, default=defaults.episodes, help="teacher episodes to log")
     p.add_argument("--budget", type=float, default=defaults.budget_s, help="search budget in seconds")
+    p.add_argument("--policy", default=defaults.policy, help="selection policy, e.g. min-retention:0.99, knee, min-cost:0.95")
+    p.add_argument("--loop-episodes", type=int, default=defaults.loop_episodes, help="episodes per Pareto candidate in the loop")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--jobs", type=int, default=defaults.n_jobs, help="parallel search workers")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     env_id = getattr(a, "env_id", defaults.env_id)
     out = a.out or (defaults.out if env_id == defaults.env_id else Path("runs") / env_id.split("-")[0].lower())
-    return Settings(env_id, out, a.key, a.episodes, a.budget, a.seed, a.jobs, 0 if a.quiet else 1)
+    return Settings(env_id, out, a.key, a.episodes, a.budget, a.seed, a.jobs, 0 if a.quiet else 1, a.policy, a.loop_episodes)
 
 
 if __name__ == "__main__":

@@ -11,4 +11,4 @@ from pathlib import Path
 from distil_env import Settings, parse_args, run
 
 if __name__ == "__main__":
-    raise SystemExit(run(parse_args(Settings("LunarLander-v3", Path("runs/lunar_lander"), budget_s=150.0, episodes=40))))
+    raise SystemExit(run(parse_args(Settings("LunarLander-v3", Path("runs/lunar_lander"), budget_s=150.0, episodes=40, loop_episodes=10))))

@@ -26,7 +26,15 @@ from sklearn.base import clone
 
 from hybrid.dataset import DistillDataset
 from hybrid.errors import DataError
-from hybrid.rollouts import closed_loop, collect, episode_seeds, make_env, policy_actions, run_episodes
+from hybrid.rollouts import (
+    closed_loop,
+    collect,
+    episode_seeds,
+    make_env,
+    policy_actions,
+    run_episodes,
+)
+from hybrid.students import fit_named
 from hybrid.teachers import Teacher, as_teacher, state_weights
 
 
@@ -65,7 +73,7 @@ def _fit(student: Any, dataset: DistillDataset, teacher: Any, weighting: str | N
         weights, _ = state_weights(teacher, dataset.X, dataset.P, weighting)
         dataset = dataset.with_weights(weights)
     fresh = clone(student, safe=False)
-    fresh.fit(dataset.X, dataset.P, sample_weight=dataset.weights)
+    fit_named(fresh, dataset.X, dataset.P, dataset.weights, feature_names=dataset.feature_names, action_names=dataset.action_names)
     return fresh, dataset
 
 

@@ -103,6 +103,17 @@ def check_weights(sample_weight: Any, n_states: int) -> np.ndarray | None:
     return w
 
 
+def fit_named(student: Any, X: Any, P: Any, sample_weight: Any = None, *,
+              feature_names: Any = None, action_names: Any = None) -> Any:
+    """Fit any student, passing feature and action names to those whose ``fit`` takes them
+    (rule lists and hybrids print them), so every caller keeps readable rules readable."""
+    import inspect
+
+    accepted = inspect.signature(student.fit).parameters
+    names = {k: v for k, v in (("feature_names", feature_names), ("action_names", action_names)) if v is not None and k in accepted}
+    return student.fit(X, P, sample_weight=sample_weight, **names)
+
+
 class Student(BaseEstimator):
     """Base of every student family: identity, storage and the not-fitted check.
 

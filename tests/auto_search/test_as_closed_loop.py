@@ -44,3 +44,24 @@ def test_retention_is_normalised_between_random_and_teacher():
     assert retention(500.0, 500.0, 20.0) == 1.0 and retention(20.0, 500.0, 20.0) == 0.0
     assert retention(260.0, 500.0, 20.0) == pytest.approx(0.5) and retention(7.0, 7.0, 7.0) == 1.0
     assert set(UniformPolicy(3, seed=0).predict(__import__("numpy").zeros((200, 4)))) == {0, 1, 2}
+
+
+def test_min_retention_chooses_the_cheapest_front_student_that_keeps_the_return():
+    from auto_search.policies import MinRetention
+    from hybrid.rollouts import collect
+    from hybrid.zoo import load_teacher
+
+    teacher = load_teacher("CartPole-v1")
+    dataset, _ = collect("CartPole-v1", teacher, episodes=2, seed=0)
+    r = AutoDistill(families=("tree",), budget_s=60, n_jobs=1, env="CartPole-v1", teacher=teacher, policy="min-retention:0.99",
+                    closed_loop_episodes=1, dagger_iterations=0, verbose=0).fit(dataset)
+    front = r.pareto_candidates
+    keepers = [c for c in front if c.retention >= 0.99]
+    if keepers:
+        assert r.best.id == min(keepers, key=lambda c: (c.ops_per_decision, c.parameters)).id
+        assert "keeping ≥ 99%" in r.choice
+    else:
+        assert r.best.retention == max(c.retention for c in front) and "no Pareto student kept" in r.choice
+    # the same policy object refuses to run without an environment, before any work
+    with pytest.raises(Exception, match="env=… and teacher=…"):
+        AutoDistill(families=("tree",), policy=MinRetention(0.99), verbose=0).fit(dataset)

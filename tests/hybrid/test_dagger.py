@@ -123,3 +123,12 @@ def test_viper_weights_and_a_custom_beta_schedule_on_a_three_action_toy_world(to
 def test_bad_settings_are_refused(teacher, kwargs, match):
     with pytest.raises(DataError, match=match):
         dagger("CartPole-v1", teacher, TreeStudent(max_depth=2), **kwargs)
+
+
+def test_every_iterate_keeps_the_names_a_rule_list_prints(teacher, cloning_data):
+    from hybrid.students.rules import RuleListStudent
+
+    result = dagger("CartPole-v1", teacher, RuleListStudent(max_depth=2), iterations=1, episodes_per_iteration=1,
+                    seed=SEED, eval_episodes=1, dataset=cloning_data)
+    text = result.student.to_text()
+    assert any(name in text for name in teacher.feature_names) and "push_" in text and "x0" not in text
