@@ -38,7 +38,7 @@ _CLASSES = {
 }
 
 _TEMPERING = ((2.0, 0.7), (1.0, 0.3), (4.0, 0.9))  # (temperature, alpha) pairs worth trying
-_HIDDEN = ((), (4,), (8,), (16,), (32,), (16, 16), (64,), (32, 32))
+_HIDDEN = ((), (2,), (4,), (8,), (16,), (32,), (16, 16), (64,), (32, 32))
 
 
 def check_family(family: str) -> None:
