@@ -8,13 +8,13 @@ episodes that the table reports.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
+from _timing import per_call_s
 from auto_search.closed_loop import UniformPolicy, retention
 from hybrid.dagger import dagger
 from hybrid.errors import ExportError
@@ -46,23 +46,11 @@ class Context:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def timed_call_s(fn: Any, args: list[Any], rounds: int = 5) -> float:
-    """Seconds per call of ``fn(arg)`` over ``args``: the best of ``rounds`` passes (least noise
-    from other processes on a shared machine)."""
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for a in args:
-            fn(a)
-        best = min(best, (time.perf_counter() - t0) / len(args))
-    return best
-
-
 def teacher_latency_s(teacher: Any, X: np.ndarray) -> float:
     """The teacher's torch forward on one state (a prepared ``[1, d]`` tensor), no_grad."""
     tensors = [torch.from_numpy(np.ascontiguousarray(x[None, :])) for x in X]
     with torch.no_grad():
-        return timed_call_s(teacher, tensors)
+        return per_call_s(teacher, tensors)
 
 
 def student_latency(student: Any, X: np.ndarray) -> tuple[float, str]:
@@ -71,10 +59,10 @@ def student_latency(student: Any, X: np.ndarray) -> tuple[float, str]:
     try:
         source = export_python(student)
     except ExportError:  # no Python export for this family: measure its predict instead
-        return timed_call_s(student.predict, [x[None, :] for x in X]), "predict"
+        return per_call_s(student.predict, [x[None, :] for x in X]), "predict"
     namespace: dict[str, Any] = {}
     exec(compile(source, "<export>", "exec"), namespace)  # noqa: S102 - our own generated code
-    return timed_call_s(namespace["decide"], [list(map(float, x)) for x in X]), "python export"
+    return per_call_s(namespace["decide"], [list(map(float, x)) for x in X]), "python export"
 
 
 def size_of(student: Any) -> str:

@@ -27,14 +27,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from _timing import per_call_s
 from hybrid.exports import export_c, export_python
 from hybrid.metrics import fidelity
 from hybrid.rollouts import collect
@@ -64,17 +63,6 @@ int main(int argc, char **argv) {
     return 0;
 }
 """
-
-
-def per_call_s(fn: Callable[[Any], Any], args: list[Any], repeats: int) -> float:
-    """Best over ``repeats`` of the mean time of one ``fn(arg)`` across ``args``."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for a in args:
-            fn(a)
-        best = min(best, (time.perf_counter() - start) / len(args))
-    return best
 
 
 def import_module(path: str, name: str) -> Any:
