@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,8 +35,13 @@ class TrajectoryStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.db = sqlite_utils.Database(self.path)
-        self._create_schema()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite_utils.Database(self.path)
+            self._create_schema()
+        except (sqlite3.Error, OSError) as e:
+            raise DataError(f"cannot open trajectory store {self.path}: {e}; pass a writable path to a new file or an "
+                            "existing store") from None
         self._runs: dict[int, tuple[int, int]] = {}  # run id -> (n_features, n_actions)
         self._episodes: dict[tuple[int, int], list[int]] = {}  # (run, episode) -> [episode row id, next t]
 

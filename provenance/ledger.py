@@ -102,8 +102,10 @@ def connect(path: PathLike, *, create: bool) -> sqlite3.Connection:
     if not create and not path.is_file():
         raise LedgerError(f"ledger {path} not found; check the path (or create it with `provenance record`)")
     try:
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         raise LedgerError(f"cannot open ledger {path}: {exc}") from exc
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}

@@ -134,3 +134,12 @@ def test_any_finite_decisions_hash_the_same_through_store_jsonl_and_npz(tmp_path
     hashes = {direct.content_hash, store.to_dataset().content_hash, via_jsonl.to_dataset().content_hash,
               DistillDataset.load(direct.save(tmp / "d.npz")).content_hash}
     assert len(hashes) == 1
+
+
+def test_a_new_store_gets_its_folder_and_a_file_that_is_not_sqlite_is_refused(tmp_path):
+    with TrajectoryStore(tmp_path / "new" / "folder" / "log.db") as store:
+        assert store.n_steps() == 0
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(DataError, match="cannot open trajectory store"):
+        TrajectoryStore(junk)
