@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
+from distil_env import signing_key
 
 from auto_search import AutoDistill, record
 from hybrid import TrajectoryStore
 from provenance import Ledger
 from provenance.cli import main as provenance_cli
-
-from distil_env import signing_key
 
 TOOLS = ("web_search", "calculator", "code_runner", "calendar", "answer_directly")
 FEATURES = ("words", "digits_share", "has_code_block", "mentions_date", "question_marks", "user_is_expert")
@@ -62,6 +62,19 @@ def write_logs(path: Path, n: int, seed: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line entry: bad options or data end in one line naming the fix (exit 2)."""
+    from hybrid import HybridError
+    from provenance import ProvenanceError
+
+    try:
+        return distil_logs(argv)
+    except (HybridError, ProvenanceError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def distil_logs(argv: list[str] | None = None) -> int:
+    """Simulate the logs, ingest, search, report, record and verify; returns verify's exit code."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--requests", type=int, default=6000, help="simulated decisions to log")
     p.add_argument("--budget", type=float, default=30.0, help="search budget in seconds")

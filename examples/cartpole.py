@@ -10,7 +10,7 @@ to Python and C, and verifies the ledger and the exported file. About 3 minutes 
 
 from pathlib import Path
 
-from distil_env import Settings, parse_args, run
+from distil_env import Settings, main
 
 if __name__ == "__main__":
-    raise SystemExit(run(parse_args(Settings("CartPole-v1", Path("runs/cartpole"), budget_s=60.0, episodes=20))))
+    raise SystemExit(main(Settings("CartPole-v1", Path("runs/cartpole"), budget_s=60.0, episodes=20)))

@@ -11,6 +11,7 @@ settings; run this file directly for any teacher in the zoo:
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,9 @@ def run(s: Settings) -> int:
     t0 = time.monotonic()
     s.out.mkdir(parents=True, exist_ok=True)
     teacher = load_teacher(s.env_id)
+    search = AutoDistill(budget_s=s.budget_s, policy=s.policy, env=s.env_id, teacher=teacher, seed=s.seed, n_jobs=s.n_jobs,
+                         verbose=s.verbose, closed_loop_episodes=s.loop_episodes)
+    search.config()  # a bad option fails here, before any rollout
     print(f"teacher {s.env_id}: {teacher.ops_per_decision} multiply-adds per decision, {teacher.content_hash[:19]}…")
 
     with TrajectoryStore(s.out / "trajectories.db") as store:
@@ -62,8 +66,6 @@ def run(s: Settings) -> int:
     print(f"logged {len(dataset)} teacher decisions over {s.episodes} episodes "
           f"(teacher return {rollouts.returns.mean():.1f}); dataset {dataset.content_hash[:19]}…")
 
-    search = AutoDistill(budget_s=s.budget_s, policy=s.policy, env=s.env_id, teacher=teacher, seed=s.seed, n_jobs=s.n_jobs,
-                         verbose=s.verbose, closed_loop_episodes=s.loop_episodes)
     result = search.fit(dataset)
     print(result.summary())
 
@@ -78,6 +80,19 @@ def run(s: Settings) -> int:
     print(f"done in {time.monotonic() - t0:.0f} s; verifying:\n"
           f"$ provenance verify {ledger_path} --key {s.key}.pub --artifact {s.out / 'model' / 'student.py'}")
     return provenance_cli(["verify", str(ledger_path), "--key", f"{s.key}.pub", "--artifact", str(s.out / "model" / "student.py")])
+
+
+def main(defaults: Settings, argv: list[str] | None = None) -> int:
+    """Command line entry: bad options or data end in one line naming the fix (exit 2)."""
+    from hybrid import HybridError
+    from provenance import ProvenanceError
+
+    settings = parse_args(defaults, argv)
+    try:
+        return run(settings)
+    except (HybridError, ProvenanceError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 def parse_args(defaults: Settings, argv: list[str] | None = None) -> Settings:
@@ -101,4 +116,4 @@ def parse_args(defaults: Settings, argv: list[str] | None = None) -> Settings:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run(parse_args(Settings())))
+    raise SystemExit(main(Settings()))

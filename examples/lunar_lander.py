@@ -8,7 +8,7 @@ teacher's return, so the search gets a larger budget and more teacher episodes.
 
 from pathlib import Path
 
-from distil_env import Settings, parse_args, run
+from distil_env import Settings, main
 
 if __name__ == "__main__":
-    raise SystemExit(run(parse_args(Settings("LunarLander-v3", Path("runs/lunar_lander"), budget_s=150.0, episodes=40, loop_episodes=10))))
+    raise SystemExit(main(Settings("LunarLander-v3", Path("runs/lunar_lander"), budget_s=150.0, episodes=40, loop_episodes=10)))

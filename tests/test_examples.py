@@ -51,3 +51,9 @@ def test_environment_example_end_to_end(tmp_path, script):
     (model / "student.h").write_text((model / "student.h").read_text() + "\n")
     assert provenance_cli(["verify", str(tmp_path / "out" / "ledger.db"), "--key", str(tmp_path / "k" / "demo.key.pub"),
                            "--artifact", str(model / "student.h")]) == 1
+
+
+def test_a_bad_option_ends_in_one_line_before_any_work(tmp_path):
+    proc = run_example("cartpole.py", "--policy", "bogus", "--out", "out", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("error: unknown policy 'bogus'")
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out" / "trajectories.db").exists()
