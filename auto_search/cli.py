@@ -21,6 +21,7 @@ from hybrid.errors import HybridError
 EXAMPLE = """example:
   agent-distill search decisions.jsonl --out report/ --budget 30 --policy within-best:0.01 \\
       --ledger lineage.db --key signing.key
+  agent-distill search cartpole.npz --out report/ --env CartPole-v1 --policy min-retention:0.99
 DATA may be a DistillDataset .npz, decisions as .jsonl or .csv, or a trajectory store (.db/.sqlite)."""
 
 
@@ -59,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the report, model and export go")
     search.add_argument("--ledger", type=Path, help="provenance ledger to record the search in (needs --key)")
     search.add_argument("--key", type=Path, help="Ed25519 signing key for --ledger")
+    search.add_argument("--env", metavar="ENV_ID", help="gymnasium environment with a committed teacher (e.g. CartPole-v1): "
+                        "scores the Pareto front in the loop, allows --policy min-retention:0.99, and gives the chosen student DAgger rounds")
     search.add_argument("--json", action="store_true", help="print the report data as JSON on stdout")
     search.add_argument("--debug", action="store_true", help="show tracebacks")
     add_config_arguments(search)
@@ -86,17 +89,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _search(args: argparse.Namespace, config: Any) -> int:
     from auto_search.search import AutoDistill
 
+    teacher = None
+    if args.env is not None:
+        from hybrid.zoo import load_teacher
+
+        teacher = load_teacher(args.env)  # an unknown environment fails here, naming the known ones
     dataset = load_dataset(args.data)
     print(f"searching {len(dataset)} states × {dataset.n_features} features, {dataset.n_actions} actions, "
           f"budget {config.budget_s:g} s (Ctrl-C stops and reports what finished)", file=sys.stderr, flush=True)
-    result = AutoDistill.from_config(config).fit(dataset)
+    result = AutoDistill.from_config(config, env=args.env, teacher=teacher).fit(dataset)
     if result.stopped_by != "interrupted" and args.ledger is not None and result.best_student is not None:
         from auto_search.record import record
         from provenance.keys import load_key
         from provenance.ledger import Ledger
 
         with Ledger(args.ledger) as ledger:
-            record(result, ledger, load_key(args.key), out_dir=args.out)
+            record(result, ledger, load_key(args.key), teacher=teacher, out_dir=args.out, exports=("python", "c"))
     result.write_report(args.out)
     if args.json:
         print(json.dumps(result.to_data(), indent=2, sort_keys=True))

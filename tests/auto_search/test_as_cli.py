@@ -50,7 +50,7 @@ def test_search_records_in_a_ledger_when_given_a_key(data_npz, tmp_path):
                    "--ledger", tmp_path / "l.db", "--key", tmp_path / "k.key", "--json")
     assert proc.returncode == 0, proc.stderr
     printed = json.loads(proc.stdout)
-    assert [e["kind"] for e in printed["ledger_entries"]] == ["dataset", "search", "model", "export"]
+    assert [e["kind"] for e in printed["ledger_entries"]] == ["dataset", "search", "model", "export", "export"]  # Python and C
     assert (out / "model.json").exists() and (out / "student.py").exists()
 
 
@@ -112,3 +112,25 @@ def test_ctrl_c_writes_the_report_of_what_finished(make_dataset, tmp_path):
     assert proc.returncode == 130, err
     data = json.loads((out / "report.json").read_text())
     assert data["stopped_by"] == "interrupted" and any(r["status"] == "cut" for r in data["rungs"])
+
+
+def test_with_an_environment_the_cli_chooses_by_retention_and_records_the_teacher(tmp_path):
+    from hybrid.rollouts import collect
+    from hybrid.zoo import load_teacher
+    from provenance.keys import generate_key
+    from provenance.verify import verify_ledger
+
+    data = tmp_path / "cartpole.npz"
+    collect("CartPole-v1", load_teacher("CartPole-v1"), episodes=2, seed=0).dataset.save(data)
+    generate_key(tmp_path / "k.key")
+    out = tmp_path / "out"
+    proc = run_cli("search", data, "--out", out, "--env", "CartPole-v1", "--policy", "min-retention:0.99", "--budget", 20,
+                   "--families", "tree", "rules", "--n-jobs", 1, "--closed-loop-episodes", 1, "--dagger-iterations", 0,
+                   "--verbose", 0, "--ledger", tmp_path / "l.db", "--key", tmp_path / "k.key")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert "teacher's return" in report["best"]["choice"] and report["closed_loop"]["teacher_return"] > 400
+    assert [e["kind"] for e in report["ledger_entries"]] == ["dataset", "teacher", "search", "model", "export", "export"]
+    assert verify_ledger(tmp_path / "l.db", [tmp_path / "k.key.pub"]).ok
+    bad = run_cli("search", data, "--out", out, "--env", "NoSuchEnv-v0", "--budget", 5)
+    assert bad.returncode == 2 and "NoSuchEnv-v0" in bad.stderr and "Traceback" not in bad.stderr
