@@ -20,6 +20,7 @@ import hashlib
 import json
 import re
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,6 +97,22 @@ class Entry:
                 "key_id": self.key_id, "entry_hash": self.entry_hash, "signature": self.signature.hex()}
 
 
+def _ensure_wal(conn: sqlite3.Connection, path: Path) -> None:
+    """Switch the file to WAL (persistent: the first opener to get here does it). The switch
+    needs a moment alone with the file and does not always wait on the busy timeout, so
+    openers racing on a new ledger retry instead of failing."""
+    for _ in range(200):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            time.sleep(0.05)
+    raise LedgerError(f"{path} stayed locked by other writers for 10 s; retry when they are done")
+
+
 def connect(path: PathLike, *, create: bool) -> sqlite3.Connection:
     """Open ``path`` as a ledger database (creating the schema when ``create``), or raise LedgerError."""
     path = Path(path)
@@ -113,8 +130,7 @@ def connect(path: PathLike, *, create: bool) -> sqlite3.Connection:
             if tables or not create:
                 raise LedgerError(f"{path} is a SQLite file but not a provenance ledger (no ledger_meta table)")
             conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode=WAL")  # persistent: the first opener to get here switches it
+        _ensure_wal(conn, path)
         fmt = dict(conn.execute("SELECT name, value FROM ledger_meta"))
         if fmt.get("format") != FORMAT or fmt.get("version") != VERSION:
             raise LedgerError(f"{path} is ledger format {fmt.get('format')!r} v{fmt.get('version')}; this tool reads {FORMAT} v{VERSION}")
