@@ -89,7 +89,7 @@ class AutoDistill:
         config, policy = self.config(), parse_policy(self.policy)
         _check_dataset(dataset)
         if getattr(policy, "needs_closed_loop", False) and (self.env is None or self.teacher is None):
-            raise SearchConfigError(f"policy {policy.spec} scores students in the environment: pass env=… and teacher=… to AutoDistill.")
+            raise SearchConfigError(f"policy {policy.spec} scores students in the environment: pass env=… and teacher=… to AutoDistill (on the command line: --env ENV_ID).")
         for family in config.families:
             check_family(family)  # a missing family fails here, before any work
         # keep back a sliver of the budget for cancelling, choosing and a report written right after
@@ -199,6 +199,7 @@ def _finish(run: _Run, unstarted: int, policy: Policy, config: SearchConfig, dat
     front = pareto_front(pool)
     closed = search.env is not None and search.teacher is not None and stop != "interrupted" and bool(pool)
     loop = teacher = None
+    students: dict[int, Any] = {}  # rebuilt Pareto students, reused for the one chosen
     if closed:  # before choosing, so a policy may choose by return in the environment
         from auto_search.closed_loop import score_front
         from hybrid.teachers import as_teacher
@@ -211,7 +212,7 @@ def _finish(run: _Run, unstarted: int, policy: Policy, config: SearchConfig, dat
     best = student = words = None
     if pool:
         best, words = policy(pool)
-        student = _rebuild(best, run.artifacts[best.id])
+        student = students.get(best.id) or _rebuild(best, run.artifacts[best.id])
     rungs = [
         {"index": i, "level": r[0].level if r else 0, "candidates": len(r),
          "finished": sum(s.id in run.done for s in r), "status": "complete" if i < complete else "cut"}
