@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     search = sub.add_parser("search", help="search student families and choose one", epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     search.add_argument("data", type=Path, metavar="DATA", help=".npz, .jsonl, .csv or trajectory store")
-    search.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the report, model and export go")
+    search.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the report goes; the shipped model and its exports go to DIR/model")
     search.add_argument("--ledger", type=Path, help="provenance ledger to record the search in (needs --key)")
     search.add_argument("--key", type=Path, help="Ed25519 signing key for --ledger")
     search.add_argument("--env", metavar="ENV_ID", help="gymnasium environment with a committed teacher (e.g. CartPole-v1): "
@@ -98,18 +98,26 @@ def _search(args: argparse.Namespace, config: Any) -> int:
     print(f"searching {len(dataset)} states × {dataset.n_features} features, {dataset.n_actions} actions, "
           f"budget {config.budget_s:g} s (Ctrl-C stops and reports what finished)", file=sys.stderr, flush=True)
     result = AutoDistill.from_config(config, env=args.env, teacher=teacher).fit(dataset)
-    if result.stopped_by != "interrupted" and args.ledger is not None and result.best_student is not None:
-        from auto_search.record import record
-        from provenance.keys import load_key
-        from provenance.ledger import Ledger
+    if result.stopped_by != "interrupted" and result.student is not None:
+        model_dir = args.out / "model"  # the shipped student's artifact and exports, with or without a ledger
+        if args.ledger is not None:
+            from auto_search.record import record
+            from provenance.keys import load_key
+            from provenance.ledger import Ledger
 
-        with Ledger(args.ledger) as ledger:
-            record(result, ledger, load_key(args.key), teacher=teacher, out_dir=args.out, exports=("python", "c"))
+            with Ledger(args.ledger) as ledger:
+                record(result, ledger, load_key(args.key), teacher=teacher, out_dir=model_dir, exports=("python", "c"))
+        else:
+            from auto_search.record import write_artifacts
+
+            write_artifacts(result, model_dir, exports=("python", "c"))
     result.write_report(args.out)
     if args.json:
         print(json.dumps(result.to_data(), indent=2, sort_keys=True))
     print(result.summary(), file=sys.stderr)
     print(f"report: {args.out / 'report.html'}", file=sys.stderr)
+    if result.student is not None and result.stopped_by != "interrupted":
+        print(f"model: {args.out / 'model' / 'model.json'} (exports beside it)", file=sys.stderr)
     return 130 if result.stopped_by == "interrupted" else 0
 
 

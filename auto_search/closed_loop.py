@@ -1,34 +1,48 @@
-"""Closed-loop scores for the Pareto candidates and DAgger rounds for the chosen student.
+"""Closed-loop scores with confidence: paired, sequential episodes against the teacher.
 
-Held-out fidelity is measured on the teacher's states; in the loop a student meets its own.
-Return and agreement come apart (CartPole trees were measured at full return while agreeing on
-only 60% of the states they visit), so each Pareto candidate gets both: ``visited_fidelity``
-(agreement with the teacher on states the student visits) and ``retention`` (its return as a
-share of the teacher's, normalised between a uniform-random policy and the teacher). The
-chosen student then gets DAgger rounds, which return the best iterate by measured return.
+Held-out fidelity is measured on the teacher's states; in the loop a student meets its own, and
+where episodes differ from one another (wind, traffic, sensor noise) a few of them rate a
+student by luck. So every student is scored on the *same* seeded episodes as the teacher
+(common random numbers): retention is estimated from the paired return differences
+``D_i = S_i − T_i`` as ``1 + mean(D) / (mean(T) − mean(R))`` (``R``: a uniformly random policy on
+the same episodes), with a Student-t confidence interval on ``mean(D)``. A student gets more
+episodes — the count doubles, up to a cap — while its interval straddles the bar; clear passes
+and clear failures stop early. The scale ``mean(T) − mean(R)`` is taken as known, so the interval
+covers the paired-difference noise, which dominates near a retention of 1.
+
+Three disjoint streams of episode seeds keep choosing and reporting apart: *selection*
+(``seed``) scores the Pareto front and DAgger's iterates; DAgger collects states on its own
+seeds; *confirmation* re-measures the shipped student on fresh episodes, so the figures printed
+for it were not used to choose it.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from auto_search.config import SearchConfig
-from auto_search.result import SearchResult
+CONFIRMATION_SEED_OFFSET = 7919  # confirmation episodes: a seed stream never used to choose
 
 
-class UniformPolicy:
-    """The random baseline of retention: every action equally likely (ties go to the first
-    action greedily, so a seeded generator picks instead)."""
+@dataclass(frozen=True)
+class LoopScore:
+    """A student's closed-loop figures on ``episodes`` paired episodes."""
 
-    def __init__(self, n_actions: int, seed: int) -> None:
-        self.n_actions = n_actions
-        self.rng = np.random.default_rng(seed)
+    episodes: int
+    return_mean: float
+    retention: float
+    retention_low: float
+    retention_high: float
+    visited_fidelity: float | None
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.rng.integers(0, self.n_actions, size=np.asarray(X).shape[0])
+    def as_fields(self) -> dict[str, Any]:
+        """The candidate fields these scores fill."""
+        return {"loop_episodes": self.episodes, "return_mean": self.return_mean, "retention": self.retention,
+                "retention_low": self.retention_low, "retention_high": self.retention_high,
+                "visited_fidelity": self.visited_fidelity}
 
 
 def retention(student_return: float, teacher_return: float, random_return: float) -> float:
@@ -37,42 +51,111 @@ def retention(student_return: float, teacher_return: float, random_return: float
     return 1.0 if abs(gap) < 1e-12 else (student_return - random_return) / gap
 
 
-def score_front(candidates: list[Any], front_ids: list[int], students: dict[int, Any], env: Any, teacher: Any,
-                config: SearchConfig, n_actions: int) -> tuple[list[Any], dict[str, Any]]:
-    """Roll out the Pareto candidates on seeded episodes; returns the candidates with their
-    closed-loop fields filled, and the baselines (teacher and uniform-random returns)."""
-    from hybrid.rollouts import evaluate
+def paired_interval(student: np.ndarray, teacher: np.ndarray, random: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """Retention and its two-sided ``confidence`` interval from paired per-episode returns."""
+    from scipy.stats import t as student_t
 
-    episodes, seed = config.closed_loop_episodes, config.seed
-    teacher_return = evaluate(env, teacher, episodes, seed)[0]
-    random_return = evaluate(env, UniformPolicy(n_actions, seed), episodes, seed)[0]
-    summary: dict[str, Any] = {"episodes": episodes, "teacher_return": float(teacher_return), "random_return": float(random_return)}
-    scored = list(candidates)
-    where = {c.id: i for i, c in enumerate(scored)}
-    for cid in front_ids:
-        scored[where[cid]] = replace(scored[where[cid]], **loop_scores(students[cid], env, teacher, summary, seed))
-    return scored, summary
-
-
-def loop_scores(student: Any, env: Any, teacher: Any, summary: dict[str, Any], seed: int) -> dict[str, float]:
-    """Return, retention and agreement with the teacher on the student's own states."""
-    from hybrid.rollouts import closed_loop
-
-    run = closed_loop(env, student, summary["episodes"], seed, teacher=teacher)
-    return {"visited_fidelity": run.agreement, "return_mean": run.mean_return,
-            "retention": retention(run.mean_return, summary["teacher_return"], summary["random_return"])}
+    n = len(student)
+    gap = float(np.mean(teacher) - np.mean(random))
+    if abs(gap) < 1e-12:
+        return 1.0, 1.0, 1.0
+    diff = np.asarray(student, dtype=np.float64) - np.asarray(teacher, dtype=np.float64)
+    centre = 1.0 + float(np.mean(diff)) / gap
+    if n < 2:
+        return centre, -np.inf, np.inf
+    half = float(student_t.ppf(0.5 + confidence / 2, n - 1) * np.std(diff, ddof=1) / np.sqrt(n)) / abs(gap)
+    return centre, centre - half, centre + half
 
 
-def dagger_chosen(result: SearchResult, env: Any, teacher: Any, config: SearchConfig, dataset: Any) -> None:
-    """DAgger rounds for the chosen student; ``dagger`` keeps the best iterate by measured
-    return, so the student shipped is never worse in the loop than the one chosen."""
-    from hybrid.dagger import dagger
+class PairedEpisodes:
+    """Seeded episodes shared by the teacher, a random policy and every student scored on them.
 
-    summary = result.closed_loop
-    before = result.best_student.content_hash
-    run = dagger(env, teacher, result.best_student, iterations=config.dagger_iterations,
-                 episodes_per_iteration=config.closed_loop_episodes, beta=0.5, seed=config.seed, dataset=dataset)
-    result.best_student = run.student
-    summary["dagger"] = {"iterations": config.dagger_iterations, "best_iteration": run.best_iteration,
-                         "before_hash": before, "after_hash": run.student.content_hash,
-                         **loop_scores(run.student, env, teacher, summary, config.seed)}
+    The teacher's and the random policy's returns are computed once per episode and reused, so
+    scoring a student costs only its own episodes. ``deadline`` (``time.monotonic()``) stops
+    adding episodes; the scores then rest on the episodes run so far, and ``cut`` says so.
+    """
+
+    def __init__(self, env: Any, teacher: Any, *, seed: int, first: int, cap: int, confidence: float,
+                 deadline: float | None = None) -> None:
+        from hybrid.rollouts import episode_seeds, make_env
+
+        self.env, self._owned = make_env(env)
+        self.teacher = teacher
+        self.first, self.cap, self.confidence, self.deadline = first, max(first, cap), confidence, deadline
+        self.seeds = episode_seeds(seed, self.cap)
+        self._teacher: list[float] = []
+        self._random: list[float] = []
+        self.cut = False
+        self.episodes_run = 0  # every episode rolled out here: teacher, random and students
+
+    def close(self) -> None:
+        if self._owned:
+            self.env.close()
+
+    def __enter__(self) -> PairedEpisodes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _returns(self, act: Any, seeds: list[int]) -> tuple[list[float], list[np.ndarray]]:
+        from hybrid.rollouts import run_episodes
+
+        states, rewards = run_episodes(self.env, act, seeds)
+        self.episodes_run += len(seeds)
+        return [float(sum(r)) for r in rewards], states
+
+    def _baselines(self, n: int) -> None:
+        from hybrid.rollouts import policy_actions
+
+        if len(self._teacher) < n:
+            greedy = policy_actions(self.teacher)
+            more, _ = self._returns(lambda x: greedy(x[None, :])[0], self.seeds[len(self._teacher) : n])
+            self._teacher += more
+        while len(self._random) < n:
+            seed = self.seeds[len(self._random)]
+            self.env.action_space.seed(seed)
+            more, _ = self._returns(lambda x: self.env.action_space.sample(), [seed])
+            self._random += more
+
+    @property
+    def teacher_return(self) -> float:
+        return float(np.mean(self._teacher)) if self._teacher else float("nan")
+
+    @property
+    def random_return(self) -> float:
+        return float(np.mean(self._random)) if self._random else float("nan")
+
+    def _out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def score(self, student: Any, bar: float | None = None) -> LoopScore:
+        """Roll ``student`` out on the shared episodes: ``first`` of them, then twice as many
+        while the interval contains ``bar`` (or always ``first`` when ``bar`` is None)."""
+        from hybrid.rollouts import policy_actions
+
+        actions = policy_actions(student)
+        returns: list[float] = []
+        states: list[np.ndarray] = []
+        n = self.first
+        while True:
+            self._baselines(n)
+            more, seen = self._returns(lambda x: actions(x[None, :])[0], self.seeds[len(returns) : n])
+            returns += more
+            states += seen
+            centre, low, high = paired_interval(np.array(returns), np.array(self._teacher[:n]), np.array(self._random[:n]), self.confidence)
+            if bar is None or not low < bar <= high or n >= self.cap:
+                break
+            if self._out_of_time():
+                self.cut = True
+                break
+            n = min(2 * n, self.cap)
+        X = np.concatenate(states)
+        agreement = float(np.mean(actions(X) == policy_actions(self.teacher)(X)))
+        return LoopScore(n, float(np.mean(returns)), centre, low, high, agreement)
+
+    def summary(self) -> dict[str, Any]:
+        """Baselines and settings for the report."""
+        return {"episodes_first": self.first, "episodes_cap": self.cap, "confidence": self.confidence,
+                "teacher_return": self.teacher_return, "random_return": self.random_return,
+                "baseline_episodes": len(self._teacher)}

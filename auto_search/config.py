@@ -34,7 +34,8 @@ class SearchConfig:
 
     families: tuple[str, ...] = _opt("student families to search, cheapest first", FAMILIES, nargs="+")
     budget_s: float = _opt("wall-clock seconds from fit() to its result; 2% (≤ 1 s) is kept back for the report", 60.0)
-    policy: str = _opt("how to choose: knee[:GAIN_PER_10x_OPS] | min-cost:FIDELITY | within-best:GAP | max-fidelity:OPS | min-retention:SHARE (needs --env)", "knee")
+    policy: str = _opt("how to choose: auto (min-retention:0.99 with an environment, else knee) | knee[:GAIN_PER_10x_OPS] | min-cost:FIDELITY | "
+                       "within-best:GAP | max-fidelity:OPS | min-retention:SHARE (needs --env)", "auto")
     val_fraction: float = _opt("share of states held out to score fidelity and KL", 0.2)
     seed: int = _opt("seed for the split, the data subsets and every student", 0)
     n_jobs: int = _opt("parallel workers (-1: all cores)", -1)
@@ -42,7 +43,10 @@ class SearchConfig:
     eta: int = _opt("successive-halving factor: keep 1/eta of a rung, give it eta× the data", 3)
     min_rung_states: int = _opt("fewest training states in the first rung of an expensive family", 1000)
     max_epochs: int = _opt("training epochs of MLP and hybrid students (early stopping may end sooner)", 30)
-    closed_loop_episodes: int = _opt("episodes per Pareto candidate for retention (needs env and teacher)", 3)
+    closed_loop_episodes: int = _opt("first paired episodes per Pareto candidate for retention (needs env and teacher)", 5)
+    closed_loop_max_episodes: int = _opt("most episodes a candidate gets while its retention interval straddles the bar", 40)
+    confidence: float = _opt("two-sided confidence of retention intervals; a retention policy chooses on the lower bound", 0.95)
+    closed_loop_share: float = _opt("share of the budget kept for closed-loop scoring and DAgger (with an environment)", 0.3)
     dagger_iterations: int = _opt("DAgger rounds for the chosen student (needs env and teacher)", 2)
     verbose: int = _opt("0: silent; 1: progress bar on a terminal", 1)
 
@@ -71,11 +75,18 @@ class SearchConfig:
             raise SearchConfigError(f"eta must be ≥ 2; got {self.eta!r}.")
         if self.min_rung_states < 10 or self.max_epochs < 1:
             raise SearchConfigError("min_rung_states must be ≥ 10 and max_epochs ≥ 1.")
-        if self.closed_loop_episodes < 1 or self.dagger_iterations < 0:
-            raise SearchConfigError("closed_loop_episodes must be ≥ 1 and dagger_iterations ≥ 0.")
+        if self.closed_loop_episodes < 2 or self.dagger_iterations < 0:
+            raise SearchConfigError(f"closed_loop_episodes must be ≥ 2 (an interval needs two paired episodes) and dagger_iterations ≥ 0; "
+                                    f"got {self.closed_loop_episodes} and {self.dagger_iterations}.")
+        if self.closed_loop_max_episodes < self.closed_loop_episodes:
+            raise SearchConfigError(f"closed_loop_max_episodes ({self.closed_loop_max_episodes}) must be ≥ closed_loop_episodes ({self.closed_loop_episodes}).")
+        if not 0.5 <= self.confidence < 1.0:
+            raise SearchConfigError(f"confidence must lie in [0.5, 1), e.g. 0.95; got {self.confidence!r}.")
+        if not 0.0 <= self.closed_loop_share < 1.0:
+            raise SearchConfigError(f"closed_loop_share must lie in [0, 1); got {self.closed_loop_share!r}.")
         from auto_search.policies import parse_policy
 
-        if not self.policy.startswith("callable:"):  # a custom callable is recorded by name only
+        if self.policy != "auto" and not self.policy.startswith("callable:"):  # a custom callable is recorded by name only
             parse_policy(self.policy)  # raises SearchConfigError on an unknown policy
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,8 +109,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one ``--option`` per ``SearchConfig`` field, with its type, default and help."""
     for f in fields(SearchConfig):
         flag = "--" + f.name.replace("_", "-")
-        kind = {"budget_s": float, "val_fraction": float}.get(f.name)
-        kind = kind or (str if f.name in ("policy", "backend", "families") else int)
+        kind = {"float": float, "int": int}.get(str(f.type), str)  # families (tuple[str, ...]) take nargs
         extra = {"nargs": f.metadata["nargs"]} if "nargs" in f.metadata else {}
         if f.name == "budget_s":
             flag = "--budget"

@@ -49,9 +49,12 @@ class Candidate:
     finished_s: float | None = None  # when the result reached the search, from its start (reported only)
     content_hash: str | None = None
     error: str | None = None
-    visited_fidelity: float | None = None
+    visited_fidelity: float | None = None  # closed loop: agreement on the states the student visits
     return_mean: float | None = None
     retention: float | None = None
+    retention_low: float | None = None  # confidence interval of retention (see auto_search.closed_loop)
+    retention_high: float | None = None
+    loop_episodes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -5,6 +5,9 @@ sentence saying why. Ties are broken by (operations, parameters, -fidelity, id),
 is deterministic. Policies can be written as strings (CLI, config): ``knee``,
 ``knee:0.05``, ``min-cost:0.95``, ``within-best:0.01``, ``max-fidelity:200``,
 ``min-retention:0.99`` (closed loop: needs an environment and the teacher).
+
+Each policy also says whether a student *holds its declared bound* (``bound_holds``): a model
+changed after the choice (DAgger rounds) ships only if it still does.
 """
 
 from __future__ import annotations
@@ -47,6 +50,10 @@ class Knee:
     def spec(self) -> str:
         return "knee" if self.gain_per_decade == 0.02 else f"knee:{self.gain_per_decade:g}"
 
+    def bound_holds(self, c: Any) -> bool:
+        """The knee declares no bound."""
+        return True
+
     def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]:
         front = pareto_front(pool)
 
@@ -79,6 +86,10 @@ class MinCost:
             return f"within-best:{self.within_best:g}"
         return f"min-cost:{self.fidelity_at_least:g}"
 
+    def bound_holds(self, c: Any) -> bool:
+        """A fixed fidelity floor must hold; ``within-best`` is relative to a search, so it declares none."""
+        return self.fidelity_at_least is None or c.fidelity >= self.fidelity_at_least - 1e-12
+
     def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]:
         best = max(c.fidelity for c in pool)
         if self.within_best is not None:
@@ -109,6 +120,9 @@ class MaxFidelity:
     def spec(self) -> str:
         return f"max-fidelity:{self.ops_at_most:g}"
 
+    def bound_holds(self, c: Any) -> bool:
+        return bool(c.ops_per_decision <= self.ops_at_most)
+
     def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]:
         ok = [c for c in pool if c.ops_per_decision <= self.ops_at_most]
         if not ok:
@@ -120,12 +134,13 @@ class MaxFidelity:
 
 @dataclass(frozen=True)
 class MinRetention:
-    """Cheapest Pareto student that keeps ``retention_at_least`` of the teacher's return in the
-    environment (closed loop, seeded episodes), so it needs ``env`` and ``teacher``.
+    """Cheapest Pareto student whose retention of the teacher's return is at least
+    ``retention_at_least`` *with confidence*: the lower bound of its interval (paired, seeded
+    episodes; see :mod:`auto_search.closed_loop`) must clear the bar, so a student that was lucky
+    on a few episodes is not chosen. Needs ``env`` and ``teacher``.
 
-    Retention measures what a user deploys for; held-out fidelity only predicts it. Rollouts
-    are seeded, so the choice stays reproducible. When none reaches the bar, the student with
-    the highest retention is chosen and the words say so.
+    When none clears the bar, the student with the highest lower bound is chosen and the words
+    say so — never the one with the luckiest mean.
     """
 
     retention_at_least: float = 0.99
@@ -139,18 +154,29 @@ class MinRetention:
     def spec(self) -> str:
         return f"min-retention:{self.retention_at_least:g}"
 
+    @property
+    def bar(self) -> float:
+        return self.retention_at_least
+
+    def bound_holds(self, c: Any) -> bool:
+        return c.retention_low is not None and c.retention_low >= self.retention_at_least - 1e-12
+
     def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]:
-        scored = [c for c in pool if c.retention is not None]
+        scored = [c for c in pool if c.retention_low is not None]
         if not scored:
             raise SearchConfigError("min-retention needs closed-loop scores: pass env=… and teacher=… to AutoDistill.")
-        ok = [c for c in scored if c.retention >= self.retention_at_least - 1e-12]
+        ok = [c for c in scored if self.bound_holds(c)]
         if not ok:
-            pick = min(scored, key=lambda c: (-c.retention, *_order(c)))
-            return pick, (f"no Pareto student kept {100 * self.retention_at_least:g}% of the teacher's return; chose the best, "
-                          f"{100 * pick.retention:.1f}%: {describe(pick)}")
+            pick = min(scored, key=lambda c: (-c.retention_low, *_order(c)))
+            return pick, (f"no Pareto student kept {100 * self.retention_at_least:g}% of the teacher's return with confidence; "
+                          f"chose the one with the highest lower bound, {_interval(pick)}: {describe(pick)}")
         pick = min(ok, key=_order)
-        return pick, (f"smallest student keeping ≥ {100 * self.retention_at_least:g}% of the teacher's return "
-                      f"({100 * pick.retention:.1f}% in the loop): {describe(pick)}")
+        return pick, (f"smallest student whose lower confidence bound on retention clears {100 * self.retention_at_least:g}% "
+                      f"of the teacher's return ({_interval(pick)}): {describe(pick)}")
+
+
+def _interval(c: Any) -> str:
+    return f"{100 * c.retention:.1f}% [{100 * c.retention_low:.1f}, {100 * c.retention_high:.1f}] over {c.loop_episodes} episodes"
 
 
 @dataclass(frozen=True)
@@ -164,6 +190,10 @@ class CallablePolicy:
     def spec(self) -> str:
         return f"callable:{getattr(self.fn, '__qualname__', type(self.fn).__name__)}"
 
+    def bound_holds(self, c: Any) -> bool:
+        """Custom code declares no bound we can check."""
+        return True
+
     def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]:
         out = self.fn(list(pool))
         pick, words = out if isinstance(out, tuple) else (out, None)
@@ -173,6 +203,11 @@ class CallablePolicy:
 
 
 Policy = Union[Knee, MinCost, MaxFidelity, MinRetention, CallablePolicy]
+
+
+def default_policy(closed_loop: bool) -> str:
+    """What ``"auto"`` means: choose by return when students can be scored in the environment."""
+    return "min-retention:0.99" if closed_loop else "knee"
 
 
 def parse_policy(policy: str | Policy | Callable) -> Policy:

@@ -32,28 +32,23 @@ EXPORT_FILES = {"python": "student.py", "c": "student.h", "onnx": "student.onnx"
 
 def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, out_dir: str | Path,
            exports: Sequence[str] = ("python",)) -> list[Any]:
-    """Write the chosen student's artifact and its exports (``"python"``, ``"c"``, ``"onnx"``)
+    """Write the shipped student's artifact and its exports (``"python"``, ``"c"``, ``"onnx"``)
     into ``out_dir`` and append the dataset, teacher (when given), search, model and one export
     entry per file; returns the entries.
 
-    The entries are also kept in ``result.ledger_entries`` so the report lists them.
+    The model entry carries the shipped student's own figures (held-out fidelity and KL, cost,
+    confirmation retention). When a DAgger round ships, the chosen candidate gets a model entry
+    too and the shipped one names it as its parent. The entries are kept in
+    ``result.ledger_entries``, and reports already written for this result are rewritten so
+    they list them.
     """
-    if result.best_student is None:
+    if result.student is None or result.shipped is None or result.chosen is None:
         raise SearchError("this search chose no student (nothing finished), so there is no model to record; rerun with a larger budget.")
     unknown = sorted(set(exports) - set(EXPORT_FILES))
     if unknown:
         raise SearchError(f"unknown export target(s) {unknown}; choose from {sorted(EXPORT_FILES)}.")
-    from hybrid import exports as targets
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    student, ds = result.best_student, result.dataset
-    model_file = student.save(out / "model.json")
-    export_files = {}
-    for target in dict.fromkeys(exports):  # every file is written before any entry is appended
-        path = out / EXPORT_FILES[target]
-        getattr(targets, f"export_{target}")(student, path)
-        export_files[target] = path
+    model_file, export_files = write_artifacts(result, out_dir, exports)
+    student, shipped, chosen, ds = result.student, result.shipped, result.chosen, result.dataset
 
     data_hash = ds["content_hash"]
     items = [{"kind": "dataset", "subject": data_hash, "parents": [],
@@ -72,15 +67,53 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
         "config_hash": cfg.config_hash, "config": cfg.to_dict(), "seed": cfg.seed, "versions": result.versions,
         "candidates": len(result.candidates), "stopped_by": result.stopped_by, "reproducible": result.reproducible,
         "choice": result.choice}})
-    model_hash = student.content_hash
-    items.append({"kind": "model", "subject": model_hash, "parents": [search_hash, data_hash], "attrs": {
-        "family": student.family, "artifact": model_file.name, "artifact_hash": hash_file(model_file),
-        "candidate": result.best.id, "held_out_fidelity": result.best.fidelity, "cost": student.cost().to_dict(),
-        "dagger": (result.closed_loop or {}).get("dagger") is not None}})
-    items += [{"kind": "export", "subject": hash_file(path), "parents": [model_hash], "attrs": {"target": target, "file": path.name}}
+    recipe = {"family": chosen.family, "params": chosen.params, "n_train": chosen.n_train, "candidate": chosen.id,
+              "split": {"val_fraction": cfg.val_fraction, "seed": cfg.seed}}
+    model_parents = [search_hash, data_hash]
+    if shipped.parent is not None:  # a DAgger round ships: the chosen candidate is its parent
+        items.append({"kind": "model", "subject": chosen.content_hash, "parents": model_parents, "attrs": {
+            "family": chosen.family, "role": "chosen candidate", "recipe": recipe, **_figures(chosen.to_dict())}})
+        model_parents = [chosen.content_hash, *model_parents]
+    dagger = (result.closed_loop or {}).get("dagger") or {}
+    items.append({"kind": "model", "subject": student.content_hash, "parents": model_parents, "attrs": {
+        "family": student.family, "role": "shipped", "source": shipped.source, "reason": shipped.reason,
+        "artifact": model_file.name, "artifact_hash": hash_file(model_file), "recipe": recipe,
+        "dagger_round": dagger.get("shipped_round", 0), "env": _env_id(result), **_figures(shipped.to_dict()),
+        "cost": student.cost().to_dict(), "loop": shipped.loop}})
+    items += [{"kind": "export", "subject": hash_file(path), "parents": [student.content_hash], "attrs": {"target": target, "file": path.name}}
               for target, path in export_files.items()]
     entries = ledger.append_many(items, key=key)
     result.ledger_entries = [
         {"seq": e.seq, "kind": e.kind, "subject": e.subject, "entry_hash": e.entry_hash, "parents": list(e.parents)} for e in entries
     ]
+    for directory in result.report_dirs:  # a report written before recording now lists the entries
+        result.write_report(directory)
     return entries
+
+
+def write_artifacts(result: SearchResult, out_dir: str | Path, exports: Sequence[str] = ("python",)) -> tuple[Path, dict[str, Path]]:
+    """Write the shipped student's canonical artifact (``model.json``) and its exports into
+    ``out_dir``; returns the artifact's path and the export paths by target."""
+    if result.student is None:
+        raise SearchError("this search chose no student (nothing finished), so there is no model to write; rerun with a larger budget.")
+    from hybrid import exports as targets
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model_file = result.student.save(out / "model.json")
+    export_files = {}
+    for target in dict.fromkeys(exports):  # every file is written before any entry is appended
+        path = out / EXPORT_FILES[target]
+        getattr(targets, f"export_{target}")(result.student, path)
+        export_files[target] = path
+    return model_file, export_files
+
+
+def _figures(d: dict[str, Any]) -> dict[str, Any]:
+    return {"held_out_fidelity": d["fidelity"], "held_out_kl": d["kl"], "ops_per_decision": d["ops_per_decision"],
+            "parameters": d["parameters"], "bytes": d["bytes"]}
+
+
+def _env_id(result: SearchResult) -> str | None:
+    loop = result.closed_loop or {}
+    return loop.get("env")

@@ -60,45 +60,90 @@ def _stop_words(data: dict[str, Any]) -> str:
 
 def _candidate_rows(data: dict[str, Any]) -> list[list[str]]:
     front = set(data["pareto"])
-    best = data["best"]["candidate"] if data["best"] else None
+    chosen = data["chosen"]["id"] if data["chosen"] else None
     rows = []
     for c in data["candidates"]:
-        mark = "★" if c["id"] == best else ("◆" if c["id"] in front else "")
+        mark = "★" if c["id"] == chosen else ("◆" if c["id"] in front else "")
         if c["status"] == "ok":
             scores = [f"{100 * c['fidelity']:.2f}", f"{c['kl']:.4f}", f"{c['ops_per_decision']:g}", str(c["parameters"]), str(c["bytes"]), f"{c['latency_us']:.1f}"]
         else:
             scores = [c["status"], (c["error"] or "")[:60], "", "", "", ""]
-        params = ", ".join(f"{k}={v}" for k, v in sorted(c["params"].items()) if k != "random_state")
-        rows.append([f"{c['id']}{mark}", str(c["rung"]), c["family"], params, str(c["n_train"]), *scores, f"{c['fit_time_s']:.2f}"])
+        rows.append([f"{c['id']}{mark}", str(c["rung"]), c["family"], _params(c["params"]), str(c["n_train"]), *scores, f"{c['fit_time_s']:.2f}"])
     return rows
+
+
+def _params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "random_state")
 
 
 _HEAD = ["id", "rung", "family", "params", "n_train", "fidelity %", "KL", "ops", "params#", "bytes", "latency µs", "fit s"]
 
 
+def _interval(x: dict[str, Any]) -> str:
+    """Retention with its interval and episodes, e.g. ``99.6% [98.9, 100.3] (20 ep.)``."""
+    if x.get("retention") is None:
+        return "—"
+    return f"{100 * x['retention']:.1f}% [{100 * x['retention_low']:.1f}, {100 * x['retention_high']:.1f}] ({x['loop_episodes']} ep.)"
+
+
+def _choice_words(data: dict[str, Any]) -> str:
+    chosen = data["chosen"]
+    if not chosen:
+        return "none — no candidate finished."
+    note = f" ({data['policy_note']})" if data.get("policy_note") else ""
+    return f"{chosen['choice']}{note}"
+
+
+def _shipped_rows(data: dict[str, Any]) -> list[list[str]]:
+    """The chosen candidate beside the shipped student, figure by figure."""
+    chosen, shipped = data["chosen"], data["shipped"]
+    rows = [["model hash", f"{chosen['content_hash']}", f"{shipped['content_hash']}"],
+            ["held-out fidelity", f"{100 * chosen['fidelity']:.2f}%", f"{100 * shipped['fidelity']:.2f}%"],
+            ["held-out KL", f"{chosen['kl']:.4f}", f"{shipped['kl']:.4f}"],
+            ["ops per decision", f"{chosen['ops_per_decision']:g}", f"{shipped['ops_per_decision']:g}"],
+            ["parameters", str(chosen["parameters"]), str(shipped["parameters"])],
+            ["bytes", str(chosen["bytes"]), str(shipped["bytes"])]]
+    if data["closed_loop"]:
+        loop = shipped["loop"] or {}
+        rows += [["retention (interval, episodes)", f"{_interval(chosen)} selection episodes", f"{_interval(loop)} fresh episodes"],
+                 ["fidelity on own states", _share(chosen.get("visited_fidelity")), _share(loop.get("visited_fidelity"))]]
+    return rows
+
+
+def _share(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.2f}%"
+
+
+def _cost_rows(cost: dict[str, Any]) -> list[list[str]]:
+    return [[k.replace("_", " "), f"{v:g}" if isinstance(v, float) else str(v)] for k, v in cost.items()]
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     """The report as Markdown (tables, the rules text, hashes and ledger entries)."""
-    ds, best = data["dataset"], data["best"]
-    out = ["# AutoDistill report", ""]
-    out += [f"**Choice:** {best['choice']}" if best else "**Choice:** none — no candidate finished.", ""]
+    ds, shipped = data["dataset"], data["shipped"]
+    out = ["# AutoDistill report", "", f"**Choice:** {_choice_words(data)}", ""]
+    if shipped:
+        out += [f"**Ships:** {shipped['source']} — {shipped['reason']}.", ""]
     out += [f"Search: {_stop_words(data)}.", ""]
     out += [f"Dataset `{ds['content_hash']}`: {ds['n_states']} states × {ds['n_features']} features, actions {', '.join(ds['action_names'])}.", ""]
-    out += ["## Configuration", "", "| option | value |", "|---|---|"]
-    out += [f"| {k} | {v} |" for k, v in data["config"].items()] + [f"| config hash | `{data['config_hash']}` |", ""]
-    out += ["## Candidates (★ chosen, ◆ Pareto front)", "", "| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
-    out += ["| " + " | ".join(r) + " |" for r in _candidate_rows(data)] + [""]
-    if best:
-        out += ["## Chosen student", "", f"Model hash `{best['content_hash']}`; cost {best['cost']}.", ""]
-        if best["rules_text"]:
-            out += ["```", best["rules_text"].rstrip(), "```", ""]
-        if best["confusion"]:
-            names = ds["action_names"]
-            out += ["Confusion on held-out states (rows: teacher, columns: student):", "", "| teacher \\ student | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
-            out += [f"| {names[i]} | " + " | ".join(map(str, row)) + " |" for i, row in enumerate(best["confusion"])] + [""]
+    if shipped:
+        out += ["## Chosen and shipped", "", "| figure | chosen candidate | shipped student |", "|---|---|---|"]
+        out += ["| " + " | ".join(r) + " |" for r in _shipped_rows(data)] + [""]
+        out += ["Cost of the shipped student:", "", "| cost | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in _cost_rows(shipped["cost"])] + [""]
+        if shipped["rules_text"]:
+            out += ["```", shipped["rules_text"].rstrip(), "```", ""]
+        names = ds["action_names"]
+        out += ["Confusion of the shipped student on held-out states (rows: teacher, columns: student):", "",
+                "| teacher \\ student | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+        out += [f"| {names[i]} | " + " | ".join(map(str, row)) + " |" for i, row in enumerate(shipped["confusion"])] + [""]
     if data["closed_loop"]:
         head, rows = _closed_loop_table(data)
         out += ["## Closed loop", "", _closed_loop_words(data), "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         out += ["| " + " | ".join(r) + " |" for r in rows] + [""]
+    out += ["## Configuration", "", "| option | value |", "|---|---|"]
+    out += [f"| {k} | {v} |" for k, v in data["config"].items()] + [f"| config hash | `{data['config_hash']}` |", ""]
+    out += ["## Candidates (★ chosen, ◆ Pareto front)", "", "| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
+    out += ["| " + " | ".join(r) + " |" for r in _candidate_rows(data)] + [""]
     out += ["## Rungs", "", "| rung | level | candidates | finished | status |", "|---|---|---|---|---|"]
     out += [f"| {r['index']} | {r['level']} | {r['candidates']} | {r['finished']} | {r['status']} |" for r in data["rungs"]] + [""]
     if data["ledger_entries"]:
@@ -109,26 +154,38 @@ def render_markdown(data: dict[str, Any]) -> str:
 
 
 def _closed_loop_words(data: dict[str, Any]) -> str:
-    """The closed-loop baseline and the DAgger outcome in one paragraph."""
+    """How the loop was scored, the baselines, and the DAgger outcome, in one paragraph."""
     loop = data["closed_loop"]
-    words = (f"Returns over {loop['episodes']} episodes: teacher {loop['teacher_return']:.1f}, uniformly random policy "
-             f"{loop['random_return']:.1f}; retention = (return − random) / (teacher − random).")
+    conf = 100 * loop["confidence"]
+    words = (f"Each Pareto student ran on the same seeded episodes as the teacher ({loop['env']}): {loop['episodes_first']} first, "
+             f"doubling up to {loop['episodes_cap']} while its {conf:g}% interval contained the bar"
+             + (f" of {100 * loop['bar']:g}%" if loop.get("bar") is not None else "")
+             + f". Retention = 1 + mean(student − teacher) / (teacher − random), intervals from the paired differences; "
+             f"teacher {loop['teacher_return']:.1f}, uniformly random {loop['random_return']:.1f} over {loop['baseline_episodes']} episodes. "
+             f"{loop['episodes_run']} selection episodes and {loop['confirmation']['episodes_run']} confirmation episodes were run.")
+    if loop.get("cut_by_budget"):
+        words += " The budget cut closed-loop scoring short: intervals rest on fewer episodes and the choice may not repeat."
     dag = loop.get("dagger")
     if dag:
-        changed = "kept the cloned student" if dag["best_iteration"] == 0 else f"iteration {dag['best_iteration']} replaced the cloned student"
-        words += (f" DAgger ({dag['iterations']} rounds) {changed}: return {dag['return_mean']:.1f}, retention "
-                  f"{100 * dag['retention']:.1f}%, agreement with the teacher on the student's own states "
-                  f"{100 * dag['visited_fidelity']:.1f}%.")
+        shipped = "kept the chosen student" if dag["shipped_round"] == 0 else f"round {dag['shipped_round']} replaced the chosen student"
+        words += f" DAgger ({dag['rounds_run']} of {dag['iterations']} rounds, on training rows and visited states only) {shipped}."
+    shipped_loop = (data["shipped"] or {}).get("loop")
+    if shipped_loop:
+        words += f" On fresh confirmation episodes the shipped student keeps {_interval(shipped_loop)}."
     return words
 
 
 def _closed_loop_table(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Pareto candidates rolled out in the environment: return, retention, own-state fidelity."""
-    head = ["id", "family", "ops", "fidelity (held-out) %", "fidelity (own states) %", "return", "retention %"]
-    best = data["best"]["candidate"] if data["best"] else None
-    rows = [[f"{c['id']}{'★' if c['id'] == best else ''}", c["family"], f"{c['ops_per_decision']:.4g}", f"{100 * c['fidelity']:.2f}",
-             f"{100 * c['visited_fidelity']:.2f}", f"{c['return_mean']:.1f}", f"{100 * c['retention']:.1f}"]
-            for c in data["candidates"] if c.get("retention") is not None]
+    """Pareto candidates and DAgger rounds in the environment: return, retention with its interval."""
+    head = ["id", "family", "ops", "fidelity (held-out) %", "fidelity (own states) %", "return", "retention [interval] (episodes)"]
+    chosen = data["chosen"]["id"] if data["chosen"] else None
+    scored = [c for c in data["candidates"] if c.get("retention") is not None]
+    rounds = ((data["closed_loop"] or {}).get("dagger") or {}).get("rounds", [])
+    rows = []
+    for c in [*scored, *rounds]:
+        label = f"{c['id']}{'★' if c['id'] == chosen else ''}" + (f" DAgger {c['params']['dagger_iteration']}" if "dagger_iteration" in c["params"] else "")
+        rows.append([label, c["family"], f"{c['ops_per_decision']:.4g}", f"{100 * c['fidelity']:.2f}", _share(c["visited_fidelity"]).rstrip("%"),
+                     f"{c['return_mean']:.1f}", _interval(c)])
     return head, rows
 
 
@@ -154,7 +211,7 @@ def _plots(data: dict[str, Any]) -> list[tuple[str, str]]:
     by_id = {c["id"]: c for c in ok}
     front = [by_id[i] for i in data["pareto"]]
     teacher = data["teacher"] or {}
-    best = data["best"]["candidate"] if data["best"] else None
+    chosen = data["chosen"]["id"] if data["chosen"] else None
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     ax.scatter([1 + c["ops_per_decision"] for c in ok], [c["fidelity"] for c in ok], s=12, c="#bbbbbb", label="all candidates")
@@ -162,8 +219,8 @@ def _plots(data: dict[str, Any]) -> list[tuple[str, str]]:
     for fam in sorted({c["family"] for c in front}):
         pts = [c for c in front if c["family"] == fam]
         ax.scatter([1 + c["ops_per_decision"] for c in pts], [c["fidelity"] for c in pts], s=36, c=_COLOURS.get(fam), label=f"front: {fam}")
-    if best is not None:
-        b = by_id[best]
+    if chosen is not None and chosen in by_id:
+        b = by_id[chosen]
         ax.scatter([1 + b["ops_per_decision"]], [b["fidelity"]], s=160, facecolors="none", edgecolors="r", lw=2, label="chosen")
     if teacher.get("ops_per_decision"):
         ax.scatter([1 + teacher["ops_per_decision"]], [1.0], marker="*", s=220, c="gold", edgecolors="k", label=f"teacher ({teacher['name']})")
@@ -179,7 +236,36 @@ def _plots(data: dict[str, Any]) -> list[tuple[str, str]]:
     ax.set(xscale="log", xlabel="1 + operations per decision", ylabel="fidelity (held-out)", title="Fidelity against operations (marker size: training states)")
     ax.legend(fontsize=7, loc="lower right")
     plots.append(("Fidelity against operations, every candidate", _png(fig)))
+    if data["closed_loop"]:
+        plots.append(("Retention in the loop with its interval (circled: chosen; square: shipped, on fresh episodes)", _png(_retention_plot(data))))
     return plots
+
+
+def _retention_plot(data: dict[str, Any]) -> Any:
+    """Retention against operations for every student scored in the loop, with its interval."""
+    import matplotlib.pyplot as plt
+
+    loop = data["closed_loop"]
+    scored = [c for c in data["candidates"] if c.get("retention") is not None] + list((loop.get("dagger") or {}).get("rounds", []))
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for c in scored:
+        colour = _COLOURS.get(c["family"], "#666666")
+        x, y = 1 + c["ops_per_decision"], c["retention"]
+        low, high = max(c["retention_low"], y - 2), min(c["retention_high"], y + 2)  # an open interval of one episode stays on the plot
+        ax.errorbar([x], [y], yerr=[[y - low], [high - y]], fmt="o", ms=5, c=colour, capsize=3)
+    chosen, shipped = data["chosen"], data["shipped"]
+    if chosen and chosen.get("retention") is not None:
+        ax.scatter([1 + chosen["ops_per_decision"]], [chosen["retention"]], s=160, facecolors="none", edgecolors="r", lw=2, label="chosen (selection episodes)")
+    if shipped and shipped.get("loop"):
+        sl = shipped["loop"]
+        ax.errorbar([1 + shipped["ops_per_decision"]], [sl["retention"]], yerr=[[sl["retention"] - sl["retention_low"]], [sl["retention_high"] - sl["retention"]]],
+                    fmt="s", ms=8, c="k", capsize=4, label="shipped (fresh episodes)")
+    if loop.get("bar") is not None:
+        ax.axhline(loop["bar"], c="r", ls="--", lw=1, label=f"bar {100 * loop['bar']:g}%")
+    ax.axhline(1.0, c="gold", lw=1, label="teacher")
+    ax.set(xscale="log", xlabel="1 + operations per decision", ylabel="retention of the teacher's return", title="Closed loop")
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
@@ -190,28 +276,32 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 def render_html(data: dict[str, Any]) -> str:
     """The report as one self-contained HTML page (inline PNG plots, no scripts)."""
-    e, ds, best = html.escape, data["dataset"], data["best"]
+    e, ds, shipped = html.escape, data["dataset"], data["shipped"]
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>AutoDistill report</title><style>",
              "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;font-size:12px}"
-             "td,th{border:1px solid #ccc;padding:2px 6px}pre{background:#f6f6f6;padding:8px}code{font-size:12px}</style></head><body>",
+             "td,th{border:1px solid #ccc;padding:2px 6px}pre{background:#f6f6f6;padding:8px}code{font-size:12px}"
+             ".plots{display:flex;flex-wrap:wrap;gap:1em}</style></head><body>",
              "<h1>AutoDistill report</h1>",
-             f"<p><b>Choice:</b> {e(best['choice']) if best else 'none — no candidate finished.'}</p>",
-             f"<p>Search: {e(_stop_words(data))}.</p>",
-             f"<p>Dataset <code>{e(ds['content_hash'])}</code>: {ds['n_states']} states × {ds['n_features']} features; actions {e(', '.join(ds['action_names']))}.</p>"]
-    parts += [f"<h2>{e(title)}</h2><img alt='{e(title)}' src='{src}'>" for title, src in _plots(data)]
-    if best:
-        parts.append(f"<h2>Chosen student</h2><p>Model hash <code>{e(best['content_hash'])}</code>; cost {e(str(best['cost']))}.</p>")
-        if best["rules_text"]:
-            parts.append(f"<pre>{e(best['rules_text'])}</pre>")
-        if best["confusion"]:
-            names = ds["action_names"]
-            parts.append("<p>Confusion on held-out states (rows: teacher, columns: student)</p>")
-            parts.append(_table(["teacher \\ student", *names], [[names[i], *row] for i, row in enumerate(best["confusion"])]))
+             f"<p><b>Choice:</b> {e(_choice_words(data))}</p>"]
+    if shipped:
+        parts.append(f"<p><b>Ships:</b> {e(shipped['source'])} — {e(shipped['reason'])}.</p>")
+    parts += [f"<p>Search: {e(_stop_words(data))}.</p>",
+              f"<p>Dataset <code>{e(ds['content_hash'])}</code>: {ds['n_states']} states × {ds['n_features']} features; actions {e(', '.join(ds['action_names']))}.</p>"]
+    parts.append("<div class='plots'>" + "".join(f"<figure><img alt='{e(title)}' src='{src}'><figcaption>{e(title)}</figcaption></figure>" for title, src in _plots(data)) + "</div>")
+    if shipped:
+        parts.append("<h2>Chosen and shipped</h2>" + _table(["figure", "chosen candidate", "shipped student"], _shipped_rows(data)))
+        parts.append("<h3>Cost of the shipped student</h3>" + _table(["cost", "value"], _cost_rows(shipped["cost"])))
+        if shipped["rules_text"]:
+            parts.append(f"<pre>{e(shipped['rules_text'])}</pre>")
+        names = ds["action_names"]
+        parts.append("<p>Confusion of the shipped student on held-out states (rows: teacher, columns: student)</p>")
+        parts.append(_table(["teacher \\ student", *names], [[names[i], *row] for i, row in enumerate(shipped["confusion"])]))
     if data["closed_loop"]:
         parts.append(f"<h2>Closed loop</h2><p>{e(_closed_loop_words(data))}</p>" + _table(*_closed_loop_table(data)))
     parts.append("<h2>Candidates (★ chosen, ◆ Pareto front)</h2>" + _table(_HEAD, _candidate_rows(data)))
     parts.append("<h2>Rungs</h2>" + _table(["rung", "level", "candidates", "finished", "status"], [[r["index"], r["level"], r["candidates"], r["finished"], r["status"]] for r in data["rungs"]]))
-    hashes = [["dataset", ds["content_hash"]], ["config", data["config_hash"]], ["chosen model", best["content_hash"] if best else "—"]]
+    hashes = [["dataset", ds["content_hash"]], ["config", data["config_hash"]],
+              ["chosen model", data["chosen"]["content_hash"] if data["chosen"] else "—"], ["shipped model", shipped["content_hash"] if shipped else "—"]]
     parts.append("<h2>Hashes</h2>" + _table(["what", "hash"], hashes))
     if data["ledger_entries"]:
         parts.append("<h2>Ledger entries</h2>" + _table(["seq", "kind", "subject", "entry hash"], [[x["seq"], x["kind"], x["subject"], x["entry_hash"]] for x in data["ledger_entries"]]))

@@ -11,17 +11,28 @@ from typing import Any
 
 from auto_search.config import SearchConfig
 from auto_search.evaluate import Candidate
+from auto_search.shipping import Shipped
 
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2
+
+_RENAMED = {
+    "best": "the chosen candidate's record is result.chosen; the model to deploy is result.student",
+    "best_student": "the model to deploy is result.student (it may be a DAgger round of the chosen candidate; see result.shipped)",
+    "best_hash": "the shipped model's hash is result.shipped.content_hash",
+}
 
 
 @dataclass
 class SearchResult:
-    """Candidates (every fit, in plan order), the Pareto front and the chosen student.
+    """What a search found: every candidate, the Pareto front, the choice and the student to ship.
 
-    ``best`` is ``None`` only when not a single candidate finished. ``reproducible`` is False
-    when no rung finished whole and the choice fell back to a partial rung. ``stopped_by`` is
-    ``None`` (the plan ran out), ``"budget"`` or ``"interrupted"`` (Ctrl-C).
+    ``chosen`` is the policy's pick (a :class:`Candidate` record, scored on held-out states and,
+    with an environment, on selection episodes); ``student`` is the model to deploy and
+    ``shipped`` its own figures — the chosen candidate as fitted, or a DAgger round of it that
+    still holds the policy's bound, always re-measured (held-out split, confirmation episodes).
+    ``chosen`` is ``None`` only when not a single candidate finished. ``reproducible`` is False
+    when no rung finished whole (the choice fell back to a partial rung) or the budget cut the
+    closed loop. ``stopped_by`` is ``None`` (the plan ran out), ``"budget"`` or ``"interrupted"``.
     """
 
     config: SearchConfig
@@ -29,41 +40,46 @@ class SearchResult:
     teacher: dict[str, Any] | None
     candidates: list[Candidate]
     pareto: list[int]
-    best: Candidate | None
+    chosen: Candidate | None
     choice: str | None
-    best_student: Any
+    student: Any
+    shipped: Shipped | None
     rungs: list[dict[str, Any]]
     stopped_by: str | None
     reproducible: bool
     started_at: float
     search_s: float
     versions: dict[str, str]
+    fit_s: float = 0.0  # of search_s, the part spent fitting candidates (the rest: closed loop, DAgger)
     baseline_fidelity: float = 0.0  # always playing the most common action; only students above it are chosen
-    confusion: list[list[int]] | None = None
     closed_loop: dict[str, Any] | None = None
+    policy_note: str | None = None
     ledger_entries: list[dict[str, Any]] = field(default_factory=list)
+    report_dirs: list[Path] = field(default_factory=list)  # written reports, rewritten when the result is recorded
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _RENAMED:
+            raise AttributeError(f"SearchResult has no attribute {name!r}: {_RENAMED[name]}")
+        raise AttributeError(f"SearchResult has no attribute {name!r}")
 
     @property
     def pareto_candidates(self) -> list[Candidate]:
         by_id = {c.id: c for c in self.candidates}
         return [by_id[i] for i in self.pareto]
 
-    @property
-    def best_hash(self) -> str | None:
-        """Identity of the student to ship (after DAgger, if it ran)."""
-        return None if self.best_student is None else self.best_student.content_hash
-
     def to_data(self) -> dict[str, Any]:
         """The report as JSON-able data; ``report.json`` is exactly this (see report.schema.json)."""
-        student = self.best_student
+        chosen, student = self.chosen, self.student
         return {
             "schema_version": REPORT_SCHEMA_VERSION,
             "config": self.config.to_dict(),
             "config_hash": self.config.config_hash,
+            "policy_note": self.policy_note,
             "dataset": self.dataset,
             "teacher": self.teacher,
             "started_at": self.started_at,
             "search_s": self.search_s,
+            "fit_s": self.fit_s,
             "stopped_by": self.stopped_by,
             "reproducible": self.reproducible,
             "baseline_fidelity": self.baseline_fidelity,
@@ -71,14 +87,11 @@ class SearchResult:
             "rungs": self.rungs,
             "candidates": [c.to_dict() for c in self.candidates],
             "pareto": list(self.pareto),
-            "best": None if self.best is None else {
-                "candidate": self.best.id,
-                "family": self.best.family,
-                "choice": self.choice,
-                "content_hash": self.best_hash,
+            "chosen": None if chosen is None else {**chosen.to_dict(), "choice": self.choice},
+            "shipped": None if self.shipped is None else {
+                **self.shipped.to_dict(),
                 "cost": student.cost().to_dict(),
                 "rules_text": student.to_text() if hasattr(student, "to_text") else None,
-                "confusion": self.confusion,
             },
             "closed_loop": self.closed_loop,
             "ledger_entries": list(self.ledger_entries),
@@ -86,17 +99,27 @@ class SearchResult:
 
     def write_report(self, directory: str | Path) -> Path:
         """Write report.json, report.md and a self-contained report.html into ``directory``
-        atomically (all three appear together or none); returns the directory."""
+        atomically (all three appear together or none); returns the directory. A report written
+        before :func:`~auto_search.record.record` is rewritten by it, so it lists the ledger entries."""
         from auto_search.report import write_report
 
-        return write_report(self.to_data(), Path(directory))
+        out = write_report(self.to_data(), Path(directory))
+        if out not in self.report_dirs:
+            self.report_dirs.append(out)
+        return out
 
     def summary(self) -> str:
-        """One line for terminals and logs."""
+        """A few lines for terminals and logs: what ran, what was chosen, what ships."""
         n_ok = sum(c.status == "ok" for c in self.candidates)
         cut = sum(r["status"] == "cut" for r in self.rungs)
         head = f"{n_ok} candidates in {self.search_s:.1f} s, {len(self.pareto)} on the front, {cut} rung(s) cut"
-        return f"{head}; chose {self.choice}" if self.choice else f"{head}; nothing finished"
+        if not self.choice or self.shipped is None:
+            return f"{head}; nothing finished"
+        s = self.shipped
+        ships = (f"ships {s.source}: {s.family}, {s.ops_per_decision:g} ops per decision, held-out fidelity {100 * s.fidelity:.1f}%")
+        if s.loop:
+            ships += f", retention {100 * s.loop['retention']:.1f}% [{100 * s.loop['retention_low']:.1f}, {100 * s.loop['retention_high']:.1f}] over {s.loop['loop_episodes']} fresh episodes"
+        return f"{head}; chose {self.choice}\n{ships}"
 
 
 def dataset_summary(ds: Any) -> dict[str, Any]:

@@ -9,20 +9,25 @@ and same chosen model hash, with one worker or many.
 
 from __future__ import annotations
 
+import difflib
 import time
-from dataclasses import replace
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
+from auto_search.closed_loop import PairedEpisodes
 from auto_search.config import FAMILIES, SearchConfig
 from auto_search.errors import SearchConfigError, SearchDataError
 from auto_search.evaluate import BudgetExpired, Candidate, SplitData, run_specs
 from auto_search.pareto import pareto_front
-from auto_search.policies import Policy, parse_policy
+from auto_search.policies import Policy, default_policy, parse_policy
 from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, dataset_summary, library_versions, teacher_summary
+from auto_search.shipping import Shipped, confusion, dagger_rounds, held_out_figures, pick_round, confirm
+from hybrid.dataset import DistillDataset
+from hybrid.rollouts import Rollouts
 from auto_search.space import Spec, check_family, full_data_rung, make_plan, promote, student_class, unstarted_rungs
 
 
@@ -32,18 +37,21 @@ RESERVE = 0.02  # share of the budget (at most 1 s) left for cancelling workers,
 class AutoDistill:
     """Find the cheapest student that keeps the teacher's behaviour, within ``budget_s`` seconds.
 
-    ``policy`` is ``"knee"``, a spec string (``"min-cost:0.95"``, ``"within-best:0.01"``,
-    ``"max-fidelity:200"``), a :class:`~auto_search.policies.MinCost` /
-    :class:`~auto_search.policies.MaxFidelity` object or a callable. With ``env`` and
-    ``teacher`` the Pareto candidates are also rolled out (retention, fidelity on the states
-    the student visits) and the chosen student gets DAgger rounds.
+    ``policy`` is ``"auto"`` (the default: ``min-retention:0.99`` when ``env`` and ``teacher``
+    are given, else ``knee``), ``"knee"``, a spec string (``"min-cost:0.95"``,
+    ``"within-best:0.01"``, ``"max-fidelity:200"``, ``"min-retention:0.99"``), a policy object
+    from :mod:`auto_search.policies` or a callable. With ``env`` and ``teacher`` the Pareto
+    candidates are scored in the loop on paired, seeded episodes (retention with a confidence
+    interval), the chosen student gets DAgger rounds on the training split, and the student that
+    ships is re-measured on fresh episodes. Further options are :class:`SearchConfig` fields; a
+    misspelt one fails here, naming the closest.
     """
 
     def __init__(
         self,
         families: Sequence[str] = FAMILIES,
         budget_s: float = 60.0,
-        policy: str | Policy | Callable = "knee",
+        policy: str | Policy | Callable = "auto",
         val_fraction: float = 0.2,
         seed: int = 0,
         n_jobs: int = -1,
@@ -64,9 +72,11 @@ class AutoDistill:
         self.teacher = teacher
         self.verbose = verbose
         self.options = options  # further SearchConfig fields: eta, min_rung_states, max_epochs, …
+        _check_options(options)
+        self.config()  # every option is validated now, not after minutes of work
 
     @classmethod
-    def from_config(cls, config: SearchConfig, *, env: Any = None, teacher: Any = None, policy: Policy | Callable | None = None) -> "AutoDistill":
+    def from_config(cls, config: SearchConfig, *, env: Any = None, teacher: Any = None, policy: Policy | Callable | None = None) -> AutoDistill:
         """An AutoDistill running exactly ``config`` (a policy object may replace its string)."""
         d = config.to_dict()
         keys = ("families", "budget_s", "policy", "val_fraction", "seed", "n_jobs", "backend", "verbose")
@@ -75,26 +85,41 @@ class AutoDistill:
             main["policy"] = policy
         return cls(**main, env=env, teacher=teacher, **d)
 
+    @property
+    def closed_loop(self) -> bool:
+        """Whether candidates are scored in the environment (``env`` and ``teacher`` given)."""
+        return self.env is not None and self.teacher is not None
+
+    def _policy(self) -> Policy:
+        if isinstance(self.policy, str) and self.policy.strip() == "auto":
+            return parse_policy(default_policy(self.closed_loop))
+        return parse_policy(self.policy)
+
     def config(self) -> SearchConfig:
-        """The validated, frozen configuration this search runs (raises on a bad option)."""
+        """The validated, frozen configuration this search runs (raises on a bad option); an
+        ``"auto"`` policy appears resolved."""
         return SearchConfig(
-            families=tuple(self.families), budget_s=self.budget_s, policy=parse_policy(self.policy).spec,
+            families=tuple(self.families), budget_s=self.budget_s, policy=self._policy().spec,
             val_fraction=self.val_fraction, seed=self.seed, n_jobs=self.n_jobs, backend=self.backend,
             verbose=self.verbose, **self.options,
         )
 
-    def fit(self, dataset: Any) -> SearchResult:
-        """Search ``dataset`` (a ``hybrid.dataset.DistillDataset``); returns what finished."""
+    def fit(self, dataset: DistillDataset | Rollouts) -> SearchResult:
+        """Search ``dataset`` (a ``DistillDataset``, or what ``hybrid.collect`` returns);
+        returns what finished, with the student to ship in ``result.student``."""
         started, t0 = time.time(), time.monotonic()
-        config, policy = self.config(), parse_policy(self.policy)
+        config, policy = self.config(), self._policy()
+        dataset = _as_dataset(dataset)
         _check_dataset(dataset)
-        if getattr(policy, "needs_closed_loop", False) and (self.env is None or self.teacher is None):
+        if getattr(policy, "needs_closed_loop", False) and not self.closed_loop:
             raise SearchConfigError(f"policy {policy.spec} scores students in the environment: pass env=… and teacher=… to AutoDistill (on the command line: --env ENV_ID).")
         for family in config.families:
             check_family(family)  # a missing family fails here, before any work
-        # keep back a sliver of the budget for cancelling, choosing and a report written right after
-        deadline = t0 + config.budget_s - min(1.0, RESERVE * config.budget_s)
-        data = _split(dataset, config)
+        # keep back a sliver of the budget for cancelling, choosing and a report written right after;
+        # with an environment, a share of it for closed-loop scoring and DAgger
+        end = t0 + config.budget_s - min(1.0, RESERVE * config.budget_s)
+        deadline = end - (config.closed_loop_share * config.budget_s if self.closed_loop else 0.0)
+        data, train = _split(dataset, config)
         plan = make_plan(config.families, data.X.shape[0], eta=config.eta, min_states=config.min_rung_states, epochs=config.max_epochs, seed=config.seed)
         run = _Run(plan.first_rungs)
         stop = None
@@ -118,9 +143,32 @@ class AutoDistill:
                 stop = "budget"
             except KeyboardInterrupt:
                 stop = "interrupted"
-        search_s = time.monotonic() - t0
+        fit_s = time.monotonic() - t0
         unstarted = unstarted_rungs(plan, list(run.done.values()), run.levels_started) if stop else 0
-        return _finish(run, unstarted, policy, config, dataset, data, self, stop, started, search_s)
+        ctx = _Context(config, policy, dataset, data, train, self, stop, started, fit_s, t0, end)
+        return _finish(run, unstarted, ctx)
+
+
+_KNOWN = frozenset(f.name for f in fields(SearchConfig))
+
+
+def _check_options(options: dict[str, Any]) -> None:
+    """Refuse an option that is no SearchConfig field, naming the closest one."""
+    for name in options:
+        if name not in _KNOWN:
+            close = difflib.get_close_matches(name, sorted(_KNOWN | {"env", "teacher"}), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; options are {sorted(_KNOWN)}"
+            raise SearchConfigError(f"AutoDistill got an unknown option {name!r}{hint}")
+
+
+def _as_dataset(data: Any) -> Any:
+    """The dataset of ``data``: a DistillDataset as it is, or the ``.dataset`` of a ``Rollouts``."""
+    if isinstance(data, Rollouts):
+        return data.dataset
+    if not all(hasattr(data, a) for a in ("X", "P", "action_names", "split", "content_hash")):
+        raise SearchDataError(f"AutoDistill.fit takes a hybrid.DistillDataset (or what hybrid.collect returns); got {type(data).__name__}. "
+                              "Build one with hybrid.collect(env, teacher, …).dataset, TrajectoryStore.to_dataset() or DistillDataset.load(path).")
+    return data
 
 
 class _Run:
@@ -172,8 +220,9 @@ def _check_dataset(ds: Any) -> None:
         raise SearchDataError(f"the dataset has only {len(ds)} states; a search needs at least 20 to hold some out for scoring.")
 
 
-def _split(ds: Any, config: SearchConfig) -> SplitData:
-    """Held-out split by the dataset's own seeded split; training states in a seeded order."""
+def _split(ds: Any, config: SearchConfig) -> tuple[SplitData, Any]:
+    """Held-out split by the dataset's own seeded split; training states in a seeded order.
+    Returns the split and the training rows as a dataset."""
     train, val = ds.split(config.val_fraction, config.seed)
     order = np.random.default_rng(config.seed).permutation(len(train))
     w, wv = train.weights, val.weights
@@ -181,12 +230,30 @@ def _split(ds: Any, config: SearchConfig) -> SplitData:
         X=np.ascontiguousarray(train.X[order]), P=np.ascontiguousarray(train.P[order]),
         w=None if w is None else np.ascontiguousarray(w[order]), X_val=val.X, P_val=val.P, w_val=wv,
         action_names=tuple(ds.action_names), feature_names=None if ds.feature_names is None else tuple(ds.feature_names),
-    )
+    ), train
 
 
-def _finish(run: _Run, unstarted: int, policy: Policy, config: SearchConfig, dataset: Any, data: SplitData,
-            search: AutoDistill, stop: str | None, started: float, search_s: float) -> SearchResult:
-    """Choose among whole rungs, rebuild the chosen student, add closed-loop scores."""
+@dataclass(frozen=True)
+class _Context:
+    """What the end of a search needs besides its candidates."""
+
+    config: SearchConfig
+    policy: Policy
+    dataset: Any
+    data: SplitData
+    train: Any
+    search: AutoDistill
+    stop: str | None
+    started: float
+    fit_s: float
+    t0: float
+    end: float  # monotonic time by which closed-loop scoring and DAgger must be done
+
+
+def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
+    """Choose among whole rungs; with an environment, score the front in the loop first and
+    give the chosen student DAgger rounds; then measure the student that ships."""
+    config, policy, data, search = ctx.config, ctx.policy, ctx.data, ctx.search
     complete = run.complete_prefix()
     candidates = sorted(run.done.values(), key=lambda c: c.id)
     pool = [c for c in candidates if c.status == "ok" and c.rung < complete]
@@ -197,22 +264,26 @@ def _finish(run: _Run, unstarted: int, policy: Policy, config: SearchConfig, dat
     baseline = float(np.bincount(data.P_val.argmax(axis=1), minlength=data.P_val.shape[1]).max() / len(data.P_val))
     pool = [c for c in pool if c.fidelity > baseline] or pool
     front = pareto_front(pool)
-    closed = search.env is not None and search.teacher is not None and stop != "interrupted" and bool(pool)
-    loop = teacher = None
+    closed = search.closed_loop and ctx.stop != "interrupted" and bool(pool)
+    bar = getattr(policy, "bar", None)
+    teacher = episodes = loop = None
     students: dict[int, Any] = {}  # rebuilt Pareto students, reused for the one chosen
     if closed:  # before choosing, so a policy may choose by return in the environment
-        from auto_search.closed_loop import score_front
         from hybrid.teachers import as_teacher
 
         teacher = as_teacher(search.teacher)
         students = {c.id: _rebuild(c, run.artifacts[c.id]) for c in front}
-        candidates, loop = score_front(candidates, [c.id for c in front], students, search.env, teacher, config, data.P_val.shape[1])
+        episodes = PairedEpisodes(search.env, teacher, seed=config.seed, first=config.closed_loop_episodes,
+                                  cap=config.closed_loop_max_episodes, confidence=config.confidence, deadline=ctx.end)
         scored = {c.id: c for c in candidates}
+        for c in sorted(front, key=lambda c: (c.ops_per_decision, c.id)):
+            scored[c.id] = replace(c, **episodes.score(students[c.id], bar).as_fields())
+        candidates = [scored[c.id] for c in candidates]
         pool = [scored[c.id] for c in pool]
-    best = student = words = None
+    chosen = student = words = None
     if pool:
-        best, words = policy(pool)
-        student = students.get(best.id) or _rebuild(best, run.artifacts[best.id])
+        chosen, words = policy(pool)
+        student = students.get(chosen.id) or _rebuild(chosen, run.artifacts[chosen.id])
     rungs = [
         {"index": i, "level": r[0].level if r else 0, "candidates": len(r),
          "finished": sum(s.id in run.done for s in r), "status": "complete" if i < complete else "cut"}
@@ -220,21 +291,69 @@ def _finish(run: _Run, unstarted: int, policy: Policy, config: SearchConfig, dat
     ]
     start = len(run.rungs)  # rungs a stopped search never started are cut too
     rungs += [{"index": i, "level": None, "candidates": 0, "finished": 0, "status": "cut"} for i in range(start, start + unstarted)]
-    result = SearchResult(
-        config=config, dataset=dataset_summary(dataset), teacher=teacher_summary(search.teacher),
-        candidates=candidates, pareto=[c.id for c in front], best=best, choice=words,
-        best_student=student, rungs=rungs, stopped_by=stop, reproducible=reproducible,
-        started_at=started, search_s=search_s, versions=library_versions(), baseline_fidelity=baseline,
-        closed_loop=loop,
+    shipped = None
+    if closed and chosen is not None:
+        assert episodes is not None
+        if chosen.retention is None:  # a custom policy may choose off the front
+            chosen = replace(chosen, **episodes.score(student, bar).as_fields())
+        student, shipped, loop = _ship_closed_loop(chosen, student, episodes, teacher, ctx, bar)
+        reproducible = reproducible and not loop["cut_by_budget"]
+    elif chosen is not None:
+        shipped = Shipped(source="chosen candidate", reason="the chosen candidate ships as fitted (no environment, so no DAgger)",
+                          family=chosen.family, confusion=confusion(data.P_val, student.predict_proba(data.X_val)),
+                          **held_out_figures(student, data))
+    return SearchResult(
+        config=config, dataset=dataset_summary(ctx.dataset), teacher=teacher_summary(search.teacher),
+        candidates=candidates, pareto=[c.id for c in front], chosen=chosen, choice=words, student=student, shipped=shipped,
+        rungs=rungs, stopped_by=ctx.stop, reproducible=reproducible, started_at=ctx.started,
+        search_s=time.monotonic() - ctx.t0, fit_s=ctx.fit_s, versions=library_versions(), baseline_fidelity=baseline, closed_loop=loop,
+        policy_note=_policy_note(search),
     )
-    if student is not None:
-        if closed and config.dagger_iterations > 0:
-            from auto_search.closed_loop import dagger_chosen
 
-            dagger_chosen(result, search.env, teacher, config, dataset)
-        # of the student to ship (after DAgger, when it ran)
-        result.confusion = _confusion(data.P_val, result.best_student.predict_proba(data.X_val))
-    return result
+
+def _ship_closed_loop(chosen: Candidate, student: Any, episodes: PairedEpisodes, teacher: Any, ctx: _Context,
+                      bar: float | None) -> tuple[Any, Shipped, dict[str, Any]]:
+    """DAgger rounds of the chosen student, the round to ship, and its confirmation figures."""
+    config, data, env = ctx.config, ctx.data, ctx.search.env
+    rounds: list[Candidate] = []
+    models: dict[int, Any] = {}
+    dagger_cut = False
+    try:
+        if config.dagger_iterations > 0:
+            rounds, models, dagger_cut = dagger_rounds(chosen, student, data=data, config=config, env=env, teacher=teacher,
+                                                       episodes=episodes, bar=bar, deadline=ctx.end)
+    finally:
+        episodes.close()
+    pick, reason = pick_round(chosen, rounds, ctx.policy)
+    iteration = pick.params.get("dagger_iteration", 0)
+    shipped_student = models.get(iteration, student)
+    confirmation, fresh = confirm(shipped_student, env=env, teacher=teacher, config=config, bar=bar, deadline=ctx.end)
+    shipped = Shipped(
+        source="chosen candidate" if iteration == 0 else f"DAgger round {iteration} of the chosen candidate", reason=reason,
+        family=chosen.family, confusion=confusion(data.P_val, shipped_student.predict_proba(data.X_val)),
+        loop={**confirmation.as_fields(), "seeds": "confirmation"}, parent=None if iteration == 0 else chosen.content_hash,
+        **held_out_figures(shipped_student, data),
+    )
+    loop = {**episodes.summary(), "env": _env_name(env), "episodes_run": episodes.episodes_run, "cut_by_budget": episodes.cut or dagger_cut or fresh["cut_by_budget"],
+            "bar": bar, "confirmation": fresh,
+            "dagger": None if not config.dagger_iterations else {
+                "iterations": config.dagger_iterations, "rounds_run": len(rounds), "cut_by_budget": dagger_cut, "shipped_round": iteration,
+                "rounds": [r.to_dict() for r in rounds]}}
+    return shipped_student, shipped, loop
+
+
+def _env_name(env: Any) -> str:
+    if isinstance(env, str):
+        return env
+    spec = getattr(env, "spec", None)
+    return spec.id if spec is not None else type(getattr(env, "unwrapped", env)).__name__
+
+
+def _policy_note(search: AutoDistill) -> str | None:
+    if isinstance(search.policy, str) and search.policy.strip() == "auto":
+        why = "an environment and a teacher were given, so students are chosen by return" if search.closed_loop else "no environment was given, so students are chosen by held-out fidelity"
+        return f"policy auto → {default_policy(search.closed_loop)}: {why}"
+    return None
 
 
 def _rebuild(c: Candidate, artifact: dict) -> Any:
@@ -242,11 +361,3 @@ def _rebuild(c: Candidate, artifact: dict) -> Any:
     if student.content_hash != c.content_hash:
         raise SearchDataError(f"candidate {c.id} ({c.family}) did not round-trip through its canonical form; its to_dict/from_dict disagree.")
     return student
-
-
-def _confusion(P_teacher: np.ndarray, P_student: np.ndarray) -> list[list[int]]:
-    """Counts of [teacher action][student action] on held-out states."""
-    k = P_teacher.shape[1]
-    m = np.zeros((k, k), dtype=np.int64)
-    np.add.at(m, (P_teacher.argmax(axis=1), P_student.argmax(axis=1)), 1)
-    return m.tolist()

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from _timing import per_call_s
-from auto_search.closed_loop import UniformPolicy, retention
+from auto_search.closed_loop import retention
 from hybrid.dagger import dagger
 from hybrid.errors import ExportError
 from hybrid.exports.python import export_python
@@ -101,6 +101,17 @@ def measure(ctx: Context, name: str, student: Any, how: str, *, latency_states: 
         row["coverage"] = float(student.coverage_)
         row["coverage_visited"] = float(student._decided(run.states).mean())
     return row
+
+
+class UniformPolicy:
+    """The random baseline of retention: every action equally likely, from a seeded generator."""
+
+    def __init__(self, n_actions: int, seed: int) -> None:
+        self.n_actions = n_actions
+        self.rng = np.random.default_rng(seed)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.rng.integers(0, self.n_actions, size=np.asarray(X).shape[0])
 
 
 def baseline_returns(ctx: Context) -> None:

@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--policy", default="min-retention:0.99",
                    help="AutoDistill selection policy (default min-retention:0.99: the cheapest Pareto student keeping 99%% "
                         "of the teacher's return on its own seeded episodes; or knee, min-cost:F, max-fidelity:OPS, ...)")
-    p.add_argument("--loop-episodes", type=int, default=10, help="AutoDistill's closed-loop episodes per Pareto candidate (default 10)")
+    p.add_argument("--loop-episodes", type=int, default=5, help="AutoDistill's first paired episodes per Pareto candidate (default 5; more while an interval straddles the bar)")
     p.add_argument("--n-jobs", type=int, default=2, help="AutoDistill workers (default 2)")
     p.add_argument("--quick", action="store_true", help="tiny settings for a smoke test: few episodes, small grids")
     p.add_argument("--json", type=Path, help="also write every figure to this JSON file")
@@ -90,11 +90,11 @@ def autodistill(ctx: Context, args: argparse.Namespace) -> tuple[Any, str]:
                          env=ctx.env_id, teacher=ctx.teacher, verbose=0, dagger_iterations=1 if args.quick else 2,
                          closed_loop_episodes=2 if args.quick else args.loop_episodes)
     result = search.fit(ctx.train)
-    if result.best_student is None:
+    if result.student is None:
         raise SystemExit(f"{ctx.env_id}: AutoDistill finished no candidate in {search.budget_s:g} s; raise --budget")
     ctx.extra["autodistill"] = {"choice": result.choice, "candidates": len(result.candidates),
                                 "stopped_by": result.stopped_by, "closed_loop": result.closed_loop}
-    return result.best_student, f"AutoDistill ({policy}): {result.choice}"
+    return result.student, f"AutoDistill ({policy}): {result.choice}"
 
 
 def students(ctx: Context, args: argparse.Namespace) -> list[tuple[str, Any, str]]:

@@ -97,8 +97,8 @@ def distil_logs(argv: list[str] | None = None) -> int:
                          seed=a.seed, n_jobs=2, verbose=0 if a.quiet else 1)
     result = search.fit(dataset)
     print(result.summary())
-    if hasattr(result.best_student, "to_text"):
-        print("\n" + result.best_student.to_text() + "\n")
+    if hasattr(result.student, "to_text"):
+        print("\n" + result.student.to_text() + "\n")
 
     key = signing_key(a.key)
     with Ledger(a.out / "ledger.db") as ledger:

@@ -36,7 +36,7 @@ class Settings:
     seed: int = 0
     n_jobs: int = 2
     verbose: int = 1
-    policy: str = "min-retention:0.99"  # the cheapest Pareto student keeping 99% of the teacher's return
+    policy: str = "auto"                # with an environment: min-retention:0.99, the cheapest student keeping 99% of the return with confidence
     loop_episodes: int = 5              # seeded episodes per Pareto candidate in the environment
 
 
@@ -74,8 +74,8 @@ def run(s: Settings) -> int:
     with Ledger(ledger_path) as ledger:
         record(result, ledger, key, teacher=teacher, out_dir=s.out / "model", exports=("python", "c"))
     report = result.write_report(s.out / "report")
-    if result.best_student is not None and hasattr(result.best_student, "to_text"):
-        print("\n" + result.best_student.to_text() + "\n")
+    if result.student is not None and hasattr(result.student, "to_text"):
+        print("\n" + result.student.to_text() + "\n")
     print(f"report  {report / 'report.html'}\nledger  {ledger_path}\nmodel   {s.out / 'model'}")
     print(f"done in {time.monotonic() - t0:.0f} s; verifying:\n"
           f"$ provenance verify {ledger_path} --key {s.key}.pub --artifact {s.out / 'model' / 'student.py'}")

@@ -16,7 +16,7 @@ see ``hybrid.teachers.state_weights``; they are recomputed on the whole aggregat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +109,49 @@ def _mixture_states(env: gym.Env, teacher: Any, student: Any, beta: float, seeds
     return np.concatenate(states)
 
 
+def dagger_iterates(
+    env: str | gym.Env,
+    teacher: Any,
+    student: Any,
+    dataset: DistillDataset,
+    iterations: int,
+    episodes_per_iteration: int = 5,
+    beta: float | Callable[[int], float] = 0.5,
+    seed: int = 0,
+    weighting: str | None = None,
+    *,
+    start: Any = None,
+) -> Iterator[tuple[int, float, Any, DistillDataset]]:
+    """Yield ``(iteration, beta, fitted student, aggregate)`` for iterate 0 (cloning on
+    ``dataset``) and each DAgger round, without measuring them — callers score iterates their
+    own way. ``start``, a student already fitted on ``dataset``, is iterate 0 as it is (the
+    rounds then refit fresh clones of it); states are collected on seeds ``seed + 1 + i``.
+    """
+    if iterations < 0 or episodes_per_iteration < 1:
+        raise DataError(f"iterations must be ≥ 0 and episodes_per_iteration ≥ 1; got {iterations} and {episodes_per_iteration}")
+    teacher = as_teacher(teacher)
+    schedule = _beta_schedule(beta)
+    env_obj, owned = make_env(env)
+    rng = np.random.default_rng(seed)
+    try:
+        _check_matches_env(dataset, env_obj)
+        _label(teacher, dataset.X[:1], dataset)  # a teacher that does not fit the data fails before any rollout
+        aggregate = dataset
+        if start is not None:
+            current, weighted = start, dataset
+        else:
+            current, weighted = _fit(student, aggregate, teacher, weighting)
+        yield 0, 1.0, current, weighted
+        for i in range(1, iterations + 1):
+            X = _mixture_states(env_obj, teacher, current, schedule(i), episode_seeds(seed + 1 + i, episodes_per_iteration), rng)
+            aggregate = DistillDataset.concat([aggregate, _label(teacher, X, aggregate)])
+            current, weighted = _fit(start if start is not None else student, aggregate, teacher, weighting)
+            yield i, schedule(i), current, weighted
+    finally:
+        if owned:
+            env_obj.close()
+
+
 def dagger(
     env: str | gym.Env,
     teacher: Any,
@@ -141,26 +184,18 @@ def dagger(
     if iterations < 0 or episodes_per_iteration < 1:
         raise DataError(f"iterations must be ≥ 0 and episodes_per_iteration ≥ 1; got {iterations} and {episodes_per_iteration}")
     teacher = as_teacher(teacher)
-    schedule = _beta_schedule(beta)
     eval_episodes = eval_episodes or episodes_per_iteration
     env_obj, owned = make_env(env)
-    rng = np.random.default_rng(seed)
     try:
-        if dataset is not None:
-            _check_matches_env(dataset, env_obj)
-        aggregate = dataset if dataset is not None else collect(env_obj, teacher, episodes_per_iteration, seed + 1).dataset
-        _label(teacher, aggregate.X[:1], aggregate)  # a teacher that does not fit the data fails before any rollout
+        if dataset is None:
+            dataset = collect(env_obj, teacher, episodes_per_iteration, seed + 1).dataset
         fitted: list[Any] = []
         history: list[Iterate] = []
-        for i in range(iterations + 1):
-            if i > 0:
-                X = _mixture_states(env_obj, teacher, fitted[-1], schedule(i), episode_seeds(seed + 1 + i, episodes_per_iteration), rng)
-                aggregate = DistillDataset.concat([aggregate, _label(teacher, X, aggregate)])
-            current, weighted = _fit(student, aggregate, teacher, weighting)
+        weighted = dataset
+        for i, beta_i, current, weighted in dagger_iterates(env_obj, teacher, student, dataset, iterations, episodes_per_iteration, beta, seed, weighting):
             measured = closed_loop(env_obj, current, eval_episodes, seed, teacher)
             fitted.append(current)
-            history.append(Iterate(i, 1.0 if i == 0 else schedule(i), len(aggregate), measured.mean_return,
-                                   measured.std_return, float(measured.agreement)))
+            history.append(Iterate(i, beta_i, len(weighted), measured.mean_return, measured.std_return, float(measured.agreement)))
     finally:
         if owned:
             env_obj.close()

@@ -14,5 +14,5 @@ def test_python_api_block_runs(tmp_path, monkeypatch):
     namespace: dict = {}
     exec(compile(block.replace("budget_s=60", "budget_s=8, verbose=0, n_jobs=1"), "README.md", "exec"), namespace)
     result = namespace["result"]
-    assert result.best_student is not None
+    assert result.student is not None
     assert (tmp_path / "runs" / "report" / "report.html").exists() and (tmp_path / "runs" / "model" / "student.py").exists()

@@ -37,7 +37,7 @@ def test_search_with_a_two_second_budget_writes_the_report(data_npz, tmp_path):
     assert (out / "report.html").exists() and (out / "report.md").exists()
     jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
     # on a loaded machine imports alone can eat two seconds: then the report says nothing finished
-    assert data["best"] is not None or (data["stopped_by"] == "budget" and not data["pareto"])
+    assert data["chosen"] is not None or (data["stopped_by"] == "budget" and not data["pareto"])
     assert "report:" in proc.stderr
 
 
@@ -51,7 +51,7 @@ def test_search_records_in_a_ledger_when_given_a_key(data_npz, tmp_path):
     assert proc.returncode == 0, proc.stderr
     printed = json.loads(proc.stdout)
     assert [e["kind"] for e in printed["ledger_entries"]] == ["dataset", "search", "model", "export", "export"]  # Python and C
-    assert (out / "model.json").exists() and (out / "student.py").exists()
+    assert (out / "model" / "model.json").exists() and (out / "model" / "student.py").exists()
 
 
 def test_jsonl_decisions_and_a_trajectory_store_are_read(small_dataset, tmp_path):
@@ -125,11 +125,11 @@ def test_with_an_environment_the_cli_chooses_by_retention_and_records_the_teache
     generate_key(tmp_path / "k.key")
     out = tmp_path / "out"
     proc = run_cli("search", data, "--out", out, "--env", "CartPole-v1", "--policy", "min-retention:0.99", "--budget", 20,
-                   "--families", "tree", "rules", "--n-jobs", 1, "--closed-loop-episodes", 1, "--dagger-iterations", 0,
+                   "--families", "tree", "rules", "--n-jobs", 1, "--closed-loop-episodes", 2, "--closed-loop-max-episodes", 4, "--dagger-iterations", 0,
                    "--verbose", 0, "--ledger", tmp_path / "l.db", "--key", tmp_path / "k.key")
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "report.json").read_text())
-    assert "teacher's return" in report["best"]["choice"] and report["closed_loop"]["teacher_return"] > 400
+    assert "teacher's return" in report["chosen"]["choice"] and report["closed_loop"]["teacher_return"] > 400
     assert [e["kind"] for e in report["ledger_entries"]] == ["dataset", "teacher", "search", "model", "export", "export"]
     assert verify_ledger(tmp_path / "l.db", [tmp_path / "k.key.pub"]).ok
     bad = run_cli("search", data, "--out", out, "--env", "NoSuchEnv-v0", "--budget", 5)

@@ -1,67 +1,167 @@
-"""With an environment and a teacher: retention and visited-state fidelity for the Pareto
-candidates, DAgger for the chosen student, the teacher marked in the report."""
+"""With an environment and a teacher: paired, sequential closed-loop scores with intervals, a
+choice on the lower bound, DAgger on training rows only, and figures of the student that ships."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from auto_search.closed_loop import UniformPolicy, retention
+from auto_search.closed_loop import PairedEpisodes, paired_interval, retention
 from auto_search.search import AutoDistill
+from hybrid.dataset import DistillDataset
+from hybrid.rollouts import collect, episode_seeds, run_episodes
+from hybrid.teachers import as_teacher
+
+from _toy_env import EasyOrHard, teacher_proba
 
 
 @pytest.fixture(scope="module")
-def cartpole_result():
-    from hybrid.rollouts import collect
+def cartpole_teacher():
     from hybrid.zoo import load_teacher
 
-    teacher = load_teacher("CartPole-v1")
-    dataset, _ = collect("CartPole-v1", teacher, episodes=2, seed=0)
-    search = AutoDistill(families=("tree",), budget_s=60, n_jobs=1, env="CartPole-v1", teacher=teacher,
-                         closed_loop_episodes=1, dagger_iterations=1, verbose=0)
-    return search.fit(dataset)
+    return load_teacher("CartPole-v1")
 
 
-def test_pareto_candidates_get_closed_loop_scores(cartpole_result):
-    r = cartpole_result
+@pytest.fixture(scope="module")
+def cartpole_result(cartpole_teacher):
+    rollouts = collect("CartPole-v1", cartpole_teacher, episodes=3, seed=0)
+    search = AutoDistill(families=("tree",), budget_s=120, n_jobs=1, env="CartPole-v1", teacher=cartpole_teacher,
+                         dagger_iterations=2, closed_loop_max_episodes=10, verbose=0)
+    return search.fit(rollouts), rollouts.dataset  # fit takes what collect returns
+
+
+def test_pareto_candidates_get_paired_scores_with_intervals(cartpole_result):
+    r, _ = cartpole_result
     front = r.pareto_candidates
-    assert front and all(c.retention is not None and 0.0 <= c.visited_fidelity <= 1.0 for c in front)
+    assert front and all(c.retention_low <= c.retention <= c.retention_high and c.loop_episodes >= 5 for c in front)
     assert all(c.retention is None for c in r.candidates if c.id not in r.pareto)
     loop = r.closed_loop
-    assert loop["teacher_return"] > loop["random_return"]
-    for c in front:
-        assert c.retention == pytest.approx(retention(c.return_mean, loop["teacher_return"], loop["random_return"]))
+    assert loop["teacher_return"] > loop["random_return"] and loop["confidence"] == 0.95
 
 
-def test_the_chosen_student_gets_dagger_and_the_report_shows_the_teacher(cartpole_result):
-    r = cartpole_result
-    dag = r.closed_loop["dagger"]
-    assert dag["after_hash"] == r.best_hash and dag["before_hash"] == r.best.content_hash
-    assert r.teacher["name"] == "CartPole-v1" and r.teacher["ops_per_decision"] > 0
-    assert r.to_data()["closed_loop"]["dagger"]["iterations"] == 1
+def test_the_default_policy_with_an_environment_chooses_by_return_and_says_so(cartpole_result):
+    r, _ = cartpole_result
+    assert r.config.policy == "min-retention:0.99" and "policy auto" in r.policy_note
+    assert r.chosen.retention_low >= 0.99 or "no Pareto student" in r.choice
+
+
+def test_no_held_out_row_is_in_the_data_the_shipped_student_was_fitted_on(cartpole_result, cartpole_teacher, monkeypatch):
+    """DAgger rounds refit on training rows and visited states only, and the shipped figures
+    are the shipped student's own agreement on the held-out split."""
+    r, dataset = cartpole_result
+    train, val = dataset.split(r.config.val_fraction, r.config.seed)
+    seen: list[np.ndarray] = []
+    from hybrid.students.tree import TreeStudent
+
+    original = TreeStudent.fit
+
+    def spy(self, X, P, sample_weight=None, **kw):
+        seen.append(np.asarray(X).copy())
+        return original(self, X, P, sample_weight, **kw)
+
+    monkeypatch.setattr(TreeStudent, "fit", spy)
+    search = AutoDistill(families=("tree",), budget_s=120, n_jobs=1, backend="threading", env="CartPole-v1", teacher=cartpole_teacher,
+                         dagger_iterations=2, closed_loop_max_episodes=10, verbose=0)
+    result = search.fit(dataset)
+    assert seen, "no fit was observed"
+    val_rows = {row.tobytes() for row in val.X}
+    assert not any(row.tobytes() in val_rows for X in seen for row in X)
+    agreement = float(np.mean(result.student.predict(val.X) == val.P.argmax(axis=1)))
+    assert result.shipped.fidelity == pytest.approx(agreement)
+    assert result.to_data()["shipped"]["fidelity"] == pytest.approx(agreement)
+
+
+def test_report_carries_chosen_and_shipped_figures(cartpole_result, tmp_path):
+    r, _ = cartpole_result
+    data = r.to_data()
+    assert data["chosen"]["id"] == r.chosen.id and data["chosen"]["content_hash"] == r.chosen.content_hash
+    assert data["shipped"]["content_hash"] == r.student.content_hash
+    assert data["shipped"]["ops_per_decision"] == pytest.approx(r.student.cost().ops_per_decision)
+    loop = data["shipped"]["loop"]
+    assert loop["seeds"] == "confirmation" and loop["retention_low"] <= loop["retention"] <= loop["retention_high"]
+    r.write_report(tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    assert "Chosen and shipped" in text and "fresh episodes" in text
+
+
+def test_old_names_point_to_the_new_ones(cartpole_result):
+    r, _ = cartpole_result
+    with pytest.raises(AttributeError, match=r"result\.student"):
+        _ = r.best_student
+    with pytest.raises(AttributeError, match=r"result\.chosen"):
+        _ = r.best
 
 
 def test_retention_is_normalised_between_random_and_teacher():
     assert retention(500.0, 500.0, 20.0) == 1.0 and retention(20.0, 500.0, 20.0) == 0.0
     assert retention(260.0, 500.0, 20.0) == pytest.approx(0.5) and retention(7.0, 7.0, 7.0) == 1.0
-    assert set(UniformPolicy(3, seed=0).predict(__import__("numpy").zeros((200, 4)))) == {0, 1, 2}
 
 
-def test_min_retention_chooses_the_cheapest_front_student_that_keeps_the_return():
+def test_paired_interval_uses_the_differences_not_the_spread_of_returns():
+    teacher = np.array([100.0, 300.0, 200.0, 400.0, 250.0])
+    student = teacher - np.array([1.0, 2.0, 1.0, 2.0, 1.5])  # big spread of returns, tiny spread of differences
+    random = np.zeros(5)
+    centre, low, high = paired_interval(student, teacher, random, 0.95)
+    assert centre == pytest.approx(1 - 1.5 / 250) and high - low < 0.01 and low < centre < high
+    assert paired_interval(student[:1], teacher[:1], random[:1], 0.95)[1] == -np.inf
+
+
+def test_sequential_scoring_adds_episodes_only_while_the_interval_straddles_the_bar():
+    env = EasyOrHard(c=0.5)
+    teacher = as_teacher(teacher_proba(0.5), ["left", "right"])
+    with PairedEpisodes(env, teacher, seed=0, first=5, cap=40, confidence=0.95) as episodes:
+        perfect = episodes.score(teacher, bar=0.99)
+        assert perfect.episodes == 5 and perfect.retention == 1.0  # a clear pass stops at once
+        noisy = episodes.score(as_teacher(teacher_proba(0.0), ["left", "right"]), bar=0.99)
+        assert noisy.episodes > 5 or noisy.retention_high < 0.99
+        assert noisy.retention_low < noisy.retention
+
+
+def _lucky_seed(c: float, bar: float) -> int:
+    """A search seed whose first 3 selection episodes rate a depth-1 tree on x0 at ≥ ``bar``."""
+    env = EasyOrHard(c=c)
+    teacher = as_teacher(teacher_proba(c), ["left", "right"])
+    stump = as_teacher(teacher_proba(0.0), ["left", "right"])
+    for seed in range(200):
+        seeds = episode_seeds(seed, 3)
+        s = [sum(r) for r in run_episodes(env, lambda x: int(stump.predict(x[None])[0]), seeds)[1]]
+        t = [sum(r) for r in run_episodes(env, lambda x: int(teacher.predict(x[None])[0]), seeds)[1]]
+        env.action_space.seed(0)
+        if retention(np.mean(s), np.mean(t), 10.0) >= bar:
+            return seed
+    raise AssertionError("no lucky seed among 200")
+
+
+def _toy_dataset(c: float, n: int = 3000) -> DistillDataset:
+    rng = np.random.default_rng(1)
+    X = np.stack([rng.normal(size=n), rng.normal(size=n) * np.where(rng.random(n) < 0.3, 3.0, 0.05)], axis=1).astype(np.float32)
+    return DistillDataset(X, teacher_proba(c)(X).astype(np.float32), ["left", "right"], ["x0", "x1"])
+
+
+@pytest.mark.parametrize("c", [0.5])
+def test_a_cheap_student_lucky_on_three_episodes_is_not_chosen(c):
+    seed = _lucky_seed(c, 0.99)
+    teacher = as_teacher(teacher_proba(c), ["left", "right"])
+    result = AutoDistill(families=("tree",), budget_s=120, n_jobs=1, env=EasyOrHard(c=c), teacher=teacher, seed=seed,
+                         dagger_iterations=0, verbose=0).fit(_toy_dataset(c))
+    stump = next(c for c in result.candidates if c.params.get("max_depth") == 1)
+    assert result.chosen.params.get("max_depth") != 1
+    if stump.id in result.pareto:  # scored: its interval, with more episodes, does not clear the bar
+        assert stump.retention_low < 0.99 and stump.loop_episodes > 3
+    assert result.chosen.retention_low >= 0.99 or "no Pareto student" in result.choice
+
+
+def test_a_truly_good_cheap_student_is_still_chosen():
+    teacher = as_teacher(teacher_proba(0.0), ["left", "right"])  # the rule needs x0 only: a stump is exact
+    result = AutoDistill(families=("tree",), budget_s=120, n_jobs=1, env=EasyOrHard(c=0.0), teacher=teacher,
+                         dagger_iterations=0, verbose=0).fit(_toy_dataset(0.0))
+    assert result.chosen.params.get("max_depth") == 1 and result.chosen.retention_low >= 0.99
+    assert result.shipped.loop["retention_low"] >= 0.99  # and it holds on fresh episodes
+
+
+def test_min_retention_refuses_to_run_without_an_environment(cartpole_result):
     from auto_search.policies import MinRetention
-    from hybrid.rollouts import collect
-    from hybrid.zoo import load_teacher
 
-    teacher = load_teacher("CartPole-v1")
-    dataset, _ = collect("CartPole-v1", teacher, episodes=2, seed=0)
-    r = AutoDistill(families=("tree",), budget_s=60, n_jobs=1, env="CartPole-v1", teacher=teacher, policy="min-retention:0.99",
-                    closed_loop_episodes=1, dagger_iterations=0, verbose=0).fit(dataset)
-    front = r.pareto_candidates
-    keepers = [c for c in front if c.retention >= 0.99]
-    if keepers:
-        assert r.best.id == min(keepers, key=lambda c: (c.ops_per_decision, c.parameters)).id
-        assert "keeping ≥ 99%" in r.choice
-    else:
-        assert r.best.retention == max(c.retention for c in front) and "no Pareto student kept" in r.choice
-    # the same policy object refuses to run without an environment, before any work
+    _, dataset = cartpole_result
     with pytest.raises(Exception, match="env=… and teacher=…"):
         AutoDistill(families=("tree",), policy=MinRetention(0.99), verbose=0).fit(dataset)

@@ -31,11 +31,11 @@ def test_record_appends_the_lineage_and_writes_the_artifacts(result, tmp_path):
     assert by_kind["dataset"].subject == result.dataset["content_hash"]
     assert by_kind["search"].parents == (by_kind["dataset"].subject,)
     assert by_kind["search"].attrs["config_hash"] == result.config.config_hash and "numpy" in by_kind["search"].attrs["versions"]
-    assert by_kind["model"].subject == result.best_hash and by_kind["search"].subject in by_kind["model"].parents
-    assert by_kind["export"].parents == (result.best_hash,)
+    assert by_kind["model"].subject == result.student.content_hash and by_kind["search"].subject in by_kind["model"].parents
+    assert by_kind["export"].parents == (result.student.content_hash,)
     assert by_kind["model"].attrs["artifact_hash"] == hash_file(tmp_path / "out" / "model.json")
     assert by_kind["export"].subject == hash_file(tmp_path / "out" / "student.py")
-    assert json.loads((tmp_path / "out" / "model.json").read_text())["family"] == result.best.family
+    assert json.loads((tmp_path / "out" / "model.json").read_text())["family"] == result.chosen.family
     assert [e["entry_hash"] for e in result.ledger_entries] == [e.entry_hash for e in entries]
     assert verify_ledger(tmp_path / "ledger.db", trusted_keys=[key]).ok
 
@@ -54,6 +54,6 @@ def test_a_teacher_adds_its_entry_as_a_parent_of_the_search(result, tmp_path):
 def test_a_search_without_a_choice_cannot_be_recorded(result, tmp_path):
     from dataclasses import replace
 
-    empty = replace(result, best=None, best_student=None, choice=None)
+    empty = replace(result, chosen=None, student=None, shipped=None, choice=None)
     with pytest.raises(SearchError, match="no student"):
         record(empty, None, None, out_dir=tmp_path)

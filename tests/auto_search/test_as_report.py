@@ -26,12 +26,12 @@ def test_report_files_exist_and_the_json_validates_against_its_schema(result, tm
     data = json.loads((out / "report.json").read_text())
     jsonschema.validate(data, schema)
     assert data == json.loads(json.dumps(result.to_data()))
-    assert data["best"]["content_hash"] == result.best_hash and data["config_hash"] == result.config.config_hash
+    assert data["shipped"]["content_hash"] == result.student.content_hash and data["config_hash"] == result.config.config_hash
 
 
 def test_schema_rejects_a_report_with_a_wrong_version_or_a_bad_hash(result):
     schema = json.loads(SCHEMA_PATH.read_text())
-    for bad in ({**result.to_data(), "schema_version": 2}, {**result.to_data(), "config_hash": "md5:abc"}):
+    for bad in ({**result.to_data(), "schema_version": 1}, {**result.to_data(), "config_hash": "md5:abc"}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(json.loads(json.dumps(bad)), schema)
 
@@ -40,8 +40,8 @@ def test_html_is_self_contained_with_plots_rules_confusion_and_hashes(result, tm
     html = (result.write_report(tmp_path / "rep") / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 2
     assert "<script" not in html and "src='http" not in html and 'src="http' not in html
-    assert result.best_hash in html and result.dataset["content_hash"] in html
-    assert "Confusion on held-out states" in html
+    assert result.student.content_hash in html and result.dataset["content_hash"] in html
+    assert "Confusion of the shipped student on held-out states" in html and "Chosen and shipped" in html
     md = (tmp_path / "rep" / "report.md").read_text()
     assert result.choice in md and "| rung | level |" in md
 

@@ -29,11 +29,11 @@ def test_search_finds_a_front_and_states_its_choice(serial_result):
     front = r.pareto_candidates
     assert [c.ops_per_decision for c in front] == sorted(c.ops_per_decision for c in front)
     assert all(a.fidelity < b.fidelity for a, b in zip(front, front[1:]))
-    assert r.best.id in r.pareto and r.choice.startswith("knee of the Pareto front")
-    assert r.best.family in r.choice and r.best_hash == r.best.content_hash
+    assert r.chosen.id in r.pareto and r.choice.startswith("knee of the Pareto front")
+    assert r.chosen.family in r.choice and r.student.content_hash == r.chosen.content_hash
     assert {c.family for c in r.candidates} == {"tree", "mlp"}
     assert max(c.n_train for c in r.candidates if c.family == "mlp") == 1200  # halving reaches all training states
-    assert r.best_student.predict(small_X()).shape == (5,)
+    assert r.student.predict(small_X()).shape == (5,)
 
 
 def small_X():
@@ -43,7 +43,7 @@ def small_X():
 def test_same_seed_gives_the_same_candidates_and_model_with_two_workers(serial_result, small_dataset, fast):
     parallel = AutoDistill(families=("tree", "mlp"), budget_s=60, n_jobs=2, backend="loky", **fast).fit(small_dataset)
     assert fingerprint(parallel) == fingerprint(serial_result)
-    assert parallel.best_hash == serial_result.best_hash
+    assert parallel.student.content_hash == serial_result.student.content_hash
 
 
 def test_dask_backend_on_a_local_cluster_gives_the_same_search(small_dataset, fast):
@@ -51,7 +51,7 @@ def test_dask_backend_on_a_local_cluster_gives_the_same_search(small_dataset, fa
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, distributed.Client(cluster):
         on_dask = AutoDistill(families=("tree",), budget_s=60, n_jobs=2, backend="dask", **fast).fit(small_dataset)
     local = AutoDistill(families=("tree",), budget_s=60, n_jobs=1, **fast).fit(small_dataset)
-    assert fingerprint(on_dask) == fingerprint(local) and on_dask.best_hash == local.best_hash
+    assert fingerprint(on_dask) == fingerprint(local) and on_dask.student.content_hash == local.student.content_hash
 
 
 def test_dask_backend_without_a_client_says_how_to_start_one(small_dataset, fast):
@@ -68,7 +68,7 @@ def test_ray_backend_without_ray_names_the_install(small_dataset, fast):
 def test_a_policy_object_changes_the_choice_and_the_words(serial_result, small_dataset, fast):
     r = AutoDistill(families=("tree", "mlp"), budget_s=60, n_jobs=1, policy=MinCost(within_best=0.01), **fast).fit(small_dataset)
     best = max(c.fidelity for c in r.candidates if c.status == "ok")
-    assert r.best.fidelity >= best - 0.01 and r.choice.startswith("smallest student within 1 point(s)")
+    assert r.chosen.fidelity >= best - 0.01 and r.choice.startswith("smallest student within 1 point(s)")
     assert r.config.policy == "within-best:0.01" and r.config.config_hash != serial_result.config.config_hash
 
 
@@ -78,7 +78,7 @@ def test_a_callable_policy_is_recorded_by_name(small_dataset, fast):
 
     r = AutoDistill(families=("tree",), budget_s=60, n_jobs=1, policy=deepest, **fast).fit(small_dataset)
     assert r.config.policy.endswith("deepest") and "custom policy" in r.choice
-    assert r.best.ops_per_decision == max(c.ops_per_decision for c in r.candidates if c.fidelity > r.baseline_fidelity)
+    assert r.chosen.ops_per_decision == max(c.ops_per_decision for c in r.candidates if c.fidelity > r.baseline_fidelity)
 
 
 def test_the_budget_cuts_whole_rungs_and_the_report_says_so(small_dataset):
@@ -87,8 +87,8 @@ def test_the_budget_cuts_whole_rungs_and_the_report_says_so(small_dataset):
     cut = [x for x in r.rungs if x["status"] == "cut"]
     assert cut and all(x["status"] == "cut" for x in r.rungs[r.rungs.index(cut[0]):])
     whole = {x["index"] for x in r.rungs if x["status"] == "complete"}
-    if r.best is not None and r.reproducible:
-        assert r.best.rung in whole
+    if r.chosen is not None and r.reproducible:
+        assert r.chosen.rung in whole
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

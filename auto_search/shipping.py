@@ -1,0 +1,122 @@
+"""From the chosen candidate to the student that ships, with figures measured on that student.
+
+The policy chooses a candidate; with an environment the chosen student then gets DAgger rounds
+on its own training rows plus the states it visits — never the held-out rows it is scored on.
+A round's student replaces the chosen one only if it still holds the policy's declared bound
+(cost, fidelity or retention, see ``Policy.bound_holds``) and, for a retention policy, only as
+the policy itself would choose among them (cheapest whose lower bound clears the bar). The
+student that ships is then scored afresh: fidelity and KL on the held-out split, its own cost,
+and its retention on confirmation episodes that no choice has seen.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from auto_search.closed_loop import CONFIRMATION_SEED_OFFSET, LoopScore, PairedEpisodes
+from auto_search.config import SearchConfig
+from auto_search.evaluate import Candidate, SplitData, score
+from auto_search.policies import MinRetention, Policy
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """The student that ships and its own figures (all measured on it).
+
+    ``source`` says whether it is the chosen candidate or a DAgger round of it; ``reason`` says
+    why; ``loop`` holds its closed-loop figures on confirmation episodes (``None`` without an
+    environment).
+    """
+
+    content_hash: str
+    family: str
+    source: str
+    reason: str
+    fidelity: float
+    kl: float
+    parameters: int
+    ops_per_decision: float
+    bytes: int
+    confusion: list[list[int]]
+    loop: dict[str, Any] | None = None
+    parent: str | None = None  # the chosen candidate's hash when a DAgger round ships
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def held_out_figures(student: Any, data: SplitData) -> dict[str, Any]:
+    """Fidelity, KL, cost and content hash of ``student`` on the held-out split."""
+    fidelity, kl = score(data.P_val, student.predict_proba(data.X_val), data.w_val)
+    cost = student.cost()
+    return {"fidelity": fidelity, "kl": kl, "parameters": int(cost.parameters), "ops_per_decision": float(cost.ops_per_decision),
+            "bytes": int(cost.bytes), "content_hash": student.content_hash}
+
+
+def confusion(P_teacher: np.ndarray, P_student: np.ndarray) -> list[list[int]]:
+    """Counts of [teacher action][student action] on held-out states."""
+    k = P_teacher.shape[1]
+    m = np.zeros((k, k), dtype=np.int64)
+    np.add.at(m, (P_teacher.argmax(axis=1), P_student.argmax(axis=1)), 1)
+    return m.tolist()
+
+
+def dagger_rounds(chosen: Candidate, student: Any, *, data: SplitData, config: SearchConfig, env: Any, teacher: Any,
+                  episodes: PairedEpisodes, bar: float | None, deadline: float) -> tuple[list[Candidate], dict[int, Any], bool]:
+    """DAgger rounds of the chosen student on its own training rows; each round scored on the
+    held-out split and on the selection episodes. Returns the rounds as candidates, their
+    students by round, and whether the budget cut the rounds short."""
+    from hybrid.dagger import dagger_iterates
+    from hybrid.dataset import DistillDataset
+
+    n = chosen.n_train
+    rows = DistillDataset(data.X[:n], data.P[:n], data.action_names or [f"action_{i}" for i in range(data.P.shape[1])],
+                          data.feature_names, None if data.w is None else data.w[:n])
+    rounds: list[Candidate] = []
+    models: dict[int, Any] = {}
+    rounds_iter = dagger_iterates(env, teacher, student, rows, config.dagger_iterations, config.closed_loop_episodes,
+                                  beta=0.5, seed=config.seed, start=student)
+    for i, _beta, fitted, aggregate in rounds_iter:
+        if i == 0:
+            continue
+        if time.monotonic() >= deadline:
+            rounds_iter.close()
+            return rounds, models, True
+        figures = held_out_figures(fitted, data)
+        loop = episodes.score(fitted, bar)
+        rounds.append(replace(chosen, params={**chosen.params, "dagger_iteration": i}, n_train=len(aggregate), **figures, **loop.as_fields()))
+        models[i] = fitted
+    return rounds, models, False
+
+
+def pick_round(chosen: Candidate, rounds: list[Candidate], policy: Policy) -> tuple[Candidate, str]:
+    """The round to ship (round 0 is the chosen candidate) and why."""
+    if isinstance(policy, MinRetention):  # its bound is the bar itself: choose among all rounds as it chose
+        holding, broken = rounds, []
+        pick = policy([chosen, *rounds])[0]
+    else:
+        holding = [r for r in rounds if policy.bound_holds(r)]
+        broken = [r.params["dagger_iteration"] for r in rounds if r not in holding]
+        options = [chosen, *holding]  # the round most surely keeping the teacher's return; ties: cheaper, earlier
+        pick = max(options, key=lambda c: (-np.inf if c.retention_low is None else c.retention_low, -c.ops_per_decision, -c.params.get("dagger_iteration", 0)))
+    why = []
+    if broken:
+        why.append(f"DAgger round(s) {', '.join(map(str, broken))} broke the declared bound of {policy.spec} and were not shipped")
+    if pick is chosen:
+        why.append("the chosen candidate ships as fitted" + (" (no DAgger round did better by the same rule)" if rounds else ""))
+    else:
+        why.append(f"DAgger round {pick.params['dagger_iteration']} ships: it holds the bound and does better by the policy's rule")
+    return pick, "; ".join(why)
+
+
+def confirm(student: Any, *, env: Any, teacher: Any, config: SearchConfig, bar: float | None, deadline: float) -> tuple[LoopScore, dict[str, Any]]:
+    """The shipped student's retention on fresh confirmation episodes (seeds never used to choose)."""
+    with PairedEpisodes(env, teacher, seed=config.seed + CONFIRMATION_SEED_OFFSET, first=config.closed_loop_episodes,
+                        cap=config.closed_loop_max_episodes, confidence=config.confidence, deadline=deadline) as fresh:
+        loop = fresh.score(student, bar)
+        summary = {**fresh.summary(), "cut_by_budget": fresh.cut, "episodes_run": fresh.episodes_run}
+    return loop, summary
