@@ -97,14 +97,16 @@ class _Signers:
             revoked.setdefault(e.subject, e.seq)
 
 
-def _check_signatures(batch: Sequence[tuple[int, bytes, bytes, bytes]]) -> list[int]:
-    """Seqs in ``batch`` (seq, raw public key, signature, message) whose signature fails; runs in workers."""
+def _check_signatures(batch: Sequence[tuple[int, bytes, bytes, bytes]]) -> list[tuple[int, str]]:
+    """(seq, entry hash) of rows in ``batch`` (seq, raw public key, signature, message) whose signature fails; runs in workers.
+
+    The signed message is the entry hash's ASCII text, so it names the entry in the finding."""
     keys: dict[bytes, PublicKey] = {}
     bad = []
     for seq, raw, signature, message in batch:
         key = keys.get(raw) or keys.setdefault(raw, PublicKey(raw))
         if not key.verify(signature, message):
-            bad.append(seq)
+            bad.append((seq, message.decode("ascii")))
     return bad
 
 
@@ -117,7 +119,7 @@ class _SignatureChecks:
     def __init__(self, jobs: int) -> None:
         self.jobs, self.count = jobs, 0
         self.batch: list[tuple[int, bytes, bytes, bytes]] = []
-        self.bad: list[int] = []
+        self.bad: list[tuple[int, str]] = []
         self.futures: list[Any] = []
         self.pool: ProcessPoolExecutor | None = None
 
@@ -137,8 +139,8 @@ class _SignatureChecks:
             self.bad += _check_signatures(self.batch)
         self.batch = []
 
-    def finish(self) -> list[int]:
-        """Seqs whose signature failed, once every check is done."""
+    def finish(self) -> list[tuple[int, str]]:
+        """(seq, entry hash) of each entry whose signature failed, once every check is done."""
         if self.pool is None:
             self.jobs = 1  # too few entries to be worth starting processes
         self._flush()
@@ -173,7 +175,7 @@ def verify_ledger(path: PathLike, trusted_keys: Sequence[PathLike | bytes | Publ
             scan.findings.append(Finding(None, None, f"checkpoint signature does not verify with key {cp.key_id}"))
     scan.run(path, cp.size if cp is not None else 0)
     findings = scan.findings
-    findings += [Finding(s, None, "signature does not verify with its signer's key") for s in scan.checks.finish()]
+    findings += [Finding(s, h, "signature does not verify with its signer's key") for s, h in scan.checks.finish()]
     if cp is not None:
         findings += _against_checkpoint(cp, scan.digests, scan.signers, roots)
     revoked, lineage, artifact_hash = scan.revoked, (), None
