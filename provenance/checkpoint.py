@@ -15,7 +15,6 @@ commit to the RFC 6962 root whose leaves are the 32-byte entry digests.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -23,12 +22,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from provenance.errors import CheckpointError, LedgerError
+from provenance.errors import CheckpointError, LedgerError, NoteError
 from provenance.hashing import canonical_json
 from provenance.keys import PathLike, PublicKey, SigningKey
 from provenance.ledger import Ledger
 from provenance.merkle import inclusion_proof, leaf_hash, root_from_leaf_hashes, verify_inclusion
-from provenance.note import NoteError, SignedNote, check_key_name, sign_note
+from provenance.note import SignedNote, check_key_name, sign_note
 
 CHECKPOINT_TYPE = "agent-distill/checkpoint/v1"
 PROOF_TYPE = "agent-distill/inclusion-proof/v1"
@@ -122,7 +121,7 @@ class NoteCheckpoint:
             raise CheckpointError(f"{where}: tree size {size!r} is not a decimal number without leading zeros")
         try:
             digest = base64.b64decode(root, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or non-ASCII text
             digest = b""
         if len(digest) != 32:
             raise CheckpointError(f"{where}: root hash {root!r} is not the base64 of 32 bytes")
@@ -144,7 +143,7 @@ class InclusionProof:
     root: str
     path: tuple[str, ...]
 
-    def verify(self, checkpoint: Checkpoint | None = None) -> bool:
+    def verify(self, checkpoint: Checkpoint | NoteCheckpoint | None = None) -> bool:
         """Recompute the root from the path (RFC 9162 2.1.3.2); also match ``checkpoint`` if given."""
         if checkpoint is not None and (checkpoint.size != self.size or checkpoint.root != self.root):
             return False
@@ -210,7 +209,7 @@ def load_checkpoint(path: PathLike) -> Checkpoint | NoteCheckpoint:
         raise CheckpointError(f"checkpoint {path} is neither checkpoint JSON nor a signed note ({exc})") from None
 
 
-def prove(ledger: Ledger, entry_hash: str, checkpoint: Checkpoint) -> InclusionProof:
+def prove(ledger: Ledger, entry_hash: str, checkpoint: Checkpoint | NoteCheckpoint) -> InclusionProof:
     """Inclusion proof of ``entry_hash`` in the ledger prefix that ``checkpoint`` covers."""
     hashes = ledger.entry_hashes()[: checkpoint.size]
     if len(hashes) < checkpoint.size:

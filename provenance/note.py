@@ -13,22 +13,16 @@ golang.org/x/mod/sumdb/note reads, so a note can be checked by tools we did not 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from provenance.errors import CheckpointError
+from provenance.errors import NoteError
 from provenance.keys import PublicKey, SigningKey
 
 ED25519 = 0x01
 DASH = "\u2014 "  # em dash and a space open every signature line
 MAX_SIGNATURES = 100
-
-
-class NoteError(CheckpointError):
-    """A signed note is malformed, or a key name or verifier key is not valid."""
-
 
 def check_key_name(name: str) -> str:
     """``name`` when it is a valid key name (non-empty, no Unicode space, no ``+``); NoteError otherwise."""
@@ -55,8 +49,8 @@ def parse_verifier_key(vkey: str) -> tuple[str, PublicKey]:
     hash_hex, _, key_b64 = rest.partition("+")
     try:
         raw = base64.b64decode(key_b64, validate=True)
-        claimed = int(hash_hex, 16) if len(hash_hex) == 8 else None
-    except (binascii.Error, ValueError):
+        claimed = int(hash_hex, 16) if len(hash_hex) == 8 and all(c in "0123456789abcdefABCDEF" for c in hash_hex) else None
+    except ValueError:  # binascii.Error, or non-ASCII text
         raw, claimed = b"", None
     if claimed is None or len(raw) != 33 or raw[0] != ED25519:
         raise NoteError(f"verifier key {vkey!r} is not NAME+8HEX+base64(0x01 || 32-byte Ed25519 key)")
@@ -118,7 +112,8 @@ class SignedNote:
         split = data.rfind("\n\n")
         if split < 0 or not data.endswith("\n"):
             raise NoteError("a signed note is text, a blank line, then signature lines each ending in a newline")
-        text, lines = data[: split + 1], data[split + 2:].splitlines()
+        text, block = data[: split + 1], data[split + 2:]
+        lines = block[:-1].split("\n") if block else []  # split on newline only: U+2028 and friends are not line ends here
         if not lines or len(lines) > MAX_SIGNATURES:
             raise NoteError(f"a signed note needs 1 to {MAX_SIGNATURES} signature lines, found {len(lines)}")
         return cls(text, tuple(_parse_signature(line) for line in lines))
@@ -136,7 +131,7 @@ def _parse_signature(line: str) -> NoteSignature:
     name, _, b64 = line.removeprefix(DASH).partition(" ")
     try:
         raw = base64.b64decode(b64, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or non-ASCII text
         raw = b""
     if not line.startswith(DASH) or len(raw) < 5:
         raise NoteError(f"signature line {line!r} is not '— NAME base64(key ID || signature)'")

@@ -24,10 +24,10 @@ from _prov_helpers import subject
 from cryptography.hazmat.primitives import serialization
 
 from provenance.checkpoint import Checkpoint, NoteCheckpoint, load_checkpoint, make_checkpoint, make_checkpoint_note, prove
-from provenance.errors import CheckpointError
+from provenance.errors import CheckpointError, NoteError
 from provenance.keys import SigningKey, generate_key
 from provenance.ledger import Ledger
-from provenance.note import NoteError, SignedNote, note_key_id, parse_verifier_key, sign_note, verifier_key
+from provenance.note import SignedNote, note_key_id, parse_verifier_key, sign_note, verifier_key
 from provenance.verify import verify_ledger
 
 WORKTREE = Path(__file__).resolve().parents[2]
