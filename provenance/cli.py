@@ -168,11 +168,12 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
         check_key_name(args.origin)
     key = _signing_key(args)
     with _open(args.ledger) as ledger:
-        cp = make_checkpoint_note(ledger, key, args.origin) if args.format == "note" else make_checkpoint(ledger, key)
+        note = make_checkpoint_note(ledger, key, args.origin) if args.format == "note" else None
+        cp = note or make_checkpoint(ledger, key)
     cp.save(args.output)
     print(f"checkpoint of {cp.size} entries, root {cp.root}, written to {args.output}")
-    if args.format == "note":
-        print(f"verifier key: {verifier_key(cp.origin, key.public_key)}")
+    if note is not None:
+        print(f"verifier key: {verifier_key(note.origin, key.public_key)}")
     return 0
 
 

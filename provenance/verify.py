@@ -168,9 +168,9 @@ def verify_ledger(path: PathLike, trusted_keys: Sequence[PathLike | bytes | Publ
     if artifact is not None and not Path(artifact).exists():
         raise ProvenanceError(f"artifact {artifact} not found; check the path")
     scan = _Scan(roots, jobs)
-    trusted_checkpoint = cp is not None and cp.signed_by(roots) is not None
-    if trusted_checkpoint:
-        scan.fast_until = cp.size
+    trusted_checkpoint = False
+    if cp is not None and cp.signed_by(roots) is not None:
+        trusted_checkpoint, scan.fast_until = True, cp.size
     scan.run(path, cp.size if cp is not None else 0)
     findings = scan.findings
     findings += [Finding(s, h, "signature does not verify with its signer's key") for s, h in scan.checks.finish()]
