@@ -24,6 +24,7 @@ ED25519 = 0x01
 DASH = "\u2014 "  # em dash and a space open every signature line
 MAX_SIGNATURES = 100
 
+
 def check_key_name(name: str) -> str:
     """``name`` when it is a valid key name (non-empty, no Unicode space, no ``+``); NoteError otherwise."""
     if not isinstance(name, str) or not name or "+" in name or any(c.isspace() for c in name) or not _printable(name):
