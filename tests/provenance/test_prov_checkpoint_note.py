@@ -104,6 +104,21 @@ def test_a_note_with_a_changed_size_or_an_untrusted_signer_fails(world, tmp_path
     assert any("checkpoint signature does not verify" in f.problem for f in foreign.findings)
 
 
+def test_a_note_signed_by_a_rotated_in_key_is_trusted_and_a_strangers_is_not(tmp_path):
+    root_key, new = generate_key(tmp_path / "root.key"), generate_key(tmp_path / "new.key")
+    with Ledger(tmp_path / "rot.db") as ledger:
+        ledger.append("dataset", subject("d"), key=root_key)
+        ledger.rotate_key(new, key=root_key)  # retires root_key after this entry
+        ledger.append("model", subject("m"), parents=[subject("d")], key=new)
+        by_new = make_checkpoint_note(ledger, new)
+    assert verify_ledger(tmp_path / "rot.db", [root_key], checkpoint=by_new).ok
+    stranger = generate_key(tmp_path / "stranger.key")
+    with Ledger(tmp_path / "rot.db") as ledger:
+        by_stranger = make_checkpoint_note(ledger, stranger)
+    findings = verify_ledger(tmp_path / "rot.db", [root_key], checkpoint=by_stranger).findings
+    assert [(f.seq, f.problem) for f in findings] == [(None, "checkpoint signature does not verify: no trusted key made its signature")]
+
+
 def test_signed_note_rules_unknown_keys_ignored_known_bad_signature_rejects(world):
     key, other = world["key"], world["other"]
     note = sign_note("hello\n", "example.com/a", key)
