@@ -22,6 +22,7 @@ examples:
   provenance revoke --ledger L.db --key new.key sha256:… --reason "leaked test data"
   provenance verify L.db --key ci.key.pub --checkpoint cp.json --artifact student.json
   provenance checkpoint --ledger L.db --key ci.key -o cp.json
+  provenance checkpoint --ledger L.db --key ci.key -o cp.note --format note   # C2SP tlog-checkpoint
   provenance prove L.db sha256:… --checkpoint cp.json -o proof.json
   provenance verify-proof proof.json --checkpoint cp.json --key ci.key.pub
   provenance lineage L.db sha256:… --dot | dot -Tsvg > lineage.svg
@@ -158,22 +159,30 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
-    from provenance.checkpoint import make_checkpoint
+    from provenance.checkpoint import make_checkpoint, make_checkpoint_note
+    from provenance.note import check_key_name, verifier_key
 
+    if args.origin is not None and args.format != "note":
+        raise ValueError("--origin names the log in a checkpoint note; add --format note")
+    if args.origin is not None:
+        check_key_name(args.origin)
     key = _signing_key(args)
     with _open(args.ledger) as ledger:
-        cp = make_checkpoint(ledger, key)
+        note = make_checkpoint_note(ledger, key, args.origin) if args.format == "note" else None
+        cp = note or make_checkpoint(ledger, key)
     cp.save(args.output)
     print(f"checkpoint of {cp.size} entries, root {cp.root}, written to {args.output}")
+    if note is not None:
+        print(f"verifier key: {verifier_key(note.origin, key.public_key)}")
     return 0
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from provenance.checkpoint import Checkpoint, prove
+    from provenance.checkpoint import load_checkpoint, prove
 
-    cp = Checkpoint.load(args.checkpoint)
+    cp = load_checkpoint(args.checkpoint)
     with _open(args.ledger) as ledger:
         proof = prove(ledger, args.entry_hash, cp)
     if args.output:
@@ -187,13 +196,12 @@ def cmd_prove(args: argparse.Namespace) -> int:
 
 
 def cmd_verify_proof(args: argparse.Namespace) -> int:
-    from provenance.checkpoint import Checkpoint, InclusionProof
+    from provenance.checkpoint import InclusionProof, load_checkpoint
     from provenance.keys import load_public_keys
 
-    proof, cp = InclusionProof.load(args.proof), Checkpoint.load(args.checkpoint)
-    keys = load_public_keys(args.key)
-    if cp.key_id not in keys or not cp.verify_signature(keys[cp.key_id]):
-        print(f"FAILED: checkpoint {args.checkpoint} is not signed by a trusted key (it names {cp.key_id})")
+    proof, cp = InclusionProof.load(args.proof), load_checkpoint(args.checkpoint)
+    if cp.signed_by(load_public_keys(args.key)) is None:
+        print(f"FAILED: checkpoint {args.checkpoint} is not signed by a trusted key")
         return 1
     if not proof.verify(cp):
         print(f"FAILED: {proof.entry_hash} is not proven to be entry {proof.index} of the checkpointed ledger")
@@ -282,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ledger", required=True)
     p.add_argument("--key", required=True, help="private key file")
     p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.add_argument("--format", choices=("json", "note"), default="json",
+                   help="json (default) or note: a C2SP tlog-checkpoint signed note (origin, size, root; no head or time)")
+    p.add_argument("--origin", metavar="NAME", help="the note's origin and key name (default: agent-distill.dev/ledger/ + entry 0's hash prefix)")
     p = add("prove", cmd_prove, "inclusion proof of one entry against a checkpoint")
     p.add_argument("ledger")
     p.add_argument("entry_hash", metavar="HASH")

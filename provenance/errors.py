@@ -5,6 +5,7 @@
     ├── ProvenanceKeyError                 key file missing, unreadable, wrong type or passphrase
     ├── LedgerError                        not a ledger, bad entry, unknown kind or reference
     └── CheckpointError                    checkpoint or proof file unreadable or malformed
+        └── NoteError                      signed note, key name or verifier key malformed
 
 Verification problems are *findings* in a ``VerificationResult``, not exceptions: a verifier
 reports every problem it sees instead of stopping at the first. Messages name what was wrong,
@@ -32,3 +33,7 @@ class LedgerError(ProvenanceError):
 
 class CheckpointError(ProvenanceError):
     """A checkpoint or an inclusion proof is unreadable, malformed or does not match."""
+
+
+class NoteError(CheckpointError):
+    """A signed note (c2sp.org/signed-note), a note key name or a verifier key is malformed."""

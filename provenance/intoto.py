@@ -1,7 +1,9 @@
 """Export model entries as in-toto Statement v1 inside DSSE envelopes, for supply-chain tools.
 
 The envelope is signed with the ledger's Ed25519 key over DSSE's pre-authentication encoding
-(PAE), so tools that read in-toto attestations (e.g. in-toto-golang, sigstore) can check it.
+(PAE). securesystemslib's and in-toto's DSSE verifiers accept it in our tests, given the key
+under our key id (``sha256:`` + SHA-256 of the raw public key), which the signature's ``keyid``
+names; other in-toto readers (in-toto-golang, cosign) are untested.
 in-toto digests are bare hex under the algorithm name: ``{"sha256": "…"}``.
 """
 
@@ -9,8 +11,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from provenance.errors import ProvenanceError
 from provenance.hashing import canonical_json

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from provenance.checkpoint import Checkpoint
+from provenance.checkpoint import Checkpoint, NoteCheckpoint, load_checkpoint
 from provenance.errors import ProvenanceError
 from provenance.hashing import hash_dir, hash_file
 from provenance.keys import PathLike, PublicKey, SigningKey, load_public_keys
@@ -97,14 +97,16 @@ class _Signers:
             revoked.setdefault(e.subject, e.seq)
 
 
-def _check_signatures(batch: Sequence[tuple[int, bytes, bytes, bytes]]) -> list[int]:
-    """Seqs in ``batch`` (seq, raw public key, signature, message) whose signature fails; runs in workers."""
+def _check_signatures(batch: Sequence[tuple[int, bytes, bytes, bytes]]) -> list[tuple[int, str]]:
+    """(seq, entry hash) of rows in ``batch`` (seq, raw public key, signature, message) whose signature fails; runs in workers.
+
+    The signed message is the entry hash's ASCII text, so it names the entry in the finding."""
     keys: dict[bytes, PublicKey] = {}
     bad = []
     for seq, raw, signature, message in batch:
         key = keys.get(raw) or keys.setdefault(raw, PublicKey(raw))
         if not key.verify(signature, message):
-            bad.append(seq)
+            bad.append((seq, message.decode("ascii")))
     return bad
 
 
@@ -117,7 +119,7 @@ class _SignatureChecks:
     def __init__(self, jobs: int) -> None:
         self.jobs, self.count = jobs, 0
         self.batch: list[tuple[int, bytes, bytes, bytes]] = []
-        self.bad: list[int] = []
+        self.bad: list[tuple[int, str]] = []
         self.futures: list[Any] = []
         self.pool: ProcessPoolExecutor | None = None
 
@@ -137,8 +139,8 @@ class _SignatureChecks:
             self.bad += _check_signatures(self.batch)
         self.batch = []
 
-    def finish(self) -> list[int]:
-        """Seqs whose signature failed, once every check is done."""
+    def finish(self) -> list[tuple[int, str]]:
+        """(seq, entry hash) of each entry whose signature failed, once every check is done."""
         if self.pool is None:
             self.jobs = 1  # too few entries to be worth starting processes
         self._flush()
@@ -150,11 +152,11 @@ class _SignatureChecks:
 
 
 def verify_ledger(path: PathLike, trusted_keys: Sequence[PathLike | bytes | PublicKey | SigningKey], *,
-                  checkpoint: Checkpoint | PathLike | None = None, artifact: PathLike | None = None,
+                  checkpoint: Checkpoint | NoteCheckpoint | PathLike | None = None, artifact: PathLike | None = None,
                   jobs: int = 1) -> VerificationResult:
     """Verify the ledger at ``path`` against ``trusted_keys`` (``.pub`` files, folders or key objects).
 
-    ``checkpoint`` (a Checkpoint or its file) also checks truncation and forks; ``artifact``
+    ``checkpoint`` (a checkpoint, JSON or tlog note, or its file) also checks truncation and forks; ``artifact``
     checks that the file's (or folder's) hash is recorded and not revoked and fills ``lineage``.
     ``jobs`` > 1 checks signatures in that many processes. Raises ProvenanceError only for
     unusable input (missing or foreign file, no trusted key); problems in the ledger are findings.
@@ -162,20 +164,18 @@ def verify_ledger(path: PathLike, trusted_keys: Sequence[PathLike | bytes | Publ
     roots = load_public_keys(list(trusted_keys))
     if not roots:
         raise ProvenanceError("verify needs at least one trusted public key (--key KEYFILE.pub or --key DIR)")
-    cp = Checkpoint.load(checkpoint) if checkpoint is not None and not isinstance(checkpoint, Checkpoint) else checkpoint
+    cp = load_checkpoint(checkpoint) if checkpoint is not None and not isinstance(checkpoint, (Checkpoint, NoteCheckpoint)) else checkpoint
     if artifact is not None and not Path(artifact).exists():
         raise ProvenanceError(f"artifact {artifact} not found; check the path")
     scan = _Scan(roots, jobs)
-    if cp is not None and cp.key_id in roots:
-        if cp.verify_signature(roots[cp.key_id]):
-            scan.fast_until = cp.size
-        else:
-            scan.findings.append(Finding(None, None, f"checkpoint signature does not verify with key {cp.key_id}"))
+    trusted_checkpoint = False
+    if cp is not None and cp.signed_by(roots) is not None:
+        trusted_checkpoint, scan.fast_until = True, cp.size
     scan.run(path, cp.size if cp is not None else 0)
     findings = scan.findings
-    findings += [Finding(s, None, "signature does not verify with its signer's key") for s in scan.checks.finish()]
+    findings += [Finding(s, h, "signature does not verify with its signer's key") for s, h in scan.checks.finish()]
     if cp is not None:
-        findings += _against_checkpoint(cp, scan.digests, scan.signers, roots)
+        findings += _against_checkpoint(cp, scan.digests, scan.signers, trusted_checkpoint)
     revoked, lineage, artifact_hash = scan.revoked, (), None
     if revoked or artifact is not None:
         from provenance.lineage import ancestors, descendants, lineage_graph
@@ -286,21 +286,26 @@ def _check_entry(seq: int, body: bytes, entry_hash: str, signature: bytes, prev:
     return out
 
 
-def _against_checkpoint(cp: Checkpoint, digests: list[bytes], signers: _Signers, roots: dict[str, PublicKey]) -> list[Finding]:
-    """Truncation, fork and signer checks of a checkpoint against the entry digests it covers."""
+def _against_checkpoint(cp: Checkpoint | NoteCheckpoint, digests: list[bytes], signers: _Signers, trusted: bool) -> list[Finding]:
+    """Truncation, fork and signer checks of a checkpoint against the entry digests it covers.
+
+    A checkpoint not signed by a root key may be signed by a key rotated in before its last entry."""
     out = []
-    if cp.key_id not in roots:
-        key, why = signers.valid(cp.key_id, cp.size - 1)
-        if key is None or not cp.verify_signature(key):
-            out.append(Finding(None, None, f"checkpoint signature does not verify: {why or 'bad signature'}"))
+    if not trusted:
+        signer = cp.signed_by(signers.keys)
+        named = f" (it names key {cp.key_id})" if isinstance(cp, Checkpoint) else ""
+        key, why = signers.valid(signer, cp.size - 1) if signer else (None, f"no trusted key made its signature{named}")
+        if key is None:
+            out.append(Finding(None, None, f"checkpoint signature does not verify: {why}"))
     if len(digests) < cp.size:
         return out + [Finding(cp.size - 1, cp.head, f"missing: the checkpoint records {cp.size} entries, the ledger holds {len(digests)}: truncated")]
     sha256 = hashlib.sha256
     root = "sha256:" + root_from_leaf_hashes([sha256(b"\x00" + d).digest() for d in digests]).hex()
     head = "sha256:" + digests[cp.size - 1].hex()
-    if root != cp.root or head != cp.head:
+    if root != cp.root or (cp.head is not None and head != cp.head):
+        signed_head = f" with head {cp.head}" if cp.head is not None else ""
         out.append(Finding(cp.size - 1, head, f"the first {cp.size} entries have Merkle root {root}, the checkpoint "
-                                              f"signed {cp.root} with head {cp.head}: the ledger was forked or rewritten"))
+                                              f"signed {cp.root}{signed_head}: the ledger was forked or rewritten"))
     return out
 
 
