@@ -21,7 +21,6 @@ import numpy as np
 
 from auto_search.errors import SearchConfigError
 from auto_search.space import EXPENSIVE, Spec, student_class
-from hybrid.students import fit_named
 from provenance.hashing import hash_json
 
 _LATENCY_CALLS = 25
@@ -91,7 +90,7 @@ def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any
     start = time.perf_counter()
     try:
         w = None if data.w is None else data.w[: spec.n_train]
-        student = fit_named(student_class(spec.family)(**spec.params), data.X[: spec.n_train], data.P[: spec.n_train], w,
+        student = student_class(spec.family)(**spec.params).fit(data.X[: spec.n_train], data.P[: spec.n_train], w,
                             feature_names=data.feature_names, action_names=data.action_names)
         fit_time = time.perf_counter() - start
         fidelity, kl = score(data.P_val, student.predict_proba(data.X_val), data.w_val)

@@ -34,7 +34,6 @@ from hybrid.rollouts import (
     policy_actions,
     run_episodes,
 )
-from hybrid.students import fit_named
 from hybrid.teachers import Teacher, as_teacher, state_weights
 
 
@@ -73,7 +72,7 @@ def _fit(student: Any, dataset: DistillDataset, teacher: Any, weighting: str | N
         weights, _ = state_weights(teacher, dataset.X, dataset.P, weighting)
         dataset = dataset.with_weights(weights)
     fresh = clone(student, safe=False)
-    fit_named(fresh, dataset.X, dataset.P, dataset.weights, feature_names=dataset.feature_names, action_names=dataset.action_names)
+    fresh.fit(dataset.X, dataset.P, dataset.weights, feature_names=dataset.feature_names, action_names=dataset.action_names)
     return fresh, dataset
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -103,15 +104,18 @@ def check_weights(sample_weight: Any, n_states: int) -> np.ndarray | None:
     return w
 
 
-def fit_named(student: Any, X: Any, P: Any, sample_weight: Any = None, *,
-              feature_names: Any = None, action_names: Any = None) -> Any:
-    """Fit any student, passing feature and action names to those whose ``fit`` takes them
-    (rule lists and hybrids print them), so every caller keeps readable rules readable."""
-    import inspect
+def resolve_names(names: Sequence[str] | None, n: int, prefix: str, arg: str, what: str) -> list[str]:
+    """Names given to ``fit`` (one per column), or ``prefix0, prefix1, …`` when none were.
 
-    accepted = inspect.signature(student.fit).parameters
-    names = {k: v for k, v in (("feature_names", feature_names), ("action_names", action_names)) if v is not None and k in accepted}
-    return student.fit(X, P, sample_weight=sample_weight, **names)
+    Every family's ``fit(X, P, sample_weight=None, *, feature_names=None, action_names=None)``
+    keeps them in its artifact, so rules print and exports return the names training saw.
+    """
+    if names is None:
+        return [f"{prefix}{i}" for i in range(n)]
+    names = [str(v) for v in names]
+    if len(names) != n:
+        raise DataError(f"{arg} has {len(names)} names but the data has {n} {what}; pass one name per column.")
+    return names
 
 
 class Student(BaseEstimator):

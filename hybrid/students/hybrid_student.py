@@ -214,6 +214,11 @@ class HybridStudent(Student):
         return self.rules_.action_names_
 
     @property
+    def feature_names_(self) -> list[str]:
+        """Feature names given to ``fit`` (``x_j`` when none were), as the rules use them."""
+        return self.rules_.feature_names_
+
+    @property
     def teacher_share_(self) -> float:
         """Share of decisions the cascade leaves to the teacher (0 with an MLP fallback)."""
         self._check_fitted()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hybrid.errors import DataError
-from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, register
+from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, register, resolve_names
 from provenance.hashing import canonical_json
 
 if TYPE_CHECKING:  # torch is imported inside the functions that need it
@@ -81,11 +81,14 @@ class MLPStudent(Student):
         self.random_state = random_state
 
     # -- fit --------------------------------------------------------------------------------
-    def fit(self, X: Any, P: Any, sample_weight: Any = None) -> "MLPStudent":
+    def fit(self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None,
+            action_names: Sequence[str] | None = None) -> "MLPStudent":
         """Distil teacher probabilities ``P`` (``[n, k]``, or labels ``[n]``) on states ``X``."""
         X = check_states(X)
         P = check_targets(P, X.shape[0])
         w = check_weights(sample_weight, X.shape[0])
+        self.feature_names_ = resolve_names(feature_names, X.shape[1], "x", "feature_names", "features")
+        self.action_names_ = resolve_names(action_names, P.shape[1], "action_", "action_names", "actions")
         self._check_params()
         rng = np.random.default_rng(self.random_state)
         if self.max_train_states is not None and X.shape[0] > self.max_train_states:
@@ -225,6 +228,8 @@ class MLPStudent(Student):
 
     def _state(self) -> dict[str, Any]:
         return {
+            "feature_names": list(self.feature_names_),
+            "action_names": list(self.action_names_),
             "layers": [{"weight": W.tolist(), "bias": b.tolist()} for W, b in zip(self.weights_, self.biases_)],
             "training": {
                 "best_epoch": int(self.best_epoch_),
@@ -234,6 +239,7 @@ class MLPStudent(Student):
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
+        self.feature_names_, self.action_names_ = list(state["feature_names"]), list(state["action_names"])
         self.weights_ = [np.asarray(layer["weight"], dtype=np.float64) for layer in state["layers"]]
         self.biases_ = [np.asarray(layer["bias"], dtype=np.float64) for layer in state["layers"]]
         training = state["training"]

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from hybrid.errors import DataError
-from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, register
+from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, register, resolve_names
 from hybrid.students._boxes import drop_covered_bounds, leaf_boxes, merge_boxes
 from hybrid.students.tree import TreeStudent
 from provenance.hashing import canonical_json
@@ -167,8 +167,8 @@ class RuleListStudent(Student):
         w = check_weights(sample_weight, X.shape[0])
         if self.max_rules is not None and self.max_rules < 0:
             raise DataError(f"max_rules must be ≥ 0 or None; got {self.max_rules!r}.")
-        self.feature_names_ = _names(feature_names, X.shape[1], "x", "feature_names", "features")
-        self.action_names_ = _names(action_names, P.shape[1], "action_", "action_names", "actions")
+        self.feature_names_ = resolve_names(feature_names, X.shape[1], "x", "feature_names", "features")
+        self.action_names_ = resolve_names(action_names, P.shape[1], "action_", "action_names", "actions")
         self.n_features_in_, self.n_actions_ = X.shape[1], P.shape[1]
 
         columns = [((f,), (1.0,)) for f in range(X.shape[1])]
@@ -326,15 +326,6 @@ class RuleListStudent(Student):
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _names(names: Sequence[str] | None, n: int, prefix: str, arg: str, what: str) -> list[str]:
-    if names is None:
-        return [f"{prefix}{i}" for i in range(n)]
-    names = [str(v) for v in names]
-    if len(names) != n:
-        raise DataError(f"{arg} has {len(names)} names but the data has {n} {what}; pass one name per column.")
-    return names
-
-
 def _projections(X: np.ndarray, labels: np.ndarray, w: np.ndarray | None) -> list[tuple[tuple[int, ...], tuple[float, ...]]]:
     """Sparse linear directions separating the teacher's actions: one per action against the
     rest (when there are more than two) and one per pair of actions, each over ≤3 features."""

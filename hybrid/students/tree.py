@@ -20,12 +20,13 @@ states); parameters = nodes; bytes = length of the canonical JSON artifact.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from hybrid.errors import DataError
-from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, register
+from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, register, resolve_names
 from provenance.hashing import canonical_json
 
 _CRITERIA = ("soft", "hard")
@@ -62,11 +63,14 @@ class TreeStudent(Student):
         self.random_state = random_state
 
     # -- fit --------------------------------------------------------------------------------
-    def fit(self, X: Any, P: Any, sample_weight: Any = None) -> "TreeStudent":
+    def fit(self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None,
+            action_names: Sequence[str] | None = None) -> "TreeStudent":
         """Grow the tree with scikit-learn, then keep only its arrays."""
         X = check_states(X)
         P = check_targets(P, X.shape[0])
         w = check_weights(sample_weight, X.shape[0])
+        self.feature_names_ = resolve_names(feature_names, X.shape[1], "x", "feature_names", "features")
+        self.action_names_ = resolve_names(action_names, P.shape[1], "action_", "action_names", "actions")
         if self.criterion not in _CRITERIA:
             raise DataError(f"criterion must be one of {_CRITERIA}; got {self.criterion!r}.")
         from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -134,6 +138,8 @@ class TreeStudent(Student):
 
     def _state(self) -> dict[str, Any]:
         return {
+            "feature_names": list(self.feature_names_),
+            "action_names": list(self.action_names_),
             "feature": self.feature_.tolist(),
             "threshold": self.threshold_.tolist(),
             "left": self.left_.tolist(),
@@ -143,6 +149,7 @@ class TreeStudent(Student):
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
+        self.feature_names_, self.action_names_ = list(state["feature_names"]), list(state["action_names"])
         self.feature_ = np.asarray(state["feature"], dtype=np.int64)
         self.threshold_ = np.asarray(state["threshold"], dtype=np.float64)
         self.left_ = np.asarray(state["left"], dtype=np.int64)

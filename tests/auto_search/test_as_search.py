@@ -3,7 +3,9 @@ budget cuts and refusing bad input before any work."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
+import json
 
 import numpy as np
 import pytest
@@ -122,3 +124,37 @@ def test_different_seeds_split_differently(make_dataset, fast):
     a = AutoDistill(families=("tree",), budget_s=30, n_jobs=1, seed=0, **fast).fit(ds)
     b = AutoDistill(families=("tree",), budget_s=30, n_jobs=1, seed=1, **fast).fit(ds)
     assert [c.fidelity for c in a.candidates] != [c.fidelity for c in b.candidates]
+
+
+def test_a_misspelt_option_fails_at_construction_naming_the_closest():
+    with pytest.raises(SearchConfigError, match="'max_epochs'"):
+        AutoDistill(max_epoch=3)
+    with pytest.raises(SearchConfigError, match="confidence"):
+        AutoDistill(confidence=1.5)
+
+
+def test_fit_takes_what_collect_returns_and_refuses_other_things_by_name(fast):
+    from hybrid.rollouts import collect
+    from hybrid.zoo import load_teacher
+
+    rollouts = collect("CartPole-v1", load_teacher("CartPole-v1"), episodes=1, seed=0)
+    r = AutoDistill(families=("tree",), budget_s=30, n_jobs=1, **fast).fit(rollouts)
+    assert r.dataset["content_hash"] == rollouts.dataset.content_hash and r.config.policy == "knee"
+    with pytest.raises(SearchDataError, match="hybrid.collect"):
+        AutoDistill(families=("tree",), **fast).fit({"X": [[0.0]]})
+
+
+def test_a_report_written_before_record_is_rewritten_with_the_ledger_entries(serial_result, tmp_path):
+    from auto_search.record import record
+    from provenance.keys import generate_key
+    from provenance.ledger import Ledger
+
+    result = copy.copy(serial_result)
+    result.report_dirs, result.ledger_entries = [], []
+    result.write_report(tmp_path / "report")
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        entries = record(result, ledger, generate_key(tmp_path / "k.key"), out_dir=tmp_path / "model")
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert [e["entry_hash"] for e in report["ledger_entries"]] == [e.entry_hash for e in entries]
+    model = next(e for e in entries if e.kind == "model")
+    assert model.subject == result.student.content_hash and model.attrs["held_out_fidelity"] == result.shipped.fidelity

@@ -125,3 +125,18 @@ def test_an_artifact_of_another_family_is_refused(fitted):
     others = [cls for name, cls in registered_families().items() if name != fitted.family]
     with pytest.raises(DataError, match=f"holds a '{fitted.family}' student"):
         others[0].from_dict(fitted.to_dict())
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_takes_and_keeps_feature_and_action_names(family, fast_student, three_actions, tmp_path):
+    from hybrid.exports import export_python
+
+    X, P = three_actions
+    features, actions = [f"f{j}" for j in range(X.shape[1])], ["stay", "left", "right"]
+    student = fast_student(family).fit(X, P, feature_names=features, action_names=actions)
+    again = Student.from_dict(json.loads(canonical_json(student.to_dict())))
+    assert list(again.action_names_) == actions and list(again.feature_names_) == features
+    export_python(student, tmp_path / "decide.py")
+    assert repr(tuple(actions)) in (tmp_path / "decide.py").read_text()
+    with pytest.raises(DataError, match="one name per column"):
+        fast_student(family).fit(X, P, action_names=actions[:2])
