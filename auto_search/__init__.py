@@ -5,7 +5,7 @@
     result.write_report("out/report")
 """
 
-from auto_search.config import FAMILIES, SearchConfig
+from auto_search.config import SearchConfig, default_families
 from auto_search.evaluate import Candidate
 from auto_search.errors import SearchConfigError, SearchDataError, SearchError
 from auto_search.pareto import hypervolume, pareto_front
@@ -15,7 +15,6 @@ from auto_search.result import REPORT_SCHEMA_VERSION, SearchResult
 from auto_search.search import AutoDistill
 
 __all__ = [
-    "FAMILIES",
     "REPORT_SCHEMA_VERSION",
     "CallablePolicy",
     "Candidate",
@@ -28,6 +27,7 @@ __all__ = [
     "SearchConfigError",
     "SearchDataError",
     "SearchError",
+    "default_families",
     "SearchResult",
     "hypervolume",
     "parse_policy",

@@ -13,9 +13,9 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from auto_search.errors import SearchConfigError
+from auto_search.space import check_family
 from provenance.hashing import hash_json
 
-FAMILIES = ("tree", "rules", "mlp", "hybrid")
 BACKENDS = ("loky", "threading", "dask", "ray")
 
 
@@ -32,7 +32,7 @@ class SearchConfig:
     long as the same rungs finish; the report lists the rungs that were cut.
     """
 
-    families: tuple[str, ...] = _opt("student families to search, cheapest first", FAMILIES, nargs="+")
+    families: tuple[str, ...] = field(default_factory=lambda: default_families(), metadata={"help": "registered student families to search", "nargs": "+"})
     budget_s: float = _opt("wall-clock seconds from fit() to its result; 2% (≤ 1 s) is kept back for the report", 60.0)
     policy: str = _opt("how to choose: auto (min-retention:0.99 with an environment, else knee) | knee[:GAIN_PER_10x_OPS] | min-cost:FIDELITY | "
                        "within-best:GAP | max-fidelity:OPS | min-retention:SHARE (needs --env)", "auto")
@@ -57,10 +57,9 @@ class SearchConfig:
     def validate(self) -> None:
         """Refuse a bad option before any work starts, naming the fix."""
         if not self.families:
-            raise SearchConfigError(f"families is empty; pick some of {FAMILIES}.")
-        unknown = [f for f in self.families if f not in FAMILIES]
-        if unknown:
-            raise SearchConfigError(f"unknown student famil{'y' if len(unknown) == 1 else 'ies'} {unknown}; known: {list(FAMILIES)}.")
+            raise SearchConfigError(f"families is empty; pick some of {list(default_families())}.")
+        for family in self.families:
+            check_family(family)
         if len(set(self.families)) != len(self.families):
             raise SearchConfigError(f"families lists a family twice: {list(self.families)}.")
         if not self.budget_s > 0:
@@ -105,6 +104,13 @@ class SearchConfig:
         return hash_json(d)
 
 
+def default_families() -> tuple[str, ...]:
+    """The families searched when none are named, read from the student registry."""
+    from hybrid.students import default_families as registered_defaults
+
+    return registered_defaults()
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one ``--option`` per ``SearchConfig`` field, with its type, default and help."""
     for f in fields(SearchConfig):
@@ -113,7 +119,9 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         extra = {"nargs": f.metadata["nargs"]} if "nargs" in f.metadata else {}
         if f.name == "budget_s":
             flag = "--budget"
-        parser.add_argument(flag, dest=f.name, type=kind, default=f.default, help=f"{f.metadata['help']} (default: {f.default})".replace("%", "%%"), **extra)
+        default = f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+        shown = " ".join(default) if isinstance(default, tuple) else default
+        parser.add_argument(flag, dest=f.name, type=kind, default=default, help=f"{f.metadata['help']} (default: {shown})".replace("%", "%%"), **extra)
 
 
 def config_from_namespace(ns: argparse.Namespace) -> SearchConfig:

@@ -3,24 +3,19 @@
 A worker fits the student on its share of the training states, scores fidelity and KL on the
 held-out states, reads the analytic cost and measures single-decision latency (reported only).
 It returns the candidate and the student's canonical form, so the parent can rebuild the
-chosen student exactly and its hash is the model's identity. joblib makes the same code run
-on local processes (loky), a dask.distributed cluster or Ray.
+chosen student exactly and its hash is the model's identity. :mod:`auto_search.engine` runs
+many of them in parallel.
 """
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 
-from auto_search.errors import SearchConfigError
-from auto_search.space import EXPENSIVE, Spec, student_class
+from auto_search.space import Spec, is_expensive, student_class
 from provenance.hashing import hash_json
 
 _LATENCY_CALLS = 25
@@ -82,7 +77,7 @@ def score(P_teacher: np.ndarray, P_student: np.ndarray, weights: np.ndarray | No
 
 def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any] | None]:
     """Fit one candidate and score it; a configuration that fails is recorded, not fatal."""
-    if spec.family in EXPENSIVE:
+    if is_expensive(spec.family):
         import torch
 
         torch.set_num_threads(1)  # one torch thread per worker: workers already fill the cores
@@ -117,80 +112,3 @@ def single_decision_latency_us(student: Any, state: np.ndarray) -> float:
         student.predict_proba(x)
         times.append(time.perf_counter() - t)
     return float(np.median(times) * 1e6)
-
-
-class BudgetExpired(BaseException):
-    """Raised inside the result loop when the wall-clock deadline passes (BaseException so no
-    ``except Exception`` in a fit swallows it)."""
-
-
-@contextmanager
-def _deadline_alarm(deadline: float) -> Iterator[None]:
-    """Interrupt a blocking wait at ``deadline`` (main thread only; elsewhere the loop checks
-    the clock between results)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def expire(signum: int, frame: Any) -> None:
-        raise BudgetExpired()
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(1e-3, deadline - time.monotonic()))
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@contextmanager
-def _backend(backend: str, n_jobs: int) -> Iterator[None]:
-    import joblib
-
-    if backend == "dask":
-        try:
-            from distributed import get_client
-
-            get_client()
-        except (ImportError, ValueError):
-            raise SearchConfigError("backend='dask' needs a running dask.distributed Client; create one first, e.g. `from dask.distributed import Client; client = Client()` (pip install 'dask[distributed]').") from None
-    elif backend == "ray":
-        try:
-            from ray.util.joblib import register_ray
-        except ImportError:
-            raise SearchConfigError("backend='ray' needs Ray: pip install 'ray[default]', or use backend='loky' or 'dask'.") from None
-        register_ray()
-    extra = {"inner_max_num_threads": 1} if backend == "loky" else {}
-    with joblib.parallel_config(backend=backend, n_jobs=n_jobs, **extra):
-        yield
-
-
-def run_specs(
-    specs: Sequence[Spec],
-    data: SplitData,
-    *,
-    n_jobs: int,
-    backend: str,
-    deadline: float,
-    on_result: Callable[[Candidate, dict[str, Any] | None], None],
-) -> None:
-    """Evaluate ``specs`` in parallel, calling ``on_result`` as each finishes (any order).
-
-    Raises :class:`BudgetExpired` at ``deadline`` and lets ``KeyboardInterrupt`` through; in
-    both cases joblib aborts the remaining tasks (loky kills its workers) before re-raising.
-    """
-    import joblib
-
-    if time.monotonic() >= deadline:
-        raise BudgetExpired()
-    # batch_size=1: tasks last 0.1 s or more, and batching would hold finished results back
-    with _backend(backend, n_jobs), _deadline_alarm(deadline):
-        results = joblib.Parallel(return_as="generator_unordered", batch_size=1)(joblib.delayed(evaluate_spec)(s, data) for s in specs)
-        try:
-            for candidate, artifact in results:
-                on_result(candidate, artifact)
-                if time.monotonic() >= deadline:
-                    raise BudgetExpired()
-        finally:
-            results.close()  # joblib cancels what is still queued or running

@@ -19,7 +19,6 @@ from typing import Any
 
 REPORT_FILES = ("report.json", "report.md", "report.html")
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
-_COLOURS = {"tree": "#1b9e77", "rules": "#d95f02", "mlp": "#7570b3", "hybrid": "#e7298a"}
 
 
 def write_report(data: dict[str, Any], directory: Path) -> Path:
@@ -164,7 +163,11 @@ def _closed_loop_words(data: dict[str, Any]) -> str:
              f"teacher {loop['teacher_return']:.1f}, uniformly random {loop['random_return']:.1f} over {loop['baseline_episodes']} episodes. "
              f"{loop['episodes_run']} selection episodes and {loop['confirmation']['episodes_run']} confirmation episodes were run.")
     if loop.get("cut_by_budget"):
-        words += " The budget cut closed-loop scoring short: intervals rest on fewer episodes and the choice may not repeat."
+        words += (" The budget cut closed-loop scoring short (costlier Pareto students unscored, or intervals resting on fewer"
+                  " episodes): the choice may not repeat on another machine.")
+    unscored = [c for c in data["candidates"] if c["id"] in data["pareto"] and c.get("retention") is None]
+    if unscored and loop.get("bar") is not None and not loop.get("cut_by_budget"):
+        words += f" {len(unscored)} costlier Pareto student(s) were not rolled out: a cheaper one had already cleared the bar."
     dag = loop.get("dagger")
     if dag:
         shipped = "kept the chosen student" if dag["shipped_round"] == 0 else f"round {dag['shipped_round']} replaced the chosen student"
@@ -187,6 +190,14 @@ def _closed_loop_table(data: dict[str, Any]) -> tuple[list[str], list[list[str]]
         rows.append([label, c["family"], f"{c['ops_per_decision']:.4g}", f"{100 * c['fidelity']:.2f}", _share(c["visited_fidelity"]).rstrip("%"),
                      f"{c['return_mean']:.1f}", _interval(c)])
     return head, rows
+
+
+def _colour(family: str) -> str:
+    """The colour a family declares for plots (grey for one not registered here)."""
+    from hybrid.students import registered_families
+
+    cls = registered_families().get(family)
+    return cls.colour if cls is not None else "#666666"
 
 
 # -- html -------------------------------------------------------------------------------------
@@ -218,7 +229,7 @@ def _plots(data: dict[str, Any]) -> list[tuple[str, str]]:
     ax.step([1 + c["ops_per_decision"] for c in front], [c["fidelity"] for c in front], where="post", c="k", lw=1)
     for fam in sorted({c["family"] for c in front}):
         pts = [c for c in front if c["family"] == fam]
-        ax.scatter([1 + c["ops_per_decision"] for c in pts], [c["fidelity"] for c in pts], s=36, c=_COLOURS.get(fam), label=f"front: {fam}")
+        ax.scatter([1 + c["ops_per_decision"] for c in pts], [c["fidelity"] for c in pts], s=36, c=_colour(fam), label=f"front: {fam}")
     if chosen is not None and chosen in by_id:
         b = by_id[chosen]
         ax.scatter([1 + b["ops_per_decision"]], [b["fidelity"]], s=160, facecolors="none", edgecolors="r", lw=2, label="chosen")
@@ -232,7 +243,7 @@ def _plots(data: dict[str, Any]) -> list[tuple[str, str]]:
     for fam in sorted({c["family"] for c in ok}):
         pts = [c for c in ok if c["family"] == fam]
         sizes = [8 + 40 * c["n_train"] / max(p["n_train"] for p in ok) for c in pts]
-        ax.scatter([1 + c["ops_per_decision"] for c in pts], [c["fidelity"] for c in pts], s=sizes, c=_COLOURS.get(fam), alpha=0.7, label=fam)
+        ax.scatter([1 + c["ops_per_decision"] for c in pts], [c["fidelity"] for c in pts], s=sizes, c=_colour(fam), alpha=0.7, label=fam)
     ax.set(xscale="log", xlabel="1 + operations per decision", ylabel="fidelity (held-out)", title="Fidelity against operations (marker size: training states)")
     ax.legend(fontsize=7, loc="lower right")
     plots.append(("Fidelity against operations, every candidate", _png(fig)))
@@ -249,7 +260,7 @@ def _retention_plot(data: dict[str, Any]) -> Any:
     scored = [c for c in data["candidates"] if c.get("retention") is not None] + list((loop.get("dagger") or {}).get("rounds", []))
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for c in scored:
-        colour = _COLOURS.get(c["family"], "#666666")
+        colour = _colour(c["family"])
         x, y = 1 + c["ops_per_decision"], c["retention"]
         low, high = max(c["retention_low"], y - 2), min(c["retention_high"], y + 2)  # an open interval of one episode stays on the plot
         ax.errorbar([x], [y], yerr=[[y - low], [high - y]], fmt="o", ms=5, c=colour, capsize=3)

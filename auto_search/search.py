@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from auto_search.closed_loop import PairedEpisodes
-from auto_search.config import FAMILIES, SearchConfig
+from auto_search.config import SearchConfig, default_families
 from auto_search.errors import SearchConfigError, SearchDataError
-from auto_search.evaluate import BudgetExpired, Candidate, SplitData, run_specs
+from auto_search.engine import BudgetExpired, Engine
+from auto_search.evaluate import Candidate, SplitData
 from auto_search.pareto import pareto_front
 from auto_search.policies import Policy, default_policy, parse_policy
 from auto_search.progress import SearchProgress
@@ -49,7 +50,7 @@ class AutoDistill:
 
     def __init__(
         self,
-        families: Sequence[str] = FAMILIES,
+        families: Sequence[str] | None = None,
         budget_s: float = 60.0,
         policy: str | Policy | Callable = "auto",
         val_fraction: float = 0.2,
@@ -99,7 +100,7 @@ class AutoDistill:
         """The validated, frozen configuration this search runs (raises on a bad option); an
         ``"auto"`` policy appears resolved."""
         return SearchConfig(
-            families=tuple(self.families), budget_s=self.budget_s, policy=self._policy().spec,
+            families=default_families() if self.families is None else tuple(self.families), budget_s=self.budget_s, policy=self._policy().spec,
             val_fraction=self.val_fraction, seed=self.seed, n_jobs=self.n_jobs, backend=self.backend,
             verbose=self.verbose, **self.options,
         )
@@ -129,16 +130,17 @@ class AutoDistill:
                 bar.update(len(run.done), run.planned, run.best_fidelity())
 
             try:
-                run_specs([s for r in plan.first_rungs for s in r], data, n_jobs=config.n_jobs, backend=config.backend, deadline=deadline, on_result=on_result)
-                for level in range(1, plan.n_levels):
-                    rung = promote(plan, level, list(run.done.values()), first_id=run.next_id, rung=len(run.rungs))
-                    run.levels_started = level
-                    if rung:
+                with Engine(config.backend, config.n_jobs) as workers:  # started once, kept for every rung
+                    workers.run([s for r in plan.first_rungs for s in r], data, deadline=deadline, on_result=on_result)
+                    for level in range(1, plan.n_levels):
+                        rung = promote(plan, level, list(run.done.values()), first_id=run.next_id, rung=len(run.rungs))
+                        run.levels_started = level
+                        if rung:
+                            run.rungs.append(rung)
+                            workers.run(rung, data, deadline=deadline, on_result=on_result)
+                    while rung := full_data_rung(plan, plan.n_levels - 1, list(run.done.values()), first_id=run.next_id, rung=len(run.rungs)):
                         run.rungs.append(rung)
-                        run_specs(rung, data, n_jobs=config.n_jobs, backend=config.backend, deadline=deadline, on_result=on_result)
-                while rung := full_data_rung(plan, plan.n_levels - 1, list(run.done.values()), first_id=run.next_id, rung=len(run.rungs)):
-                    run.rungs.append(rung)
-                    run_specs(rung, data, n_jobs=config.n_jobs, backend=config.backend, deadline=deadline, on_result=on_result)
+                        workers.run(rung, data, deadline=deadline, on_result=on_result)
             except BudgetExpired:
                 stop = "budget"
             except KeyboardInterrupt:
@@ -276,8 +278,13 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
         episodes = PairedEpisodes(search.env, teacher, seed=config.seed, first=config.closed_loop_episodes,
                                   cap=config.closed_loop_max_episodes, confidence=config.confidence, deadline=ctx.end)
         scored = {c.id: c for c in candidates}
-        for c in sorted(front, key=lambda c: (c.ops_per_decision, c.id)):
+        for c in sorted(front, key=lambda c: (c.ops_per_decision, c.id)):  # cheapest first
+            if time.monotonic() >= ctx.end and any(x.retention is not None for x in scored.values()):
+                episodes.cut = True  # the rest of the front stays unscored, and the report says so
+                break
             scored[c.id] = replace(c, **episodes.score(students[c.id], bar).as_fields())
+            if bar is not None and scored[c.id].retention_low >= bar:
+                break  # the cheapest student clearing the bar is found: costlier ones cannot be chosen
         candidates = [scored[c.id] for c in candidates]
         pool = [scored[c.id] for c in pool]
     chosen = student = words = None
@@ -327,7 +334,7 @@ def _ship_closed_loop(chosen: Candidate, student: Any, episodes: PairedEpisodes,
     pick, reason = pick_round(chosen, rounds, ctx.policy)
     iteration = pick.params.get("dagger_iteration", 0)
     shipped_student = models.get(iteration, student)
-    confirmation, fresh = confirm(shipped_student, env=env, teacher=teacher, config=config, bar=bar, deadline=ctx.end)
+    confirmation, fresh = confirm(shipped_student, env=env, teacher=teacher, config=config, bar=bar)
     shipped = Shipped(
         source="chosen candidate" if iteration == 0 else f"DAgger round {iteration} of the chosen candidate", reason=reason,
         family=chosen.family, confusion=confusion(data.P_val, shipped_student.predict_proba(data.X_val)),

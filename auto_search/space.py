@@ -15,8 +15,6 @@ budget can only cut whole rungs.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,66 +25,39 @@ from auto_search.errors import SearchConfigError
 from auto_search.pareto import pareto_front
 
 RUNG_SIZE = 12
-EXPENSIVE = frozenset({"mlp", "hybrid"})
 
-# family -> (module, class); imported lazily so a search over trees never imports torch
-_CLASSES = {
-    "tree": ("hybrid.students.tree", "TreeStudent"),
-    "rules": ("hybrid.students.rules", "RuleListStudent"),
-    "mlp": ("hybrid.students.mlp", "MLPStudent"),
-    "hybrid": ("hybrid.students.hybrid_student", "HybridStudent"),
-}
 
-_TEMPERING = ((2.0, 0.7), (1.0, 0.3), (4.0, 0.9))  # (temperature, alpha) pairs worth trying
-_HIDDEN = ((), (2,), (4,), (8,), (16,), (32,), (16, 16), (64,), (32, 32))
+def _registry() -> dict[str, type]:
+    import hybrid.students  # noqa: F401  (registers the built-in families)
+    from hybrid.students import registered_families
+
+    return registered_families()
 
 
 def check_family(family: str) -> None:
-    """Refuse a family whose module is missing, without importing it (scikit-learn and torch
-    take seconds to import; workers import them anyway)."""
-    module, name = _CLASSES[family]
-    if importlib.util.find_spec(module) is None:
-        raise SearchConfigError(f"student family {family!r} is not available (no module {module}); drop it from families.")
+    """Refuse a family that is not registered or declares nothing to search."""
+    known = _registry()
+    if family not in known:
+        raise SearchConfigError(f"unknown student family {family!r}; registered: {sorted(known)} "
+                                "(a family registers with @hybrid.students.register when its module is imported).")
+    if not known[family].search_space(epochs=1):
+        raise SearchConfigError(f"student family {family!r} declares no search space (its search_space() is empty); drop it from families.")
 
 
 def student_class(family: str) -> type:
-    """The student class of a family; a clear error if its module is not installed."""
-    module, name = _CLASSES[family]
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as e:
-        raise SearchConfigError(f"student family {family!r} is not available ({module}.{name}: {e}); drop it from families.") from None
+    """The student class of a registered family."""
+    check_family(family)
+    return _registry()[family]
+
+
+def is_expensive(family: str) -> bool:
+    """Whether the family declares slow fits (searched by successive halving on data size)."""
+    return bool(student_class(family).expensive)
 
 
 def family_space(family: str, *, epochs: int) -> list[dict[str, Any]]:
-    """Hyperparameters to try for one family, cheapest (fewest operations) first."""
-    if family == "tree":
-        by_depth = [{"max_depth": d, "min_samples_leaf": 1} for d in (1, 2, 3, 4, 5, 6, 7, 8, 10, 12)]
-        by_leaves = [{"max_depth": None, "max_leaf_nodes": n, "min_samples_leaf": 5} for n in (12, 24, 48, 96)]
-        return by_depth + by_leaves
-    if family == "rules":
-        # axis-aligned lists first, then oblique ones (a condition may weigh up to three
-        # features): on LunarLander only the latter keep the teacher's return within 32 rules
-        return [*({"max_depth": d, "max_rules": r} for d, r in ((2, None), (3, None), (4, None), (5, 16))),
-                {"max_depth": None, "max_leaf_nodes": 40, "max_rules": 32},
-                *({"max_depth": d, "oblique": True} for d in (2, 3, 4)),
-                {"max_depth": None, "max_leaf_nodes": 40, "max_rules": 32, "oblique": True, "simplify": True}]
-    if family == "mlp":
-        # every architecture once before the alternative temperatures: a wide net gets fitted early
-        return [
-            {"hidden_sizes": list(h), "temperature": t, "alpha": a, "epochs": epochs}
-            for t, a in _TEMPERING
-            for h in _HIDDEN
-        ]
-    if family == "hybrid":
-        # oblique rule trees reach ≥ 60% coverage at τ 0.7–0.8 where axis-aligned ones stay ≤ 20%
-        rule_settings = ((3, False, 0.97), (6, False, 0.9), (6, True, 0.9), (6, True, 0.8), (8, True, 0.7))
-        return [
-            {"tau": tau, "rule_depth": depth, "oblique": oblique, "hidden_sizes": list(h), "epochs": epochs}
-            for h in ((4,), (8,), (32,))
-            for depth, oblique, tau in rule_settings
-        ]
-    raise SearchConfigError(f"unknown student family {family!r}.")
+    """Hyperparameters to try for one family, cheapest (fewest operations) first, as it declares them."""
+    return student_class(family).search_space(epochs=epochs)
 
 
 @dataclass(frozen=True)
@@ -124,15 +95,16 @@ def level_sizes(n_train: int, *, eta: int, min_states: int) -> tuple[int, ...]:
 def make_plan(families: Sequence[str], n_train: int, *, eta: int, min_states: int, epochs: int, seed: int) -> Plan:
     """Level 0 of every family, interleaved in cost order and cut into rungs."""
     sizes = level_sizes(n_train, eta=eta, min_states=min_states)
-    # a tree and an MLP lead, so the first two workers start a front spanning both ends at once
-    lead = sorted(families, key=lambda f: ("tree", "mlp", "rules", "hybrid").index(f))
+    # families lead in their declared order (a tree and an MLP first, so the first two workers
+    # start a front spanning both ends at once)
+    lead = sorted(families, key=lambda f: (student_class(f).search_order, f))
     per_family = [[(f, {**p, "random_state": seed}) for p in family_space(f, epochs=epochs)] for f in lead]
     order = [x for group in zip_longest(*per_family) for x in group if x is not None]
     rungs = []
     for r, start in enumerate(range(0, len(order), RUNG_SIZE)):
         chunk = order[start : start + RUNG_SIZE]
         rungs.append(tuple(
-            Spec(start + i, r, 0, f, p, sizes[0] if f in EXPENSIVE else n_train) for i, (f, p) in enumerate(chunk)
+            Spec(start + i, r, 0, f, p, sizes[0] if is_expensive(f) else n_train) for i, (f, p) in enumerate(chunk)
         ))
     return Plan(sizes, tuple(rungs), eta)
 
@@ -153,7 +125,7 @@ def promote(plan: Plan, level: int, finished: Sequence[Any], *, first_id: int, r
     Pareto rank (then fidelity, fewer operations, plan order), refitted on more states; ranking
     by fidelity alone would drop the cheap students the front needs."""
     out: list[Spec] = []
-    for family in sorted({c.family for c in finished if c.family in EXPENSIVE}):
+    for family in sorted({c.family for c in finished if is_expensive(c.family)}):
         prev = [c for c in finished if c.family == family and c.level == level - 1 and c.fidelity is not None]
         keep = max(1, math.ceil(len(prev) / plan.eta)) if prev else 0
         rank = pareto_ranks(prev)
@@ -173,7 +145,7 @@ def full_data_rung(plan: Plan, level: int, finished: Sequence[Any], *, first_id:
     level-0 front, then the next layer, …), cheaper first within a rank. Empty when all are done."""
     top = plan.n_levels - 1
     todo = []
-    for family in sorted({c.family for c in finished if c.family in EXPENSIVE}):
+    for family in sorted({c.family for c in finished if is_expensive(c.family)}):
         done = {_key(c.params) for c in finished if c.family == family and c.level == top}
         level0 = [c for c in finished if c.family == family and c.level == 0 and c.fidelity is not None]
         rank = pareto_ranks(level0)
@@ -185,7 +157,7 @@ def full_data_rung(plan: Plan, level: int, finished: Sequence[Any], *, first_id:
 def unstarted_rungs(plan: Plan, finished: Sequence[Any], levels_started: int) -> int:
     """Rungs a stopped search never started: halving levels left, and full-data rungs for the
     expensive configurations not yet fitted on all states (an upper bound: promotions fit some)."""
-    expensive = [s for r in plan.first_rungs for s in r if s.family in EXPENSIVE]
+    expensive = [s for r in plan.first_rungs for s in r if is_expensive(s.family)]
     if plan.n_levels == 1 or not expensive:
         return 0
     top = {(c.family, _key(c.params)) for c in finished if c.level == plan.n_levels - 1}

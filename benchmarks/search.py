@@ -26,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
-FAMILIES = ("tree", "rules", "mlp", "hybrid")
+from auto_search.config import default_families
+
+FAMILIES = default_families()
 
 
 def teacher_data(n: int, seed: int) -> tuple[Any, float]:

@@ -4,7 +4,7 @@ Importing this package registers every family (``Student.from_dict`` loads any o
 none imports torch until an MLP is fitted or run through torch.
 """
 
-from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, registered_families, resolve_names
+from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, default_families, register, registered_families, resolve_names
 from hybrid.students.hybrid_student import HybridStudent
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.rules import Condition, Rule, RuleListStudent
@@ -22,6 +22,8 @@ __all__ = [
     "check_states",
     "check_targets",
     "check_weights",
+    "default_families",
+    "register",
     "registered_families",
     "resolve_names",
 ]

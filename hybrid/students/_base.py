@@ -122,10 +122,27 @@ class Student(BaseEstimator):
     """Base of every student family: identity, storage and the not-fitted check.
 
     Subclasses set ``family`` and implement ``fit``, ``predict_proba``, ``cost``, ``_state``
-    (the learned part as JSON-able data) and ``_set_state``.
+    (the learned part as JSON-able data) and ``_set_state``. A family also declares, in its own
+    module, how AutoDistill searches and shows it — ``search_space``, ``expensive``,
+    ``searched_by_default``, ``search_order`` and ``colour`` — so adding a family is one module
+    with ``@register``; the search, the CLI and the report read the registry.
+
+    Export hooks (the public part of the contract that ``hybrid.exports`` and composite
+    students call): ``python_function(name)`` returns the source of a standard-library
+    ``def name(state) -> int``; ``c_source()`` a C99 header. A family without them has no such export.
     """
 
     family: ClassVar[str] = ""
+    expensive: ClassVar[bool] = False  # searched by successive halving on data size (slow fits)
+    searched_by_default: ClassVar[bool] = False  # part of AutoDistill's default families
+    search_order: ClassVar[int] = 100  # lower leads the interleaved first rungs of a search
+    colour: ClassVar[str] = "#666666"  # its colour in report plots
+
+    @classmethod
+    def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:
+        """Hyperparameters AutoDistill tries, cheapest first (``epochs`` caps iterative fits);
+        empty when the family is not searched."""
+        return []
 
     # -- to implement -----------------------------------------------------------------------
     def fit(self, X: Any, P: Any, sample_weight: Any = None) -> "Student":  # pragma: no cover
@@ -222,6 +239,13 @@ def register(cls: type[Student]) -> type[Student]:
 def registered_families() -> dict[str, type[Student]]:
     """Every registered family by name (a copy); a family registers when its module is imported."""
     return dict(_REGISTRY)
+
+
+def default_families() -> tuple[str, ...]:
+    """Families AutoDistill searches when none are named: registered, searched by default, in
+    their declared order."""
+    chosen = [cls for cls in _REGISTRY.values() if cls.searched_by_default]
+    return tuple(cls.family for cls in sorted(chosen, key=lambda c: (c.search_order, c.family)))
 
 
 def _family_class(family: str) -> type[Student]:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # torch is imported inside the functions that need it
     import torch
 
 _ACTIVATIONS = ("relu", "tanh")
+_TEMPERING = ((2.0, 0.7), (1.0, 0.3), (4.0, 0.9))  # (temperature, alpha) pairs worth searching
+_HIDDEN = ((), (2,), (4,), (8,), (16,), (32,), (16, 16), (64,), (32, 32))  # searched widths, cheapest first
 # Nets with at most this many multiply-adds are exported as straight-line code (no loops):
 # several times faster in CPython for the tiny students that matter most at the edge.
 _UNROLL_MAX_OPS = 512
@@ -51,6 +53,15 @@ class MLPStudent(Student):
     """
 
     family = "mlp"
+    expensive = True
+    searched_by_default = True
+    search_order = 1
+    colour = "#7570b3"
+
+    @classmethod
+    def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:
+        """Every architecture once before the alternative temperatures, so a wide net is fitted early."""
+        return [{"hidden_sizes": list(h), "temperature": t, "alpha": a, "epochs": epochs} for t, a in _TEMPERING for h in _HIDDEN]
 
     def __init__(
         self,

@@ -132,6 +132,18 @@ class RuleListStudent(Student):
     """
 
     family = "rules"
+    searched_by_default = True
+    search_order = 2
+    colour = "#d95f02"
+
+    @classmethod
+    def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:
+        """Axis-aligned lists first, then oblique ones (a condition may weigh up to three
+        features): on LunarLander only the latter keep the teacher's return within 32 rules."""
+        return [*({"max_depth": d, "max_rules": r} for d, r in ((2, None), (3, None), (4, None), (5, 16))),
+                {"max_depth": None, "max_leaf_nodes": 40, "max_rules": 32},
+                *({"max_depth": d, "oblique": True} for d in (2, 3, 4)),
+                {"max_depth": None, "max_leaf_nodes": 40, "max_rules": 32, "oblique": True, "simplify": True}]
 
     def __init__(
         self,

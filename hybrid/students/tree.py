@@ -47,6 +47,16 @@ class TreeStudent(Student):
     """
 
     family = "tree"
+    searched_by_default = True
+    search_order = 0
+    colour = "#1b9e77"
+
+    @classmethod
+    def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:
+        """Depths 1–12, then best-first trees by leaf count."""
+        by_depth = [{"max_depth": d, "min_samples_leaf": 1} for d in (1, 2, 3, 4, 5, 6, 7, 8, 10, 12)]
+        by_leaves = [{"max_depth": None, "max_leaf_nodes": n, "min_samples_leaf": 5} for n in (12, 24, 48, 96)]
+        return by_depth + by_leaves
 
     def __init__(
         self,

@@ -32,9 +32,14 @@ def cartpole_result(cartpole_teacher):
 
 def test_pareto_candidates_get_paired_scores_with_intervals(cartpole_result):
     r, _ = cartpole_result
-    front = r.pareto_candidates
-    assert front and all(c.retention_low <= c.retention <= c.retention_high and c.loop_episodes >= 5 for c in front)
+    front = sorted(r.pareto_candidates, key=lambda c: c.ops_per_decision)
+    scored = [c for c in front if c.retention is not None]
+    assert scored and all(c.retention_low <= c.retention <= c.retention_high and c.loop_episodes >= 5 for c in scored)
     assert all(c.retention is None for c in r.candidates if c.id not in r.pareto)
+    # scored cheapest first; once one clears the bar, costlier students cannot be chosen and are not rolled out
+    assert scored == front[: len(scored)]
+    if len(scored) < len(front):
+        assert scored[-1].retention_low >= 0.99 or r.closed_loop["cut_by_budget"]
     loop = r.closed_loop
     assert loop["teacher_return"] > loop["random_return"] and loop["confidence"] == 0.95
 

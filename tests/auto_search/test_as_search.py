@@ -158,3 +158,20 @@ def test_a_report_written_before_record_is_rewritten_with_the_ledger_entries(ser
     assert [e["entry_hash"] for e in report["ledger_entries"]] == [e.entry_hash for e in entries]
     model = next(e for e in entries if e.kind == "model")
     assert model.subject == result.student.content_hash and model.attrs["held_out_fidelity"] == result.shipped.fidelity
+
+
+def test_a_budgeted_search_leaves_the_callers_timer_and_signal_handler_alone(small_dataset, fast):
+    import signal
+
+    def mine(signum, frame):  # pragma: no cover - must never fire during the test
+        raise AssertionError("the caller's timer fired")
+
+    previous = signal.signal(signal.SIGALRM, mine)
+    signal.setitimer(signal.ITIMER_REAL, 300.0)
+    try:
+        AutoDistill(families=("tree", "mlp"), budget_s=3, n_jobs=2, **fast).fit(small_dataset)
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < remaining <= 300 and signal.getsignal(signal.SIGALRM) is mine
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

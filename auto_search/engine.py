@@ -1,0 +1,126 @@
+"""Run candidate fits in parallel under a wall-clock deadline, with workers kept for a whole search.
+
+``loky`` (the default) and ``threading`` run on one machine through a
+:mod:`concurrent.futures` executor created once per search, so rungs do not pay for starting
+workers again; waits end at the deadline without touching process-wide signals or timers (a
+caller's ``SIGALRM`` stays theirs). ``dask`` and ``ray`` go through joblib so a cluster runs the
+same code; there the deadline is checked as each result arrives. When the deadline passes, work
+still queued is cancelled and loky's busy workers are stopped.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from auto_search.errors import SearchConfigError
+from auto_search.evaluate import Candidate, SplitData, evaluate_spec
+from auto_search.space import Spec
+
+OnResult = Callable[[Candidate, "dict[str, Any] | None"], None]
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # workers already fill the cores
+
+
+class BudgetExpired(BaseException):
+    """The wall-clock deadline passed (a BaseException, so no ``except Exception`` in a fit swallows it)."""
+
+
+def _workers(n_jobs: int) -> int:
+    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+
+
+class Engine:
+    """Evaluates specs on ``backend`` with ``n_jobs`` workers; use as a context manager around a search."""
+
+    def __init__(self, backend: str, n_jobs: int) -> None:
+        self.backend, self.n_jobs = backend, n_jobs
+        self._executor: cf.Executor | None = None
+        if backend == "dask":
+            try:
+                from distributed import get_client
+
+                get_client()
+            except (ImportError, ValueError):
+                raise SearchConfigError("backend='dask' needs a running dask.distributed Client; create one first, e.g. `from dask.distributed import Client; client = Client()` (pip install 'dask[distributed]').") from None
+        elif backend == "ray":
+            try:
+                from ray.util.joblib import register_ray
+            except ImportError:
+                raise SearchConfigError("backend='ray' needs Ray: pip install 'ray[default]', or use backend='loky' or 'dask'.") from None
+            register_ray()
+
+    def __enter__(self) -> Engine:
+        workers = _workers(self.n_jobs)
+        if workers > 1 and self.backend == "loky":
+            from joblib.externals.loky import get_reusable_executor
+
+            self._executor = get_reusable_executor(max_workers=workers, env=_ONE_THREAD)
+        elif workers > 1 and self.backend == "threading":
+            self._executor = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="autodistill")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if isinstance(self._executor, cf.ThreadPoolExecutor):
+            self._executor.shutdown(wait=True, cancel_futures=True)
+        self._executor = None  # loky's executor is reusable: the next search finds its workers warm
+
+    def run(self, specs: Sequence[Spec], data: SplitData, *, deadline: float, on_result: OnResult) -> None:
+        """Evaluate ``specs``, calling ``on_result`` as each finishes (any order); raises
+        :class:`BudgetExpired` at ``deadline`` and lets ``KeyboardInterrupt`` through, in both
+        cases after cancelling what has not finished."""
+        if time.monotonic() >= deadline:
+            raise BudgetExpired()
+        if self._executor is not None:
+            self._run_futures(specs, data, deadline, on_result)
+        elif self.backend in ("dask", "ray"):
+            self._run_joblib(specs, data, deadline, on_result)
+        else:  # one worker: in this process, the clock checked between fits
+            for spec in specs:
+                on_result(*evaluate_spec(spec, data))
+                if time.monotonic() >= deadline:
+                    raise BudgetExpired()
+
+    def _run_futures(self, specs: Sequence[Spec], data: SplitData, deadline: float, on_result: OnResult) -> None:
+        """At most one task per worker in flight, so at the deadline nothing sits queued in the executor."""
+        assert self._executor is not None
+        todo = list(reversed(specs))
+        running: set[cf.Future] = set()
+        try:
+            while todo or running:
+                while todo and len(running) < _workers(self.n_jobs):
+                    running.add(self._executor.submit(evaluate_spec, todo.pop(), data))
+                done, running = cf.wait(running, timeout=max(0.0, deadline - time.monotonic()), return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    on_result(*future.result())
+                if time.monotonic() >= deadline and (running or todo):
+                    raise BudgetExpired()
+        except BaseException:
+            self._abort(running)
+            raise
+
+    def _abort(self, running: set[cf.Future]) -> None:
+        """Stop fits still running at the deadline: loky's workers are stopped, threads are left
+        to finish (they cannot be stopped) with their results ignored."""
+        if self.backend == "loky" and any(not f.done() for f in running):
+            with warnings.catch_warnings():  # stopping busy workers is what we asked for
+                warnings.simplefilter("ignore")
+                assert self._executor is not None
+                self._executor.shutdown(wait=True, kill_workers=True)
+            self._executor = None
+
+    def _run_joblib(self, specs: Sequence[Spec], data: SplitData, deadline: float, on_result: OnResult) -> None:
+        import joblib
+
+        with joblib.parallel_config(backend=self.backend, n_jobs=self.n_jobs):
+            results = joblib.Parallel(return_as="generator_unordered", batch_size=1)(joblib.delayed(evaluate_spec)(s, data) for s in specs)
+            try:
+                for candidate, artifact in results:
+                    on_result(candidate, artifact)
+                    if time.monotonic() >= deadline:
+                        raise BudgetExpired()
+            finally:
+                results.close()  # joblib cancels what is still queued or running
