@@ -92,8 +92,9 @@ def autodistill(ctx: Context, args: argparse.Namespace) -> tuple[Any, str]:
     result = search.fit(ctx.train)
     if result.student is None:
         raise SystemExit(f"{ctx.env_id}: AutoDistill finished no candidate in {search.budget_s:g} s; raise --budget")
-    ctx.extra["autodistill"] = {"choice": result.choice, "candidates": len(result.candidates),
-                                "stopped_by": result.stopped_by, "closed_loop": result.closed_loop}
+    ctx.extra["autodistill"] = {"choice": result.choice, "candidates": len(result.candidates), "search_s": result.search_s,
+                                "stopped_by": result.stopped_by, "closed_loop": result.closed_loop,
+                                "chosen": result.chosen.to_dict(), "shipped": result.shipped.to_dict()}
     return result.student, f"AutoDistill ({policy}): {result.choice}"
 
 
