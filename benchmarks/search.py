@@ -17,6 +17,7 @@ found on that seed, a bar that does not reward finding a worse best). Prints med
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import statistics
 import tempfile
@@ -89,7 +90,18 @@ def run_ours(ds: Any, teacher_ops: float, budget: float, seed: int, n_jobs: int,
         "hv50": hv_at(budget / 2) / hv if hv else 0.0, "cheapest_ops": cheapest,
         "overhead": 1.0 - busy / (n_jobs * result.search_s), "cut": sum(r["status"] == "cut" for r in result.rungs),
         "choice": result.choice, "points": [(c.fidelity, c.ops_per_decision) for c in ok],
+        "timeline": [(c.finished_s, c.fidelity, c.ops_per_decision) for c in sorted(ok, key=lambda c: c.finished_s)],
     }
+
+
+def time_to_reach(run: dict[str, Any], hv_target: float, teacher_ops: float) -> float | None:
+    """When our front's hypervolume first reached ``hv_target`` (None: never)."""
+    points: list[tuple[float, float]] = []
+    for finished, fidelity, ops in run["timeline"]:
+        points.append((fidelity, ops))
+        if front_scores(points, teacher_ops)[0] >= hv_target - 1e-12:
+            return finished
+    return None
 
 
 def _optuna_worker(args: tuple) -> None:
@@ -153,6 +165,7 @@ def main() -> None:
     parser.add_argument("--states", type=int, default=50_000)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--samplers", nargs="*", default=["tpe", "nsga2", "random"])
+    parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args()
 
     ours, theirs = [], {s: [] for s in args.samplers}
@@ -169,6 +182,8 @@ def main() -> None:
                 o = run_optuna(ds, teacher_ops, s, args.budget, seed, args.n_jobs, Path(tmp))
                 theirs[s].append(o)
                 print(f"seed {seed} optuna-{s}: {o['candidates']} trials, hv {o['hv']:.3f}, cheapest within 1 pt: {o['cheapest_ops']} ops", flush=True)
+                r[f"reach_{s}_s"] = time_to_reach(r, o["hv"], teacher_ops)
+                print(f"    ours reached optuna-{s}'s final hypervolume at {_seconds(r[f'reach_{s}_s'])} of {args.budget:g} s", flush=True)
             # the same bar for everyone: within 1 point of the best fidelity any method found on this seed
             runs = [r] + [theirs[s][-1] for s in args.samplers]
             floor = max(f for x in runs for f, _ in x["points"]) - 0.01
@@ -188,7 +203,11 @@ def main() -> None:
         print(f"optuna-{s}: {med(b['candidates'] for b in rs):.0f} trials, hv {med(b['hv'] for b in rs):.3f}; "
               f"our/their hypervolume {hv_ratio:.3f}; cheapest within 1 pt of own best {med(ops) if ops else float('nan'):g} ops "
               f"(ours {med(r['cheapest_ops'] for r in ours):g}); reached the common bar on {sum(b['common_ops'] is not None for b in rs)}/{len(rs)} seeds "
-              f"(ours {sum(r['common_ops'] is not None for r in ours)}/{len(ours)})")
+              f"(ours {sum(r['common_ops'] is not None for r in ours)}/{len(ours)}); ours reached its final hypervolume at "
+              f"{', '.join(_seconds(r[f'reach_{s}_s']) for r in ours)} (median share of the budget "
+              f"{med((r[f'reach_{s}_s'] if r[f'reach_{s}_s'] is not None else float('inf')) for r in ours) / args.budget:.0%})")
+    if args.json:
+        args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)}, "ours": ours, "optuna": theirs}, indent=1, default=str) + "\n")
 
 
 if __name__ == "__main__":
