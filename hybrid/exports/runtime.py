@@ -2,7 +2,8 @@
 
 ``compile_student(student).predict(X)`` decides every row of ``X`` in one call into the header's
 ``decide_batch`` (``hybrid.exports.c_batch``), compiled with the system C compiler and cached by
-the student's content hash (``hybrid.exports._cc``). It returns what ``student.predict`` returns,
+the student's content hash (``hybrid.exports._cc``); ``compile_fixed_point`` does the same for a
+fixed-point header (``hybrid.exports.fixed_point``), quantising numpy states as the device would. It returns what ``student.predict`` returns,
 state for state; a cascade's header leaves states to its teacher (-1), and those rows go to the
 student's own ``predict``, which asks the teacher. Where no compiler exists the runtime says so
 in one line and decides with ``student.predict`` instead, so code written against it runs
@@ -17,12 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.errors import DataError
+from hybrid.errors import DataError, ExportError
 from hybrid.exports._cc import build_library, find_compiler
 from hybrid.exports.c import export_c
 from hybrid.exports.c_batch import output_kind
+from hybrid.exports.fixed_point import FixedPointHeader
 from hybrid.students._base import Student, check_states
 
+FIXED_POINT_ENTRY = ('#include "student.h"\n'
+                     "void agent_distill_batch_q(const int16_t *states, size_t n, int32_t *out) { decide_q_batch(states, n, out); }\n")
 ENTRY = '#include "student.h"\nlong agent_distill_batch(const float *states, size_t n, {c_type} *out) {{ return decide_batch(states, n, out); }}\n'
 
 
@@ -85,3 +89,33 @@ def compile_student(student: Student, *, compiler: str | None = None) -> Compile
     c_type = output_kind(student)[1].c_type
     library = build_library(header, ENTRY.format(c_type=c_type), content_hash=student.content_hash, compiler=compiler)
     return CompiledStudent(student, library)
+
+
+class CompiledFixedPoint:
+    """A fixed-point header compiled for this machine: ``predict`` quantises float states as the
+    device would (``FixedPointHeader.quantise``) and decides them all in one call."""
+
+    def __init__(self, header: FixedPointHeader, library: ctypes.CDLL) -> None:
+        self.header = header
+        self.n_features_in_ = len(header.frac_bits)
+        self._batch = library.agent_distill_batch_q
+        self._batch.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+        self._batch.restype = None
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The action the integer-only header takes for every state, as int32."""
+        q = np.ascontiguousarray(self.header.quantise(X))
+        out = np.empty(q.shape[0], dtype=np.int32)
+        self._batch(q.ctypes.data, q.shape[0], out.ctypes.data)
+        return out
+
+
+def compile_fixed_point(header: FixedPointHeader, *, compiler: str | None = None) -> CompiledFixedPoint:
+    """Compile a fixed-point header (cached like ``compile_student``) to run it on numpy states.
+
+    Raises ExportError without a C compiler: there is no numpy copy of the integer arithmetic.
+    """
+    compiler = compiler or find_compiler()
+    if compiler is None:
+        raise ExportError("running a fixed-point header needs a C compiler: install cc or set CC.")
+    return CompiledFixedPoint(header, build_library(header.source, FIXED_POINT_ENTRY, content_hash=header.content_hash, compiler=compiler))
