@@ -9,7 +9,6 @@ import subprocess
 
 import numpy as np
 import pytest
-from _cartpole_data import cartpole_teacher_data
 
 from hybrid.errors import ExportError
 from hybrid.exports.fixed_point import export_fixed_point, fixed_point_header
@@ -22,7 +21,7 @@ STUDENTS = {
     "tree d8": (lambda: TreeStudent(max_depth=8), 8),
     "rules d4": (lambda: RuleListStudent(max_depth=4), 8),
     "rules oblique": (lambda: RuleListStudent(max_depth=3, max_rules=8, oblique=True), 8),
-    "mlp (32,) int8": (lambda: MLPStudent(hidden_sizes=(32,), epochs=8), 8),
+    "mlp (32,) int16": (lambda: MLPStudent(hidden_sizes=(32,), epochs=8), 16),
     "mlp (4,) int16": (lambda: MLPStudent(hidden_sizes=(4,), epochs=8), 16),
     "mlp (16, 16) int16": (lambda: MLPStudent(hidden_sizes=(16, 16), epochs=8), 16),
 }
@@ -34,10 +33,10 @@ def _own_cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def held_out():
-    """10k training states and 10k held-out states from later episodes of the CartPole teacher."""
-    X, P = cartpole_teacher_data(26_000, 0)
-    return X[:10_000], P[:10_000], X[16_000:]
+def held_out(cartpole_split):
+    """10k training states and 6k held-out states from later episodes of the CartPole teacher
+    (``benchmarks/runtime.py`` measures 10k held-out states on CartPole and LunarLander)."""
+    return cartpole_split["X"], cartpole_split["P"], cartpole_split["X_test"]
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +69,11 @@ def test_fixed_point_decides_like_the_float_student_on_held_out_states(name, fit
         assert far.mean() > 0.9 and agree[far].all()
 
 
-def test_int8_weights_keep_most_decisions(fitted, held_out):
+@pytest.mark.parametrize("name", ["mlp (4,) int16", "mlp (32,) int16", "mlp (16, 16) int16"])
+def test_int8_weights_keep_most_decisions(name, fitted, held_out):
+    """int8 weights keep ≥ 99% (not always 99.9%: benchmarks/runtime.py reports the figures)."""
     X_train, _, X_test = held_out
-    student = fitted["mlp (4,) int16"][0]
+    student = fitted[name][0]
     decided = compile_fixed_point(fixed_point_header(student, X_train, weight_bits=8)).predict(X_test)
     assert (decided == student.predict(X_test)).mean() >= 0.99
 
