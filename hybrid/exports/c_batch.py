@@ -6,7 +6,8 @@ states as a row-major ``float`` array (what numpy and ``check_states`` hold), wi
 ``double`` (the single-decision function's input, so both decide identically) and writes one
 output per state; it returns -1, or the index of the first state holding NaN or infinity. It
 allocates nothing and needs only the freestanding headers ``<stddef.h>`` and ``<stdint.h>``.
-Trees, rule lists and hybrids walk blocks of states branch-free (``hybrid.exports.c_walk``).
+Trees, rule lists and hybrids walk blocks of states branch-free (``hybrid.exports.c_walk``);
+MLPs run blocks of states through each layer together (``hybrid.exports.c_dense``).
 
 What a decision outputs is the family's *output kind*, declared as the class attribute
 ``c_output_kind`` (default ``"action"``). Each kind names the C type of its outputs, how many a
@@ -20,7 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hybrid.errors import ExportError
+from hybrid.exports.c_dense import dense_batch_function
 from hybrid.exports.c_walk import walk_batch_function, walk_of
+from hybrid.students.mlp import MLPStudent
 
 
 @dataclass(frozen=True)
@@ -58,12 +61,15 @@ def batch_function(student: Any, n_features: int, name: str = "decide") -> str:
 
     It returns -1, or the index of the first state holding NaN or infinity (outputs from there on
     are not written). Trees, rule lists and hybrids get the branch-free walk of
-    ``hybrid.exports.c_walk``; other families call their single-decision function per state.
+    ``hybrid.exports.c_walk``, MLPs the block kernel of ``hybrid.exports.c_dense``; other
+    families call their single-decision function per state.
     """
     kind_name, kind = output_kind(student)
     walk = walk_of(student) if kind_name == "action" else None
     if walk is not None:
         return walk_batch_function(walk, n_features, name)
+    if kind_name == "action" and isinstance(student, MLPStudent):
+        return dense_batch_function(student, name)
     d = n_features
     return "\n".join([
         f"/* Batch entry: states [n][{d}] as float, row-major; {kind.description}.",

@@ -12,7 +12,7 @@ from test_exports import CASES, _bounds
 from hybrid.errors import DataError, ExportError
 from hybrid.exports import export_c
 from hybrid.exports.runtime import compile_student
-from hybrid.students import HybridStudent, RuleListStudent, TreeStudent
+from hybrid.students import HybridStudent, MLPStudent, RuleListStudent, TreeStudent
 from hybrid.zoo import load_teacher
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler (cc)")
@@ -37,9 +37,10 @@ def test_compiled_batch_decides_like_predict(case, cartpole_split, fast_student,
     np.testing.assert_array_equal(decided, student.predict(states))
 
 
-def test_three_actions_and_a_rule_list_without_rules_compile_too(three_actions):
+def test_three_actions_tanh_nets_and_a_rule_list_without_rules_compile_too(three_actions):
     X, P = three_actions
-    for student in (TreeStudent(max_depth=6), RuleListStudent(max_depth=3, oblique=True), RuleListStudent(max_depth=3, max_rules=0)):
+    for student in (TreeStudent(max_depth=6), RuleListStudent(max_depth=3, oblique=True), RuleListStudent(max_depth=3, max_rules=0),
+                    MLPStudent(hidden_sizes=(8, 8), activation="tanh", epochs=5)):
         student.fit(X, P)
         np.testing.assert_array_equal(compile_student(student).predict(X), student.predict(X))
 
@@ -77,16 +78,20 @@ def test_the_same_student_compiles_once_and_another_student_gets_its_own_library
     assert len(list((tmp_path / "cache").glob("*.so"))) == 2
 
 
-def test_bad_states_are_refused_like_predict_refuses_them(cartpole_split):
+@pytest.mark.parametrize("family", ["tree", "mlp", "hybrid"])
+def test_a_state_with_nan_or_infinity_is_refused_like_predict_refuses_it(family, cartpole_split, fast_student):
+    d = cartpole_split
+    compiled = compile_student(fast_student(family).fit(d["X"], d["P"]))
+    states = np.array(d["X_test"][:300])
+    for bad in (np.nan, np.inf, -np.inf):
+        states[137, 2] = bad
+        with pytest.raises(DataError, match=r"first at row 137, feature 2"):
+            compiled.predict(states)
+
+
+def test_bad_shapes_and_outputs_are_refused_like_predict_refuses_them(cartpole_split):
     d = cartpole_split
     compiled = compile_student(TreeStudent(max_depth=4).fit(d["X"], d["P"]))
-    states = np.array(d["X_test"][:300])
-    states[137, 2] = np.nan
-    with pytest.raises(DataError, match=r"first at row 137, feature 2"):
-        compiled.predict(states)
-    states[137, 2] = np.inf
-    with pytest.raises(DataError, match=r"first at row 137, feature 2"):
-        compiled.predict(states)
     with pytest.raises(DataError, match=r"has 3 features but the student was fitted on 4"):
         compiled.predict(d["X_test"][:10, :3])
     with pytest.raises(DataError, match=r"out must be a contiguous int32 array of shape \(10,\)"):
