@@ -37,7 +37,7 @@ from _timing import per_call_s
 
 from auto_search.closed_loop import UniformPolicy, retention
 from hybrid.exports import export_c
-from hybrid.exports.fixed_point import _split_bounds, fixed_point_header
+from hybrid.exports.fixed_point import fixed_point_header, near_a_bound
 from hybrid.exports.runtime import compile_fixed_point, compile_student
 from hybrid.metrics import fidelity
 from hybrid.rollouts import collect, evaluate
@@ -138,13 +138,6 @@ def object_bytes(header: str, call: str, workdir: Path) -> int:
     return int(fields[0]) + int(fields[1]) + int(fields[2])
 
 
-def near_a_bound(student: Any, frac_bits: tuple[int, ...], X: np.ndarray) -> np.ndarray:
-    near = np.zeros(len(X), dtype=bool)
-    for f, bounds in _split_bounds(student).items():
-        near |= (np.abs(X[:, f, None].astype(np.float64) - np.array(bounds)[None, :]) <= 2.0 ** -frac_bits[f]).any(axis=1)
-    return near
-
-
 def fixed_point_section(env_id: str, episodes: int) -> dict[str, Any]:
     teacher = load_teacher(env_id)
     train = collect(env_id, teacher, 30, SEEDS["train"]).dataset
@@ -166,7 +159,7 @@ def fixed_point_section(env_id: str, episodes: int) -> dict[str, Any]:
             fixed = compile_fixed_point(header)
             agree = fixed.predict(X_test) == student.predict(X_test)
             axis_aligned = isinstance(student, TreeStudent) or (isinstance(student, RuleListStudent) and not student.oblique)
-            far = ~near_a_bound(student, header.frac_bits, X_test) if axis_aligned else None
+            far = ~near_a_bound(student, header, X_test) if axis_aligned else None
             r_float = retention(evaluate(env_id, student, episodes, SEEDS["test"])[0], teacher_return, random_return)
             r_fixed = retention(evaluate(env_id, fixed, episodes, SEEDS["test"])[0], teacher_return, random_return)
             row = {"student": name, "weight_bits": bits, "agreement": float(agree.mean()),

@@ -6,7 +6,7 @@ fail and each costs more than the comparison itself. The batch kernel instead wa
 states down the tree together, one level at a time, choosing each child by indexing with the
 comparison's result (``next[node][z > bound]``), so no branch depends on the data and the
 block's walks overlap in the pipeline. A leaf points to itself, so every state takes the tree's
-depth in steps.
+depth in steps. A tree's subtrees whose leaves all take one action become leaves.
 
 Every family shaped like this becomes one *walk*: the columns it tests (a feature, or an
 oblique sum ``w·x`` computed in double left to right as the students do), per node the column,
@@ -57,10 +57,11 @@ class Walk:
 def walk_of(student: Any) -> Walk | None:
     """The walk of a tree, rule list or hybrid; None for a family that does not decide by a tree."""
     if isinstance(student, TreeStudent):
-        inner = student.feature_ >= 0
-        bounds = np.array([f32_split_bound(t) if i else 0.0 for t, i in zip(student.threshold_, inner)])
+        uniform = uniform_actions(student)
+        column = np.where(uniform >= 0, -1, student.feature_)
+        bounds = np.array([f32_split_bound(t) if c >= 0 else 0.0 for t, c in zip(student.threshold_, column)])
         columns = tuple(((f,), (1.0,)) for f in range(int(student.n_features_in_)))
-        return Walk(columns, student.feature_, bounds, student.left_, student.right_, student.value_.argmax(axis=1))
+        return Walk(columns, column, bounds, student.left_, student.right_, uniform)
     if isinstance(student, RuleListStudent):
         router = build_router(student.rules_)
         actions = np.array([r.action for r in student.rules_] + [student.default_action_])
@@ -72,6 +73,16 @@ def walk_of(student: Any) -> Walk | None:
         fallback = "decide_mlp" if student.mlp_ is not None else None
         return Walk(router.columns, router.column, router.threshold, router.left, router.right, actions[router.rule], fallback)
     return None
+
+
+def uniform_actions(tree: TreeStudent) -> np.ndarray:
+    """Per node, the action every leaf below it takes, or -1 where they differ. A subtree of one
+    action decides without its comparisons: the same decisions, fewer steps and smaller tables."""
+    out = np.where(tree.feature_ < 0, tree.value_.argmax(axis=1), -1)
+    for node in reversed(range(len(out))):  # scikit-learn numbers children after their parent
+        if tree.feature_[node] >= 0 and out[tree.left_[node]] == out[tree.right_[node]]:
+            out[node] = out[tree.left_[node]]
+    return out
 
 
 def walk_batch_function(walk: Walk, n_features: int, name: str = "decide") -> str:

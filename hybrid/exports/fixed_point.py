@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from hybrid.errors import ExportError
+from hybrid.exports.c_walk import uniform_actions
 from hybrid.students._base import Student, check_states
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.rules import RuleListStudent
@@ -110,6 +111,17 @@ def export_fixed_point(student: Student, path: str | Path | None = None, *, stat
     return str(path)
 
 
+def near_a_bound(student: Student, header: FixedPointHeader, X: Any) -> np.ndarray:
+    """True for the states with a feature within one quantisation step (2^-F) of an axis-aligned
+    bound the student tests it against: the only states where a fixed-point tree or axis-aligned
+    rule list may decide otherwise than the float student."""
+    X = check_states(X, n_features=len(header.frac_bits)).astype(np.float64)
+    near = np.zeros(len(X), dtype=bool)
+    for f, bounds in _split_bounds(student).items():
+        near |= (np.abs(X[:, f, None] - np.array(bounds)[None, :]) <= 2.0 ** -header.frac_bits[f]).any(axis=1)
+    return near
+
+
 # -- formats ----------------------------------------------------------------------------------
 def _split_bounds(student: Student) -> dict[int, list[float]]:
     """Per feature, the bounds the student tests it against (they must be representable too)."""
@@ -143,22 +155,23 @@ Tables = list[tuple[str, str, list[int]]]
 
 
 def _tree_tables(tree: TreeStudent, frac: list[int], X: np.ndarray, weight_bits: int) -> tuple[Tables, list[str], int]:
-    """Node table in preorder (left child = next node) and the walk."""
+    """Node table in preorder (left child = next node) and the walk; a subtree whose leaves all
+    take one action is one leaf (``uniform_actions``)."""
+    uniform = uniform_actions(tree)
     order: list[int] = []
     stack = [0]
     while stack:
         node = stack.pop()
         order.append(node)
-        if tree.feature_[node] >= 0:
+        if uniform[node] < 0:
             stack += [int(tree.right_[node]), int(tree.left_[node])]
     index = {node: i for i, node in enumerate(order)}
-    actions = tree.value_.argmax(axis=1)
     feature, threshold, right = [], [], []
     for node in order:
-        f = int(tree.feature_[node])
+        f = int(tree.feature_[node]) if uniform[node] < 0 else -1
         feature.append(f)
         if f < 0:
-            threshold.append(int(actions[node]))
+            threshold.append(int(uniform[node]))
             right.append(0)
         else:
             bound = np.floor(f32_split_bound(tree.threshold_[node]) * 2.0 ** frac[f])

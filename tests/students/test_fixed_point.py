@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hybrid.errors import ExportError
-from hybrid.exports.fixed_point import export_fixed_point, fixed_point_header
+from hybrid.exports.fixed_point import export_fixed_point, fixed_point_header, near_a_bound
 from hybrid.exports.runtime import compile_fixed_point
 from hybrid.students import HybridStudent, MLPStudent, RuleListStudent, TreeStudent
 
@@ -45,17 +45,6 @@ def fitted(held_out):
     return {name: (make().fit(X, P), bits) for name, (make, bits) in STUDENTS.items()}
 
 
-def _near_a_bound(student, header, X: np.ndarray) -> np.ndarray:
-    """States with a feature within one quantisation step of an axis-aligned bound it may be tested against."""
-    from hybrid.exports.fixed_point import _split_bounds
-
-    near = np.zeros(len(X), dtype=bool)
-    for f, bounds in _split_bounds(student).items():
-        step = 2.0 ** -header.frac_bits[f]
-        near |= (np.abs(X[:, f, None].astype(np.float64) - np.array(bounds)[None, :]) <= step).any(axis=1)
-    return near
-
-
 @pytest.mark.parametrize("name", list(STUDENTS))
 def test_fixed_point_decides_like_the_float_student_on_held_out_states(name, fitted, held_out):
     student, bits = fitted[name]
@@ -65,7 +54,7 @@ def test_fixed_point_decides_like_the_float_student_on_held_out_states(name, fit
     agree = decided == student.predict(X_test)
     assert agree.mean() >= 0.999, f"{name}: {agree.mean():.4%}"
     if isinstance(student, TreeStudent) or (isinstance(student, RuleListStudent) and not student.oblique):
-        far = ~_near_a_bound(student, header, X_test)
+        far = ~near_a_bound(student, header, X_test)
         assert far.mean() > 0.9 and agree[far].all()
 
 
