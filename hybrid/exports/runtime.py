@@ -2,12 +2,12 @@
 
 ``compile_student(student).predict(X)`` decides every row of ``X`` in one call into the header's
 ``decide_batch`` (``hybrid.exports.c_batch``), compiled with the system C compiler and cached by
-the student's content hash (``hybrid.exports._cc``); ``compile_fixed_point`` does the same for a
-fixed-point header (``hybrid.exports.fixed_point``), quantising numpy states as the device would. It returns what ``student.predict`` returns,
+the student's content hash (``hybrid.exports._cc``). It returns what ``student.predict`` returns,
 state for state; a cascade's header leaves states to its teacher (-1), and those rows go to the
 student's own ``predict``, which asks the teacher. Where no compiler exists the runtime says so
 in one line and decides with ``student.predict`` instead, so code written against it runs
-everywhere, only slower.
+everywhere, only slower. ``compile_fixed_point`` builds a fixed-point header
+(``hybrid.exports.fixed_point``) the same way and feeds it states quantised as a device would.
 """
 
 from __future__ import annotations
