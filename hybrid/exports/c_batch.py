@@ -9,10 +9,11 @@ allocates nothing and needs only the freestanding headers ``<stddef.h>`` and ``<
 Trees, rule lists and hybrids walk blocks of states branch-free (``hybrid.exports.c_walk``);
 MLPs run blocks of states through each layer together (``hybrid.exports.c_dense``).
 
-What a decision outputs is the family's *output kind*, declared as the class attribute
-``c_output_kind`` (default ``"action"``). Each kind names the C type of its outputs, how many a
-state has, and the loop body that fills them; a family with another kind (a continuous action
-vector, say) adds one entry to ``OUTPUT_KINDS`` instead of a new code path.
+What a decision outputs follows the family's *action kind*, the class attribute ``action_kind``
+(``"discrete"`` where a family does not declare one): ``OUTPUT_KINDS`` names, per kind, the C type
+of the outputs and the loop statement that stores one state's. A kind without an entry (continuous
+action vectors, whose ``decide(state, action)`` writes ``n_actions_`` doubles) keeps its
+single-decision header unchanged, and the runtime refuses it by name, until one entry is added.
 """
 
 from __future__ import annotations
@@ -42,18 +43,23 @@ class OutputKind:
 
 
 OUTPUT_KINDS: dict[str, OutputKind] = {
-    "action": OutputKind("int32_t", "int32", "out[i] = (int32_t){name}(s);",
-                         "one action index per state (-1 where a cascade leaves the state to its teacher)"),
+    "discrete": OutputKind("int32_t", "int32", "out[i] = (int32_t){name}(s);",
+                           "one action index per state (-1 where a cascade leaves the state to its teacher)"),
 }
 
 
-def output_kind(student: Any) -> tuple[str, OutputKind]:
-    """The name and record of the student's output kind; ExportError if no batch loop exists for it."""
-    kind = getattr(student, "c_output_kind", "action")
+def action_kind(student: Any) -> str:
+    """The student's action kind (``"discrete"`` for families that do not declare one)."""
+    return str(getattr(student, "action_kind", "discrete"))
+
+
+def output_kind(student: Any) -> OutputKind:
+    """The batch output of the student's action kind; ExportError naming the kind if it has none yet."""
+    kind = action_kind(student)
     if kind not in OUTPUT_KINDS:
-        raise ExportError(f"{type(student).__name__} declares c_output_kind={kind!r}, which has no batch entry yet; "
-                          f"known kinds: {sorted(OUTPUT_KINDS)}. Add it to hybrid.exports.c_batch.OUTPUT_KINDS.")
-    return kind, OUTPUT_KINDS[kind]
+        raise ExportError(f"{type(student).__name__} has action_kind={kind!r}, which has no C batch entry yet; "
+                          f"kinds with one: {sorted(OUTPUT_KINDS)}. Add an OutputKind to hybrid.exports.c_batch.OUTPUT_KINDS.")
+    return OUTPUT_KINDS[kind]
 
 
 def batch_function(student: Any, n_features: int, name: str = "decide") -> str:
@@ -64,11 +70,12 @@ def batch_function(student: Any, n_features: int, name: str = "decide") -> str:
     ``hybrid.exports.c_walk``, MLPs the block kernel of ``hybrid.exports.c_dense``; other
     families call their single-decision function per state.
     """
-    kind_name, kind = output_kind(student)
-    walk = walk_of(student) if kind_name == "action" else None
+    kind = output_kind(student)
+    discrete = action_kind(student) == "discrete"
+    walk = walk_of(student) if discrete else None
     if walk is not None:
         return walk_batch_function(walk, n_features, name)
-    if kind_name == "action" and isinstance(student, MLPStudent):
+    if discrete and isinstance(student, MLPStudent):
         return dense_batch_function(student, name)
     d = n_features
     return "\n".join([
@@ -93,10 +100,13 @@ def batch_function(student: Any, n_features: int, name: str = "decide") -> str:
 
 
 def with_batch_entry(header: str, student: Any) -> str:
-    """The header with ``<stddef.h>``/``<stdint.h>`` and the batch entry added inside its include guard.
+    """The header with ``<stddef.h>``/``<stdint.h>`` and the batch entry added inside its include
+    guard (unchanged for an action kind without a batch entry yet).
 
     Every family's header ends with the ``#endif`` of its guard; the entry goes just before it.
     """
+    if action_kind(student) not in OUTPUT_KINDS:
+        return header
     body, guard_end, tail = header.rpartition("#endif")
     if not guard_end or tail.strip():
         raise ExportError(f"the C header of {type(student).__name__} does not end with its include guard's #endif; "

@@ -41,7 +41,7 @@ class CompiledStudent:
         self.student = student
         self.n_features_in_ = int(student.n_features_in_)
         self.n_actions_ = int(student.n_actions_)
-        self._dtype = np.dtype(output_kind(student)[1].numpy_dtype)
+        self._dtype = np.dtype(output_kind(student).numpy_dtype)
         self._batch = None
         if library is not None:
             self._batch = library.agent_distill_batch
@@ -77,16 +77,17 @@ class CompiledStudent:
 def compile_student(student: Student, *, compiler: str | None = None) -> CompiledStudent:
     """Compile the student's C export (or reuse the cached build) and load its batch entry.
 
+    Raises ExportError for a family without a C export or an action kind without a batch entry.
     ``compiler`` defaults to ``$CC`` or ``cc``/``gcc``/``clang`` on the PATH; with none, a
     RuntimeWarning says so once and the result decides with ``student.predict``.
     """
     header = export_c(student)  # checks that the family has a C export and is fitted
+    c_type = output_kind(student).c_type  # refuses an action kind without a batch entry
     compiler = compiler or find_compiler()
     if compiler is None:
         warnings.warn("agent-distill: no C compiler found (install cc or set CC); deciding with the student's numpy "
                       "predict instead of compiled C.", RuntimeWarning, stacklevel=2)
         return CompiledStudent(student, None)
-    c_type = output_kind(student)[1].c_type
     library = build_library(header, ENTRY.format(c_type=c_type), content_hash=student.content_hash, compiler=compiler)
     return CompiledStudent(student, library)
 

@@ -120,10 +120,11 @@ def test_a_compiler_that_fails_is_reported_with_its_message(cartpole_split):
         compile_student(TreeStudent(max_depth=2).fit(d["X"], d["P"]), compiler=shutil.which("false"))
 
 
-def test_a_family_with_an_output_kind_that_has_no_batch_loop_is_refused_by_name(cartpole_split):
-    class VectorTree(TreeStudent):
-        c_output_kind = "vector"
+def test_an_action_kind_without_a_batch_loop_keeps_its_header_and_is_refused_by_name(cartpole_split):
+    class ContinuousTree(TreeStudent):  # stands for a continuous family: its kind has no batch entry yet
+        action_kind = "continuous"
 
-    student = VectorTree(max_depth=2).fit(cartpole_split["X"], cartpole_split["P"])
-    with pytest.raises(ExportError, match=r"c_output_kind='vector'.*known kinds: \['action'\]"):
-        export_c(student)
+    student = ContinuousTree(max_depth=2).fit(cartpole_split["X"], cartpole_split["P"])
+    assert export_c(student) == student._c_source()
+    with pytest.raises(ExportError, match=r"action_kind='continuous', which has no C batch entry yet; kinds with one: \['discrete'\]"):
+        compile_student(student)
