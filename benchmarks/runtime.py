@@ -15,7 +15,7 @@
 
 Timings are the best of several repeats; only ratios measured side by side mean anything.
 
-    python benchmarks/runtime.py                          # ~5 min on the shared 2-core machine
+    python benchmarks/runtime.py                          # ~5 min (~10 with --episodes 100) on the shared 2-core machine
     python benchmarks/runtime.py --quick --json out.json  # small batch, few episodes
 """
 
@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 from _timing import per_call_s
+from threadpoolctl import threadpool_limits
 
 from auto_search.closed_loop import UniformPolicy, retention
 from hybrid.exports import export_c
@@ -181,6 +182,7 @@ def fixed_point_section(env_id: str, episodes: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(1)
+    threadpool_limits(1)  # numpy's BLAS on one core too
     t0 = time.monotonic()
     result = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "seeds": SEEDS,
               "batch": batch_section(args.batch, 2 if args.quick else 3),

@@ -24,6 +24,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from hybrid.exports.runtime import compile_student
 from hybrid.metrics import fidelity
@@ -88,6 +89,7 @@ def run(env_id: str, agents: int, ticks: int, seed: int, decide: Callable[[np.nd
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(1)  # one core for every policy
+    threadpool_limits(1)  # numpy's BLAS included
     teacher = load_teacher(args.env)
     name, make = STUDENTS[args.student]
     data = collect(args.env, teacher, args.episodes, args.seed).dataset
