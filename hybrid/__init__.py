@@ -27,6 +27,7 @@ _LAZY = {
     "load_teacher": "hybrid.zoo",
     "available_teachers": "hybrid.zoo",
     "PolicyTeacher": "hybrid.zoo",
+    "compile_student": "hybrid.exports.runtime",
 }
 
 __all__ = ["DataError", "ExportError", "HybridError", "NotFittedError", "TeacherError", *_LAZY]

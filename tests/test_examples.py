@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -57,3 +58,20 @@ def test_a_bad_option_ends_in_one_line_before_any_work(tmp_path):
     proc = run_example("cartpole.py", "--policy", "bogus", "--out", "out", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error: unknown policy 'bogus'")
     assert "Traceback" not in proc.stderr and not (tmp_path / "out" / "trajectories.db").exists()
+
+
+def test_many_agents_steps_a_vectorised_env_with_one_student_call_per_tick(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENT_DISTILL_CACHE", str(tmp_path / "cache"))
+    proc = run_example("many_agents.py", "--agents", "500", "--ticks", "40", "--episodes", "3", "--json", "out.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    figures = json.loads((tmp_path / "out.json").read_text())
+    assert figures["mode"] == "vector_entry_point" and figures["agents"] == 500 and figures["compiled"]
+    assert list(figures["rows"]) == ["teacher (torch, batched)", "student, numpy predict", "student, compiled C"]
+    for row in figures["rows"].values():
+        assert row["decisions_per_s"] > 0 and 0 < row["share_deciding"] < 1
+    assert "student, compiled C" in proc.stdout and "decisions/s" in proc.stdout
+
+
+def test_many_agents_refuses_an_environment_without_a_committed_teacher(tmp_path):
+    proc = run_example("many_agents.py", "--env", "MountainCar-v0", cwd=tmp_path)
+    assert proc.returncode == 2 and "no committed teacher for 'MountainCar-v0'" in proc.stderr

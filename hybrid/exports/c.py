@@ -1,8 +1,10 @@
-"""Export a student as a C99 header with one ``static inline`` function ``decide(const double *state)``.
+"""Export a student as a C99 header: ``decide(const double *state)`` and ``decide_batch(states, n, out)``.
 
 The header needs no library (rule lists and trees need not even ``<math.h>``): copy it next to a
 controller, ``#include`` it and call ``decide(state)`` with the state's features in the order the
-student was fitted on; it returns the action index. Trees and rule lists compare doubles with
+student was fitted on; it returns the action index. ``decide_batch`` decides ``n`` float states
+in one call without allocating (``hybrid.exports.c_batch``; ``hybrid.exports.runtime`` compiles
+it and calls it on numpy arrays). Trees and rule lists compare doubles with
 bounds that reproduce their float32 training splits exactly (see ``hybrid.students.tree``).
 Each family writes its own code (``_c_source``); this module dispatches.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hybrid.errors import ExportError
+from hybrid.exports.c_batch import with_batch_entry
 from hybrid.students._base import Student, registered_families
 
 
@@ -24,7 +27,7 @@ def export_c(student: Student, path: str | Path | None = None) -> str:
         supported = [name for name, cls in registered_families().items() if hasattr(cls, "_c_source")]
         raise ExportError(f"{type(student).__name__} has no C export; families that have one: {supported}.")
     student._check_fitted()
-    source = student._c_source()
+    source = with_batch_entry(student._c_source(), student)
     if path is None:
         return source
     Path(path).write_text(source, encoding="utf-8")
