@@ -119,7 +119,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         extra = {"nargs": f.metadata["nargs"]} if "nargs" in f.metadata else {}
         if f.name == "budget_s":
             flag = "--budget"
-        default = f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+        default = f.default_factory() if f.default is MISSING and callable(f.default_factory) else f.default
         shown = " ".join(default) if isinstance(default, tuple) else default
         parser.add_argument(flag, dest=f.name, type=kind, default=default, help=f"{f.metadata['help']} (default: {shown})".replace("%", "%%"), **extra)
 

@@ -4,8 +4,9 @@
 :mod:`concurrent.futures` executor created once per search, so rungs do not pay for starting
 workers again; waits end at the deadline without touching process-wide signals or timers (a
 caller's ``SIGALRM`` stays theirs). ``dask`` and ``ray`` go through joblib so a cluster runs the
-same code; there the deadline is checked as each result arrives. When the deadline passes, work
-still queued is cancelled and loky's busy workers are stopped.
+same code; there the deadline is checked as each result arrives. At most one fit per worker is in
+flight, so when the deadline passes nothing is left queued: fits already running finish in the
+background (at most one per worker) and their results are ignored.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -99,18 +99,9 @@ class Engine:
                 if time.monotonic() >= deadline and (running or todo):
                     raise BudgetExpired()
         except BaseException:
-            self._abort(running)
+            for future in running:  # fits still running finish in the background, their results ignored
+                future.cancel()
             raise
-
-    def _abort(self, running: set[cf.Future]) -> None:
-        """Stop fits still running at the deadline: loky's workers are stopped, threads are left
-        to finish (they cannot be stopped) with their results ignored."""
-        if self.backend == "loky" and any(not f.done() for f in running):
-            with warnings.catch_warnings():  # stopping busy workers is what we asked for
-                warnings.simplefilter("ignore")
-                assert self._executor is not None
-                self._executor.shutdown(wait=True, kill_workers=True)
-            self._executor = None
 
     def _run_joblib(self, specs: Sequence[Spec], data: SplitData, deadline: float, on_result: OnResult) -> None:
         import joblib

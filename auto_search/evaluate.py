@@ -81,7 +81,7 @@ def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any
         import torch
 
         torch.set_num_threads(1)  # one torch thread per worker: workers already fill the cores
-    base = dict(id=spec.id, rung=spec.rung, level=spec.level, family=spec.family, params=spec.params, n_train=spec.n_train)
+    base: dict[str, Any] = dict(id=spec.id, rung=spec.rung, level=spec.level, family=spec.family, params=spec.params, n_train=spec.n_train)
     start = time.perf_counter()
     try:
         w = None if data.w is None else data.w[: spec.n_train]

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 
 class Scored(Protocol):
-    id: int
-    fidelity: float | None
-    ops_per_decision: float | None
+    @property
+    def id(self) -> int: ...
+    @property
+    def fidelity(self) -> float | None: ...
+    @property
+    def ops_per_decision(self) -> float | None: ...
+
+
+S = TypeVar("S", bound=Scored)
 
 
 def log_ops(ops: float) -> float:
@@ -23,15 +29,17 @@ def log_ops(ops: float) -> float:
     return math.log10(1.0 + max(0.0, float(ops)))
 
 
-def pareto_front(candidates: Iterable[Scored]) -> list:
-    """Non-dominated candidates, cheapest first; exact ties keep the lowest id (deterministic)."""
-    pool = [c for c in candidates if c.fidelity is not None and c.ops_per_decision is not None]
-    pool.sort(key=lambda c: (c.ops_per_decision, -c.fidelity, c.id))
-    front, best = [], -math.inf
-    for c in pool:
-        if c.fidelity > best:
+def pareto_front(candidates: Iterable[S]) -> list[S]:
+    """Non-dominated candidates, cheapest first; exact ties keep the lowest id (deterministic).
+    Candidates without scores (failed fits) are left out."""
+    scored = [(float(c.ops_per_decision), float(c.fidelity), c) for c in candidates if c.fidelity is not None and c.ops_per_decision is not None]
+    scored.sort(key=lambda t: (t[0], -t[1], t[2].id))
+    front: list[S] = []
+    best = -math.inf
+    for _, fidelity, c in scored:
+        if fidelity > best:
             front.append(c)
-            best = c.fidelity
+            best = fidelity
     return front
 
 

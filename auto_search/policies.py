@@ -77,7 +77,7 @@ class MinCost:
         if (self.fidelity_at_least is None) == (self.within_best is None):
             raise SearchConfigError("MinCost needs exactly one of fidelity_at_least=… or within_best=….")
         value = self.fidelity_at_least if self.within_best is None else self.within_best
-        if not 0.0 <= value <= 1.0:
+        if value is None or not 0.0 <= value <= 1.0:
             raise SearchConfigError(f"MinCost threshold must lie in [0, 1] (a share, 0.95 = 95%); got {value!r}.")
 
     @property
@@ -88,7 +88,7 @@ class MinCost:
 
     def bound_holds(self, c: Any) -> bool:
         """A fixed fidelity floor must hold; ``within-best`` is relative to a search, so it declares none."""
-        return self.fidelity_at_least is None or c.fidelity >= self.fidelity_at_least - 1e-12
+        return self.fidelity_at_least is None or bool(c.fidelity >= self.fidelity_at_least - 1e-12)
 
     def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]:
         best = max(c.fidelity for c in pool)
@@ -96,7 +96,7 @@ class MinCost:
             floor = best - self.within_best
             rule = f"smallest student within {100 * self.within_best:g} point(s) of the best fidelity ({100 * best:.1f}%)"
         else:
-            floor = self.fidelity_at_least
+            floor = float(self.fidelity_at_least or 0.0)
             rule = f"smallest student with fidelity ≥ {100 * floor:g}%"
         ok = [c for c in pool if c.fidelity >= floor - 1e-12]
         if not ok:
@@ -219,7 +219,7 @@ def parse_policy(policy: str | Policy | Callable) -> Policy:
     if not isinstance(policy, str):
         raise SearchConfigError(f"policy must be a string, a policy object or a callable; got {type(policy).__name__}.")
     name, _, arg = policy.strip().partition(":")
-    makers = {"min-cost": lambda v: MinCost(fidelity_at_least=v), "within-best": lambda v: MinCost(within_best=v), "max-fidelity": MaxFidelity,
+    makers: dict[str, Callable[[float], Policy]] = {"min-cost": lambda v: MinCost(fidelity_at_least=v), "within-best": lambda v: MinCost(within_best=v), "max-fidelity": MaxFidelity,
               "min-retention": MinRetention}
     makers["knee"] = Knee
     if name == "knee" and not arg:

@@ -264,7 +264,7 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
         pool = [c for c in candidates if c.status == "ok"]
     # a student no better than always playing the teacher's most common action is no student
     baseline = float(np.bincount(data.P_val.argmax(axis=1), minlength=data.P_val.shape[1]).max() / len(data.P_val))
-    pool = [c for c in pool if c.fidelity > baseline] or pool
+    pool = [c for c in pool if (c.fidelity or 0.0) > baseline] or pool
     front = pareto_front(pool)
     closed = search.closed_loop and ctx.stop != "interrupted" and bool(pool)
     bar = getattr(policy, "bar", None)
@@ -291,7 +291,7 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     if pool:
         chosen, words = policy(pool)
         student = students.get(chosen.id) or _rebuild(chosen, run.artifacts[chosen.id])
-    rungs = [
+    rungs: list[dict[str, Any]] = [
         {"index": i, "level": r[0].level if r else 0, "candidates": len(r),
          "finished": sum(s.id in run.done for s in r), "status": "complete" if i < complete else "cut"}
         for i, r in enumerate(run.rungs)
@@ -299,13 +299,13 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     start = len(run.rungs)  # rungs a stopped search never started are cut too
     rungs += [{"index": i, "level": None, "candidates": 0, "finished": 0, "status": "cut"} for i in range(start, start + unstarted)]
     shipped = None
-    if closed and chosen is not None:
+    if closed and chosen is not None and student is not None:
         assert episodes is not None
         if chosen.retention is None:  # a custom policy may choose off the front
             chosen = replace(chosen, **episodes.score(student, bar).as_fields())
         student, shipped, loop = _ship_closed_loop(chosen, student, episodes, teacher, ctx, bar)
         reproducible = reproducible and not loop["cut_by_budget"]
-    elif chosen is not None:
+    elif chosen is not None and student is not None:
         shipped = Shipped(source="chosen candidate", reason="the chosen candidate ships as fitted (no environment, so no DAgger)",
                           family=chosen.family, confusion=confusion(data.P_val, student.predict_proba(data.X_val)),
                           **held_out_figures(student, data))

@@ -12,8 +12,9 @@ and its retention on confirmation episodes that no choice has seen.
 from __future__ import annotations
 
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from auto_search.closed_loop import CONFIRMATION_SEED_OFFSET, LoopScore, PairedE
 from auto_search.config import SearchConfig
 from auto_search.evaluate import Candidate, SplitData, score
 from auto_search.policies import MinRetention, Policy
+
+if TYPE_CHECKING:
+    from hybrid.dataset import DistillDataset
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ def dagger_rounds(chosen: Candidate, student: Any, *, data: SplitData, config: S
                           data.feature_names, None if data.w is None else data.w[:n])
     rounds: list[Candidate] = []
     models: dict[int, Any] = {}
-    rounds_iter = dagger_iterates(env, teacher, student, rows, config.dagger_iterations, config.closed_loop_episodes,
+    rounds_iter: Generator[tuple[int, float, Any, DistillDataset], None, None] = dagger_iterates(env, teacher, student, rows, config.dagger_iterations, config.closed_loop_episodes,
                                   beta=0.5, seed=config.seed, start=student)
     for i, _beta, fitted, aggregate in rounds_iter:
         if i == 0:
@@ -102,7 +106,7 @@ def pick_round(chosen: Candidate, rounds: list[Candidate], policy: Policy) -> tu
         holding = [r for r in rounds if policy.bound_holds(r)]
         broken = [r.params["dagger_iteration"] for r in rounds if r not in holding]
         options = [chosen, *holding]  # the round most surely keeping the teacher's return; ties: cheaper, earlier
-        pick = max(options, key=lambda c: (-np.inf if c.retention_low is None else c.retention_low, -c.ops_per_decision, -c.params.get("dagger_iteration", 0)))
+        pick = max(options, key=lambda c: (-np.inf if c.retention_low is None else c.retention_low, -(c.ops_per_decision or 0.0), -c.params.get("dagger_iteration", 0)))
     why = []
     if broken:
         why.append(f"DAgger round(s) {', '.join(map(str, broken))} broke the declared bound of {policy.spec} and were not shipped")

@@ -19,15 +19,18 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auto_search.errors import SearchConfigError
 from auto_search.pareto import pareto_front
 
+if TYPE_CHECKING:
+    from hybrid.students import Student
+
 RUNG_SIZE = 12
 
 
-def _registry() -> dict[str, type]:
+def _registry() -> dict[str, type[Student]]:
     import hybrid.students  # noqa: F401  (registers the built-in families)
     from hybrid.students import registered_families
 
@@ -44,7 +47,7 @@ def check_family(family: str) -> None:
         raise SearchConfigError(f"student family {family!r} declares no search space (its search_space() is empty); drop it from families.")
 
 
-def student_class(family: str) -> type:
+def student_class(family: str) -> type[Student]:
     """The student class of a registered family."""
     check_family(family)
     return _registry()[family]

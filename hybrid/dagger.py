@@ -16,7 +16,7 @@ see ``hybrid.teachers.state_weights``; they are recomputed on the whole aggregat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,7 +120,7 @@ def dagger_iterates(
     weighting: str | None = None,
     *,
     start: Any = None,
-) -> Iterator[tuple[int, float, Any, DistillDataset]]:
+) -> Generator[tuple[int, float, Any, DistillDataset], None, None]:
     """Yield ``(iteration, beta, fitted student, aggregate)`` for iterate 0 (cloning on
     ``dataset``) and each DAgger round, without measuring them — callers score iterates their
     own way. ``start``, a student already fitted on ``dataset``, is iterate 0 as it is (the

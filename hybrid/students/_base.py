@@ -145,7 +145,8 @@ class Student(BaseEstimator):
         return []
 
     # -- to implement -----------------------------------------------------------------------
-    def fit(self, X: Any, P: Any, sample_weight: Any = None) -> "Student":  # pragma: no cover
+    def fit(self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None,
+            action_names: Sequence[str] | None = None) -> "Student":  # pragma: no cover
         raise NotImplementedError
 
     def predict_proba(self, X: Any) -> np.ndarray:  # pragma: no cover
