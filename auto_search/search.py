@@ -249,7 +249,13 @@ class _Context:
     started: float
     fit_s: float
     t0: float
-    end: float  # monotonic time by which closed-loop scoring and DAgger must be done
+    end: float  # monotonic time by which the search is done (confirmation included)
+
+    @property
+    def choose_by(self) -> float:
+        """When scoring the front and DAgger must stop: a third of the closed-loop share is kept
+        for confirming the shipped student on fresh episodes."""
+        return self.end - self.config.closed_loop_share * self.config.budget_s / 3
 
 
 def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
@@ -276,10 +282,10 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
         teacher = as_teacher(search.teacher)
         students = {c.id: _rebuild(c, run.artifacts[c.id]) for c in front}
         episodes = PairedEpisodes(search.env, teacher, seed=config.seed, first=config.closed_loop_episodes,
-                                  cap=config.closed_loop_max_episodes, confidence=config.confidence, deadline=ctx.end)
+                                  cap=config.closed_loop_max_episodes, confidence=config.confidence, deadline=ctx.choose_by)
         scored = {c.id: c for c in candidates}
         for c in sorted(front, key=lambda c: (c.ops_per_decision, c.id)):  # cheapest first
-            if time.monotonic() >= ctx.end and any(x.retention is not None for x in scored.values()):
+            if time.monotonic() >= ctx.choose_by and any(x.retention is not None for x in scored.values()):
                 episodes.cut = True  # the rest of the front stays unscored, and the report says so
                 break
             scored[c.id] = replace(c, **episodes.score(students[c.id], bar).as_fields())
@@ -328,13 +334,13 @@ def _ship_closed_loop(chosen: Candidate, student: Any, episodes: PairedEpisodes,
     try:
         if config.dagger_iterations > 0:
             rounds, models, dagger_cut = dagger_rounds(chosen, student, data=data, config=config, env=env, teacher=teacher,
-                                                       episodes=episodes, bar=bar, deadline=ctx.end)
+                                                       episodes=episodes, bar=bar, deadline=ctx.choose_by)
     finally:
         episodes.close()
     pick, reason = pick_round(chosen, rounds, ctx.policy)
     iteration = pick.params.get("dagger_iteration", 0)
     shipped_student = models.get(iteration, student)
-    confirmation, fresh = confirm(shipped_student, env=env, teacher=teacher, config=config, bar=bar)
+    confirmation, fresh = confirm(shipped_student, env=env, teacher=teacher, config=config, bar=bar, deadline=ctx.end)
     shipped = Shipped(
         source="chosen candidate" if iteration == 0 else f"DAgger round {iteration} of the chosen candidate", reason=reason,
         family=chosen.family, confusion=confusion(data.P_val, shipped_student.predict_proba(data.X_val)),

@@ -117,12 +117,12 @@ def pick_round(chosen: Candidate, rounds: list[Candidate], policy: Policy) -> tu
     return pick, "; ".join(why)
 
 
-def confirm(student: Any, *, env: Any, teacher: Any, config: SearchConfig, bar: float | None) -> tuple[LoopScore, dict[str, Any]]:
+def confirm(student: Any, *, env: Any, teacher: Any, config: SearchConfig, bar: float | None, deadline: float) -> tuple[LoopScore, dict[str, Any]]:
     """The shipped student's retention on fresh confirmation episodes (seeds never used to choose):
-    as many as its interval needs to leave the bar, up to the cap, whatever budget is left — the
-    figures printed for the student that ships are never cut short."""
+    at least ``closed_loop_episodes``, then as many as its interval needs to leave the bar, up to
+    the cap or the ``deadline``; the report states how many it got."""
     with PairedEpisodes(env, teacher, seed=config.seed + CONFIRMATION_SEED_OFFSET, first=config.closed_loop_episodes,
-                        cap=config.closed_loop_max_episodes, confidence=config.confidence) as fresh:
+                        cap=config.closed_loop_max_episodes, confidence=config.confidence, deadline=deadline) as fresh:
         loop = fresh.score(student, bar)
         summary = {**fresh.summary(), "cut_by_budget": fresh.cut, "episodes_run": fresh.episodes_run}
     return loop, summary
