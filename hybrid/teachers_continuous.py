@@ -174,6 +174,12 @@ def continuous_teacher(obj: Any, action_names: Sequence[str] | None, feature_nam
 
     if isinstance(obj, ContinuousTeacher):
         return obj
+    if getattr(obj, "action_kind", "continuous") != "continuous" or _is_discrete(obj):
+        raise DataError(
+            f"the environment takes continuous actions in a Box {action_space} but {type(obj).__name__} chooses among "
+            "discrete actions (Discrete action spaces); use a continuous teacher (SAC/TD3/PPO with Box actions, or a "
+            "callable X -> actions) or an environment with a Discrete action space"
+        )
     if is_sb3_model(obj):
         return _sb3_continuous(obj, action_names, feature_names)
     if action_space is not None:
@@ -221,6 +227,19 @@ def continuous_teacher(obj: Any, action_names: Sequence[str] | None, feature_nam
     return ContinuousTeacher(fn, low, high, names, feature_names=features, std_fn=std_fn,
                              ops_per_decision=ops if isinstance(ops, (int, float)) else None,
                              identity=identity, content_hash=content_hash)
+
+
+def _is_discrete(obj: Any) -> bool:
+    """Whether ``obj`` is plainly a discrete-action teacher (a ``Teacher``, a zoo ``PolicyTeacher``,
+    an SB3 model with a ``Discrete`` space, or anything offering ``predict_proba``)."""
+    from gymnasium import spaces
+
+    from hybrid.teachers import Teacher, is_sb3_model
+    from hybrid.zoo import PolicyTeacher
+
+    if isinstance(obj, (Teacher, PolicyTeacher)) or callable(getattr(obj, "predict_proba", None)):
+        return True
+    return is_sb3_model(obj) and isinstance(obj.action_space, spaces.Discrete)
 
 
 def _sb3_continuous(model: Any, action_names: Sequence[str] | None, feature_names: Sequence[str] | None) -> ContinuousTeacher:

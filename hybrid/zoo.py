@@ -149,9 +149,12 @@ def read_index(directory: Path | str | None = None) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))["teachers"]
 
 
-def available_teachers(directory: Path | str | None = None) -> list[str]:
-    """Environment ids with a committed teacher, sorted."""
-    return sorted(read_index(directory))
+def available_teachers(directory: Path | str | None = None, action_kind: str | None = None) -> list[str]:
+    """Environment ids with a committed teacher, sorted; only those of ``action_kind``
+    (``"discrete"`` or ``"continuous"``) when given."""
+    index = read_index(directory)
+    return sorted(e for e, entry in index.items()
+                  if action_kind is None or entry.get("action_kind", "discrete") == action_kind)
 
 
 def load_teacher(
