@@ -224,33 +224,49 @@ class TrajectoryStore:
             raise
         return n
 
-    def _ingest(self, decisions: Decisions, path: Path, source: str, teacher: str | None, env: str | None) -> int:
+    def _ingest(self, decisions: Decisions, path: Path, source: str, teacher: str | None, env: str | None,
+                action_space: Any = None) -> int:
+        bounds: dict[str, Any] = {}
+        if decisions.action_kind == "continuous":  # the environment's Box bounds, else the logged range
+            if action_space is not None:
+                bounds = {"action_low": np.asarray(action_space.low), "action_high": np.asarray(action_space.high)}
+            else:
+                lo, hi = decisions.probs.min(axis=0), decisions.probs.max(axis=0)
+                bounds = {"action_low": lo, "action_high": np.where(hi > lo, hi, lo + 1.0)}
         try:
             with self.db.atomic():
                 run_id = self.start_run(
                     decisions.action_names, decisions.feature_names, n_features=decisions.states.shape[1],
                     teacher=teacher, env=env, source=source, meta={"file": path.name, "file_hash": hash_file(path)},
+                    **bounds,
                 )
-                actions = [None if a < 0 else int(a) for a in decisions.actions]
+                actions = None if bounds else [None if a < 0 else int(a) for a in decisions.actions]
                 rewards = [None if np.isnan(r) else float(r) for r in decisions.rewards]
                 traces = [None if t is None else json.loads(t) for t in decisions.traces]
                 self.log_steps(run_id, decisions.states, decisions.probs, episode=decisions.episodes,
-                               actions=actions, rewards=rewards, dones=decisions.dones, traces=traces)
+                               actions=actions, rewards=rewards, dones=decisions.dones, traces=traces,
+                               stds=decisions.stds)
         except BaseException:
             self._runs.clear()
             self._episodes.clear()
             raise
         return run_id
 
-    def ingest_jsonl(self, path: str | Path, *, teacher: str | None = None, env: str | None = None) -> int:
-        """Store the decisions of a JSONL file as a new run (all or nothing); returns the run id."""
-        path = Path(path)
-        return self._ingest(read_jsonl(path), path, "jsonl", teacher, env)
+    def ingest_jsonl(self, path: str | Path, *, teacher: str | None = None, env: str | None = None,
+                     action_space: Any = None) -> int:
+        """Store the decisions of a JSONL file as a new run (all or nothing); returns the run id.
 
-    def ingest_csv(self, path: str | Path, *, teacher: str | None = None, env: str | None = None) -> int:
-        """Store the decisions of a CSV file as a new run (all or nothing); returns the run id."""
+        Continuous actions take their bounds from ``action_space`` (a gymnasium ``Box``) when
+        given, else from the range the file logs.
+        """
         path = Path(path)
-        return self._ingest(read_csv(path), path, "csv", teacher, env)
+        return self._ingest(read_jsonl(path), path, "jsonl", teacher, env, action_space)
+
+    def ingest_csv(self, path: str | Path, *, teacher: str | None = None, env: str | None = None,
+                   action_space: Any = None) -> int:
+        """Store the decisions of a CSV file as a new run (all or nothing); as ``ingest_jsonl``."""
+        path = Path(path)
+        return self._ingest(read_csv(path), path, "csv", teacher, env, action_space)
 
     # -- reading ---------------------------------------------------------------------------
     def runs(self) -> list[dict[str, Any]]:

@@ -323,13 +323,13 @@ def as_teacher(
     ``act(state) -> {action: p}``, called with one state as a 1-D float32 array (keys become
     ``action_names`` in first-seen order and stay fixed); a batch callable ``f(X[n, d]) -> [n, k]``.
     """
-    if isinstance(obj, Teacher):
-        return obj
-    names = None if action_names is None else _names(action_names, "action_names")
     from hybrid.teachers_continuous import continuous_teacher, is_continuous
 
+    names = None if action_names is None else _names(action_names, "action_names")
     if is_continuous(obj, action_space):
         return continuous_teacher(obj, names, feature_names, action_space)
+    if isinstance(obj, Teacher):
+        return obj
     if is_sb3_model(obj):
         return _sb3_teacher(obj, names, feature_names, temperature)
     if _method(obj, "predict_proba") is not None:
