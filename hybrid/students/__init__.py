@@ -7,6 +7,8 @@ none imports torch until an MLP is fitted or run through torch.
 from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, fit_named, registered_families
 from hybrid.students.hybrid_student import HybridStudent
 from hybrid.students.mlp import MLPStudent
+from hybrid.students.mlp_regressor import MLPRegressorStudent
+from hybrid.students.regression_tree import RegressionTreeStudent
 from hybrid.students.rules import Condition, Rule, RuleListStudent
 from hybrid.students.tree import TreeStudent
 
@@ -14,9 +16,11 @@ __all__ = [
     "Condition",
     "Cost",
     "HybridStudent",
+    "MLPRegressorStudent",
     "MLPStudent",
     "Rule",
     "RuleListStudent",
+    "RegressionTreeStudent",
     "Student",
     "TreeStudent",
     "check_states",

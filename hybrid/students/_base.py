@@ -122,6 +122,7 @@ class Student(BaseEstimator):
     """
 
     family: ClassVar[str] = ""
+    action_kind: ClassVar[str] = "discrete"  # "continuous" families predict action vectors (hybrid.students._regressor)
 
     # -- to implement -----------------------------------------------------------------------
     def fit(self, X: Any, P: Any, sample_weight: Any = None) -> "Student":  # pragma: no cover
@@ -215,9 +216,10 @@ def register(cls: type[Student]) -> type[Student]:
     return cls
 
 
-def registered_families() -> dict[str, type[Student]]:
-    """Every registered family by name (a copy); a family registers when its module is imported."""
-    return dict(_REGISTRY)
+def registered_families(action_kind: str | None = None) -> dict[str, type[Student]]:
+    """Every registered family by name (a copy); a family registers when its module is imported.
+    With ``action_kind`` ("discrete" or "continuous"), only the families of that kind."""
+    return {name: cls for name, cls in _REGISTRY.items() if action_kind is None or cls.action_kind == action_kind}
 
 
 def _family_class(family: str) -> type[Student]:
