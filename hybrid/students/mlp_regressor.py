@@ -64,7 +64,7 @@ class MLPRegressorStudent(RegressorStudent):
         self.random_state = random_state
 
     def fit(self, X: Any, A: Any, sample_weight: Any = None, *, action_low: Any = None, action_high: Any = None,
-            feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None) -> "MLPRegressorStudent":
+            feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None) -> MLPRegressorStudent:
         """Train on ``X [n, d]`` and the teacher's actions ``A [n, m]``; returns self."""
         if self.activation not in _ACTIVATIONS:
             raise DataError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}.")
@@ -75,7 +75,7 @@ class MLPRegressorStudent(RegressorStudent):
         X, A, w = self._prepare(X, A, sample_weight, action_low, action_high, feature_names, action_names)
         rng = np.random.default_rng(self.random_state)
         n = X.shape[0]
-        n_val = int(round(n * self.val_fraction)) if n >= 10 else 0
+        n_val = round(n * self.val_fraction) if n >= 10 else 0
         order = rng.permutation(n)
         val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
         X64 = X.astype(np.float64)

@@ -53,7 +53,7 @@ class RegressionTreeStudent(LeafTree):
         self.random_state = random_state
 
     def fit(self, X: Any, A: Any, sample_weight: Any = None, *, action_low: Any = None, action_high: Any = None,
-            feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None) -> "RegressionTreeStudent":
+            feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None) -> RegressionTreeStudent:
         """Grow the tree on ``X [n, d]`` and the teacher's actions ``A [n, m]``; returns self."""
         if self.leaf_model not in _LEAF_MODELS:
             raise DataError(f"leaf_model must be one of {_LEAF_MODELS}; got {self.leaf_model!r}.")

@@ -130,7 +130,7 @@ def test_ingest_continuous_jsonl_and_csv(tmp_path: Path) -> None:
     np.testing.assert_allclose(d.action_std, [[0.1, 0.2]] * 4, rtol=1e-6)
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text(json.dumps(lines[0]) + "\n" + json.dumps({"state": [0, 1], "action_probs": {"a": 0.5, "b": 0.5}}) + "\n")
-    with TrajectoryStore(tmp_path / "t.db") as store, pytest.raises(DataError, match="line 2.*one action kind"):
+    with TrajectoryStore(tmp_path / "t.db") as store, pytest.raises(DataError, match=r"line 2.*one action kind"):
         store.ingest_jsonl(mixed)
     csv_path = tmp_path / "log.csv"
     csv_path.write_text("state.x,state.v,action.throttle,action.steer\n0.1,0.2,0.5,-0.5\n0.2,0.1,0.25,0.0\n")
