@@ -6,6 +6,7 @@ none imports torch until an MLP is fitted or run through torch.
 
 from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, fit_named, registered_families
 from hybrid.students.hybrid_student import HybridStudent
+from hybrid.students.linear_rules import LinearRuleListStudent
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.mlp_regressor import MLPRegressorStudent
 from hybrid.students.regression_tree import RegressionTreeStudent
@@ -16,6 +17,7 @@ __all__ = [
     "Condition",
     "Cost",
     "HybridStudent",
+    "LinearRuleListStudent",
     "MLPRegressorStudent",
     "MLPStudent",
     "Rule",

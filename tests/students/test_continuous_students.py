@@ -17,10 +17,12 @@ from hybrid.students import Student, registered_families
 from hybrid.students._regressor import LeafTree
 
 FAMILIES = sorted(registered_families(action_kind="continuous"))
-FAST = {"mlp_regressor": {"hidden_sizes": (8,), "epochs": 30}, "regression_tree": {"max_depth": 5}}
+FAST = {"mlp_regressor": {"hidden_sizes": (8,), "epochs": 30}, "regression_tree": {"max_depth": 5},
+        "linear_rules": {"max_rules": 8}}
 CASES = [(f, {}) for f in FAMILIES] + [
     ("regression_tree", {"leaf_model": "linear", "max_leaf_nodes": 12, "max_depth": None}),
     ("mlp_regressor", {"hidden_sizes": (6, 5), "activation": "relu", "epochs": 10}),
+    ("linear_rules", {"max_rules": 3, "leaf_model": "constant"}),
 ]
 LOW, HIGH = np.array([-2.0, -1.0]), np.array([2.0, 1.0])
 N_STATES = 10_000
@@ -101,6 +103,15 @@ def test_linear_leaves_read_as_controllers_and_beat_constant_leaves(data) -> Non
     assert len(rules) == linear.n_leaves_ == 8
     assert all(r.startswith("IF ") and " THEN torque = " in r and ", thrust = " in r for r in rules)
     assert any("·angle" in r for r in rules)
+
+
+def test_rules_grown_for_linear_leaves_need_fewer_rules_than_cart_splits(data) -> None:
+    """Scoring splits by the linear fit they leave (M5-style) beats CART splits with linear leaves added after."""
+    X, A = data
+    err = lambda s: float(np.mean((s.predict(X) - A) ** 2))  # noqa: E731
+    cart = fitted("regression_tree", {"max_leaf_nodes": 4, "max_depth": None, "leaf_model": "linear"}, data)
+    grown = fitted("linear_rules", {"max_rules": 4}, data)
+    assert grown.n_leaves_ <= 4 and err(grown) < err(cart)
 
 
 def _import_fresh(path, name):
