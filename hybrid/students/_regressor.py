@@ -263,3 +263,13 @@ def weighted_linear_fit(X: np.ndarray, A: np.ndarray, w: np.ndarray, ridge: floa
     intercept = Amean - coef @ mean
     f32 = lambda a: a.astype(np.float32).astype(np.float64)  # noqa: E731
     return f32(intercept), f32(coef)
+
+
+def fit_continuous(student: Any, dataset: Any, sample_weight: Any = None) -> Any:
+    """Fit a continuous student on a continuous ``DistillDataset``: its actions, weights, bounds and
+    names (``sample_weight`` overrides the dataset's weights)."""
+    if getattr(dataset, "action_kind", None) != "continuous":
+        raise DataError("fit_continuous needs a continuous dataset (action_kind='continuous'); discrete data fits discrete families")
+    weights = dataset.weights if sample_weight is None else sample_weight
+    return student.fit(dataset.X, dataset.P, weights, action_low=dataset.action_low, action_high=dataset.action_high,
+                       feature_names=dataset.feature_names, action_names=dataset.action_names)
