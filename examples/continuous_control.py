@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         student = fit_continuous(LinearRuleListStudent(max_rules=n), train)
         val = retention(args.val_episodes, SEEDS["val"], student)
         print(f"  {student.n_leaves_:>2} rules: validation retention {100 * val:.1f}%")
-        if chosen is None or val > chosen[1] + 1e-9 and chosen[1] < 0.99:
+        if chosen is None or (val > chosen[1] + 1e-9 and chosen[1] < 0.99):
             chosen = (student, val)
     student = chosen[0]
 
