@@ -5,6 +5,7 @@ none imports torch until an MLP is fitted or run through torch.
 """
 
 from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, fit_named, registered_families
+from hybrid.students.hybrid_regressor import HybridRegressorStudent
 from hybrid.students.hybrid_student import HybridStudent
 from hybrid.students.linear_rules import LinearRuleListStudent
 from hybrid.students.mlp import MLPStudent
@@ -16,6 +17,7 @@ from hybrid.students.tree import TreeStudent
 __all__ = [
     "Condition",
     "Cost",
+    "HybridRegressorStudent",
     "HybridStudent",
     "LinearRuleListStudent",
     "MLPRegressorStudent",

@@ -215,13 +215,16 @@ class LeafTree(RegressorStudent):
         lines += self._py_node(0, "    ")
         return "\n".join(lines) + "\n"
 
-    def _py_node(self, node: int, indent: str) -> list[str]:
+    def _py_node(self, node: int, indent: str, leaf_code: Any = None) -> list[str]:
+        """Nested ifs of the subtree at ``node``; ``leaf_code(node, indent)`` may replace a leaf's lines."""
         if self.feature_[node] == LEAF:
+            if leaf_code is not None and (lines := leaf_code(node, indent)) is not None:
+                return lines
             parts = [f"min(max({e}, {lo!r}), {hi!r})" for e, lo, hi in self._leaf_expressions(node, "state")]
             return [f"{indent}return ({', '.join(parts)},)"]
         test = f"{indent}if state[{int(self.feature_[node])}] <= {f32_split_bound(self.threshold_[node])!r}:"
-        return [test, *self._py_node(int(self.left_[node]), indent + "    "), f"{indent}else:",
-                *self._py_node(int(self.right_[node]), indent + "    ")]
+        return [test, *self._py_node(int(self.left_[node]), indent + "    ", leaf_code), f"{indent}else:",
+                *self._py_node(int(self.right_[node]), indent + "    ", leaf_code)]
 
     def _c_source(self) -> str:
         """A C99 header with ``static inline void decide(const double *state, double *action)``."""
@@ -235,13 +238,16 @@ class LeafTree(RegressorStudent):
                 "static inline void decide(const double *state, double *action) {\n"
                 + "\n".join(body) + "\n}\n\n#endif\n")
 
-    def _c_node(self, node: int, indent: str) -> list[str]:
+    def _c_node(self, node: int, indent: str, leaf_code: Any = None) -> list[str]:
+        """Nested ifs of the subtree at ``node``; ``leaf_code(node, indent)`` may replace a leaf's lines."""
         if self.feature_[node] == LEAF:
+            if leaf_code is not None and (lines := leaf_code(node, indent)) is not None:
+                return lines
             return [f"{indent}action[{j}] = agent_distill_clip({e}, {lo!r}, {hi!r});"
                     for j, (e, lo, hi) in enumerate(self._leaf_expressions(node, "state"))] + [f"{indent}return;"]
         test = f"{indent}if (state[{int(self.feature_[node])}] <= {f32_split_bound(self.threshold_[node])!r}) {{"
-        return [test, *self._c_node(int(self.left_[node]), indent + "    "), f"{indent}}} else {{",
-                *self._c_node(int(self.right_[node]), indent + "    "), f"{indent}}}"]
+        return [test, *self._c_node(int(self.left_[node]), indent + "    ", leaf_code), f"{indent}}} else {{",
+                *self._c_node(int(self.right_[node]), indent + "    ", leaf_code), f"{indent}}}"]
 
 
 def weighted_linear_fit(X: np.ndarray, A: np.ndarray, w: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray]:

@@ -162,16 +162,20 @@ class MLPRegressorStudent(RegressorStudent):
     def _python_source(self) -> str:
         """A module whose ``decide(state)`` returns the action tuple (``math`` only)."""
         self._check_fitted()
-        lines = [f'"""mlp_regressor student {self.content_hash} (agent-distill): decide(state) -> action tuple."""',
-                 "", "import math", "", f"_WEIGHTS = {[W.tolist() for W in self.weights_]!r}",
-                 f"_BIASES = {[b.tolist() for b in self.biases_]!r}",
-                 f"_LOW = {self.action_low_.tolist()!r}", f"_HIGH = {self.action_high_.tolist()!r}", "", "",
-                 "def decide(state):", "    h = [float(v) for v in state]", "    last = len(_WEIGHTS) - 1",
-                 "    for i, (W, b) in enumerate(zip(_WEIGHTS, _BIASES)):",
+        return (f'"""mlp_regressor student {self.content_hash} (agent-distill): decide(state) -> action tuple."""'
+                "\n\nimport math\n\n" + self._python_function("decide"))
+
+    def _python_function(self, name: str) -> str:
+        """Source of ``def name(state) -> tuple`` and the constants it reads (needs ``import math``)."""
+        p = f"_{name.upper().strip('_')}"
+        lines = [f"{p}_WEIGHTS = {[W.tolist() for W in self.weights_]!r}", f"{p}_BIASES = {[b.tolist() for b in self.biases_]!r}",
+                 f"{p}_LOW = {self.action_low_.tolist()!r}", f"{p}_HIGH = {self.action_high_.tolist()!r}", "", "",
+                 f"def {name}(state):", "    h = [float(v) for v in state]", f"    last = len({p}_WEIGHTS) - 1",
+                 f"    for i, (W, b) in enumerate(zip({p}_WEIGHTS, {p}_BIASES)):",
                  "        z = [bj + sum(w * x for w, x in zip(row, h)) for row, bj in zip(W, b)]",
                  "        h = z if i == last else [" + ("max(v, 0.0)" if self.activation == "relu" else "math.tanh(v)")
                  + " for v in z]",
-                 "    out = []", "    for v, lo, hi in zip(h, _LOW, _HIGH):",
+                 "    out = []", f"    for v, lo, hi in zip(h, {p}_LOW, {p}_HIGH):",
                  "        a = lo + (math.tanh(v) + 1.0) * 0.5 * (hi - lo)", "        out.append(min(max(a, lo), hi))",
                  "    return tuple(out)"]
         return "\n".join(lines) + "\n"
@@ -179,16 +183,22 @@ class MLPRegressorStudent(RegressorStudent):
     def _c_source(self) -> str:
         """A C99 header with ``static inline void decide(const double *state, double *action)``."""
         self._check_fitted()
-        out = [f"/* mlp_regressor student {self.content_hash} (agent-distill): decide(state, action) writes "
-               f"{self.n_actions_} action value(s) within their bounds. */",
-               "#ifndef AGENT_DISTILL_DECIDE_H", "#define AGENT_DISTILL_DECIDE_H", "#include <math.h>", ""]
+        return (f"/* mlp_regressor student {self.content_hash} (agent-distill): decide(state, action) writes "
+                f"{self.n_actions_} action value(s) within their bounds. */\n"
+                "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n#include <math.h>\n\n"
+                + self._c_function("decide") + "\n#endif\n")
+
+    def _c_function(self, name: str) -> str:
+        """C source of ``static inline void name(const double *state, double *action)`` and its constants."""
+        p = f"AD_{name.upper()}"
+        out = []
         for i, (W, b) in enumerate(zip(self.weights_, self.biases_)):
             flat = ", ".join(repr(float(v)) for v in W.ravel())
-            out += [f"static const double AD_W{i}[{W.size}] = {{{flat}}};",
-                    f"static const double AD_B{i}[{b.size}] = {{{', '.join(repr(float(v)) for v in b)}}};"]
-        out += [f"static const double AD_LOW[{self.n_actions_}] = {{{', '.join(repr(float(v)) for v in self.action_low_)}}};",
-                f"static const double AD_HIGH[{self.n_actions_}] = {{{', '.join(repr(float(v)) for v in self.action_high_)}}};",
-                "", "static inline void decide(const double *state, double *action) {"]
+            out += [f"static const double {p}_W{i}[{W.size}] = {{{flat}}};",
+                    f"static const double {p}_B{i}[{b.size}] = {{{', '.join(repr(float(v)) for v in b)}}};"]
+        out += [f"static const double {p}_LOW[{self.n_actions_}] = {{{', '.join(repr(float(v)) for v in self.action_low_)}}};",
+                f"static const double {p}_HIGH[{self.n_actions_}] = {{{', '.join(repr(float(v)) for v in self.action_high_)}}};",
+                "", f"static inline void {name}(const double *state, double *action) {{"]
         width = max(W.shape[0] for W in self.weights_)
         out += [f"    double a[{max(width, self.n_features_in_)}], z[{width}];",
                 f"    for (int j = 0; j < {self.n_features_in_}; ++j) a[j] = state[j];"]
@@ -197,14 +207,13 @@ class MLPRegressorStudent(RegressorStudent):
             n_out, n_in = W.shape
             act = "z[j]" if i == last else ("(z[j] > 0.0 ? z[j] : 0.0)" if self.activation == "relu" else "tanh(z[j])")
             out += [f"    for (int j = 0; j < {n_out}; ++j) {{",
-                    f"        double s = AD_B{i}[j];",
-                    f"        for (int k = 0; k < {n_in}; ++k) s += AD_W{i}[j * {n_in} + k] * a[k];",
+                    f"        double s = {p}_B{i}[j];",
+                    f"        for (int k = 0; k < {n_in}; ++k) s += {p}_W{i}[j * {n_in} + k] * a[k];",
                     "        z[j] = s;", "    }",
                     f"    for (int j = 0; j < {n_out}; ++j) a[j] = {act};"]
         out += [f"    for (int j = 0; j < {self.n_actions_}; ++j) {{",
-                "        double v = AD_LOW[j] + (tanh(a[j]) + 1.0) * 0.5 * (AD_HIGH[j] - AD_LOW[j]);",
-                "        action[j] = v < AD_LOW[j] ? AD_LOW[j] : (v > AD_HIGH[j] ? AD_HIGH[j] : v);", "    }", "}", "",
-                "#endif"]
+                f"        double v = {p}_LOW[j] + (tanh(a[j]) + 1.0) * 0.5 * ({p}_HIGH[j] - {p}_LOW[j]);",
+                f"        action[j] = v < {p}_LOW[j] ? {p}_LOW[j] : (v > {p}_HIGH[j] ? {p}_HIGH[j] : v);", "    }", "}"]
         return "\n".join(out) + "\n"
 
     def _onnx_model(self) -> Any:

@@ -18,11 +18,12 @@ from hybrid.students._regressor import LeafTree
 
 FAMILIES = sorted(registered_families(action_kind="continuous"))
 FAST = {"mlp_regressor": {"hidden_sizes": (8,), "epochs": 30}, "regression_tree": {"max_depth": 5},
-        "linear_rules": {"max_rules": 8}}
+        "linear_rules": {"max_rules": 8}, "hybrid_regressor": {"max_rules": 4, "hidden_sizes": (8,), "epochs": 30}}
 CASES = [(f, {}) for f in FAMILIES] + [
     ("regression_tree", {"leaf_model": "linear", "max_leaf_nodes": 12, "max_depth": None}),
     ("mlp_regressor", {"hidden_sizes": (6, 5), "activation": "relu", "epochs": 10}),
     ("linear_rules", {"max_rules": 3, "leaf_model": "constant"}),
+    ("hybrid_regressor", {"max_rules": 6, "tau": 1.0, "hidden_sizes": (4,), "epochs": 5}),
 ]
 LOW, HIGH = np.array([-2.0, -1.0]), np.array([2.0, 1.0])
 N_STATES = 10_000
@@ -52,11 +53,12 @@ def probe(student: Student, X: np.ndarray, seed: int) -> np.ndarray:
     """``N_STATES`` float32 states around the data (some far outside), a tenth on split bounds."""
     rng = np.random.default_rng(seed)
     states = X[rng.integers(len(X), size=N_STATES)] + rng.normal(size=(N_STATES, X.shape[1])) * 1.5 * X.std(axis=0)
-    if isinstance(student, LeafTree) and (student.feature_ >= 0).any():
-        inner = np.flatnonzero(student.feature_ >= 0)
+    tree = getattr(student, "rules_", student)
+    if isinstance(tree, LeafTree) and (tree.feature_ >= 0).any():
+        inner = np.flatnonzero(tree.feature_ >= 0)
         for row in rng.choice(N_STATES, size=N_STATES // 10, replace=False):
             node = inner[rng.integers(len(inner))]
-            states[row, student.feature_[node]] = student.threshold_[node]
+            states[row, tree.feature_[node]] = tree.threshold_[node]
     return states.astype(np.float32)
 
 
@@ -159,3 +161,14 @@ def test_onnx_export_equals_predict(data, tmp_path) -> None:
     session = ort.InferenceSession(str(export_onnx(student, tmp_path / "s.onnx")), providers=["CPUExecutionProvider"])
     (decided,) = session.run(["action"], {"state": states})
     np.testing.assert_allclose(decided, student.predict(states), rtol=1e-6, atol=1e-12)
+
+
+def test_hybrid_keeps_rules_within_tolerance_and_asks_the_mlp_elsewhere(data) -> None:
+    X = data[0]
+    strict = fitted("hybrid_regressor", {"max_rules": 6, "tau": 1.0, "tolerance": 0.01}, data)
+    loose = fitted("hybrid_regressor", {"max_rules": 6, "tau": 0.5, "tolerance": 0.2}, data)
+    assert strict.coverage_ < loose.coverage_ and loose.coverage_ > 0.5
+    assert strict.mlp_ is not None and any(r.endswith("ask the MLP") for r in strict.rules())
+    kept = strict.enabled_[strict.rules_.apply(X)]
+    np.testing.assert_array_equal(strict.predict(X)[kept], strict.rules_.predict(X)[kept])
+    np.testing.assert_array_equal(strict.predict(X)[~kept], strict.mlp_.predict(X[~kept]))
