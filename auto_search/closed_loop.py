@@ -45,7 +45,13 @@ def score_front(candidates: list[Any], front_ids: list[int], students: dict[int,
 
     episodes, seed = config.closed_loop_episodes, config.seed
     teacher_return = evaluate(env, teacher, episodes, seed)[0]
-    random_return = evaluate(env, UniformPolicy(n_actions, seed), episodes, seed)[0]
+    if getattr(teacher, "action_kind", "discrete") == "continuous":
+        from auto_search.continuous import UniformBoxPolicy
+
+        random_policy: Any = UniformBoxPolicy(teacher.action_low, teacher.action_high, seed)
+    else:
+        random_policy = UniformPolicy(n_actions, seed)
+    random_return = evaluate(env, random_policy, episodes, seed)[0]
     summary: dict[str, Any] = {"episodes": episodes, "teacher_return": float(teacher_return), "random_return": float(random_return)}
     scored = list(candidates)
     where = {c.id: i for i, c in enumerate(scored)}
@@ -70,8 +76,13 @@ def dagger_chosen(result: SearchResult, env: Any, teacher: Any, config: SearchCo
 
     summary = result.closed_loop
     before = result.best_student.content_hash
-    run = dagger(env, teacher, result.best_student, iterations=config.dagger_iterations,
-                 episodes_per_iteration=config.closed_loop_episodes, beta=0.5, seed=config.seed, dataset=dataset)
+    if getattr(teacher, "action_kind", "discrete") == "continuous":
+        from auto_search.continuous import dagger as continuous_dagger
+
+        run = continuous_dagger(env, teacher, result.best_student, config, dataset)
+    else:
+        run = dagger(env, teacher, result.best_student, iterations=config.dagger_iterations,
+                     episodes_per_iteration=config.closed_loop_episodes, beta=0.5, seed=config.seed, dataset=dataset)
     result.best_student = run.student
     summary["dagger"] = {"iterations": config.dagger_iterations, "best_iteration": run.best_iteration,
                          "before_hash": before, "after_hash": run.student.content_hash,

@@ -12,6 +12,7 @@ import argparse
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
+from auto_search.continuous import CONTINUOUS_FAMILIES
 from auto_search.errors import SearchConfigError
 from provenance.hashing import hash_json
 
@@ -54,9 +55,10 @@ class SearchConfig:
         """Refuse a bad option before any work starts, naming the fix."""
         if not self.families:
             raise SearchConfigError(f"families is empty; pick some of {FAMILIES}.")
-        unknown = [f for f in self.families if f not in FAMILIES]
+        unknown = [f for f in self.families if f not in FAMILIES + CONTINUOUS_FAMILIES]
         if unknown:
-            raise SearchConfigError(f"unknown student famil{'y' if len(unknown) == 1 else 'ies'} {unknown}; known: {list(FAMILIES)}.")
+            raise SearchConfigError(f"unknown student famil{'y' if len(unknown) == 1 else 'ies'} {unknown}; known: "
+                                    f"{list(FAMILIES)} (discrete actions), {list(CONTINUOUS_FAMILIES)} (continuous).")
         if len(set(self.families)) != len(self.families):
             raise SearchConfigError(f"families lists a family twice: {list(self.families)}.")
         if not self.budget_s > 0:

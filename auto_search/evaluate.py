@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from auto_search import continuous
 from auto_search.errors import SearchConfigError
 from auto_search.space import EXPENSIVE, Spec, student_class
 from hybrid.students import fit_named
@@ -69,6 +70,9 @@ class SplitData:
     w_val: np.ndarray | None
     action_names: tuple[str, ...] | None = None
     feature_names: tuple[str, ...] | None = None
+    action_kind: str = "discrete"  # "continuous": P holds actions within [action_low, action_high]
+    action_low: np.ndarray | None = None
+    action_high: np.ndarray | None = None
 
 
 def score(P_teacher: np.ndarray, P_student: np.ndarray, weights: np.ndarray | None) -> tuple[float, float]:
@@ -88,10 +92,15 @@ def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any
     start = time.perf_counter()
     try:
         w = None if data.w is None else data.w[: spec.n_train]
-        student = fit_named(student_class(spec.family)(**spec.params), data.X[: spec.n_train], data.P[: spec.n_train], w,
-                            feature_names=data.feature_names, action_names=data.action_names)
-        fit_time = time.perf_counter() - start
-        fidelity, kl = score(data.P_val, student.predict_proba(data.X_val), data.w_val)
+        if continuous.is_continuous(data):
+            student = continuous.fit(student_class(spec.family)(**spec.params), data.X[: spec.n_train], data.P[: spec.n_train], w, data)
+            fit_time = time.perf_counter() - start
+            fidelity, kl = continuous.score(data, student)  # kl holds the normalised MSE: lower is better too
+        else:
+            student = fit_named(student_class(spec.family)(**spec.params), data.X[: spec.n_train], data.P[: spec.n_train], w,
+                                feature_names=data.feature_names, action_names=data.action_names)
+            fit_time = time.perf_counter() - start
+            fidelity, kl = score(data.P_val, student.predict_proba(data.X_val), data.w_val)
         cost = student.cost()
         artifact = student.to_dict()
     except Exception as e:  # noqa: BLE001 — any failure of one configuration belongs in the report
@@ -108,11 +117,12 @@ def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any
 def single_decision_latency_us(student: Any, state: np.ndarray) -> float:
     """Median wall time of one ``predict_proba`` on one state, in µs (reported, never selected on)."""
     x = state[None, :]
-    student.predict_proba(x)
+    decide = student.predict if getattr(student, "action_kind", "discrete") == "continuous" else student.predict_proba
+    decide(x)
     times = []
     for _ in range(_LATENCY_CALLS):
         t = time.perf_counter()
-        student.predict_proba(x)
+        decide(x)
         times.append(time.perf_counter() - t)
     return float(np.median(times) * 1e6)
 

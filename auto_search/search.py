@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from auto_search import continuous
 from auto_search.config import FAMILIES, SearchConfig
 from auto_search.errors import SearchConfigError, SearchDataError
 from auto_search.evaluate import BudgetExpired, Candidate, SplitData, run_specs
@@ -88,6 +89,9 @@ class AutoDistill:
         started, t0 = time.time(), time.monotonic()
         config, policy = self.config(), parse_policy(self.policy)
         _check_dataset(dataset)
+        families = continuous.default_families(dataset, config.families, FAMILIES)
+        if families != config.families:  # continuous actions: the default families become the continuous ones
+            config = replace(config, families=families)
         if getattr(policy, "needs_closed_loop", False) and (self.env is None or self.teacher is None):
             raise SearchConfigError(f"policy {policy.spec} scores students in the environment: pass env=… and teacher=… to AutoDistill (on the command line: --env ENV_ID).")
         for family in config.families:
@@ -162,10 +166,12 @@ class _Run:
 def _check_dataset(ds: Any) -> None:
     if len(ds) == 0:
         raise SearchDataError("the dataset is empty (0 states); record teacher decisions first, e.g. with hybrid.store.TrajectoryStore.")
-    if ds.n_actions < 2:
+    if continuous.is_continuous(ds):
+        if (reason := continuous.check_dataset(ds)) is not None:
+            raise SearchDataError(f"{reason}. Log states where it acts differently.")
+    elif ds.n_actions < 2:
         raise SearchDataError(f"the dataset has {ds.n_actions} action; distillation needs at least 2.")
-    labels = np.unique(ds.labels)
-    if labels.size < 2:
+    elif (labels := np.unique(ds.labels)).size < 2:
         name = ds.action_names[int(labels[0])]
         raise SearchDataError(f"the teacher chose the single action {name!r} in all {len(ds)} states; there is nothing to distil (a constant policy reproduces it). Log states where it acts differently.")
     if len(ds) < 20:
@@ -181,6 +187,8 @@ def _split(ds: Any, config: SearchConfig) -> SplitData:
         X=np.ascontiguousarray(train.X[order]), P=np.ascontiguousarray(train.P[order]),
         w=None if w is None else np.ascontiguousarray(w[order]), X_val=val.X, P_val=val.P, w_val=wv,
         action_names=tuple(ds.action_names), feature_names=None if ds.feature_names is None else tuple(ds.feature_names),
+        **({"action_kind": "continuous", "action_low": ds.action_low, "action_high": ds.action_high}
+           if continuous.is_continuous(ds) else {}),
     )
 
 
@@ -194,7 +202,8 @@ def _finish(run: _Run, unstarted: int, policy: Policy, config: SearchConfig, dat
     if not pool:  # not even one whole rung: fall back to whatever finished, and say so
         pool = [c for c in candidates if c.status == "ok"]
     # a student no better than always playing the teacher's most common action is no student
-    baseline = float(np.bincount(data.P_val.argmax(axis=1), minlength=data.P_val.shape[1]).max() / len(data.P_val))
+    baseline = (continuous.baseline_fidelity(data) if continuous.is_continuous(data) else
+                float(np.bincount(data.P_val.argmax(axis=1), minlength=data.P_val.shape[1]).max() / len(data.P_val)))
     pool = [c for c in pool if c.fidelity > baseline] or pool
     front = pareto_front(pool)
     closed = search.env is not None and search.teacher is not None and stop != "interrupted" and bool(pool)
@@ -204,7 +213,7 @@ def _finish(run: _Run, unstarted: int, policy: Policy, config: SearchConfig, dat
         from auto_search.closed_loop import score_front
         from hybrid.teachers import as_teacher
 
-        teacher = as_teacher(search.teacher)
+        teacher = continuous.as_env_teacher(search.teacher, search.env) if continuous.is_continuous(data) else as_teacher(search.teacher)
         students = {c.id: _rebuild(c, run.artifacts[c.id]) for c in front}
         candidates, loop = score_front(candidates, [c.id for c in front], students, search.env, teacher, config, data.P_val.shape[1])
         scored = {c.id: c for c in candidates}
@@ -233,7 +242,8 @@ def _finish(run: _Run, unstarted: int, policy: Policy, config: SearchConfig, dat
 
             dagger_chosen(result, search.env, teacher, config, dataset)
         # of the student to ship (after DAgger, when it ran)
-        result.confusion = _confusion(data.P_val, result.best_student.predict_proba(data.X_val))
+        if not continuous.is_continuous(data):  # a confusion table needs discrete actions
+            result.confusion = _confusion(data.P_val, result.best_student.predict_proba(data.X_val))
     return result
 
 

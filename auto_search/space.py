@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import Any
 
+from auto_search import continuous
 from auto_search.errors import SearchConfigError
 from auto_search.pareto import pareto_front
 
 RUNG_SIZE = 12
-EXPENSIVE = frozenset({"mlp", "hybrid"})
+EXPENSIVE = frozenset({"mlp", "hybrid"}) | continuous.EXPENSIVE
 
 # family -> (module, class); imported lazily so a search over trees never imports torch
 _CLASSES = {
@@ -35,6 +36,7 @@ _CLASSES = {
     "rules": ("hybrid.students.rules", "RuleListStudent"),
     "mlp": ("hybrid.students.mlp", "MLPStudent"),
     "hybrid": ("hybrid.students.hybrid_student", "HybridStudent"),
+    **continuous.CLASSES,
 }
 
 _TEMPERING = ((2.0, 0.7), (1.0, 0.3), (4.0, 0.9))  # (temperature, alpha) pairs worth trying
@@ -60,6 +62,8 @@ def student_class(family: str) -> type:
 
 def family_space(family: str, *, epochs: int) -> list[dict[str, Any]]:
     """Hyperparameters to try for one family, cheapest (fewest operations) first."""
+    if (space := continuous.family_space(family, epochs=epochs)) is not None:
+        return space
     if family == "tree":
         by_depth = [{"max_depth": d, "min_samples_leaf": 1} for d in (1, 2, 3, 4, 5, 6, 7, 8, 10, 12)]
         by_leaves = [{"max_depth": None, "max_leaf_nodes": n, "min_samples_leaf": 5} for n in (12, 24, 48, 96)]
@@ -125,7 +129,8 @@ def make_plan(families: Sequence[str], n_train: int, *, eta: int, min_states: in
     """Level 0 of every family, interleaved in cost order and cut into rungs."""
     sizes = level_sizes(n_train, eta=eta, min_states=min_states)
     # a tree and an MLP lead, so the first two workers start a front spanning both ends at once
-    lead = sorted(families, key=lambda f: ("tree", "mlp", "rules", "hybrid").index(f))
+    order = ("tree", "mlp", "rules", "hybrid", "regression_tree", "mlp_regressor", "linear_rules", "hybrid_regressor")
+    lead = sorted(families, key=order.index)
     per_family = [[(f, {**p, "random_state": seed}) for p in family_space(f, epochs=epochs)] for f in lead]
     order = [x for group in zip_longest(*per_family) for x in group if x is not None]
     rungs = []

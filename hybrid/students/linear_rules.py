@@ -38,6 +38,8 @@ class LinearRuleListStudent(LeafTree):
     n_thresholds: cut points tried per feature and split (quantiles of the leaf's states).
     leaf_model: ``"linear"`` (the default) or ``"constant"`` actions.
     ridge: penalty of the linear fits, on standardised features.
+    random_state: taken so that every family accepts a seed (AutoDistill passes one); growth
+        draws no randomness, so it changes nothing.
     """
 
     family = "linear_rules"
@@ -49,12 +51,14 @@ class LinearRuleListStudent(LeafTree):
         n_thresholds: int = 32,
         leaf_model: str = "linear",
         ridge: float = 1e-3,
+        random_state: int = 0,
     ) -> None:
         self.max_rules = max_rules
         self.min_samples_leaf = min_samples_leaf
         self.n_thresholds = n_thresholds
         self.leaf_model = leaf_model
         self.ridge = ridge
+        self.random_state = random_state
 
     def fit(self, X: Any, A: Any, sample_weight: Any = None, *, action_low: Any = None, action_high: Any = None,
             feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None) -> LinearRuleListStudent:
