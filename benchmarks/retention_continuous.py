@@ -2,7 +2,8 @@
 MountainCarContinuous, LunarLanderContinuous).
 
 For each environment, all measured in the same run on the same test episodes: the committed
-teacher; the best readable student (a rule list with linear actions, ≤ 32 rules, chosen on
+teacher; AutoDistill's own choice (by default the cheapest Pareto student keeping 99% of the
+teacher's return on AutoDistill's own seeded episodes, then its DAgger rounds); the best readable student (a rule list with linear actions, ≤ 32 rules, chosen on
 validation episodes: the fewest rules keeping 99% there, else the best there); a CART model tree
 with ≤ 32 linear leaves (same choice); and the peers a user would try instead: behaviour-cloned
 regression trees (depth 4, 8, constant leaves), the same with DAgger, and an MLP regressor
@@ -33,6 +34,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from auto_search.search import AutoDistill
 from hybrid.dagger_continuous import dagger_continuous
 from hybrid.metrics import action_fidelity, normalised_mse
 from hybrid.rollouts import closed_loop, collect
@@ -82,6 +84,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="environments with a committed continuous teacher (default: those of the three that exist)")
     p.add_argument("--episodes", type=int, default=100, help="test episodes per row (default 100)")
     p.add_argument("--train-episodes", type=int, default=30, help="teacher episodes for behaviour cloning (default 30)")
+    p.add_argument("--budget", type=float, default=90.0, help="AutoDistill seconds per environment (default 90)")
+    p.add_argument("--policy", default="min-retention:0.99", help="AutoDistill selection policy (default min-retention:0.99)")
+    p.add_argument("--loop-episodes", type=int, default=10, help="AutoDistill's closed-loop episodes per Pareto candidate (default 10)")
+    p.add_argument("--n-jobs", type=int, default=2, help="AutoDistill workers (default 2)")
     p.add_argument("--quick", action="store_true", help="tiny settings for a smoke test")
     p.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     return p.parse_args(argv)
@@ -122,11 +128,25 @@ def choose_readable(ctx: Context, make: Any, grid: tuple[int, ...]) -> tuple[Any
     return pick["student"], how, [{k: v for k, v in t.items() if k != "student"} for t in tried]
 
 
+def autodistill(ctx: Context, args: argparse.Namespace) -> tuple[Any, str]:
+    """AutoDistill's own choice (its declared policy on its own seeded episodes, then DAgger)."""
+    search = AutoDistill(budget_s=min(args.budget, 40.0) if args.quick else args.budget, policy=args.policy, seed=0, n_jobs=args.n_jobs,
+                         env=ctx.env_id, teacher=ctx.teacher, verbose=0, dagger_iterations=1 if args.quick else 2,
+                         closed_loop_episodes=2 if args.quick else args.loop_episodes)
+    result = search.fit(ctx.train)
+    if result.best_student is None:
+        raise SystemExit(f"{ctx.env_id}: AutoDistill finished no candidate in {search.budget_s:g} s; raise --budget")
+    ctx.extra["autodistill"] = {"choice": result.choice, "candidates": len(result.candidates),
+                                "stopped_by": result.stopped_by, "closed_loop": result.closed_loop}
+    return result.best_student, f"AutoDistill ({args.policy}): {result.choice}"
+
+
 def students(ctx: Context, args: argparse.Namespace) -> list[tuple[str, Any, str]]:
     """(row name, fitted student, how it was obtained), in table order."""
     grid = RULE_GRID[:2] if args.quick else RULE_GRID
+    out = [("AutoDistill", *autodistill(ctx, args))]
     rules, how, ctx.extra["rules_grid"] = choose_readable(ctx, lambda n: LinearRuleListStudent(max_rules=n), grid)
-    out = [("best rules (≤32, linear)", rules, "linear_rules: " + how)]
+    out.append(("best rules (≤32, linear)", rules, "linear_rules: " + how))
     tree, how, ctx.extra["model_tree_grid"] = choose_readable(
         ctx, lambda n: RegressionTreeStudent(max_depth=None, max_leaf_nodes=n, leaf_model="linear"), grid)
     out.append(("CART, linear leaves (≤32)", tree, "regression_tree: " + how))
@@ -146,6 +166,8 @@ def students(ctx: Context, args: argparse.Namespace) -> list[tuple[str, Any, str
 def size_of(student: Any) -> str:
     if isinstance(student, LinearRuleListStudent):
         return f"{student.n_leaves_} rules"
+    if hasattr(student, "coverage_"):
+        return f"{int(student.enabled_.sum())} rules + {0 if student.mlp_ is None else student.mlp_.cost().parameters} p"
     if isinstance(student, LeafTree):
         return f"{student.n_leaves_} leaves"
     return f"{int(student.cost().parameters)} p"
@@ -163,7 +185,7 @@ def measure(ctx: Context, name: str, student: Any, how: str) -> dict[str, Any]:
         "fidelity_held_out": action_fidelity(held.P, predicted, held.action_low, held.action_high),
         "fidelity_visited": run.agreement, "nmse_held_out": normalised_mse(held.P, predicted, held.action_low, held.action_high),
         "ops_per_decision": ops, "ops_share": ops / ctx.teacher.ops_per_decision, "size": size_of(student),
-        "rules": student.rules() if isinstance(student, LinearRuleListStudent) else None,
+        "rules": student.rules() if hasattr(student, "rules") else None,
     }
 
 
@@ -196,9 +218,9 @@ def print_table(result: dict[str, Any]) -> None:
                       f"{100 * r['ops_share']:.3f}%", r["size"])
     console = Console(width=max(150, Console().width))
     console.print(table)
-    for r in result["rows"][1:3]:
+    for r in result["rows"][1:4]:
         console.print(f"  {r['name']}: {r['how']}", highlight=False)
-    best = result["rows"][1]
+    best = result["rows"][2]
     console.print(f"  {best['name']} rules:", highlight=False)
     for rule in best["rules"] or []:
         console.print(f"    {rule}", highlight=False)
