@@ -57,3 +57,18 @@ def test_a_bad_option_ends_in_one_line_before_any_work(tmp_path):
     proc = run_example("cartpole.py", "--policy", "bogus", "--out", "out", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error: unknown policy 'bogus'")
     assert "Traceback" not in proc.stderr and not (tmp_path / "out" / "trajectories.db").exists()
+
+
+@pytest.mark.slow
+def test_continuous_control_example_distils_exports_signs_and_verifies(tmp_path):
+    proc = run_example("continuous_control.py", "--episodes", "5", "--val-episodes", "2", "--test-episodes", "2",
+                       "--out", "out", "--key", "k/demo.key", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "OK:" in proc.stdout and "THEN torque = " in proc.stdout
+    assert (tmp_path / "out" / "model" / "student.h").exists() and (tmp_path / "out" / "trajectories.db").exists()
+
+
+def test_continuous_teachers_measure_through_their_command_line(tmp_path):
+    proc = run_example("train_continuous_teachers.py", "--env", "Pendulum-v1", "--evaluate", "2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Pendulum-v1: mean return") and "66560 multiply-adds per decision" in proc.stdout
