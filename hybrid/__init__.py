@@ -27,6 +27,9 @@ _LAZY = {
     "load_teacher": "hybrid.zoo",
     "available_teachers": "hybrid.zoo",
     "PolicyTeacher": "hybrid.zoo",
+    "ContinuousPolicyTeacher": "hybrid.zoo",
+    "ContinuousTeacher": "hybrid.teachers_continuous",
+    "dagger_continuous": "hybrid.dagger_continuous",
 }
 
 __all__ = ["DataError", "ExportError", "HybridError", "NotFittedError", "TeacherError", *_LAZY]
