@@ -153,3 +153,19 @@ def test_continuous_fidelity_uses_a_tolerance_of_the_range() -> None:
     assert dataset_fidelity(d, student) == pytest.approx(2 / 3)
     with pytest.raises(DataError, match="same states"):
         action_fidelity(teacher, student[:2], [-1, -1], [1, 1])
+
+
+def test_teacher_std_weights_states_and_drives_sampling() -> None:
+    from hybrid.zoo import load_teacher
+
+    teacher = load_teacher("Pendulum-v1")
+    greedy = collect("Pendulum-v1", teacher, episodes=1, seed=4, weighting="std").dataset
+    assert greedy.meta["weighting"] == "std" and greedy.action_std is not None
+    assert greedy.weights.mean() == pytest.approx(1.0, rel=1e-5) and greedy.weights.std() > 0
+    sure = greedy.action_std[:, 0] < np.median(greedy.action_std[:, 0])
+    assert greedy.weights[sure].mean() > greedy.weights[~sure].mean()  # a certain teacher counts more
+    sampled = collect("Pendulum-v1", teacher, episodes=1, seed=4, sample=True).dataset
+    assert sampled.content_hash != greedy.with_weights(None).content_hash  # noise changed the states visited
+    np.testing.assert_allclose(sampled.P, teacher.predict(sampled.X), atol=1e-5)  # labels stay deterministic (batch vs row float32)
+    with pytest.raises(DataError, match="no action std"):
+        collect("Pendulum-v1", as_teacher(pd_controller, action_space=PENDULUM), episodes=1, sample=True)
