@@ -20,15 +20,15 @@ from hybrid.students.tree import TreeStudent
 N_STATES = 10_000
 # (family, overrides of the fast parameters): every registered family once, plus the export
 # paths that differ within a family (deep trees; pruned, axis-aligned and simplified rule lists)
-CASES = [(family, {}) for family in sorted(registered_families())] + [
+CASES = [(family, {}) for family in sorted(registered_families(action_kind="discrete"))] + [
     ("tree", {"max_depth": 8}),
     ("tree", {"max_depth": None, "min_samples_leaf": 2}),
     ("rules", {"max_depth": 6, "oblique": False}),
     ("rules", {"max_depth": 4, "max_rules": 3}),
     ("rules", {"max_depth": 5, "simplify": True}),
 ]
-PY_CASES = [c for c in CASES if hasattr(registered_families()[c[0]], "_python_source")]
-C_CASES = [c for c in CASES if hasattr(registered_families()[c[0]], "_c_source")]
+PY_CASES = [c for c in CASES if hasattr(registered_families(action_kind="discrete")[c[0]], "_python_source")]
+C_CASES = [c for c in CASES if hasattr(registered_families(action_kind="discrete")[c[0]], "_c_source")]
 
 
 def _bounds(student: Student) -> list[tuple[int, float]]:
