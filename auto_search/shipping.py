@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from auto_search import continuous
 from auto_search.closed_loop import CONFIRMATION_SEED_OFFSET, LoopScore, PairedEpisodes
 from auto_search.config import SearchConfig
-from auto_search import continuous
 from auto_search.evaluate import Candidate, SplitData, score_student
 from auto_search.policies import MinRetention, Policy
 

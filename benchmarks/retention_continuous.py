@@ -134,11 +134,11 @@ def autodistill(ctx: Context, args: argparse.Namespace) -> tuple[Any, str]:
                          env=ctx.env_id, teacher=ctx.teacher, verbose=0, dagger_iterations=1 if args.quick else 2,
                          closed_loop_episodes=2 if args.quick else args.loop_episodes)
     result = search.fit(ctx.train)
-    if result.best_student is None:
+    if result.student is None:
         raise SystemExit(f"{ctx.env_id}: AutoDistill finished no candidate in {search.budget_s:g} s; raise --budget")
     ctx.extra["autodistill"] = {"choice": result.choice, "candidates": len(result.candidates),
                                 "stopped_by": result.stopped_by, "closed_loop": result.closed_loop}
-    return result.best_student, f"AutoDistill ({args.policy}): {result.choice}"
+    return result.student, f"AutoDistill ({args.policy}): {result.choice}"
 
 
 def students(ctx: Context, args: argparse.Namespace) -> list[tuple[str, Any, str]]:

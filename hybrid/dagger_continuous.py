@@ -102,15 +102,16 @@ def dagger_continuous(
         if not isinstance(space, gym.spaces.Box):
             raise DataError(f"dagger_continuous needs a Box action space; {space} is discrete: use hybrid.dagger")
         teacher = as_teacher(teacher, action_space=space)
-        aggregate = dataset if dataset is not None else collect(env_obj, teacher, episodes_per_iteration, seed + 1).dataset
+        first = dataset if dataset is not None else collect(env_obj, teacher, episodes_per_iteration, seed + 1).dataset
         eval_episodes = eval_episodes or episodes_per_iteration
         fitted: list[Any] = []
         history: list[Iterate] = []
-        for i, b, current, aggregate in dagger_continuous_iterates(env_obj, teacher, student, aggregate, iterations,
+        aggregate = first
+        for i, b, current, aggregate in dagger_continuous_iterates(env_obj, teacher, student, first, iterations,
                                                                     episodes_per_iteration, beta, seed):
             measured = closed_loop(env_obj, current, eval_episodes, seed, teacher)
             fitted.append(current)
-            history.append(Iterate(i, b, len(aggregate), measured.mean_return, measured.std_return, float(measured.agreement)))
+            history.append(Iterate(i, b, len(aggregate), measured.mean_return, measured.std_return, float(measured.agreement or 0.0)))
     finally:
         if owned:
             env_obj.close()

@@ -21,7 +21,7 @@ def pendulum_result():
     teacher = load_teacher("Pendulum-v1")
     dataset = collect("Pendulum-v1", teacher, episodes=3, seed=0).dataset
     search = AutoDistill(budget_s=60, n_jobs=1, env="Pendulum-v1", teacher=teacher, policy="min-retention:0.9",
-                         families=("regression_tree", "linear_rules"), closed_loop_episodes=1, dagger_iterations=1, verbose=0)
+                         families=("regression_tree", "linear_rules"), closed_loop_episodes=2, closed_loop_max_episodes=4, dagger_iterations=1, verbose=0)
     return search.fit(dataset), teacher
 
 
