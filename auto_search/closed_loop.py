@@ -67,6 +67,19 @@ def paired_interval(student: np.ndarray, teacher: np.ndarray, random: np.ndarray
     return centre, centre - half, centre + half
 
 
+def visited_fidelity(action_space: Any, student: np.ndarray, teacher: np.ndarray) -> float:
+    """Agreement with the teacher on visited states: top-1 agreement for discrete actions, the
+    share of states within ``hybrid.metrics.DEFAULT_TOLERANCE`` of each dimension's range (as
+    held-out fidelity) for a ``Box``."""
+    import gymnasium as gym
+
+    if isinstance(action_space, gym.spaces.Box):
+        from hybrid.metrics import action_fidelity
+
+        return float(action_fidelity(teacher, student, action_space.low, action_space.high))
+    return float(np.mean(student == teacher))
+
+
 class PairedEpisodes:
     """Seeded episodes shared by the teacher, a random policy and every student scored on them.
 
@@ -109,7 +122,7 @@ class PairedEpisodes:
         from hybrid.rollouts import policy_actions
 
         if len(self._teacher) < n:
-            greedy = policy_actions(self.teacher)
+            greedy = policy_actions(self.teacher, self.env.action_space)
             more, _ = self._returns(lambda x: greedy(x[None, :])[0], self.seeds[len(self._teacher) : n])
             self._teacher += more
         while len(self._random) < n:
@@ -134,7 +147,7 @@ class PairedEpisodes:
         while the interval contains ``bar`` (or always ``first`` when ``bar`` is None)."""
         from hybrid.rollouts import policy_actions
 
-        actions = policy_actions(student)
+        actions = policy_actions(student, self.env.action_space)
         returns: list[float] = []
         states: list[np.ndarray] = []
         n = self.first
@@ -151,7 +164,7 @@ class PairedEpisodes:
                 break
             n = min(2 * n, self.cap)
         X = np.concatenate(states)
-        agreement = float(np.mean(actions(X) == policy_actions(self.teacher)(X)))
+        agreement = visited_fidelity(self.env.action_space, actions(X), policy_actions(self.teacher, self.env.action_space)(X))
         return LoopScore(n, float(np.mean(returns)), centre, low, high, agreement)
 
     def summary(self) -> dict[str, Any]:

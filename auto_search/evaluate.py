@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from auto_search import continuous
 from auto_search.space import Spec, is_expensive, student_class
 from provenance.hashing import hash_json
 
@@ -66,6 +67,9 @@ class SplitData:
     w_val: np.ndarray | None
     action_names: tuple[str, ...] | None = None
     feature_names: tuple[str, ...] | None = None
+    action_kind: str = "discrete"  # "continuous": P holds actions within [action_low, action_high]
+    action_low: np.ndarray | None = None
+    action_high: np.ndarray | None = None
 
 
 def score(P_teacher: np.ndarray, P_student: np.ndarray, weights: np.ndarray | None) -> tuple[float, float]:
@@ -73,6 +77,14 @@ def score(P_teacher: np.ndarray, P_student: np.ndarray, weights: np.ndarray | No
     from hybrid.metrics import fidelity, kl
 
     return float(fidelity(P_teacher, P_student, weights)), float(kl(P_teacher, P_student, weights))
+
+
+def score_student(student: Any, data: SplitData) -> tuple[float, float]:
+    """(fidelity, KL) of a fitted student on the held-out split; for continuous actions, the
+    share within tolerance and the normalised MSE (see :mod:`auto_search.continuous`)."""
+    if continuous.is_continuous(data):
+        return continuous.score(data, student)
+    return score(data.P_val, student.predict_proba(data.X_val), data.w_val)
 
 
 def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any] | None]:
@@ -85,10 +97,13 @@ def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any
     start = time.perf_counter()
     try:
         w = None if data.w is None else data.w[: spec.n_train]
-        student = student_class(spec.family)(**spec.params).fit(data.X[: spec.n_train], data.P[: spec.n_train], w,
-                            feature_names=data.feature_names, action_names=data.action_names)
+        if continuous.is_continuous(data):
+            student = continuous.fit(student_class(spec.family)(**spec.params), data.X[: spec.n_train], data.P[: spec.n_train], w, data)
+        else:
+            student = student_class(spec.family)(**spec.params).fit(data.X[: spec.n_train], data.P[: spec.n_train], w,
+                                feature_names=data.feature_names, action_names=data.action_names)
         fit_time = time.perf_counter() - start
-        fidelity, kl = score(data.P_val, student.predict_proba(data.X_val), data.w_val)
+        fidelity, kl = score_student(student, data)
         cost = student.cost()
         artifact = student.to_dict()
     except Exception as e:  # noqa: BLE001 — any failure of one configuration belongs in the report
@@ -103,12 +118,13 @@ def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any
 
 
 def single_decision_latency_us(student: Any, state: np.ndarray) -> float:
-    """Median wall time of one ``predict_proba`` on one state, in µs (reported, never selected on)."""
+    """Median wall time of one ``predict_proba`` (``predict`` for continuous actions) on one state, in µs (reported, never selected on)."""
     x = state[None, :]
-    student.predict_proba(x)
+    decide = student.predict if getattr(student, "action_kind", "discrete") == "continuous" else student.predict_proba
+    decide(x)
     times = []
     for _ in range(_LATENCY_CALLS):
         t = time.perf_counter()
-        student.predict_proba(x)
+        decide(x)
         times.append(time.perf_counter() - t)
     return float(np.median(times) * 1e6)

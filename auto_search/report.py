@@ -132,9 +132,10 @@ def render_markdown(data: dict[str, Any]) -> str:
         if shipped["rules_text"]:
             out += ["```", shipped["rules_text"].rstrip(), "```", ""]
         names = ds["action_names"]
-        out += ["Confusion of the shipped student on held-out states (rows: teacher, columns: student):", "",
-                "| teacher \\ student | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
-        out += [f"| {names[i]} | " + " | ".join(map(str, row)) + " |" for i, row in enumerate(shipped["confusion"])] + [""]
+        if shipped["confusion"] is not None:  # None for continuous actions
+            out += ["Confusion of the shipped student on held-out states (rows: teacher, columns: student):", "",
+                    "| teacher \\ student | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+            out += [f"| {names[i]} | " + " | ".join(map(str, row)) + " |" for i, row in enumerate(shipped["confusion"])] + [""]
     if data["closed_loop"]:
         head, rows = _closed_loop_table(data)
         out += ["## Closed loop", "", _closed_loop_words(data), "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -305,8 +306,9 @@ def render_html(data: dict[str, Any]) -> str:
         if shipped["rules_text"]:
             parts.append(f"<pre>{e(shipped['rules_text'])}</pre>")
         names = ds["action_names"]
-        parts.append("<p>Confusion of the shipped student on held-out states (rows: teacher, columns: student)</p>")
-        parts.append(_table(["teacher \\ student", *names], [[names[i], *row] for i, row in enumerate(shipped["confusion"])]))
+        if shipped["confusion"] is not None:  # None for continuous actions
+            parts.append("<p>Confusion of the shipped student on held-out states (rows: teacher, columns: student)</p>")
+            parts.append(_table(["teacher \\ student", *names], [[names[i], *row] for i, row in enumerate(shipped["confusion"])]))
     if data["closed_loop"]:
         parts.append(f"<h2>Closed loop</h2><p>{e(_closed_loop_words(data))}</p>" + _table(*_closed_loop_table(data)))
     parts.append("<h2>Candidates (★ chosen, ◆ Pareto front)</h2>" + _table(_HEAD, _candidate_rows(data)))

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from auto_search import continuous
 from auto_search.closed_loop import PairedEpisodes
 from auto_search.config import SearchConfig, default_families
 from auto_search.errors import SearchConfigError, SearchDataError
@@ -26,7 +27,7 @@ from auto_search.pareto import pareto_front
 from auto_search.policies import Policy, default_policy, parse_policy
 from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, dataset_summary, library_versions, teacher_summary
-from auto_search.shipping import Shipped, confusion, dagger_rounds, held_out_figures, pick_round, confirm
+from auto_search.shipping import Shipped, confirm, dagger_rounds, held_out_figures, pick_round, student_confusion
 from hybrid.dataset import DistillDataset
 from hybrid.rollouts import Rollouts
 from auto_search.space import Spec, check_family, full_data_rung, make_plan, promote, student_class, unstarted_rungs
@@ -112,6 +113,9 @@ class AutoDistill:
         config, policy = self.config(), self._policy()
         dataset = _as_dataset(dataset)
         _check_dataset(dataset)
+        families = continuous.families_for(dataset, config.families, default_families())  # the one place the action kind picks families
+        if families != config.families:  # continuous actions: the default families become the continuous ones
+            config = replace(config, families=families)
         if getattr(policy, "needs_closed_loop", False) and not self.closed_loop:
             raise SearchConfigError(f"policy {policy.spec} scores students in the environment: pass env=… and teacher=… to AutoDistill (on the command line: --env ENV_ID).")
         for family in config.families:
@@ -212,10 +216,12 @@ class _Run:
 def _check_dataset(ds: Any) -> None:
     if len(ds) == 0:
         raise SearchDataError("the dataset is empty (0 states); record teacher decisions first, e.g. with hybrid.store.TrajectoryStore.")
-    if ds.n_actions < 2:
+    if continuous.is_continuous(ds):
+        if (reason := continuous.check_dataset(ds)) is not None:
+            raise SearchDataError(f"{reason}. Log states where it acts differently.")
+    elif ds.n_actions < 2:
         raise SearchDataError(f"the dataset has {ds.n_actions} action; distillation needs at least 2.")
-    labels = np.unique(ds.labels)
-    if labels.size < 2:
+    elif (labels := np.unique(ds.labels)).size < 2:
         name = ds.action_names[int(labels[0])]
         raise SearchDataError(f"the teacher chose the single action {name!r} in all {len(ds)} states; there is nothing to distil (a constant policy reproduces it). Log states where it acts differently.")
     if len(ds) < 20:
@@ -232,6 +238,7 @@ def _split(ds: Any, config: SearchConfig) -> tuple[SplitData, Any]:
         X=np.ascontiguousarray(train.X[order]), P=np.ascontiguousarray(train.P[order]),
         w=None if w is None else np.ascontiguousarray(w[order]), X_val=val.X, P_val=val.P, w_val=wv,
         action_names=tuple(ds.action_names), feature_names=None if ds.feature_names is None else tuple(ds.feature_names),
+        **continuous.split_fields(ds),
     ), train
 
 
@@ -269,7 +276,8 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     if not pool:  # not even one whole rung: fall back to whatever finished, and say so
         pool = [c for c in candidates if c.status == "ok"]
     # a student no better than always playing the teacher's most common action is no student
-    baseline = float(np.bincount(data.P_val.argmax(axis=1), minlength=data.P_val.shape[1]).max() / len(data.P_val))
+    baseline = (continuous.baseline_fidelity(data) if continuous.is_continuous(data) else
+                float(np.bincount(data.P_val.argmax(axis=1), minlength=data.P_val.shape[1]).max() / len(data.P_val)))
     pool = [c for c in pool if (c.fidelity or 0.0) > baseline] or pool
     front = pareto_front(pool)
     closed = search.closed_loop and ctx.stop != "interrupted" and bool(pool)
@@ -279,7 +287,7 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     if closed:  # before choosing, so a policy may choose by return in the environment
         from hybrid.teachers import as_teacher
 
-        teacher = as_teacher(search.teacher)
+        teacher = continuous.as_env_teacher(search.teacher, search.env) if continuous.is_continuous(data) else as_teacher(search.teacher)
         students = {c.id: _rebuild(c, run.artifacts[c.id]) for c in front}
         episodes = PairedEpisodes(search.env, teacher, seed=config.seed, first=config.closed_loop_episodes,
                                   cap=config.closed_loop_max_episodes, confidence=config.confidence, deadline=ctx.choose_by)
@@ -313,7 +321,7 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
         reproducible = reproducible and not loop["cut_by_budget"]
     elif chosen is not None and student is not None:
         shipped = Shipped(source="chosen candidate", reason="the chosen candidate ships as fitted (no environment, so no DAgger)",
-                          family=chosen.family, confusion=confusion(data.P_val, student.predict_proba(data.X_val)),
+                          family=chosen.family, confusion=student_confusion(student, data),
                           **held_out_figures(student, data))
     return SearchResult(
         config=config, dataset=dataset_summary(ctx.dataset), teacher=teacher_summary(search.teacher),
@@ -343,7 +351,7 @@ def _ship_closed_loop(chosen: Candidate, student: Any, episodes: PairedEpisodes,
     confirmation, fresh = confirm(shipped_student, env=env, teacher=teacher, config=config, bar=bar, deadline=ctx.end)
     shipped = Shipped(
         source="chosen candidate" if iteration == 0 else f"DAgger round {iteration} of the chosen candidate", reason=reason,
-        family=chosen.family, confusion=confusion(data.P_val, shipped_student.predict_proba(data.X_val)),
+        family=chosen.family, confusion=student_confusion(shipped_student, data),
         loop={**confirmation.as_fields(), "seeds": "confirmation"}, parent=None if iteration == 0 else chosen.content_hash,
         **held_out_figures(shipped_student, data),
     )

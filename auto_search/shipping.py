@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from auto_search import continuous
 from auto_search.closed_loop import CONFIRMATION_SEED_OFFSET, LoopScore, PairedEpisodes
 from auto_search.config import SearchConfig
-from auto_search.evaluate import Candidate, SplitData, score
+from auto_search.evaluate import Candidate, SplitData, score_student
 from auto_search.policies import MinRetention, Policy
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class Shipped:
     parameters: int
     ops_per_decision: float
     bytes: int
-    confusion: list[list[int]]
+    confusion: list[list[int]] | None  # None for continuous actions (no top-1 to confuse)
     loop: dict[str, Any] | None = None
     parent: str | None = None  # the chosen candidate's hash when a DAgger round ships
 
@@ -55,10 +56,17 @@ class Shipped:
 
 def held_out_figures(student: Any, data: SplitData) -> dict[str, Any]:
     """Fidelity, KL, cost and content hash of ``student`` on the held-out split."""
-    fidelity, kl = score(data.P_val, student.predict_proba(data.X_val), data.w_val)
+    fidelity, kl = score_student(student, data)
     cost = student.cost()
     return {"fidelity": fidelity, "kl": kl, "parameters": int(cost.parameters), "ops_per_decision": float(cost.ops_per_decision),
             "bytes": int(cost.bytes), "content_hash": student.content_hash}
+
+
+def student_confusion(student: Any, data: SplitData) -> list[list[int]] | None:
+    """The held-out confusion table of a discrete student; None for continuous actions."""
+    if continuous.is_continuous(data):
+        return None
+    return confusion(data.P_val, student.predict_proba(data.X_val))
 
 
 def confusion(P_teacher: np.ndarray, P_student: np.ndarray) -> list[list[int]]:
@@ -78,11 +86,16 @@ def dagger_rounds(chosen: Candidate, student: Any, *, data: SplitData, config: S
     from hybrid.dataset import DistillDataset
 
     n = chosen.n_train
+    kind: dict[str, Any] = {}
+    iterates: Any = dagger_iterates
+    if continuous.is_continuous(data):
+        kind = {"action_kind": "continuous", "action_low": data.action_low, "action_high": data.action_high}
+        iterates = continuous.dagger_iterates
     rows = DistillDataset(data.X[:n], data.P[:n], data.action_names or [f"action_{i}" for i in range(data.P.shape[1])],
-                          data.feature_names, None if data.w is None else data.w[:n])
+                          data.feature_names, None if data.w is None else data.w[:n], **kind)
     rounds: list[Candidate] = []
     models: dict[int, Any] = {}
-    rounds_iter: Generator[tuple[int, float, Any, DistillDataset], None, None] = dagger_iterates(env, teacher, student, rows, config.dagger_iterations, config.closed_loop_episodes,
+    rounds_iter: Generator[tuple[int, float, Any, DistillDataset], None, None] = iterates(env, teacher, student, rows, config.dagger_iterations, config.closed_loop_episodes,
                                   beta=0.5, seed=config.seed, start=student)
     for i, _beta, fitted, aggregate in rounds_iter:
         if i == 0:

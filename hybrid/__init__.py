@@ -28,6 +28,9 @@ _LAZY = {
     "available_teachers": "hybrid.zoo",
     "PolicyTeacher": "hybrid.zoo",
     "compile_student": "hybrid.exports.runtime",
+    "ContinuousPolicyTeacher": "hybrid.zoo",
+    "ContinuousTeacher": "hybrid.teachers_continuous",
+    "dagger_continuous": "hybrid.dagger_continuous",
 }
 
 __all__ = ["DataError", "ExportError", "HybridError", "NotFittedError", "TeacherError", *_LAZY]

@@ -1,11 +1,18 @@
-"""``DistillDataset``: states, the teacher's probabilities there, optional weights, and names.
+"""``DistillDataset``: states, the teacher's targets there, optional weights, and names.
+
+The target's *action kind* is fixed per dataset: ``"discrete"`` (``P`` holds the teacher's
+action probabilities ``[n, k]``) or ``"continuous"`` (``P`` holds the teacher's actions
+``[n, m]``, one column per action dimension, with the dimensions' bounds and optionally the
+teacher's per-dimension std). Students, metrics and rollouts read ``action_kind`` and branch
+once; datasets of different kinds never stack.
 
 The dataset is immutable once built (its arrays are read-only copies), so its content hash is
 computed once and stays true. The hash covers exactly the data a student learns from —
 ``X``, ``P``, ``weights`` (each through ``provenance.hashing.hash_array``: dtype, shape and
 little-endian bytes) and the canonical JSON of ``action_names`` and ``feature_names`` — and
 never ``meta`` (run ids, times, file names), so the same decisions hash the same whether they
-came through the trajectory store, a JSONL file or an ``.npz``.
+came through the trajectory store, a JSONL file or an ``.npz``. A continuous dataset's hash also
+covers its kind, bounds and std; a discrete one hashes exactly as before the kind existed.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from provenance.hashing import hash_array, hash_json
 
 PROBA_TOLERANCE = 1e-4
 _FORMAT = 1
+ACTION_KINDS = ("discrete", "continuous")
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -46,6 +54,10 @@ class DistillDataset:
     ``P`` rows are probabilities (finite, ≥ 0, summing to 1 within 1e-4); ``weights`` are
     optional per-state importances (finite, ≥ 0). ``meta`` is free-form provenance (JSON-able)
     that travels with the data but does not enter ``content_hash``.
+
+    With ``action_kind="continuous"``, ``P`` holds actions ``[n, m]`` (also readable as
+    ``actions``) within ``[action_low, action_high]`` per dimension, ``action_names`` names the
+    dimensions, and ``action_std`` (optional, ``[n, m]``) is the teacher's spread per action.
     """
 
     def __init__(
@@ -56,7 +68,15 @@ class DistillDataset:
         feature_names: Sequence[str] | None = None,
         weights: Any = None,
         meta: dict[str, Any] | None = None,
+        *,
+        action_kind: str = "discrete",
+        action_std: Any = None,
+        action_low: Any = None,
+        action_high: Any = None,
     ) -> None:
+        if action_kind not in ACTION_KINDS:
+            raise DataError(f"action_kind must be one of {ACTION_KINDS}; got {action_kind!r}")
+        self.action_kind = action_kind
         try:
             X, P = _frozen(X), _frozen(P)
         except (TypeError, ValueError) as e:
@@ -73,7 +93,13 @@ class DistillDataset:
         if self.feature_names is not None and len(self.feature_names) != X.shape[1]:
             raise DataError(f"feature_names has {len(self.feature_names)} names but X has {X.shape[1]} features")
         _check_finite(X, "X")
-        check_probabilities(P)
+        if action_kind == "discrete":
+            if action_std is not None or action_low is not None or action_high is not None:
+                raise DataError("action_std and action bounds belong to continuous datasets; pass action_kind='continuous'")
+            check_probabilities(P)
+            self.action_std = self.action_low = self.action_high = None
+        else:
+            self.action_std, self.action_low, self.action_high = _continuous_target(P, action_std, action_low, action_high)
         if weights is not None:
             weights = _frozen(weights)
             if weights.shape != (X.shape[0],):
@@ -89,7 +115,8 @@ class DistillDataset:
         return int(self.X.shape[0])
 
     def __repr__(self) -> str:
-        return f"DistillDataset(n={len(self)}, features={self.n_features}, actions={list(self.action_names)})"
+        kind = "" if self.action_kind == "discrete" else ", continuous"
+        return f"DistillDataset(n={len(self)}, features={self.n_features}, actions={list(self.action_names)}{kind})"
 
     @property
     def n_features(self) -> int:
@@ -102,7 +129,23 @@ class DistillDataset:
     @property
     def labels(self) -> np.ndarray:
         """The teacher's greedy action per state (argmax of ``P``), int64."""
+        if self.action_kind == "continuous":
+            raise DataError("a continuous dataset has actions, not labels; read dataset.actions")
         return np.argmax(self.P, axis=1)
+
+    @property
+    def actions(self) -> np.ndarray:
+        """The teacher's continuous actions ``[n, m]`` (the same array as ``P``)."""
+        if self.action_kind != "continuous":
+            raise DataError("a discrete dataset has probabilities, not continuous actions; read dataset.P or labels")
+        return self.P
+
+    def _kind_args(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this dataset's action kind (for derived datasets)."""
+        if self.action_kind == "discrete":
+            return {}
+        return {"action_kind": "continuous", "action_std": self.action_std,
+                "action_low": self.action_low, "action_high": self.action_high}
 
     @property
     def content_hash(self) -> str:
@@ -115,6 +158,12 @@ class DistillDataset:
                 "weights": None if self.weights is None else hash_array(self.weights),
                 "action_names": list(self.action_names),
                 "feature_names": None if self.feature_names is None else list(self.feature_names),
+                **({} if self.action_kind == "discrete" else {
+                    "action_kind": self.action_kind,
+                    "action_std": None if self.action_std is None else hash_array(self.action_std),
+                    "action_low": hash_array(self.action_low),
+                    "action_high": hash_array(self.action_high),
+                }),
             })
         return self._hash
 
@@ -133,6 +182,7 @@ class DistillDataset:
         return DistillDataset(
             self.X[idx], self.P[idx], self.action_names, self.feature_names,
             None if self.weights is None else self.weights[idx], dict(self.meta),
+            **{**self._kind_args(), **({} if self.action_std is None else {"action_std": self.action_std[idx]})},
         )
 
     def split(self, val_fraction: float = 0.2, seed: int | np.random.Generator = 0) -> tuple["DistillDataset", "DistillDataset"]:
@@ -153,6 +203,15 @@ class DistillDataset:
             raise DataError("concat needs at least one dataset")
         first = datasets[0]
         for i, d in enumerate(datasets[1:], start=1):
+            if d.action_kind != first.action_kind:
+                raise DataError(
+                    f"dataset {i} holds {d.action_kind} actions but dataset 0 holds {first.action_kind} ones; "
+                    "a dataset has one action kind: collect the two teachers into separate datasets"
+                )
+            if d.action_kind == "continuous" and not (
+                    np.array_equal(d.action_low, first.action_low) and np.array_equal(d.action_high, first.action_high)):
+                raise DataError(f"dataset {i} has action bounds {d.action_low.tolist()}..{d.action_high.tolist()}, dataset 0 "
+                                f"{first.action_low.tolist()}..{first.action_high.tolist()}; only datasets with the same bounds stack")
             if (d.action_names, d.feature_names, d.n_features) != (first.action_names, first.feature_names, first.n_features):
                 raise DataError(
                     f"dataset {i} has actions {list(d.action_names)} and {d.n_features} features {d.feature_names}, dataset 0 "
@@ -161,15 +220,20 @@ class DistillDataset:
         weights = None
         if any(d.weights is not None for d in datasets):
             weights = np.concatenate([np.ones(len(d), np.float32) if d.weights is None else d.weights for d in datasets])
+        kind = first._kind_args()
+        if kind:
+            stds = [d.action_std for d in datasets]
+            kind["action_std"] = None if any(s is None for s in stds) else np.concatenate(stds)
         return cls(
             np.concatenate([d.X for d in datasets]), np.concatenate([d.P for d in datasets]),
             first.action_names, first.feature_names, weights,
-            {"concat_of": [d.content_hash for d in datasets]},
+            {"concat_of": [d.content_hash for d in datasets]}, **kind,
         )
 
     def with_weights(self, weights: Any) -> "DistillDataset":
         """The same states and probabilities with new per-state weights (``None`` drops them)."""
-        return DistillDataset(self.X, self.P, self.action_names, self.feature_names, weights, dict(self.meta))
+        return DistillDataset(self.X, self.P, self.action_names, self.feature_names, weights, dict(self.meta),
+                              **self._kind_args())
 
     def save(self, path: str | Path) -> Path:
         """Write an ``.npz`` (no pickled objects: names as unicode arrays, meta as JSON text)."""
@@ -183,6 +247,10 @@ class DistillDataset:
             arrays["feature_names"] = np.array(self.feature_names, dtype=np.str_)
         if self.weights is not None:
             arrays["weights"] = self.weights
+        if self.action_kind == "continuous":
+            arrays.update(action_kind=np.array(self.action_kind), action_low=self.action_low, action_high=self.action_high)
+            if self.action_std is not None:
+                arrays["action_std"] = self.action_std
         with open(path, "wb") as f:
             np.savez(f, **arrays)
         return path
@@ -201,6 +269,12 @@ class DistillDataset:
                     data["feature_names"].tolist() if "feature_names" in files else None,
                     data["weights"] if "weights" in files else None,
                     json.loads(str(data["meta"])) if "meta" in files else None,
+                    **({} if "action_kind" not in files else {
+                        "action_kind": str(data["action_kind"]),
+                        "action_std": data["action_std"] if "action_std" in files else None,
+                        "action_low": data["action_low"] if "action_low" in files else None,
+                        "action_high": data["action_high"] if "action_high" in files else None,
+                    }),
                 )
         except (OSError, ValueError) as e:
             if isinstance(e, DataError):
@@ -225,3 +299,36 @@ def check_probabilities(P: np.ndarray) -> None:
     if off.any():
         row = int(np.argmax(off))
         raise DataError(f"P row {row} sums to {sums[row]:.6f}, not 1 (tolerance {PROBA_TOLERANCE}); normalise the teacher's probabilities")
+
+
+def _continuous_target(A: np.ndarray, std: Any, low: Any, high: Any) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Check continuous actions ``A [n, m]`` and return frozen (std, low, high).
+
+    Bounds default to the observed range of each dimension (widened where it is a single value);
+    the environment's ``Box`` bounds are the better choice and ``collect`` passes them.
+    """
+    _check_finite(A, "actions (P)")
+    m = A.shape[1]
+    if low is None or high is None:
+        if len(A) == 0:
+            raise DataError("an empty continuous dataset needs action_low and action_high")
+        lo, hi = A.min(axis=0), A.max(axis=0)
+        low = lo if low is None else low
+        high = np.where(hi > lo, hi, lo + 1.0) if high is None else high
+    low, high = _frozen(np.broadcast_to(np.asarray(low, dtype=np.float32), (m,))), \
+        _frozen(np.broadcast_to(np.asarray(high, dtype=np.float32), (m,)))
+    if not (np.isfinite(low).all() and np.isfinite(high).all() and (high > low).all()):
+        raise DataError(f"action bounds must be finite with high > low per dimension; got {low.tolist()}..{high.tolist()}")
+    outside = (A < low - 1e-6 * (high - low)) | (A > high + 1e-6 * (high - low))
+    if outside.any():
+        row, col = map(int, np.argwhere(outside)[0])
+        raise DataError(f"action row {row} dimension {col} is {A[row, col]}, outside its bounds "
+                        f"[{low[col]}, {high[col]}]; clip the teacher's actions to the action space")
+    if std is not None:
+        std = _frozen(std)
+        if std.shape != A.shape:
+            raise DataError(f"action_std must have the actions' shape {A.shape}; got {std.shape}")
+        _check_finite(std, "action_std")
+        if (std < 0).any():
+            raise DataError(f"action_std has a negative value at row {int(np.argwhere(std < 0)[0][0])}; a std is ≥ 0")
+    return std, low, high

@@ -5,9 +5,12 @@ A JSONL file holds one decision a line::
     {"state": [0.1, -2.0] | {"x": 0.1, "v": -2.0}, "action_probs": {"left": 0.2, "right": 0.8},
      "episode": 0, "reward": 1.0, "action": "right", "done": false, "trace": {...}}
 
-Only ``state`` and ``action_probs`` are required. Named state features become feature names
+Only ``state`` and ``action_probs`` are required. A continuous-action agent logs its action
+vector instead, ``"action": [0.3, -0.7]`` (or ``{"throttle": 0.3, "steer": -0.7}``) with no
+``action_probs``, optionally with ``"action_std": [...]``; a file holds one kind only. Named state features become feature names
 and action names keep their first-seen order; every later line must use the same names. A CSV
-is the same record flattened: columns ``state.<feature>``, ``action_probs.<action>`` and the
+is the same record flattened: columns ``state.<feature>``, ``action_probs.<action>`` (or, for
+continuous actions, ``action.<dimension>`` and optionally ``action_std.<dimension>``) and the
 optional ``episode``, ``reward``, ``action``, ``done``, ``trace`` (JSON text). The whole file is
 parsed before anything is written, so a malformed line fails with its line number and reason
 and leaves the store untouched.
@@ -28,7 +31,7 @@ from hybrid.errors import DataError
 
 PROBA_TOLERANCE = 1e-4
 OPTIONAL_KEYS = ("episode", "reward", "action", "done", "trace")
-ALLOWED_KEYS = ("state", "action_probs", *OPTIONAL_KEYS)
+ALLOWED_KEYS = ("state", "action_probs", *OPTIONAL_KEYS, "action_std")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class Decisions:
     rewards: np.ndarray
     dones: np.ndarray
     traces: list[str | None]
+    action_kind: str = "discrete"  # "continuous": probs holds action vectors, actions is all -1
+    stds: np.ndarray | None = None  # continuous only: the logged per-dimension std, when every line gave one
 
 
 class _Builder:
@@ -65,6 +70,8 @@ class _Builder:
         self.rewards: list[float] = []
         self.dones: list[bool] = []
         self.traces: list[str | None] = []
+        self.kind: str | None = None  # fixed by the first line: "discrete" or "continuous"
+        self.stds: list[list[float] | None] = []
 
     def fail(self, line: int, reason: str) -> DataError:
         return DataError(f"{self.source} line {line}: {reason}; nothing from this file was stored. Fix the line and ingest again.")
@@ -87,15 +94,30 @@ class _Builder:
         unknown = sorted(set(record) - set(ALLOWED_KEYS))
         if unknown:
             raise self.fail(line, f"unknown key(s) {unknown}; allowed keys are {list(ALLOWED_KEYS)} (put extra context in 'trace')")
-        for key in ("state", "action_probs"):
+        kind = "discrete" if "action_probs" in record or not isinstance(record.get("action"), (list, dict)) else "continuous"
+        if self.kind is not None and kind != self.kind:
+            raise self.fail(line, f"this line logs {kind} actions but earlier lines {self.kind} ones; a file holds one "
+                                  "action kind (action_probs for discrete, an action vector for continuous)")
+        self.kind = kind
+        for key in ("state", "action_probs") if kind == "discrete" else ("state",):
             if key not in record:
                 raise self.fail(line, f"missing required key {key!r}")
         self.states.append(self._state(record["state"], line))
-        self.probs.append(self._probs(record["action_probs"], line))
         self.episodes.append(self._episode(record.get("episode", 0), line))
         reward = record.get("reward")
         self.rewards.append(math.nan if reward is None else self.number(reward, line, "reward"))
-        self.actions.append(self._action(record.get("action"), line))
+        if kind == "continuous":
+            self.probs.append(self._vector(record["action"], line, "action"))
+            std = record.get("action_std")
+            self.stds.append(None if std is None else self._vector(std, line, "action_std"))
+            if std is not None and min(self.stds[-1] or [0.0]) < 0:
+                raise self.fail(line, "action_std has a negative value; a std is ≥ 0")
+            self.actions.append(-1)
+        else:
+            if "action_std" in record:
+                raise self.fail(line, "action_std belongs to continuous actions; discrete lines give action_probs")
+            self.probs.append(self._probs(record["action_probs"], line))
+            self.actions.append(self._action(record.get("action"), line))
         self.dones.append(self._done(record.get("done", False), line))
         trace = record.get("trace")
         self.traces.append(None if trace is None else json.dumps(trace, sort_keys=True))
@@ -134,6 +156,22 @@ class _Builder:
         if abs(total - 1.0) > PROBA_TOLERANCE:
             raise self.fail(line, f"action_probs sum to {total:.6f}, not 1 (tolerance {PROBA_TOLERANCE})")
         return row
+
+    def _vector(self, value: Any, line: int, what: str) -> list[float]:
+        """A continuous action (or its std) as a list or {dimension: value}; names fixed by the first line."""
+        if isinstance(value, dict):
+            if self.action_names is None:
+                self.action_names = tuple(str(k) for k in value)
+            if set(value) != set(self.action_names):
+                raise self.fail(line, f"{what} has dimensions {sorted(value)}, earlier lines have {sorted(self.action_names)}")
+            return [self.number(value[a], line, f"{what}[{a!r}]") for a in self.action_names]
+        if not isinstance(value, list) or not value:
+            raise self.fail(line, f"{what} must be a non-empty list of numbers or an object {{dimension: value}}")
+        if self.action_names is None:
+            self.action_names = tuple(f"action_{i}" for i in range(len(value)))
+        if len(value) != len(self.action_names):
+            raise self.fail(line, f"{what} has {len(value)} values, earlier lines have {len(self.action_names)}")
+        return [self.number(v, line, f"{what}[{i}]") for i, v in enumerate(value)]
 
     def _episode(self, episode: Any, line: int) -> int:
         if isinstance(episode, str) and self.text_cells and episode.strip().isdigit():
@@ -175,6 +213,8 @@ class _Builder:
             rewards=np.asarray(self.rewards, dtype=np.float64),
             dones=np.asarray(self.dones, dtype=bool),
             traces=self.traces,
+            action_kind=self.kind or "discrete",
+            stds=None if not self.stds or any(s is None for s in self.stds) else np.asarray(self.stds, dtype=np.float32),
         )
 
 
@@ -222,25 +262,34 @@ def read_csv(path: str | Path) -> Decisions:
 
 def _csv_columns(header: list[str], builder: _Builder) -> dict[str, Any]:
     states, probs, optional = [], [], {}
+    vectors: dict[str, list[tuple[int, str]]] = {"action": [], "action_std": []}
     for i, name in enumerate(header):
         if name.startswith("state."):
             states.append((i, name[len("state."):]))
         elif name.startswith("action_probs."):
             probs.append((i, name[len("action_probs."):]))
+        elif name.startswith(("action.", "action_std.")):
+            key, _, dim = name.partition(".")
+            vectors[key].append((i, dim))
         elif name in OPTIONAL_KEYS:
             optional[name] = i
         else:
             raise builder.fail(1, f"unknown column {name!r}; use state.<feature>, action_probs.<action> or {list(OPTIONAL_KEYS)}")
-    if not states or not probs:
-        raise builder.fail(1, "the header needs state.<feature> and action_probs.<action> columns")
-    return {"state": states, "action_probs": probs, "optional": optional}
+    if vectors["action"] and (probs or "action" in optional):
+        raise builder.fail(1, "the header mixes action.<dimension> (continuous) with action_probs/action (discrete); use one kind")
+    if not states or not (probs or vectors["action"]):
+        raise builder.fail(1, "the header needs state.<feature> and action_probs.<action> (or action.<dimension>) columns")
+    return {"state": states, "action_probs": probs, "optional": optional, **vectors}
 
 
 def _csv_record(row: list[str], columns: dict[str, Any], builder: _Builder, line_no: int) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "state": {name: row[i] for i, name in columns["state"]},
-        "action_probs": {name: row[i] for i, name in columns["action_probs"]},
-    }
+    record: dict[str, Any] = {"state": {name: row[i] for i, name in columns["state"]}}
+    if columns["action"]:
+        record["action"] = {name: row[i] for i, name in columns["action"]}
+        if columns["action_std"]:
+            record["action_std"] = {name: row[i] for i, name in columns["action_std"]}
+    else:
+        record["action_probs"] = {name: row[i] for i, name in columns["action_probs"]}
     for key, i in columns["optional"].items():
         cell = row[i]
         if cell == "":

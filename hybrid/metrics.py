@@ -3,6 +3,11 @@
 Every function takes probability tables ``[n, k]`` or action labels ``[n]`` for either side,
 so it works on ``predict_proba`` output, ``predict`` output or logged decisions alike, and an
 optional per-state weight (e.g. DAgger or VIPER weights).
+
+Continuous actions ``[n, m]`` have their own pair: ``action_fidelity`` (share of states whose
+every action dimension is within ``tolerance`` of the dimension's range of the teacher's, by
+default ``DEFAULT_TOLERANCE`` = 5%) and ``normalised_mse`` (mean squared error per dimension
+divided by the squared range). ``dataset_fidelity`` picks the right one from a dataset's kind.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import numpy as np
 from hybrid.errors import DataError
 
 KL_CLIP = 1e-8  # student probabilities are clipped here so a confident zero does not give infinity
+DEFAULT_TOLERANCE = 0.05  # continuous fidelity: an action within 5% of each dimension's range counts as agreeing
 
 
 def to_labels(P: Any, *, name: str = "P") -> np.ndarray:
@@ -91,3 +97,48 @@ def _weights(weights: Any, n: int) -> np.ndarray | None:
     if w.shape != (n,) or not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
         raise DataError(f"weights must be {n} finite values ≥ 0, not all zero; got shape {w.shape}.")
     return w
+
+
+def _continuous_pair(teacher: Any, student: Any, low: Any, high: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Teacher and student actions as float64 ``[n, m]`` and each dimension's range, checked."""
+    t = np.asarray(teacher, dtype=np.float64)
+    s = np.asarray(student, dtype=np.float64)
+    t, s = (a[:, None] if a.ndim == 1 else a for a in (t, s))
+    if t.ndim != 2 or t.shape != s.shape:
+        raise DataError(f"teacher actions {t.shape} and student actions {s.shape} must both be [n, m]; score both on the same states.")
+    _check_aligned(t, s)
+    span = np.broadcast_to(np.asarray(high, dtype=np.float64) - np.asarray(low, dtype=np.float64), (t.shape[1],))
+    if not (np.isfinite(span).all() and (span > 0).all()):
+        raise DataError(f"action bounds must be finite with high > low; got range {span.tolist()}.")
+    if not (np.isfinite(t).all() and np.isfinite(s).all()):
+        raise DataError("actions hold NaN or infinity; score finite actions only.")
+    return t, s, span
+
+
+def action_fidelity(teacher: Any, student: Any, low: Any, high: Any, *, tolerance: float = DEFAULT_TOLERANCE,
+                    weights: Any = None) -> float:
+    """Share of states (weighted if ``weights``) where every action dimension of the student is
+    within ``tolerance × (high - low)`` of the teacher's."""
+    if not 0 < tolerance:
+        raise DataError(f"tolerance must be > 0 (a share of each dimension's range); got {tolerance}.")
+    t, s, span = _continuous_pair(teacher, student, low, high)
+    close = (np.abs(t - s) <= tolerance * span).all(axis=1)
+    return float(np.average(close, weights=_weights(weights, len(t))))
+
+
+def normalised_mse(teacher: Any, student: Any, low: Any, high: Any, weights: Any = None) -> float:
+    """Mean squared action error, each dimension divided by its squared range (0 = identical,
+    1 = off by a whole range everywhere)."""
+    t, s, span = _continuous_pair(teacher, student, low, high)
+    per_state = (((t - s) / span) ** 2).mean(axis=1)
+    return float(np.average(per_state, weights=_weights(weights, len(t))))
+
+
+def dataset_fidelity(dataset: Any, student_output: Any, weights: Any = None, *,
+                     tolerance: float = DEFAULT_TOLERANCE) -> float:
+    """Fidelity of ``student_output`` on ``dataset``'s states, by the dataset's action kind:
+    top-1 agreement with ``P`` (discrete) or ``action_fidelity`` within ``tolerance`` (continuous)."""
+    if getattr(dataset, "action_kind", "discrete") == "continuous":
+        return action_fidelity(dataset.P, student_output, dataset.action_low, dataset.action_high,
+                               tolerance=tolerance, weights=weights)
+    return fidelity(dataset.P, student_output, weights)

@@ -3,6 +3,10 @@
 Episode ``i`` of a call with ``seed`` resets the environment with the ``i``-th seed drawn from
 ``numpy.random.SeedSequence(seed)``, so two policies evaluated with the same seed start from
 the same states (paired comparisons) and every figure is reproducible.
+
+The environment's action space decides the action kind, in one place (``action_kind``): a
+``Discrete`` space takes action indices chosen from probabilities, a ``Box`` takes bounded
+action vectors; ``collect``, ``closed_loop`` and ``evaluate`` serve both.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from hybrid.errors import DataError
 from hybrid.store import TrajectoryStore
 from hybrid.teachers import Teacher, as_teacher, is_sb3_model, state_weights
 
-Act = Callable[[np.ndarray], int]
+Act = Callable[[np.ndarray], Any]  # one state -> an action index (Discrete) or vector (Box)
 
 
 class Rollouts(NamedTuple):
@@ -32,7 +36,8 @@ class Rollouts(NamedTuple):
 @dataclass(frozen=True)
 class ClosedLoop:
     """A policy's closed-loop measurement: returns per episode, and (given a teacher) how often
-    the policy agreed with the teacher's greedy action on the states the policy itself visited."""
+    the policy agreed with the teacher's greedy action on the states the policy itself visited
+    (continuous actions: share within ``metrics.DEFAULT_TOLERANCE`` of each dimension's range)."""
 
     returns: np.ndarray
     states: np.ndarray
@@ -66,15 +71,34 @@ def episode_seeds(seed: int, episodes: int) -> list[int]:
     return [int(s) for s in np.random.SeedSequence(seed).generate_state(episodes)]
 
 
-def _check_spaces(env: gym.Env) -> None:
-    if not isinstance(env.action_space, gym.spaces.Discrete):
-        raise DataError(f"only Discrete action spaces can be distilled; {env.spec.id if env.spec else env} has {env.action_space}")
+def action_kind(env: gym.Env) -> str:
+    """``"discrete"`` for a ``Discrete`` action space, ``"continuous"`` for a bounded 1-D ``Box``."""
     if not isinstance(env.observation_space, gym.spaces.Box):
         raise DataError(f"observations must be a Box (numeric vector); got {env.observation_space}")
+    space = env.action_space
+    if isinstance(space, gym.spaces.Discrete):
+        return "discrete"
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1 and space.is_bounded("both"):
+        return "continuous"
+    raise DataError(f"{env.spec.id if env.spec else env} has action space {space}; agent-distill takes a Discrete "
+                    "space or a bounded 1-D Box (wrap others, e.g. with gymnasium.wrappers.RescaleAction)")
+
+
+def _check_spaces(env: gym.Env) -> None:
+    action_kind(env)
+
+
+def _env_action(env: gym.Env) -> Callable[[Any], Any]:
+    """What ``env.step`` takes from a policy's action: an ``int`` index, or a float32 vector."""
+    if action_kind(env) == "discrete":
+        return int
+    shape = env.action_space.shape
+    return lambda a: np.asarray(a, dtype=np.float32).reshape(shape)
 
 
 def run_episodes(env: gym.Env, act: Act, seeds: list[int]) -> tuple[list[np.ndarray], list[list[float]]]:
     """Roll ``act`` out for one episode per seed; per episode, the states seen and rewards got."""
+    to_env = _env_action(env)
     states, rewards = [], []
     for s in seeds:
         obs, _ = env.reset(seed=s)
@@ -82,7 +106,7 @@ def run_episodes(env: gym.Env, act: Act, seeds: list[int]) -> tuple[list[np.ndar
         while not done:
             x = np.asarray(obs, dtype=np.float32).reshape(-1)
             ep_states.append(x)
-            obs, reward, terminated, truncated, _ = env.step(int(act(x)))
+            obs, reward, terminated, truncated, _ = env.step(to_env(act(x)))
             ep_rewards.append(float(reward))
             done = terminated or truncated
         states.append(np.stack(ep_states))
@@ -90,12 +114,15 @@ def run_episodes(env: gym.Env, act: Act, seeds: list[int]) -> tuple[list[np.ndar
     return states, rewards
 
 
-def policy_actions(policy: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """Batch greedy actions ``X[n, d] -> int64[n]`` of a student (``predict``), a probability
-    model or anything ``as_teacher`` adapts."""
+def policy_actions(policy: Any, action_space: Any = None) -> Callable[[np.ndarray], np.ndarray]:
+    """Batch greedy actions of a student (``predict``), a probability model or anything
+    ``as_teacher`` adapts: ``X[n, d] -> int64[n]``, or ``float32[n, m]`` given a ``Box``."""
+    continuous = isinstance(action_space, gym.spaces.Box)
     if callable(getattr(policy, "predict", None)) and not is_sb3_model(policy):  # SB3's predict returns a tuple
+        if continuous:
+            return lambda X: np.asarray(policy.predict(X), dtype=np.float32).reshape(len(X), -1)
         return lambda X: np.asarray(policy.predict(X)).reshape(-1).astype(np.int64)
-    return as_teacher(policy).predict
+    return as_teacher(policy, action_space=action_space if continuous else None).predict
 
 
 def collect(
@@ -114,11 +141,18 @@ def collect(
     With a ``store`` every step (state, probabilities, action, reward, done) is logged as a new
     run and the run id is in ``dataset.meta["run_id"]``. ``weighting`` ("q" or "margin") adds
     VIPER-style state weights.
+
+    In a ``Box`` action space the dataset holds the teacher's deterministic actions (and its
+    std when it has one); ``sample`` adds Gaussian noise of that std, and ``weighting`` favours
+    states where the std is small (see ``hybrid.teachers_continuous.continuous_weights``).
     """
-    teacher = as_teacher(teacher)
     env_obj, owned = make_env(env)
     try:
-        _check_spaces(env_obj)
+        if action_kind(env_obj) == "continuous":
+            from hybrid.rollouts_continuous import collect_continuous
+
+            return collect_continuous(env_obj, teacher, episodes, seed, store, sample=sample, weighting=weighting)
+        teacher = as_teacher(teacher)
         rng = np.random.default_rng(seed)
         seeds = episode_seeds(seed, episodes)
         records: list[tuple[np.ndarray, np.ndarray, int]] = []
@@ -167,15 +201,21 @@ def closed_loop(env: str | gym.Env, policy: Any, episodes: int, seed: int, teach
     """Roll ``policy`` out greedily; with a ``teacher``, also its agreement on the visited states."""
     env_obj, owned = make_env(env)
     try:
-        _check_spaces(env_obj)
-        actions = policy_actions(policy)
-        states, rewards = run_episodes(env_obj, lambda x: int(actions(x[None, :])[0]), episode_seeds(seed, episodes))
+        continuous = action_kind(env_obj) == "continuous"
+        space = env_obj.action_space if continuous else None
+        actions = policy_actions(policy, space)
+        states, rewards = run_episodes(env_obj, lambda x: actions(x[None, :])[0], episode_seeds(seed, episodes))
     finally:
         if owned:
             env_obj.close()
     X = np.concatenate(states)
     agreement = None
-    if teacher is not None:
+    if teacher is not None and continuous:
+        from hybrid.metrics import action_fidelity
+
+        assert space is not None
+        agreement = action_fidelity(as_teacher(teacher, action_space=space).predict(X), actions(X), space.low, space.high)
+    elif teacher is not None:
         agreement = float(np.mean(actions(X) == as_teacher(teacher).predict(X)))
     return ClosedLoop(np.array([sum(r) for r in rewards], dtype=np.float64), X, agreement)
 

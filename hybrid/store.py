@@ -3,7 +3,9 @@
 Three tables: ``runs`` (teacher id, environment id, seed, time, source, action and feature
 names), ``episodes`` (one row per episode of a run) and ``steps`` (state and teacher
 probabilities as little-endian float32 blobs, action taken, reward, done, and an optional JSON
-trace of the reasoning or tool calls behind the decision). Blobs keep logging above 100k
+trace of the reasoning or tool calls behind the decision). A continuous-action run records its
+bounds in ``runs.action_space`` (JSON; NULL for discrete runs) and its steps keep the teacher's
+action vector in the ``probs`` blob and its optional std in ``std``. Blobs keep logging above 100k
 steps/s and loading 1M steps into a ``DistillDataset`` under a few seconds
 (``benchmarks/trajectory_store.py``). Every write is one transaction: a batch of steps or a
 whole ingested file lands completely or not at all.
@@ -43,6 +45,7 @@ class TrajectoryStore:
             raise DataError(f"cannot open trajectory store {self.path}: {e}; pass a writable path to a new file or an "
                             "existing store") from None
         self._runs: dict[int, tuple[int, int]] = {}  # run id -> (n_features, n_actions)
+        self._spaces: dict[int, dict[str, Any] | None] = {}  # run id -> continuous action space or None
         self._episodes: dict[tuple[int, int], list[int]] = {}  # (run, episode) -> [episode row id, next t]
 
     def __enter__(self) -> "TrajectoryStore":
@@ -72,6 +75,11 @@ class TrajectoryStore:
             }, pk="id", foreign_keys=[("run_id", "runs", "id"), ("episode_id", "episodes", "id")],
                 not_null={"run_id", "episode_id", "t", "state", "probs", "done"}, if_not_exists=True)
             self.db["steps"].create_index(["run_id"], if_not_exists=True)
+            # continuous actions, added to stores created before them: bounds per run, std per step
+            if "action_space" not in self.db["runs"].columns_dict:
+                self.db["runs"].add_column("action_space", str)
+            if "std" not in self.db["steps"].columns_dict:
+                self.db["steps"].add_column("std", bytes)
 
     # -- writing ---------------------------------------------------------------------------
     def start_run(
@@ -85,15 +93,22 @@ class TrajectoryStore:
         seed: int | None = None,
         source: str = "api",
         meta: dict[str, Any] | None = None,
+        action_low: Sequence[float] | None = None,
+        action_high: Sequence[float] | None = None,
     ) -> int:
-        """Open a run and return its id. ``n_features`` is needed when features are unnamed."""
+        """Open a run and return its id. ``n_features`` is needed when features are unnamed.
+
+        A continuous-action run passes ``action_low`` and ``action_high`` (one bound per action
+        dimension named in ``action_names``); its steps then log action vectors, not probabilities.
+        """
         if feature_names is not None:
             n_features = len(feature_names)
         if not n_features or n_features < 1:
             raise DataError("start_run needs feature_names or n_features ≥ 1 to know the state width")
         action_names = [str(a) for a in action_names]
-        if len(action_names) < 2 or len(set(action_names)) != len(action_names):
-            raise DataError(f"action_names must hold at least 2 unique names; got {action_names}")
+        space = _action_space(action_names, action_low, action_high)
+        if len(action_names) < (1 if space else 2) or len(set(action_names)) != len(action_names):
+            raise DataError(f"action_names must hold at least {1 if space else 2} unique names; got {action_names}")
         with self.db.atomic():
             run_id = self.db["runs"].insert({
                 "teacher": teacher, "env": env, "seed": seed, "source": source,
@@ -101,16 +116,19 @@ class TrajectoryStore:
                 "action_names": json.dumps(action_names),
                 "feature_names": None if feature_names is None else json.dumps([str(f) for f in feature_names]),
                 "n_features": int(n_features), "meta": json.dumps(meta or {}, sort_keys=True, default=str),
+                "action_space": None if space is None else json.dumps(space),
             }).last_pk
         self._runs[run_id] = (int(n_features), len(action_names))
+        self._spaces[run_id] = space
         return run_id
 
     def _run_shape(self, run_id: int) -> tuple[int, int]:
         if run_id not in self._runs:
-            row = self.db.execute("select n_features, action_names from runs where id = ?", [run_id]).fetchone()
+            row = self.db.execute("select n_features, action_names, action_space from runs where id = ?", [run_id]).fetchone()
             if row is None:
                 raise DataError(f"no run {run_id} in {self.path}; open one with start_run()")
             self._runs[run_id] = (int(row[0]), len(json.loads(row[1])))
+            self._spaces[run_id] = None if row[2] is None else json.loads(row[2])
         return self._runs[run_id]
 
     def _episode(self, run_id: int, episode: int) -> list[int]:
@@ -148,13 +166,17 @@ class TrajectoryStore:
         rewards: Sequence[float] | None = None,
         dones: Sequence[bool] | None = None,
         traces: Sequence[Any] | None = None,
+        stds: Any = None,
     ) -> int:
         """Append a batch of steps to ``run_id`` in one transaction; returns how many were logged.
 
         ``episode`` is one episode number for the whole batch or one per step; steps are
         numbered within their episode in the order given. ``traces`` items are JSON-able (or None).
+        In a continuous run ``probs`` holds the teacher's actions ``[n, m]`` and ``stds`` its
+        optional per-dimension std; ``actions`` (indices) do not apply there.
         """
         n_features, n_actions = self._run_shape(run_id)
+        space = self._spaces[run_id]
         X = np.ascontiguousarray(states, dtype=_LE_F32)
         P = np.ascontiguousarray(probs, dtype=_LE_F32)
         if X.ndim != 2 or X.shape[1] != n_features or P.shape != (X.shape[0], n_actions):
@@ -163,7 +185,20 @@ class TrajectoryStore:
             )
         if not np.isfinite(X).all():
             raise DataError(f"states hold NaN or infinity (first at row {int(np.argwhere(~np.isfinite(X))[0][0])}); log finite states")
-        check_probabilities(P)
+        std_blobs: Sequence[bytes | None] = [None] * len(X)
+        if space is None:
+            if stds is not None:
+                raise DataError(f"run {run_id} logs discrete probabilities; stds belong to continuous runs")
+            check_probabilities(P)
+        else:
+            if actions is not None:
+                raise DataError(f"run {run_id} is continuous: its actions are the vectors in probs; pass actions=None")
+            # bounds and finiteness are checked the same way a dataset checks them
+            DistillDataset(X, P, [f"a{i}" for i in range(n_actions)], action_kind="continuous",
+                           action_std=stds, action_low=space["low"], action_high=space["high"])
+            if stds is not None:
+                S = np.ascontiguousarray(stds, dtype=_LE_F32)
+                std_blobs = [row.tobytes() for row in S]
         n = len(X)
         episodes = np.broadcast_to(np.asarray(episode, dtype=np.int64), (n,))
         actions = _column(actions, n, "actions", int)
@@ -178,44 +213,60 @@ class TrajectoryStore:
                 # sqlite-utils owns the schema and the transaction; this hot insert goes straight to
                 # its connection because per-value JSON checks in insert_all cost 60% of the time
                 self.db.conn.executemany(
-                    "insert into steps (run_id, episode_id, t, state, probs, action, reward, done, trace) "
-                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "insert into steps (run_id, episode_id, t, state, probs, action, reward, done, trace, std) "
+                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     zip(itertools.repeat(run_id), episode_ids, steps,
                         (xb[i:i + sx] for i in range(0, len(xb), sx)), (pb[i:i + sp] for i in range(0, len(pb), sp)),
-                        actions, rewards, done_flags, trace_text),
+                        actions, rewards, done_flags, trace_text, std_blobs),
                 )
         except BaseException:
             self._episodes.clear()  # rolled back: cached episode ids and step counters are no longer true
             raise
         return n
 
-    def _ingest(self, decisions: Decisions, path: Path, source: str, teacher: str | None, env: str | None) -> int:
+    def _ingest(self, decisions: Decisions, path: Path, source: str, teacher: str | None, env: str | None,
+                action_space: Any = None) -> int:
+        bounds: dict[str, Any] = {}
+        if decisions.action_kind == "continuous":  # the environment's Box bounds, else the logged range
+            if action_space is not None:
+                bounds = {"action_low": np.asarray(action_space.low), "action_high": np.asarray(action_space.high)}
+            else:
+                lo, hi = decisions.probs.min(axis=0), decisions.probs.max(axis=0)
+                bounds = {"action_low": lo, "action_high": np.where(hi > lo, hi, lo + 1.0)}
         try:
             with self.db.atomic():
                 run_id = self.start_run(
                     decisions.action_names, decisions.feature_names, n_features=decisions.states.shape[1],
                     teacher=teacher, env=env, source=source, meta={"file": path.name, "file_hash": hash_file(path)},
+                    **bounds,
                 )
-                actions = [None if a < 0 else int(a) for a in decisions.actions]
+                actions = None if bounds else [None if a < 0 else int(a) for a in decisions.actions]
                 rewards = [None if np.isnan(r) else float(r) for r in decisions.rewards]
                 traces = [None if t is None else json.loads(t) for t in decisions.traces]
                 self.log_steps(run_id, decisions.states, decisions.probs, episode=decisions.episodes,
-                               actions=actions, rewards=rewards, dones=decisions.dones, traces=traces)
+                               actions=actions, rewards=rewards, dones=decisions.dones, traces=traces,
+                               stds=decisions.stds)
         except BaseException:
             self._runs.clear()
             self._episodes.clear()
             raise
         return run_id
 
-    def ingest_jsonl(self, path: str | Path, *, teacher: str | None = None, env: str | None = None) -> int:
-        """Store the decisions of a JSONL file as a new run (all or nothing); returns the run id."""
-        path = Path(path)
-        return self._ingest(read_jsonl(path), path, "jsonl", teacher, env)
+    def ingest_jsonl(self, path: str | Path, *, teacher: str | None = None, env: str | None = None,
+                     action_space: Any = None) -> int:
+        """Store the decisions of a JSONL file as a new run (all or nothing); returns the run id.
 
-    def ingest_csv(self, path: str | Path, *, teacher: str | None = None, env: str | None = None) -> int:
-        """Store the decisions of a CSV file as a new run (all or nothing); returns the run id."""
+        Continuous actions take their bounds from ``action_space`` (a gymnasium ``Box``) when
+        given, else from the range the file logs.
+        """
         path = Path(path)
-        return self._ingest(read_csv(path), path, "csv", teacher, env)
+        return self._ingest(read_jsonl(path), path, "jsonl", teacher, env, action_space)
+
+    def ingest_csv(self, path: str | Path, *, teacher: str | None = None, env: str | None = None,
+                   action_space: Any = None) -> int:
+        """Store the decisions of a CSV file as a new run (all or nothing); as ``ingest_jsonl``."""
+        path = Path(path)
+        return self._ingest(read_csv(path), path, "csv", teacher, env, action_space)
 
     # -- reading ---------------------------------------------------------------------------
     def runs(self) -> list[dict[str, Any]]:
@@ -223,7 +274,7 @@ class TrajectoryStore:
         out = []
         for row in self.db["runs"].rows_where(order_by="id"):
             row = dict(row)
-            for key in ("action_names", "feature_names", "meta"):
+            for key in ("action_names", "feature_names", "meta", "action_space"):
                 row[key] = None if row[key] is None else json.loads(row[key])
             out.append(row)
         return out
@@ -256,6 +307,12 @@ class TrajectoryStore:
             raise DataError(f"{self.path} holds no runs; log decisions with start_run/log_steps or ingest a file first")
         first = chosen[0]
         for r in chosen[1:]:
+            if r["action_space"] != first["action_space"]:
+                kinds = ["continuous" if x["action_space"] else "discrete" for x in (r, first)]
+                raise DataError(
+                    f"run {r['id']} holds {kinds[0]} actions {r['action_space'] or ''} but run {first['id']} {kinds[1]} ones "
+                    f"{first['action_space'] or ''}; a dataset has one action kind and bounds: pass runs=[...] of one kind"
+                )
             if (r["action_names"], r["feature_names"], r["n_features"]) != (first["action_names"], first["feature_names"], first["n_features"]):
                 raise DataError(
                     f"run {r['id']} has actions {r['action_names']} and features {r['feature_names']}, run {first['id']} has "
@@ -263,22 +320,40 @@ class TrajectoryStore:
                 )
         ids = [r["id"] for r in chosen]
         cursor = self.db.execute(
-            f"select state, probs from steps where run_id in ({','.join('?' * len(ids))}) order by id", ids
+            f"select state, probs, std from steps where run_id in ({','.join('?' * len(ids))}) order by id", ids
         )
-        states, probs = [], []
+        states, probs, stds = [], [], []
         while batch := cursor.fetchmany(100_000):
-            s, p = zip(*batch)
+            s, p, sd = zip(*batch)
             states.append(b"".join(s))
             probs.append(b"".join(p))
+            stds.extend(sd)
         d, k = first["n_features"], len(first["action_names"])
         X = np.frombuffer(b"".join(states), dtype=_LE_F32)
         P = np.frombuffer(b"".join(probs), dtype=_LE_F32)
         if X.size % d or P.size != X.size // d * k:
             raise DataError(f"{self.path} has step blobs of the wrong size for {d} features and {k} actions; the store is corrupt")
+        meta = {"source": "trajectory_store", "store": str(self.path), "runs": ids}
+        space = first["action_space"]
+        if space is None:
+            return DistillDataset(X.reshape(-1, d), P.reshape(-1, k), first["action_names"], first["feature_names"], meta=meta)
+        std = None if any(b is None for b in stds) else np.frombuffer(b"".join(stds), dtype=_LE_F32).reshape(-1, k)
         return DistillDataset(
-            X.reshape(-1, d), P.reshape(-1, k), first["action_names"], first["feature_names"],
-            meta={"source": "trajectory_store", "store": str(self.path), "runs": ids},
+            X.reshape(-1, d), P.reshape(-1, k), first["action_names"], first["feature_names"], meta=meta,
+            action_kind="continuous", action_std=std, action_low=space["low"], action_high=space["high"],
         )
+
+
+def _action_space(action_names: list[str], low: Sequence[float] | None, high: Sequence[float] | None) -> dict[str, Any] | None:
+    """The run's continuous action space as JSON-able bounds, or None for a discrete run."""
+    if low is None and high is None:
+        return None
+    if low is None or high is None:
+        raise DataError("a continuous run needs both action_low and action_high")
+    lo, hi = np.asarray(low, dtype=np.float32).reshape(-1), np.asarray(high, dtype=np.float32).reshape(-1)
+    if lo.shape != (len(action_names),) or hi.shape != lo.shape or not (np.isfinite(lo).all() and np.isfinite(hi).all() and (hi > lo).all()):
+        raise DataError(f"action bounds {lo.tolist()}..{hi.tolist()} must be finite, high > low, one per action name {action_names}")
+    return {"kind": "continuous", "low": lo.astype(float).tolist(), "high": hi.astype(float).tolist()}
 
 
 def _column(values: Sequence[Any] | None, n: int, name: str, kind: type | None) -> Sequence[Any]:

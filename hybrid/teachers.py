@@ -11,13 +11,16 @@ fix, so bad labels never reach a dataset.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hybrid.dataset import check_names as _names
 from hybrid.errors import DataError, HybridError, TeacherError
 from provenance.hashing import hash_array, hash_json
+
+if TYPE_CHECKING:
+    from hybrid.teachers_continuous import ContinuousTeacher
 
 PROBA_TOLERANCE = 1e-4
 
@@ -231,7 +234,7 @@ def _sb3_teacher(model: Any, action_names: Sequence[str] | None, feature_names: 
     from stable_baselines3 import DQN  # sb3 only imported when an SB3 model is passed
 
     if not isinstance(model.action_space, spaces.Discrete):
-        raise TeacherError(f"{type(model).__name__} has action space {model.action_space}; only Discrete actions can be distilled")
+        raise TeacherError(f"{type(model).__name__} has action space {model.action_space}; pass a Discrete or Box action space")
     policy = model.policy
     policy.set_training_mode(False)
     name = type(model).__name__
@@ -305,8 +308,13 @@ def as_teacher(
     *,
     feature_names: Sequence[str] | None = None,
     temperature: float = 1.0,
-) -> Teacher:
-    """Adapt ``obj`` into a validated ``Teacher``.
+    action_space: Any = None,
+) -> Teacher | ContinuousTeacher:
+    """Adapt ``obj`` into a validated ``Teacher`` (discrete) or ``ContinuousTeacher``.
+
+    Continuous first: an SB3 model with a ``Box`` action space, an object declaring
+    ``action_kind = "continuous"``, or anything given ``action_space=Box(...)`` becomes a
+    ``ContinuousTeacher`` (see ``hybrid.teachers_continuous``). Otherwise, for discrete actions:
 
     Tried in order: a ``Teacher`` (returned as is); a stable-baselines3 PPO/A2C (action
     distribution probabilities) or DQN (softmax of Q-values / ``temperature``, Q-values exposed);
@@ -315,9 +323,13 @@ def as_teacher(
     ``act(state) -> {action: p}``, called with one state as a 1-D float32 array (keys become
     ``action_names`` in first-seen order and stay fixed); a batch callable ``f(X[n, d]) -> [n, k]``.
     """
+    from hybrid.teachers_continuous import continuous_teacher, is_continuous
+
+    names = None if action_names is None else _names(action_names, "action_names")
+    if is_continuous(obj, action_space):
+        return continuous_teacher(obj, names, feature_names, action_space)
     if isinstance(obj, Teacher):
         return obj
-    names = None if action_names is None else _names(action_names, "action_names")
     if is_sb3_model(obj):
         return _sb3_teacher(obj, names, feature_names, temperature)
     if _method(obj, "predict_proba") is not None:

@@ -1,4 +1,6 @@
-"""The committed neural teachers: PPO policies for CartPole-v1, Acrobot-v1 and LunarLander-v3.
+"""The committed neural teachers: PPO policies for CartPole-v1, Acrobot-v1 and LunarLander-v3,
+SAC policies for the continuous-action Pendulum-v1, MountainCarContinuous-v0 and LunarLander-v3
+(``continuous=True``, zoo id ``LunarLanderContinuous-v3``).
 
 Each teacher is the policy half of a stable-baselines3 PPO ``MlpPolicy`` (two 64-unit tanh
 layers, then the action logits), exported by ``examples/train_teachers.py`` as plain float32
@@ -147,12 +149,17 @@ def read_index(directory: Path | str | None = None) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))["teachers"]
 
 
-def available_teachers(directory: Path | str | None = None) -> list[str]:
-    """Environment ids with a committed teacher, sorted."""
-    return sorted(read_index(directory))
+def available_teachers(directory: Path | str | None = None, action_kind: str | None = None) -> list[str]:
+    """Environment ids with a committed teacher, sorted; only those of ``action_kind``
+    (``"discrete"`` or ``"continuous"``) when given."""
+    index = read_index(directory)
+    return sorted(e for e, entry in index.items()
+                  if action_kind is None or entry.get("action_kind", "discrete") == action_kind)
 
 
-def load_teacher(env_id: str, directory: Path | str | None = None) -> PolicyTeacher:
+def load_teacher(
+    env_id: str, directory: Path | str | None = None
+) -> PolicyTeacher | ContinuousPolicyTeacher:
     """Load the committed teacher for ``env_id`` after checking its file's SHA-256.
 
     Raises ``TeacherError`` when the environment has no teacher (naming those that exist) or
@@ -178,6 +185,17 @@ def load_teacher(env_id: str, directory: Path | str | None = None) -> PolicyTeac
         )
     with np.load(path, allow_pickle=False) as data:
         arrays = {key: data[key] for key in data.files}
+    if entry.get("action_kind") == "continuous":
+        return ContinuousPolicyTeacher.from_arrays(
+            arrays,
+            env_id=env_id,
+            action_names=entry["action_names"],
+            feature_names=entry["feature_names"],
+            activation=entry.get("activation", "relu"),
+            squash=entry.get("squash", "tanh"),
+            clip_mean=entry.get("clip_mean"),
+            content_hash=actual,
+        )
     return PolicyTeacher.from_arrays(
         arrays,
         env_id=env_id,
@@ -185,3 +203,163 @@ def load_teacher(env_id: str, directory: Path | str | None = None) -> PolicyTeac
         feature_names=entry["feature_names"],
         content_hash=actual,
     )
+
+
+class ContinuousPolicyTeacher(nn.Module):
+    """A continuous-action MLP policy: hidden Linear layers, then the mean action, bounded.
+
+    Two heads cover SB3's actors: ``squash="tanh"`` (SAC/TD3: ``tanh`` of the mean, optionally
+    clipped to ``±clip_mean`` first as SAC does with gSDE, then scaled to ``[low, high]``) and
+    ``squash="clip"`` (PPO/A2C: the Gaussian mean clipped to the bounds, as SB3 clips before
+    stepping). The deterministic action is the distribution's mode. An optional ``log_std``
+    (a vector for PPO, a Linear head on the last hidden layer for SAC) gives ``action_std``,
+    used to weight states where the teacher is sure of its action.
+    """
+
+    action_kind = "continuous"
+
+    def __init__(
+        self,
+        layers: Sequence[tuple[np.ndarray, np.ndarray]],
+        *,
+        env_id: str,
+        action_names: Sequence[str],
+        feature_names: Sequence[str],
+        action_low: Sequence[float] | np.ndarray,
+        action_high: Sequence[float] | np.ndarray,
+        activation: str = "relu",
+        squash: str = "tanh",
+        clip_mean: float | None = None,
+        log_std: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None,
+        content_hash: str | None = None,
+    ) -> None:
+        super().__init__()
+        acts = {"relu": nn.ReLU, "tanh": nn.Tanh}
+        if activation not in acts or squash not in ("tanh", "clip"):
+            raise TeacherError(
+                f"teacher {env_id!r}: activation {activation!r} / squash {squash!r} unknown; "
+                "use activation relu|tanh and squash tanh|clip in index.json"
+            )
+        modules: list[nn.Module] = []
+        for i, (weight, bias) in enumerate(layers):
+            modules += [_linear(env_id, i, weight, bias), acts[activation]()]
+        if not modules:
+            raise TeacherError(f"teacher {env_id!r} has no layers; re-export it")
+        self.hidden = nn.Sequential(*modules[:-2])
+        self.mean = modules[-2]
+        self.requires_grad_(False)
+        low = np.asarray(action_low, dtype=np.float32).ravel()
+        high = np.asarray(action_high, dtype=np.float32).ravel()
+        n_in, n_out = self.linears[0].in_features, self.mean.out_features
+        if len(feature_names) != n_in or len(action_names) != n_out or low.shape != (n_out,) \
+                or high.shape != (n_out,) or not (np.isfinite(low).all() and np.isfinite(high).all()
+                                                   and (high > low).all()):
+            raise TeacherError(
+                f"teacher {env_id!r} maps {n_in} features to {n_out} actions but names "
+                f"{len(feature_names)} features, {len(action_names)} actions and bounds "
+                f"{low.tolist()}..{high.tolist()}; fix index.json (finite bounds, high > low)"
+            )
+        self.log_std_head: nn.Linear | None = None
+        self.log_std_const: torch.Tensor | None = None
+        if isinstance(log_std, tuple):
+            self.log_std_head = _linear(env_id, len(layers), *log_std)
+        elif log_std is not None:
+            self.log_std_const = torch.as_tensor(np.asarray(log_std, dtype=np.float32).ravel())
+        self.env_id, self.activation, self.squash, self.clip_mean = env_id, activation, squash, clip_mean
+        self.action_names = list(action_names)
+        self.feature_names = list(feature_names)
+        self.action_low, self.action_high = low, high
+        self.content_hash = content_hash
+        self.eval()
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], **meta: Any) -> ContinuousPolicyTeacher:
+        """Build from the ``.npz`` layout: ``layer{i}.*``, ``action_low/high`` and an optional log-std."""
+        layers = []
+        while layer_keys(len(layers))[0] in arrays:
+            w_key, b_key = layer_keys(len(layers))
+            layers.append((arrays[w_key], arrays[b_key]))
+        log_std: Any = None
+        if "log_std.weight" in arrays:
+            log_std = (arrays["log_std.weight"], arrays["log_std.bias"])
+        elif "log_std" in arrays:
+            log_std = arrays["log_std"]
+        return cls(layers, action_low=arrays["action_low"], action_high=arrays["action_high"],
+                   log_std=log_std, **meta)
+
+    @property
+    def linears(self) -> list[nn.Linear]:
+        """The Linear layers of the mean path, input first."""
+        return [m for m in self.hidden if isinstance(m, nn.Linear)] + [self.mean]
+
+    @property
+    def ops_per_decision(self) -> int:
+        """Multiply-adds of one deterministic decision (the mean path; the std is not needed to act)."""
+        return sum(m.in_features * m.out_features for m in self.linears)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Deterministic actions ``[n, n_actions]`` within the bounds, for raw states."""
+        mu = self.mean(self.hidden(x))
+        low, high = torch.from_numpy(self.action_low), torch.from_numpy(self.action_high)
+        if self.squash == "clip":
+            return torch.clamp(mu, low, high)
+        if self.clip_mean:
+            mu = torch.clamp(mu, -self.clip_mean, self.clip_mean)
+        return low + 0.5 * (torch.tanh(mu) + 1.0) * (high - low)
+
+    def _tensor(self, X: np.ndarray) -> torch.Tensor:
+        X = np.asarray(X, dtype=np.float32)
+        X = X[None, :] if X.ndim == 1 else X
+        if X.ndim != 2 or X.shape[1] != len(self.feature_names):
+            raise DataError(
+                f"X has shape {X.shape}; teacher {self.env_id!r} takes [n, "
+                f"{len(self.feature_names)}] states ({', '.join(self.feature_names)})"
+            )
+        if not np.isfinite(X).all():
+            raise DataError("X contains NaN or infinity; pass finite environment states")
+        return torch.tensor(X)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Deterministic actions ``[n, n_actions]`` (float32), each within its bounds."""
+        with torch.no_grad():
+            return self.forward(self._tensor(X)).numpy()
+
+    def action_std(self, X: np.ndarray) -> np.ndarray | None:
+        """Per-dimension std of the teacher's action ``[n, n_actions]`` in action units, or ``None``.
+
+        For a tanh-squashed policy the Gaussian std is carried through the squash to first
+        order (``std · (1 - tanh(mu)²) · half-range``), which is what matters for weighting.
+        """
+        if self.log_std_head is None and self.log_std_const is None:
+            return None
+        with torch.no_grad():
+            x = self._tensor(X)
+            latent = self.hidden(x)
+            if self.log_std_head is not None:
+                std = torch.exp(torch.clamp(self.log_std_head(latent), -20.0, 2.0))
+            else:
+                assert self.log_std_const is not None
+                std = torch.exp(self.log_std_const).expand(len(x), -1)
+            if self.squash == "tanh":
+                mu = self.mean(latent)
+                if self.clip_mean:
+                    mu = torch.clamp(mu, -self.clip_mean, self.clip_mean)
+                half = torch.from_numpy((self.action_high - self.action_low) / 2)
+                std = std * (1.0 - torch.tanh(mu) ** 2) * half
+            return std.numpy().astype(np.float32)
+
+
+def _linear(env_id: str, i: int, weight: np.ndarray, bias: np.ndarray) -> nn.Linear:
+    """One frozen Linear layer from ``[out, in]`` weights and ``[out]`` bias, shape-checked."""
+    weight = np.asarray(weight, dtype=np.float32)
+    bias = np.asarray(bias, dtype=np.float32)
+    if weight.ndim != 2 or bias.shape != (weight.shape[0],):
+        raise TeacherError(
+            f"teacher {env_id!r} layer {i}: weight {weight.shape} and bias {bias.shape} "
+            "do not form a Linear layer (weight is [out, in], bias is [out])"
+        )
+    linear = nn.Linear(weight.shape[1], weight.shape[0])
+    with torch.no_grad():
+        linear.weight.copy_(torch.from_numpy(weight))
+        linear.bias.copy_(torch.from_numpy(bias))
+    return linear

@@ -75,3 +75,18 @@ def test_many_agents_steps_a_vectorised_env_with_one_student_call_per_tick(tmp_p
 def test_many_agents_refuses_an_environment_without_a_committed_teacher(tmp_path):
     proc = run_example("many_agents.py", "--env", "MountainCar-v0", cwd=tmp_path)
     assert proc.returncode == 2 and "no committed teacher for 'MountainCar-v0'" in proc.stderr
+
+
+@pytest.mark.slow
+def test_continuous_control_example_distils_exports_signs_and_verifies(tmp_path):
+    proc = run_example("continuous_control.py", "--episodes", "5", "--val-episodes", "2", "--test-episodes", "2",
+                       "--out", "out", "--key", "k/demo.key", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "OK:" in proc.stdout and "THEN torque = " in proc.stdout
+    assert (tmp_path / "out" / "model" / "student.h").exists() and (tmp_path / "out" / "trajectories.db").exists()
+
+
+def test_continuous_teachers_measure_through_their_command_line(tmp_path):
+    proc = run_example("train_continuous_teachers.py", "--env", "Pendulum-v1", "--evaluate", "2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Pendulum-v1: mean return") and "66560 multiply-adds per decision" in proc.stdout

@@ -27,6 +27,11 @@ def export_onnx(student: Any, path: str | Path) -> Path:
     """Write ``student`` (a fitted MLPStudent) as an ONNX model at ``path``; returns the path."""
     from hybrid.students.mlp import MLPStudent
 
+    if callable(getattr(student, "_onnx_model", None)):  # a family that builds its own graph (continuous MLPs)
+        student._check_fitted()
+        path = Path(path)
+        path.write_bytes(student._onnx_model().SerializeToString())
+        return path
     if not isinstance(student, MLPStudent):
         raise ExportError(
             f"ONNX export supports MLP students only, not {type(student).__name__}; "

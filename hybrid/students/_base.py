@@ -137,6 +137,7 @@ class Student(BaseEstimator):
     searched_by_default: ClassVar[bool] = False  # part of AutoDistill's default families
     search_order: ClassVar[int] = 100  # lower leads the interleaved first rungs of a search
     colour: ClassVar[str] = "#666666"  # its colour in report plots
+    action_kind: ClassVar[str] = "discrete"  # "continuous" families predict action vectors (hybrid.students._regressor)
 
     @classmethod
     def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:
@@ -237,9 +238,10 @@ def register(cls: type[Student]) -> type[Student]:
     return cls
 
 
-def registered_families() -> dict[str, type[Student]]:
-    """Every registered family by name (a copy); a family registers when its module is imported."""
-    return dict(_REGISTRY)
+def registered_families(action_kind: str | None = None) -> dict[str, type[Student]]:
+    """Every registered family by name (a copy); a family registers when its module is imported.
+    With ``action_kind`` ("discrete" or "continuous"), only the families of that kind."""
+    return {name: cls for name, cls in _REGISTRY.items() if action_kind is None or cls.action_kind == action_kind}
 
 
 def default_families() -> tuple[str, ...]:

@@ -13,7 +13,7 @@ import torch
 from hybrid.errors import DataError, TeacherError
 from hybrid.zoo import ZOO_DIR, PolicyTeacher, available_teachers, load_teacher, read_index
 
-TEACHERS = available_teachers()
+TEACHERS = available_teachers(action_kind="discrete")  # continuous ones: test_zoo_continuous.py
 
 
 def greedy_returns(teacher: PolicyTeacher, episodes: int, seed: int) -> np.ndarray:
