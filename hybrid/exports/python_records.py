@@ -1,6 +1,6 @@
 """Python export of a FeaturizedStudent: ``decide(state_dict)`` → action name, or ``None`` to defer.
 
-The module embeds the featurizing runtime (:mod:`hybrid.exports._featurize_runtime`) verbatim and
+The module embeds the featurizing runtime (:mod:`hybrid.featurize_runtime`) verbatim and
 the fitted layout as literals, so tokenising is the code that ran in training. The inner student
 becomes ``_choose(x) -> (action index, confidence)``: rule lists and trees read their stored
 probability table, MLPs take the softmax of the winning logit; ``predict`` and the export pick
@@ -14,12 +14,12 @@ import inspect
 from typing import Any
 
 from hybrid.errors import ExportError
-from hybrid.exports import _featurize_runtime
+from hybrid import featurize_runtime
 
 
 def _runtime_source() -> str:
     """The runtime module without its docstring."""
-    source = inspect.getsource(_featurize_runtime)
+    source = inspect.getsource(featurize_runtime)
     return source.split('"""', 2)[2].lstrip("\n")
 
 

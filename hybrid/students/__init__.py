@@ -9,10 +9,12 @@ from hybrid.students.hybrid_student import HybridStudent
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.rules import Condition, Rule, RuleListStudent
 from hybrid.students.tree import TreeStudent
+from hybrid.students.featurized import FeaturizedStudent  # noqa: E402  (after the families it wraps)
 
 __all__ = [
     "Condition",
     "Cost",
+    "FeaturizedStudent",
     "HybridStudent",
     "MLPStudent",
     "Rule",
