@@ -12,8 +12,9 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from auto_search.config import add_config_arguments, config_from_namespace
 from hybrid.errors import HybridError
@@ -22,6 +23,7 @@ EXAMPLE = """example:
   agent-distill search decisions.jsonl --out report/ --budget 30 --policy within-best:0.01 \\
       --ledger lineage.db --key signing.key
   agent-distill search cartpole.npz --out report/ --env CartPole-v1 --policy min-retention:0.99
+  agent-distill search requests.jsonl --out router/ --policy cascade:0.99   # text states; router/model/student.py
 DATA may be a DistillDataset .npz, decisions as .jsonl or .csv, or a trajectory store (.db/.sqlite)."""
 
 
@@ -57,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     search = sub.add_parser("search", help="search student families and choose one", epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     search.add_argument("data", type=Path, metavar="DATA", help=".npz, .jsonl, .csv or trajectory store")
-    search.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the report, model and export go")
+    search.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the report goes; the model and its exports go to DIR/model/")
     search.add_argument("--ledger", type=Path, help="provenance ledger to record the search in (needs --key)")
     search.add_argument("--key", type=Path, help="Ed25519 signing key for --ledger")
     search.add_argument("--env", metavar="ENV_ID", help="gymnasium environment with a committed teacher (e.g. CartPole-v1): "
@@ -95,16 +97,24 @@ def _search(args: argparse.Namespace, config: Any) -> int:
 
         teacher = load_teacher(args.env)  # an unknown environment fails here, naming the known ones
     dataset = load_dataset(args.data)
+    if hasattr(dataset, "describe_fields"):  # record states: say which kind each field was read as
+        print(f"fields: {dataset.describe_fields()}", file=sys.stderr)
     print(f"searching {len(dataset)} states × {dataset.n_features} features, {dataset.n_actions} actions, "
           f"budget {config.budget_s:g} s (Ctrl-C stops and reports what finished)", file=sys.stderr, flush=True)
     result = AutoDistill.from_config(config, env=args.env, teacher=teacher).fit(dataset)
-    if result.stopped_by != "interrupted" and args.ledger is not None and result.best_student is not None:
-        from auto_search.record import record
-        from provenance.keys import load_key
-        from provenance.ledger import Ledger
+    if result.stopped_by != "interrupted" and result.best_student is not None:  # DIR/model/: artifact and exports
+        from auto_search.featurized import export_targets, write_model
 
-        with Ledger(args.ledger) as ledger:
-            record(result, ledger, load_key(args.key), teacher=teacher, out_dir=args.out, exports=("python", "c"))
+        if args.ledger is None:
+            write_model(result.best_student, args.out / "model")
+        else:
+            from auto_search.record import record
+            from provenance.keys import load_key
+            from provenance.ledger import Ledger
+
+            with Ledger(args.ledger) as ledger:
+                record(result, ledger, load_key(args.key), teacher=teacher, out_dir=args.out / "model",
+                       exports=export_targets(result.best_student))
     result.write_report(args.out)
     if args.json:
         print(json.dumps(result.to_data(), indent=2, sort_keys=True))

@@ -41,6 +41,7 @@ class SearchResult:
     baseline_fidelity: float = 0.0  # always playing the most common action; only students above it are chosen
     confusion: list[list[int]] | None = None
     closed_loop: dict[str, Any] | None = None
+    cascade: dict[str, Any] | None = None  # threshold and figures of a cascade:… choice (auto_search.cascade)
     ledger_entries: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -81,6 +82,7 @@ class SearchResult:
                 "confusion": self.confusion,
             },
             "closed_loop": self.closed_loop,
+            "cascade": self.cascade,
             "ledger_entries": list(self.ledger_entries),
         }
 
@@ -103,7 +105,7 @@ def dataset_summary(ds: Any) -> dict[str, Any]:
     """Identity and shape of the searched dataset, for the report header and the ledger."""
     return {
         "content_hash": ds.content_hash,
-        "n_states": int(len(ds)),
+        "n_states": len(ds),
         "n_features": int(ds.n_features),
         "n_actions": int(ds.n_actions),
         "action_names": [str(a) for a in ds.action_names],

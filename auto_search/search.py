@@ -10,8 +10,8 @@ and same chosen model hash, with one worker or many.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,6 @@ from auto_search.policies import Policy, parse_policy
 from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, dataset_summary, library_versions, teacher_summary
 from auto_search.space import Spec, check_family, full_data_rung, make_plan, promote, student_class, unstarted_rungs
-
 
 RESERVE = 0.02  # share of the budget (at most 1 s) left for cancelling workers, choosing and reporting
 
@@ -66,7 +65,7 @@ class AutoDistill:
         self.options = options  # further SearchConfig fields: eta, min_rung_states, max_epochs, …
 
     @classmethod
-    def from_config(cls, config: SearchConfig, *, env: Any = None, teacher: Any = None, policy: Policy | Callable | None = None) -> "AutoDistill":
+    def from_config(cls, config: SearchConfig, *, env: Any = None, teacher: Any = None, policy: Policy | Callable | None = None) -> AutoDistill:
         """An AutoDistill running exactly ``config`` (a policy object may replace its string)."""
         d = config.to_dict()
         keys = ("families", "budget_s", "policy", "val_fraction", "seed", "n_jobs", "backend", "verbose")
@@ -174,6 +173,10 @@ def _check_dataset(ds: Any) -> None:
 
 def _split(ds: Any, config: SearchConfig) -> SplitData:
     """Held-out split by the dataset's own seeded split; training states in a seeded order."""
+    from auto_search.featurized import is_record_dataset, split_records
+
+    if is_record_dataset(ds):  # structured states: a featurizer fitted on the training split only
+        return split_records(ds, config)
     train, val = ds.split(config.val_fraction, config.seed)
     order = np.random.default_rng(config.seed).permutation(len(train))
     w, wv = train.weights, val.weights
@@ -209,8 +212,10 @@ def _finish(run: _Run, unstarted: int, policy: Policy, config: SearchConfig, dat
         candidates, loop = score_front(candidates, [c.id for c in front], students, search.env, teacher, config, data.P_val.shape[1])
         scored = {c.id: c for c in candidates}
         pool = [scored[c.id] for c in pool]
-    best = student = words = None
-    if pool:
+    best = student = words = cascade = None
+    if pool and getattr(policy, "needs_held_out", False):  # cascade:…, see auto_search.cascade
+        best, words, student, cascade = policy.choose(pool, run.artifacts, data, seed=config.seed)
+    elif pool:
         best, words = policy(pool)
         student = students.get(best.id) or _rebuild(best, run.artifacts[best.id])
     rungs = [
@@ -225,7 +230,7 @@ def _finish(run: _Run, unstarted: int, policy: Policy, config: SearchConfig, dat
         candidates=candidates, pareto=[c.id for c in front], best=best, choice=words,
         best_student=student, rungs=rungs, stopped_by=stop, reproducible=reproducible,
         started_at=started, search_s=search_s, versions=library_versions(), baseline_fidelity=baseline,
-        closed_loop=loop,
+        closed_loop=loop, cascade=cascade,
     )
     if student is not None:
         if closed and config.dagger_iterations > 0:
@@ -233,7 +238,10 @@ def _finish(run: _Run, unstarted: int, policy: Policy, config: SearchConfig, dat
 
             dagger_chosen(result, search.env, teacher, config, dataset)
         # of the student to ship (after DAgger, when it ran)
-        result.confusion = _confusion(data.P_val, result.best_student.predict_proba(data.X_val))
+        from auto_search.featurized import numeric_part, ship
+
+        result.confusion = _confusion(data.P_val, numeric_part(result.best_student).predict_proba(data.X_val))
+        result.best_student = ship(result.best_student, data)  # records: joined to the split's featurizer
     return result
 
 

@@ -88,22 +88,22 @@ class RecordDataset:
             })
         return self._hash
 
-    def subset(self, indices: Any) -> "RecordDataset":
+    def subset(self, indices: Any) -> RecordDataset:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         return RecordDataset([self.records[i] for i in idx], self.P[idx], self.action_names, self.fields,
                              None if self.weights is None else self.weights[idx], dict(self.meta))
 
-    def split(self, val_fraction: float = 0.2, seed: int | np.random.Generator = 0) -> tuple["RecordDataset", "RecordDataset"]:
+    def split(self, val_fraction: float = 0.2, seed: int | np.random.Generator = 0) -> tuple[RecordDataset, RecordDataset]:
         """Deterministic random train/validation split (the same rows ``DistillDataset.split`` picks)."""
         train, val = split_indices(len(self), val_fraction, seed)
         return self.subset(train), self.subset(val)
 
     @classmethod
-    def from_decisions(cls, decisions: RecordDecisions, meta: dict[str, Any] | None = None) -> "RecordDataset":
+    def from_decisions(cls, decisions: RecordDecisions, meta: dict[str, Any] | None = None) -> RecordDataset:
         return cls(decisions.records, decisions.probs, decisions.action_names, decisions.fields, meta=meta)
 
     @classmethod
-    def from_jsonl(cls, path: str | Path, fields: Mapping[str, str] | None = None) -> "RecordDataset":
+    def from_jsonl(cls, path: str | Path, fields: Mapping[str, str] | None = None) -> RecordDataset:
         """Read a JSONL decision log with record states straight into a dataset (no store)."""
         from hybrid.ingest import read_jsonl
 

@@ -69,8 +69,8 @@ class FeaturizedStudent(Student):
         return out._set_parts(featurizer, student, action_names)
 
     def _set_parts(self, featurizer: RecordFeaturizer | None, student: Student, action_names: Sequence[str] | None) -> FeaturizedStudent:
-        if self.defer_below is not None and not 0.0 <= float(self.defer_below) <= 1.0:
-            raise DataError(f"defer_below is a probability in [0, 1]; got {self.defer_below!r}")
+        if self.defer_below is not None and not 0.0 <= float(self.defer_below) < float("inf"):
+            raise DataError(f"defer_below is a confidence ≥ 0 (above 1 defers every state); got {self.defer_below!r}")
         self.featurizer_, self.student_ = featurizer, student
         names = action_names or getattr(student, "action_names_", None) or [f"action_{i}" for i in range(student.n_actions_)]
         self.action_names_ = [str(a) for a in names]

@@ -51,7 +51,7 @@ def test_search_records_in_a_ledger_when_given_a_key(data_npz, tmp_path):
     assert proc.returncode == 0, proc.stderr
     printed = json.loads(proc.stdout)
     assert [e["kind"] for e in printed["ledger_entries"]] == ["dataset", "search", "model", "export", "export"]  # Python and C
-    assert (out / "model.json").exists() and (out / "student.py").exists()
+    assert (out / "model" / "model.json").exists() and (out / "model" / "student.py").exists()
 
 
 def test_jsonl_decisions_and_a_trajectory_store_are_read(small_dataset, tmp_path):
