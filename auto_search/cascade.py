@@ -105,7 +105,7 @@ def cascade_markdown(info: dict[str, Any] | None) -> list[str]:
              f"({'met' if info['met'] else 'MISSED'}: target {100 * info['agreement_at_least']:g}%), overall {100 * held['agreement_overall']:.2f}%.",
              "", "| threshold | coverage | agreement on decided |", "|---|---|---|"]
     lines += [f"| {p['threshold']:.6g} | {100 * p['coverage']:.1f}% | {100 * p['agreement']:.2f}% |" for p in info["curve"]]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def cascade_html(info: dict[str, Any] | None) -> str:

@@ -12,9 +12,8 @@ import argparse
 import json
 import sys
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from auto_search.config import add_config_arguments, config_from_namespace
 from hybrid.errors import HybridError

@@ -105,7 +105,7 @@ def dataset_summary(ds: Any) -> dict[str, Any]:
     """Identity and shape of the searched dataset, for the report header and the ledger."""
     return {
         "content_hash": ds.content_hash,
-        "n_states": len(ds),
+        "n_states": int(len(ds)),
         "n_features": int(ds.n_features),
         "n_actions": int(ds.n_actions),
         "action_names": [str(a) for a in ds.action_names],

@@ -10,8 +10,8 @@ and same chosen model hash, with one worker or many.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import replace
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from auto_search.policies import Policy, parse_policy
 from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, dataset_summary, library_versions, teacher_summary
 from auto_search.space import Spec, check_family, full_data_rung, make_plan, promote, student_class, unstarted_rungs
+
 
 RESERVE = 0.02  # share of the budget (at most 1 s) left for cancelling workers, choosing and reporting
 
@@ -65,7 +66,7 @@ class AutoDistill:
         self.options = options  # further SearchConfig fields: eta, min_rung_states, max_epochs, …
 
     @classmethod
-    def from_config(cls, config: SearchConfig, *, env: Any = None, teacher: Any = None, policy: Policy | Callable | None = None) -> AutoDistill:
+    def from_config(cls, config: SearchConfig, *, env: Any = None, teacher: Any = None, policy: Policy | Callable | None = None) -> "AutoDistill":
         """An AutoDistill running exactly ``config`` (a policy object may replace its string)."""
         d = config.to_dict()
         keys = ("families", "budget_s", "policy", "val_fraction", "seed", "n_jobs", "backend", "verbose")

@@ -46,7 +46,7 @@ class TrajectoryStore:
         self._runs: dict[int, tuple[int, int]] = {}  # run id -> (n_features, n_actions)
         self._episodes: dict[tuple[int, int], list[int]] = {}  # (run, episode) -> [episode row id, next t]
 
-    def __enter__(self) -> TrajectoryStore:
+    def __enter__(self) -> "TrajectoryStore":
         return self
 
     def __exit__(self, *exc: Any) -> None:
