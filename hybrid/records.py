@@ -119,7 +119,7 @@ def store_record_run(store: Any, decisions: RecordDecisions, meta: dict[str, Any
     """Log ``decisions`` as one new run of ``store`` in a single transaction; returns the run id."""
     with store.db.atomic():
         run_id = store.start_run(decisions.action_names, list(decisions.fields), teacher=teacher, env=env, source=source,
-                                 meta={**meta, "state_kind": "record", "fields": decisions.fields})
+                                 meta={**meta, "state_kind": "record", "fields": list(decisions.fields.items())})  # a list keeps field order
         episode_ids, steps = store._number_steps(run_id, decisions.episodes)
         P = np.ascontiguousarray(decisions.probs, dtype="<f4")
         store.db.conn.executemany(
@@ -140,7 +140,7 @@ def record_dataset(store: Any, runs: list[dict[str, Any]]) -> RecordDataset:
                             "with different actions; pass runs=[...] of one kind")
     fields: dict[str, str] = {}
     for r in runs:
-        fields.update(r["meta"]["fields"])
+        fields.update(dict(r["meta"]["fields"]))
     ids = [r["id"] for r in runs]
     rows = store.db.execute(f"select state, probs from steps where run_id in ({','.join('?' * len(ids))}) order by id", ids).fetchall()
     records = [json.loads(bytes(s).decode("utf-8")) for s, _ in rows]

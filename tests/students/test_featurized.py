@@ -1,0 +1,106 @@
+"""FeaturizedStudent: featurizer + numeric student in one artifact, deferral, the decide(dict) export."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hybrid.errors import DataError
+from hybrid.exports import export_python
+from hybrid.featurize import RecordFeaturizer
+from hybrid.students import FeaturizedStudent, MLPStudent, RuleListStudent, Student, TreeStudent
+
+TOPICS = {
+    "weather": ["weather", "rain", "sunny", "forecast"],
+    "booking": ["book", "table", "reserve", "restaurant"],
+    "music": ["play", "song", "music", "album"],
+}
+FILLER = ["please", "now", "can", "you", "the", "for", "me", "today", "tomorrow", "i"]
+
+
+def requests(n, seed):
+    """Small self-made routing data: each request mixes topic words with filler; a few are ambiguous."""
+    rng = np.random.default_rng(seed)
+    names = list(TOPICS)
+    records, labels = [], []
+    for _ in range(n):
+        a = int(rng.integers(len(names)))
+        words = list(rng.choice(TOPICS[names[a]], size=2)) + list(rng.choice(FILLER, size=3))
+        if rng.random() < 0.15:  # ambiguous: a word of another topic too
+            words.append(str(rng.choice(TOPICS[names[(a + 1) % 3]])))
+        rng.shuffle(words)
+        records.append({"text": " ".join(words), "channel": str(rng.choice(["app", "web"])), "n_items": float(rng.integers(0, 5))})
+        labels.append(a)
+    return records, np.array(labels), names
+
+
+@pytest.fixture(scope="module")
+def data():
+    train, y, names = requests(600, 0)
+    test, y_test, _ = requests(300, 1)
+    return train, y, test, y_test, names
+
+
+@pytest.mark.parametrize("inner", [RuleListStudent(max_depth=6), TreeStudent(max_depth=6), MLPStudent(hidden_sizes=[8], epochs=20)],
+                         ids=["rules", "tree", "mlp"])
+def test_export_decides_exactly_as_predict_on_every_held_out_request(data, inner, tmp_path):
+    train, y, test, y_test, names = data
+    student = FeaturizedStudent(inner, RecordFeaturizer(min_df=2)).fit(train, y, action_names=names)
+    assert (student.predict(test) == y_test).mean() > 0.8  # it learned the routing
+    for threshold in (None, 0.9):
+        s = student.with_threshold(threshold)
+        path = export_python(s, tmp_path / f"student_{inner.family}_{threshold}.py")
+        ns: dict = {}
+        exec(compile(open(path).read(), path, "exec"), ns)  # noqa: S102 — the generated module, run as a user would
+        exported = [ns["decide_index"](r) for r in test]
+        np.testing.assert_array_equal(exported, s.predict_or_defer(test))
+        assert [ns["decide"](r) for r in test[:20]] == [s.decide(r) for r in test[:20]]
+        if threshold is not None:
+            assert -1 in exported and len(set(exported)) > 1  # it both defers and decides
+
+
+def test_export_handles_empty_text_unseen_category_and_missing_fields(data, tmp_path):
+    train, y, _, _, names = data
+    s = FeaturizedStudent(TreeStudent(max_depth=4), RecordFeaturizer()).fit(train, y, action_names=names)
+    ns: dict = {}
+    exec(export_python(s), ns)  # noqa: S102
+    for state in ({"text": ""}, {"channel": "phone-never-seen"}, {}, {"text": None, "n_items": "oops"}):
+        assert ns["decide"](state) == s.decide(state) and ns["decide"](state) in names
+
+
+def test_artifact_and_hash_cover_the_vocabulary_and_threshold(data):
+    train, y, _, _, names = data
+    a = FeaturizedStudent(TreeStudent(max_depth=3), RecordFeaturizer(ngram_range=(1, 1))).fit(train, y, action_names=names)
+    b = FeaturizedStudent(TreeStudent(max_depth=3), RecordFeaturizer(ngram_range=(1, 2))).fit(train, y, action_names=names)
+    assert a.to_dict()["state"]["featurizer"]["feature_names"] != b.to_dict()["state"]["featurizer"]["feature_names"]
+    assert a.content_hash != b.content_hash and a.with_threshold(0.8).content_hash != a.content_hash
+    loaded = Student.from_dict(json.loads(json.dumps(a.with_threshold(0.8).to_dict())))
+    assert isinstance(loaded, FeaturizedStudent) and loaded.content_hash == a.with_threshold(0.8).content_hash
+    np.testing.assert_array_equal(loaded.predict_or_defer(train), a.with_threshold(0.8).predict_or_defer(train))
+
+
+def test_rules_read_as_keywords(data):
+    train, y, _, _, names = data
+    s = FeaturizedStudent(RuleListStudent(max_depth=3), RecordFeaturizer(ngram_range=(1, 1))).fit(train, y, action_names=names)
+    text = s.to_text()
+    assert 'text has "' in text and "> 0.5" not in text and " THEN " in text
+    assert any(line.startswith("IF NOT text has") or " AND NOT text has" in line or line.startswith('IF text has "') for line in text.splitlines())
+
+
+def test_cost_counts_featurizing(data):
+    train, y, _, _, names = data
+    s = FeaturizedStudent(TreeStudent(max_depth=3), RecordFeaturizer()).fit(train, y, action_names=names)
+    assert s.cost().ops_per_decision > s.student_.cost().ops_per_decision + 5  # ≥ 5 words per request are looked up
+
+
+def test_bad_use_is_refused(data):
+    train, y, _, _, names = data
+    s = FeaturizedStudent(TreeStudent(max_depth=3), RecordFeaturizer()).fit(train, y, action_names=names)
+    with pytest.raises(DataError, match="one state"):
+        s.decide([{"text": "x"}, {"text": "y"}])
+    with pytest.raises(DataError, match="not a dict"):
+        s.predict(["just a string"])
+    with pytest.raises(DataError, match="needs student"):
+        FeaturizedStudent(None, RecordFeaturizer()).fit(train, y)
