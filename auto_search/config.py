@@ -16,6 +16,7 @@ from auto_search.errors import SearchConfigError
 from provenance.hashing import hash_json
 
 FAMILIES = ("tree", "rules", "mlp", "hybrid")
+RECORD_FAMILIES = ("keywords",)  # keyword rule lists need 0/1 features: added by default on record states
 BACKENDS = ("loky", "threading", "dask", "ray")
 
 
@@ -54,9 +55,9 @@ class SearchConfig:
         """Refuse a bad option before any work starts, naming the fix."""
         if not self.families:
             raise SearchConfigError(f"families is empty; pick some of {FAMILIES}.")
-        unknown = [f for f in self.families if f not in FAMILIES]
+        unknown = [f for f in self.families if f not in FAMILIES + RECORD_FAMILIES]
         if unknown:
-            raise SearchConfigError(f"unknown student famil{'y' if len(unknown) == 1 else 'ies'} {unknown}; known: {list(FAMILIES)}.")
+            raise SearchConfigError(f"unknown student famil{'y' if len(unknown) == 1 else 'ies'} {unknown}; known: {list(FAMILIES + RECORD_FAMILIES)}.")
         if len(set(self.families)) != len(self.families):
             raise SearchConfigError(f"families lists a family twice: {list(self.families)}.")
         if not self.budget_s > 0:

@@ -76,3 +76,15 @@ def write_model(student: Any, directory: str | Path) -> dict[str, Path]:
 def export_targets(student: Any) -> tuple[str, ...]:
     """Exports this student supports among Python and C (a featurized student: Python only)."""
     return ("python", "c") if callable(getattr(student, "_c_source", None)) else ("python",)
+
+
+def with_record_families(config: Any, ds: Any) -> Any:
+    """On record states, a search over the default families also tries keyword rule lists
+    (recorded in the config, so the report and its hash say so)."""
+    from dataclasses import replace
+
+    from auto_search.config import FAMILIES, RECORD_FAMILIES
+
+    if not is_record_dataset(ds) or tuple(config.families) != FAMILIES:
+        return config
+    return replace(config, families=(*config.families, *RECORD_FAMILIES))

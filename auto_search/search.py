@@ -87,6 +87,9 @@ class AutoDistill:
         """Search ``dataset`` (a ``hybrid.dataset.DistillDataset``); returns what finished."""
         started, t0 = time.time(), time.monotonic()
         config, policy = self.config(), parse_policy(self.policy)
+        from auto_search.featurized import with_record_families
+
+        config = with_record_families(config, dataset)  # record states: keyword rule lists too
         _check_dataset(dataset)
         if getattr(policy, "needs_closed_loop", False) and (self.env is None or self.teacher is None):
             raise SearchConfigError(f"policy {policy.spec} scores students in the environment: pass env=… and teacher=… to AutoDistill (on the command line: --env ENV_ID).")

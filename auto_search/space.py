@@ -35,6 +35,7 @@ _CLASSES = {
     "rules": ("hybrid.students.rules", "RuleListStudent"),
     "mlp": ("hybrid.students.mlp", "MLPStudent"),
     "hybrid": ("hybrid.students.hybrid_student", "HybridStudent"),
+    "keywords": ("hybrid.students.keywords", "KeywordRulesStudent"),
 }
 
 _TEMPERING = ((2.0, 0.7), (1.0, 0.3), (4.0, 0.9))  # (temperature, alpha) pairs worth trying
@@ -86,6 +87,8 @@ def family_space(family: str, *, epochs: int) -> list[dict[str, Any]]:
             for h in ((4,), (8,), (32,))
             for depth, oblique, tau in rule_settings
         ]
+    if family == "keywords":  # decision lists of one or two keywords (0/1 features of records)
+        return [{"max_rules": r, "max_terms": t, "min_precision": p} for r in (8, 16, 32, 64, 128) for t, p in ((1, 0.6), (2, 0.6), (2, 0.9))]
     raise SearchConfigError(f"unknown student family {family!r}.")
 
 
@@ -125,7 +128,7 @@ def make_plan(families: Sequence[str], n_train: int, *, eta: int, min_states: in
     """Level 0 of every family, interleaved in cost order and cut into rungs."""
     sizes = level_sizes(n_train, eta=eta, min_states=min_states)
     # a tree and an MLP lead, so the first two workers start a front spanning both ends at once
-    lead = sorted(families, key=lambda f: ("tree", "mlp", "rules", "hybrid").index(f))
+    lead = sorted(families, key=lambda f: ("tree", "mlp", "rules", "hybrid", "keywords").index(f))
     per_family = [[(f, {**p, "random_state": seed}) for p in family_space(f, epochs=epochs)] for f in lead]
     order = [x for group in zip_longest(*per_family) for x in group if x is not None]
     rungs = []

@@ -7,6 +7,7 @@ none imports torch until an MLP is fitted or run through torch.
 from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, fit_named, registered_families
 from hybrid.students.featurized import FeaturizedStudent
 from hybrid.students.hybrid_student import HybridStudent
+from hybrid.students.keywords import KeywordRulesStudent
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.rules import Condition, Rule, RuleListStudent
 from hybrid.students.tree import TreeStudent
@@ -16,6 +17,7 @@ __all__ = [
     "Cost",
     "FeaturizedStudent",
     "HybridStudent",
+    "KeywordRulesStudent",
     "MLPStudent",
     "Rule",
     "RuleListStudent",

@@ -10,7 +10,7 @@ import pytest
 from hybrid.errors import DataError
 from hybrid.exports import export_python
 from hybrid.featurize import RecordFeaturizer
-from hybrid.students import FeaturizedStudent, MLPStudent, RuleListStudent, Student, TreeStudent
+from hybrid.students import FeaturizedStudent, KeywordRulesStudent, MLPStudent, RuleListStudent, Student, TreeStudent
 
 TOPICS = {
     "weather": ["weather", "rain", "sunny", "forecast"],
@@ -43,17 +43,19 @@ def data():
     return train, y, test, y_test, names
 
 
-@pytest.mark.parametrize("inner", [RuleListStudent(max_depth=6), TreeStudent(max_depth=6), MLPStudent(hidden_sizes=[8], epochs=20)],
-                         ids=["rules", "tree", "mlp"])
+@pytest.mark.parametrize("inner", [RuleListStudent(max_depth=6), TreeStudent(max_depth=6), MLPStudent(hidden_sizes=[8], epochs=20),
+                                   KeywordRulesStudent(max_rules=12)], ids=["rules", "tree", "mlp", "keywords"])
 def test_export_decides_exactly_as_predict_on_every_held_out_request(data, inner, tmp_path):
     train, y, test, y_test, names = data
     student = FeaturizedStudent(inner, RecordFeaturizer(min_df=2)).fit(train, y, action_names=names)
     assert (student.predict(test) == y_test).mean() > 0.8  # it learned the routing
-    for threshold in (None, 0.9):
+    levels = np.unique(student.choose(test)[1])
+    assert len(levels) > 1  # confidences differ from request to request
+    for threshold in (None, float(levels[len(levels) // 2])):  # a threshold between them: some decided, some deferred
         s = student.with_threshold(threshold)
         path = export_python(s, tmp_path / f"student_{inner.family}_{threshold}.py")
         ns: dict = {}
-        exec(compile(open(path).read(), path, "exec"), ns)  # noqa: S102 — the generated module, run as a user would
+        exec(compile(open(path).read(), path, "exec"), ns)
         exported = [ns["decide_index"](r) for r in test]
         np.testing.assert_array_equal(exported, s.predict_or_defer(test))
         assert [ns["decide"](r) for r in test[:20]] == [s.decide(r) for r in test[:20]]
@@ -65,7 +67,7 @@ def test_export_handles_empty_text_unseen_category_and_missing_fields(data, tmp_
     train, y, _, _, names = data
     s = FeaturizedStudent(TreeStudent(max_depth=4), RecordFeaturizer()).fit(train, y, action_names=names)
     ns: dict = {}
-    exec(export_python(s), ns)  # noqa: S102
+    exec(export_python(s), ns)
     for state in ({"text": ""}, {"channel": "phone-never-seen"}, {}, {"text": None, "n_items": "oops"}):
         assert ns["decide"](state) == s.decide(state) and ns["decide"](state) in names
 
@@ -104,3 +106,18 @@ def test_bad_use_is_refused(data):
         s.predict(["just a string"])
     with pytest.raises(DataError, match="needs student"):
         FeaturizedStudent(None, RecordFeaturizer()).fit(train, y)
+
+
+def test_keyword_rules_are_short_keyword_tests_and_stop_at_max_rules(data):
+    train, y, test, y_test, names = data
+    s = FeaturizedStudent(KeywordRulesStudent(max_rules=6, max_terms=2), RecordFeaturizer(ngram_range=(1, 1))).fit(train, y, action_names=names)
+    rules = s.student_.rules_
+    assert 1 <= len(rules) <= 6 and all(1 <= len(r.conditions) <= 2 for r in rules)
+    first = s.to_text().splitlines()[0]
+    assert first.startswith('IF text has "') and first.split(" THEN ")[1].split()[0] in names
+    assert (s.predict(test) == y_test).mean() > 0.8  # a handful of topic words routes most requests
+
+
+def test_keyword_rules_refuse_states_without_binary_features():
+    with pytest.raises(DataError, match="needs 0/1 features"):
+        KeywordRulesStudent().fit(np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2)

@@ -1,0 +1,124 @@
+"""KeywordRulesStudent: a short decision list of keyword tests, learned by sequential covering.
+
+Made for 0/1 features such as a featurizer's ``text has "weather"``, ``channel is "app"``: each
+rule is ``IF f [AND g | AND NOT g] THEN action``. Fit, greedily (the covering scheme of CN2 and
+of imodels' greedy rule lists): among the states no earlier rule covers, find the condition and
+action with the best score ``correct − λ·wrong``, where ``λ = p / (1 − p)`` for the precision
+``p = min_precision`` (a rule scores > 0 only above that precision); append it; repeat until
+``max_rules`` rules or no rule scores > 0. Conjunctions are searched around the ``beam`` best
+single keywords only, which keeps a fit to a few sparse products per rule. The rest go to the
+default, the teacher's most common action among the uncovered states.
+
+The result is a :class:`~hybrid.students.rules.RuleListStudent` (same conditions, text, cost,
+Python and C exports), so a featurized keyword list prints ``IF text has "weather" AND NOT text
+has "book" THEN GetWeather`` and each rule carries its training coverage and precision, which a
+cascade reads as its confidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from hybrid.errors import DataError
+from hybrid.students._base import check_states, check_targets, check_weights, register
+from hybrid.students.rules import Condition, Rule, RuleListStudent, _names
+
+
+@register
+class KeywordRulesStudent(RuleListStudent):
+    """Decision list of keyword rules over 0/1 features.
+
+    Parameters
+    ----------
+    max_rules: most rules (besides the default).
+    max_terms: keywords per rule: 1 (``IF f``) or 2 (``IF f AND g`` / ``IF f AND NOT g``).
+    min_precision: precision a rule needs on the training states it covers to be worth adding.
+    min_support: fewest training states a rule must cover.
+    beam: single keywords around which two-keyword rules are searched.
+    """
+
+    family = "keywords"
+
+    def __init__(self, max_rules: int = 32, max_terms: int = 2, min_precision: float = 0.8, min_support: int = 5,
+                 beam: int = 30, random_state: int = 0) -> None:
+        self.max_rules = max_rules
+        self.max_terms = max_terms
+        self.min_precision = min_precision
+        self.min_support = min_support
+        self.beam = beam
+        self.random_state = random_state
+
+    def fit(self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None,
+            action_names: Sequence[str] | None = None) -> "KeywordRulesStudent":
+        X = check_states(X)
+        P = check_targets(P, X.shape[0])
+        w = check_weights(sample_weight, X.shape[0])
+        if self.max_rules < 0 or self.max_terms not in (1, 2) or not 0.0 < self.min_precision < 1.0:
+            raise DataError("KeywordRulesStudent needs max_rules ≥ 0, max_terms 1 or 2 and min_precision in (0, 1); "
+                            f"got {self.max_rules!r}, {self.max_terms!r}, {self.min_precision!r}.")
+        binary = np.flatnonzero(np.all((X == 0) | (X == 1), axis=0))
+        if binary.size == 0:
+            raise DataError("KeywordRulesStudent needs 0/1 features (text n-grams, categories, list items); these states have none. "
+                            "Featurize records with hybrid.featurize.RecordFeaturizer, or use RuleListStudent for numbers.")
+        self.feature_names_ = _names(feature_names, X.shape[1], "x", "feature_names", "features")
+        self.action_names_ = _names(action_names, P.shape[1], "action_", "action_names", "actions")
+        self.n_features_in_, self.n_actions_ = X.shape[1], P.shape[1]
+        self.rules_ = self._cover(X[:, binary] > 0.5, binary, P.argmax(axis=1), np.ones(X.shape[0]) if w is None else w, P.shape[1])
+        self._describe(X, P, w)
+        return self
+
+    def _cover(self, B: np.ndarray, columns: np.ndarray, labels: np.ndarray, w: np.ndarray, k: int) -> list[Rule]:
+        """Sequential covering on the boolean matrix ``B`` (states × binary features)."""
+        from scipy import sparse
+
+        lam = self.min_precision / (1.0 - self.min_precision)
+        Y = np.zeros((len(labels), k))
+        Y[np.arange(len(labels)), labels] = w
+        S = sparse.csc_matrix(B, dtype=np.float64)
+        open_ = np.ones(len(labels), dtype=bool)
+        rules: list[Rule] = []
+        while len(rules) < self.max_rules and open_.any():
+            Yo = Y * open_[:, None]
+            counts = np.asarray(S.T @ Yo)  # [features, actions]: weighted states with f and each action
+            best = self._best(counts, counts.sum(axis=1, keepdims=True), lam, None)
+            if best is None:
+                break
+            if self.max_terms == 2:
+                top = np.argsort(-(counts - lam * (counts.sum(axis=1, keepdims=True) - counts)).max(axis=1), kind="stable")[: self.beam]
+                for f in top:
+                    rows = S[:, f].toarray().ravel().astype(bool) & open_
+                    if rows.sum() < self.min_support:
+                        continue
+                    both = np.asarray(S[rows].T @ Y[rows])  # f AND g
+                    total_f = Y[rows].sum(axis=0)
+                    for cand in (self._best(both, both.sum(axis=1, keepdims=True), lam, (f, True)),
+                                 self._best(total_f - both, (total_f - both).sum(axis=1, keepdims=True), lam, (f, False))):
+                        if cand is not None and cand[0] > best[0]:
+                            best = cand
+            score, terms, action = best
+            covered = open_.copy()
+            for g, present in terms:
+                covered &= B[:, g] == present
+            if not covered.any():
+                break
+            open_ &= ~covered
+            conditions = tuple(Condition((int(columns[g]),), (1.0,), 0.5, None) if present else Condition((int(columns[g]),), (1.0,), None, 0.5)
+                               for g, present in terms)
+            rules.append(Rule(conditions, int(action), (), 0.0, 0.0))
+        return rules
+
+    def _best(self, counts: np.ndarray, totals: np.ndarray, lam: float, pair: tuple[int, bool] | None) -> tuple | None:
+        """(score, [(feature, present), …], action) of the best row of ``counts`` [features, actions];
+        with ``pair=(f, g_present)`` the rows are ``g`` and the condition is ``f AND [NOT] g``."""
+        score = counts - lam * (totals - counts)
+        score[totals[:, 0] < self.min_support] = -np.inf
+        if pair is not None:
+            score[pair[0]] = -np.inf  # f AND f is f
+        g, a = np.unravel_index(int(np.argmax(score)), score.shape)
+        if not score[g, a] > 0:
+            return None
+        terms = [(int(g), True)] if pair is None else [(pair[0], True), (int(g), pair[1])]
+        return float(score[g, a]), terms, int(a)
