@@ -52,7 +52,7 @@ class KeywordRulesStudent(RuleListStudent):
         self.random_state = random_state
 
     def fit(self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None,
-            action_names: Sequence[str] | None = None) -> "KeywordRulesStudent":
+            action_names: Sequence[str] | None = None) -> KeywordRulesStudent:
         X = check_states(X)
         P = check_targets(P, X.shape[0])
         w = check_weights(sample_weight, X.shape[0])
@@ -98,7 +98,7 @@ class KeywordRulesStudent(RuleListStudent):
                                  self._best(total_f - both, (total_f - both).sum(axis=1, keepdims=True), lam, (f, False))):
                         if cand is not None and cand[0] > best[0]:
                             best = cand
-            score, terms, action = best
+            _, terms, action = best
             covered = open_.copy()
             for g, present in terms:
                 covered &= B[:, g] == present
