@@ -27,6 +27,9 @@ _LAZY = {
     "load_teacher": "hybrid.zoo",
     "available_teachers": "hybrid.zoo",
     "PolicyTeacher": "hybrid.zoo",
+    "LLMTeacher": "hybrid.teachers_llm",
+    "RecordDataset": "hybrid.records",
+    "RecordFeaturizer": "hybrid.featurize",
 }
 
 __all__ = ["DataError", "ExportError", "HybridError", "NotFittedError", "TeacherError", *_LAZY]
