@@ -122,15 +122,18 @@ def main(argv: list[str] | None = None) -> int:
 
     featurizer = RecordFeaturizer(fields={"text": "text"}).fit(train)
     X = featurizer.transform(train)
-    best = None
-    for inner in [KeywordRulesStudent(max_rules=32, max_terms=t, min_precision=q) for t in (1, 2) for q in (0.5, 0.6, 0.8)] + \
-                 [RuleListStudent(max_depth=None, max_leaf_nodes=64, max_rules=32)]:
-        s = FeaturizedStudent.from_parts(featurizer, inner.fit(X, P, feature_names=featurizer.feature_names_, action_names=names), action_names=names)
-        score = float((s.predict(val) == v_teacher).mean())
-        if best is None or score > best[0]:
-            best = (score, s)
-    add(f"best ≤ 32-rule keyword student ({best[1].student_.family}, {len(best[1].student_.rules_)} rules)", best[1], None, True)
-    print("\n".join(best[1].to_text().splitlines()[:12]), file=sys.stderr)
+    keyword_lists = [KeywordRulesStudent(max_rules=32, max_terms=t, min_precision=q) for t in (1, 2) for q in (0.5, 0.6, 0.8)]
+    tree_lists = [RuleListStudent(max_depth=None, max_leaf_nodes=n, max_rules=32) for n in (40, 64)]
+    for label, inners in (("keyword decision list", keyword_lists), ("tree-derived rule list", tree_lists)):
+        best = None
+        for inner in inners:
+            s = FeaturizedStudent.from_parts(featurizer, inner.fit(X, P, feature_names=featurizer.feature_names_, action_names=names), action_names=names)
+            score = float((s.predict(val) == v_teacher).mean())
+            if best is None or score > best[0]:
+                best = (score, s)
+        terms = max(len(r.conditions) for r in best[1].student_.rules_)
+        add(f"best ≤ 32-rule {label} ({len(best[1].student_.rules_)} rules, ≤ {terms} tests each)", best[1], None, True)
+        print("\n".join(best[1].to_text().splitlines()[:8]), file=sys.stderr)
 
     rows.append(peer(train, train_y, val, v_teacher, test, t_teacher, names))
     print_table(rows)

@@ -57,3 +57,18 @@ def test_a_bad_option_ends_in_one_line_before_any_work(tmp_path):
     proc = run_example("cartpole.py", "--policy", "bogus", "--out", "out", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error: unknown policy 'bogus'")
     assert "Traceback" not in proc.stderr and not (tmp_path / "out" / "trajectories.db").exists()
+
+
+CLINC150 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clinc150"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (CLINC150 / "train.jsonl").exists(), reason=f"CLINC150 is not at {CLINC150} (it ships in ../shared beside the repository)")
+def test_tool_router_distils_text_routing_into_a_cascade_and_verifies(tmp_path):
+    proc = run_example("tool_router.py", "--requests", "3000", "--budget", "90", "--out", "out", "--key", "k/demo.key", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "fields: text (text)" in proc.stdout and "OK:" in proc.stdout and "val.jsonl through model/student.py" in proc.stdout
+    module = (tmp_path / "out" / "model" / "student.py").read_text()
+    ns: dict = {}
+    exec(module, ns)  # noqa: S102 — the shipped module, standard library only
+    assert ns["decide"]({"text": ""}) in (*ns["ACTION_NAMES"], None)
