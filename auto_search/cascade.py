@@ -20,7 +20,7 @@ import numpy as np
 from auto_search.errors import SearchConfigError
 from auto_search.policies import describe
 
-DEFERRING_FAMILIES = ("keywords", "rules", "tree", "mlp")  # families whose Python export can defer
+DEFERRING_FAMILIES = ("keywords", "linear", "rules", "tree", "mlp")  # families whose Python export can defer
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from auto_search.errors import SearchConfigError
 from provenance.hashing import hash_json
 
 FAMILIES = ("tree", "rules", "mlp", "hybrid")
-RECORD_FAMILIES = ("keywords",)  # keyword rule lists need 0/1 features: added by default on record states
+RECORD_FAMILIES = ("keywords", "linear")  # keyword lists (0/1 features) and n-gram softmax regression: added by default on record states
 BACKENDS = ("loky", "threading", "dask", "ray")
 
 

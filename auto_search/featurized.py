@@ -79,8 +79,8 @@ def export_targets(student: Any) -> tuple[str, ...]:
 
 
 def with_record_families(config: Any, ds: Any) -> Any:
-    """On record states, a search over the default families also tries keyword rule lists
-    (recorded in the config, so the report and its hash say so)."""
+    """On record states, a search over the default families also tries keyword rule lists and
+    linear students (recorded in the config, so the report and its hash say so)."""
     from dataclasses import replace
 
     from auto_search.config import FAMILIES, RECORD_FAMILIES

@@ -36,6 +36,7 @@ _CLASSES = {
     "mlp": ("hybrid.students.mlp", "MLPStudent"),
     "hybrid": ("hybrid.students.hybrid_student", "HybridStudent"),
     "keywords": ("hybrid.students.keywords", "KeywordRulesStudent"),
+    "linear": ("hybrid.students.linear", "LinearStudent"),
 }
 
 _TEMPERING = ((2.0, 0.7), (1.0, 0.3), (4.0, 0.9))  # (temperature, alpha) pairs worth trying
@@ -89,6 +90,8 @@ def family_space(family: str, *, epochs: int) -> list[dict[str, Any]]:
         ]
     if family == "keywords":  # decision lists of one or two keywords (0/1 features of records)
         return [{"max_rules": r, "max_terms": t, "min_precision": p} for r in (8, 16, 32, 64, 128) for t, p in ((1, 0.6), (2, 0.6), (2, 0.9))]
+    if family == "linear":  # softmax regression by L-BFGS on all training states (n-gram features)
+        return [{"C": c} for c in (0.1, 1.0, 10.0)]
     raise SearchConfigError(f"unknown student family {family!r}.")
 
 
@@ -128,7 +131,7 @@ def make_plan(families: Sequence[str], n_train: int, *, eta: int, min_states: in
     """Level 0 of every family, interleaved in cost order and cut into rungs."""
     sizes = level_sizes(n_train, eta=eta, min_states=min_states)
     # a tree and an MLP lead, so the first two workers start a front spanning both ends at once
-    lead = sorted(families, key=lambda f: ("tree", "mlp", "rules", "hybrid", "keywords").index(f))
+    lead = sorted(families, key=lambda f: ("tree", "mlp", "rules", "hybrid", "keywords", "linear").index(f))
     per_family = [[(f, {**p, "random_state": seed}) for p in family_space(f, epochs=epochs)] for f in lead]
     order = [x for group in zip_longest(*per_family) for x in group if x is not None]
     rungs = []

@@ -63,7 +63,7 @@ def _generic_choose(student: Any) -> str:
 def featurized_python_source(student: Any) -> str:
     """Source of the module (without the shared ACTION_NAMES / CONTENT_HASH footer)."""
     inner = student.student_
-    makers = {"rules": _rules_choose, "keywords": _rules_choose, "tree": _tree_choose, "mlp": _mlp_choose}
+    makers = {"rules": _rules_choose, "keywords": _rules_choose, "tree": _tree_choose, "mlp": _mlp_choose, "linear": _mlp_choose}
     if inner.family not in makers and student.defer_below is not None:
         raise ExportError(f"a deferring {inner.family!r} student has no Python export; deferral exports exist for {sorted(makers)}")
     choose = makers.get(inner.family, _generic_choose)(inner)

@@ -8,6 +8,7 @@ from hybrid.students._base import Cost, Student, check_states, check_targets, ch
 from hybrid.students.featurized import FeaturizedStudent
 from hybrid.students.hybrid_student import HybridStudent
 from hybrid.students.keywords import KeywordRulesStudent
+from hybrid.students.linear import LinearStudent
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.rules import Condition, Rule, RuleListStudent
 from hybrid.students.tree import TreeStudent
@@ -18,6 +19,7 @@ __all__ = [
     "FeaturizedStudent",
     "HybridStudent",
     "KeywordRulesStudent",
+    "LinearStudent",
     "MLPStudent",
     "Rule",
     "RuleListStudent",

@@ -38,6 +38,7 @@ class FeaturizedStudent(Student):
     """
 
     family = "featurized"
+    wraps_student = True  # loads by name, but is no family of its own (see registered_families)
 
     def __init__(self, student: Any = None, featurizer: RecordFeaturizer | None = None, defer_below: float | None = None) -> None:
         self.student = student

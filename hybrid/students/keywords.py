@@ -1,7 +1,8 @@
 """KeywordRulesStudent: a short decision list of keyword tests, learned by sequential covering.
 
 Made for 0/1 features such as a featurizer's ``text has "weather"``, ``channel is "app"``: each
-rule is ``IF f [AND g | AND NOT g] THEN action``. Fit, greedily (the covering scheme of CN2 and
+rule is ``IF f [AND g | AND NOT g] THEN action``; a numeric feature offers the tests ``x > d`` at
+its deciles ``d``. Fit, greedily (the covering scheme of CN2 and
 of imodels' greedy rule lists): among the states no earlier rule covers, find the condition and
 action with the best score ``correct − λ·wrong``, where ``λ = p / (1 − p)`` for the precision
 ``p = min_precision`` (a rule scores > 0 only above that precision); append it; repeat until
@@ -59,19 +60,16 @@ class KeywordRulesStudent(RuleListStudent):
         if self.max_rules < 0 or self.max_terms not in (1, 2) or not 0.0 < self.min_precision < 1.0:
             raise DataError("KeywordRulesStudent needs max_rules ≥ 0, max_terms 1 or 2 and min_precision in (0, 1); "
                             f"got {self.max_rules!r}, {self.max_terms!r}, {self.min_precision!r}.")
-        binary = np.flatnonzero(np.all((X == 0) | (X == 1), axis=0))
-        if binary.size == 0:
-            raise DataError("KeywordRulesStudent needs 0/1 features (text n-grams, categories, list items); these states have none. "
-                            "Featurize records with hybrid.featurize.RecordFeaturizer, or use RuleListStudent for numbers.")
+        B, tests = _boolean_tests(X)
         self.feature_names_ = _names(feature_names, X.shape[1], "x", "feature_names", "features")
         self.action_names_ = _names(action_names, P.shape[1], "action_", "action_names", "actions")
         self.n_features_in_, self.n_actions_ = X.shape[1], P.shape[1]
-        self.rules_ = self._cover(X[:, binary] > 0.5, binary, P.argmax(axis=1), np.ones(X.shape[0]) if w is None else w, P.shape[1])
+        self.rules_ = self._cover(B, tests, P.argmax(axis=1), np.ones(X.shape[0]) if w is None else w, P.shape[1])
         self._describe(X, P, w)
         return self
 
-    def _cover(self, B: np.ndarray, columns: np.ndarray, labels: np.ndarray, w: np.ndarray, k: int) -> list[Rule]:
-        """Sequential covering on the boolean matrix ``B`` (states × binary features)."""
+    def _cover(self, B: np.ndarray, tests: list[tuple[int, float]], labels: np.ndarray, w: np.ndarray, k: int) -> list[Rule]:
+        """Sequential covering on the boolean matrix ``B`` (states × tests ``x[feature] > bound``)."""
         from scipy import sparse
 
         lam = self.min_precision / (1.0 - self.min_precision)
@@ -105,7 +103,7 @@ class KeywordRulesStudent(RuleListStudent):
             if not covered.any():
                 break
             open_ &= ~covered
-            conditions = tuple(Condition((int(columns[g]),), (1.0,), 0.5, None) if present else Condition((int(columns[g]),), (1.0,), None, 0.5)
+            conditions = tuple(Condition((tests[g][0],), (1.0,), tests[g][1], None) if present else Condition((tests[g][0],), (1.0,), None, tests[g][1])
                                for g, present in terms)
             rules.append(Rule(conditions, int(action), (), 0.0, 0.0))
         return rules
@@ -122,3 +120,22 @@ class KeywordRulesStudent(RuleListStudent):
             return None
         terms = [(int(g), True)] if pair is None else [(pair[0], True), (int(g), pair[1])]
         return float(score[g, a]), terms, int(a)
+
+
+def _boolean_tests(X: np.ndarray) -> tuple[np.ndarray, list[tuple[int, float]]]:
+    """The tests rules are made of, as a boolean matrix and ``(feature, bound)`` pairs meaning
+    ``x[feature] > bound``: ``> 0.5`` for a 0/1 feature (the keyword is present), and for any
+    other feature its deciles (bounds in double that reproduce the float32 comparison, as trees do)."""
+    from hybrid.students.tree import f32_split_bound
+
+    columns, tests = [], []
+    for j in range(X.shape[1]):
+        x = X[:, j]
+        if np.all((x == 0) | (x == 1)):
+            cuts = [np.float32(0.5)]
+        else:
+            cuts = np.unique(np.quantile(x, np.linspace(0.1, 0.9, 9)).astype(np.float32))
+        for t in cuts:
+            columns.append(x > t)
+            tests.append((j, f32_split_bound(float(t))))
+    return np.column_stack(columns), tests

@@ -10,7 +10,7 @@ import pytest
 from hybrid.errors import DataError
 from hybrid.exports import export_python
 from hybrid.featurize import RecordFeaturizer
-from hybrid.students import FeaturizedStudent, KeywordRulesStudent, MLPStudent, RuleListStudent, Student, TreeStudent
+from hybrid.students import FeaturizedStudent, KeywordRulesStudent, LinearStudent, MLPStudent, RuleListStudent, Student, TreeStudent
 
 TOPICS = {
     "weather": ["weather", "rain", "sunny", "forecast"],
@@ -44,7 +44,7 @@ def data():
 
 
 @pytest.mark.parametrize("inner", [RuleListStudent(max_depth=6), TreeStudent(max_depth=6), MLPStudent(hidden_sizes=[8], epochs=20),
-                                   KeywordRulesStudent(max_rules=12)], ids=["rules", "tree", "mlp", "keywords"])
+                                   KeywordRulesStudent(max_rules=12), LinearStudent()], ids=["rules", "tree", "mlp", "keywords", "linear"])
 def test_export_decides_exactly_as_predict_on_every_held_out_request(data, inner, tmp_path):
     train, y, test, y_test, names = data
     student = FeaturizedStudent(inner, RecordFeaturizer(min_df=2)).fit(train, y, action_names=names)
@@ -118,6 +118,23 @@ def test_keyword_rules_are_short_keyword_tests_and_stop_at_max_rules(data):
     assert (s.predict(test) == y_test).mean() > 0.8  # a handful of topic words routes most requests
 
 
-def test_keyword_rules_refuse_states_without_binary_features():
-    with pytest.raises(DataError, match="needs 0/1 features"):
-        KeywordRulesStudent().fit(np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2)
+def test_keyword_rules_test_numbers_at_their_deciles_exactly_as_the_export(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 2)).astype(np.float32)
+    y = (X[:, 0] > np.quantile(X[:, 0], 0.6)).astype(int) + (X[:, 1] > np.quantile(X[:, 1], 0.8))  # cuts at deciles
+    s = KeywordRulesStudent(max_rules=6).fit(X, y)
+    assert (s.predict(X) == y).mean() > 0.9 and all(c.lower is not None or c.upper is not None for r in s.rules_ for c in r.conditions)
+    ns: dict = {}
+    exec(export_python(s), ns)  # noqa: S102
+    probe = np.r_[X, rng.normal(size=(400, 2)).astype(np.float32)]
+    assert [ns["decide"]([float(v) for v in x]) for x in probe] == s.predict(probe).tolist()
+
+
+def test_linear_student_round_trips_as_its_own_family(data):
+    train, y, test, _, names = data
+    s = FeaturizedStudent(LinearStudent(C=1.0), RecordFeaturizer()).fit(train, y, action_names=names)
+    loaded = Student.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert loaded.student_.family == "linear" and loaded.content_hash == s.content_hash
+    np.testing.assert_allclose(loaded.predict_proba(test), s.predict_proba(test))
+    two = LinearStudent().fit(np.eye(4)[[0, 1, 2, 3] * 5], np.array([0, 1, 0, 1] * 5))  # two actions: sigmoid as softmax
+    assert two.predict_proba(np.eye(4)).shape == (4, 2) and list(two.predict(np.eye(4))) == [0, 1, 0, 1]
