@@ -125,7 +125,7 @@ def test_keyword_rules_test_numbers_at_their_deciles_exactly_as_the_export(tmp_p
     s = KeywordRulesStudent(max_rules=6).fit(X, y)
     assert (s.predict(X) == y).mean() > 0.9 and all(c.lower is not None or c.upper is not None for r in s.rules_ for c in r.conditions)
     ns: dict = {}
-    exec(export_python(s), ns)  # noqa: S102
+    exec(export_python(s), ns)
     probe = np.r_[X, rng.normal(size=(400, 2)).astype(np.float32)]
     assert [ns["decide"]([float(v) for v in x]) for x in probe] == s.predict(probe).tolist()
 
