@@ -131,7 +131,7 @@ def make_plan(families: Sequence[str], n_train: int, *, eta: int, min_states: in
     """Level 0 of every family, interleaved in cost order and cut into rungs."""
     sizes = level_sizes(n_train, eta=eta, min_states=min_states)
     # a tree and an MLP lead, so the first two workers start a front spanning both ends at once
-    lead = sorted(families, key=lambda f: ("tree", "mlp", "rules", "hybrid", "keywords", "linear").index(f))
+    lead = sorted(families, key=lambda f: ("tree", "mlp", "linear", "keywords", "rules", "hybrid").index(f))
     per_family = [[(f, {**p, "random_state": seed}) for p in family_space(f, epochs=epochs)] for f in lead]
     order = [x for group in zip_longest(*per_family) for x in group if x is not None]
     rungs = []

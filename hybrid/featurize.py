@@ -100,7 +100,7 @@ class RecordFeaturizer:
     """
 
     def __init__(self, fields: Mapping[str, str] | None = None, ngram_range: tuple[int, int] = (1, 2),
-                 max_features: int = 1000, min_df: int = 2, max_categories: int = 50,
+                 max_features: int = 3000, min_df: int = 2, max_categories: int = 50,
                  hashing: int | None = None, lowercase: bool = True) -> None:
         self.fields = fields
         self.ngram_range = ngram_range

@@ -45,7 +45,12 @@ class LinearStudent(MLPStudent):
         if np.unique(labels).size < 2:
             raise DataError("the teacher chose one action on every state; a linear student needs at least two.")
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state)
-        model.fit(X, labels, sample_weight=w)
+        if np.count_nonzero(X) < 0.1 * X.size:  # n-gram features are mostly zero: sparse products are many times faster
+            from scipy import sparse
+
+            model.fit(sparse.csr_matrix(X), labels, sample_weight=w)
+        else:
+            model.fit(X, labels, sample_weight=w)
         W = np.zeros((k, X.shape[1]))
         b = np.full(k, -30.0)  # actions the teacher never chose here: probability ≈ e^-30 of the rest
         if model.coef_.shape[0] == 1:  # two actions: sigmoid(z) is softmax([0, z])
