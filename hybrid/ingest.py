@@ -221,7 +221,8 @@ def read_csv(path: str | Path, *, fields: dict[str, str] | None = None) -> Decis
             header = next(reader, None)
             if header is None:
                 raise DataError(f"{path} is empty; it needs a header with state.<feature> and action_probs.<action> columns")
-            if fields is not None or not any(h.startswith("action_probs.") for h in header) or _has_text_cells(path, header):
+            logged_choice = "action" in header and not any(h.startswith("action_probs.") for h in header)
+            if fields is not None or logged_choice or _has_text_cells(path, header):
                 return parse_record_lines(csv_record_lines(reader, header, str(path)), str(path), fields)
             columns = _csv_columns(header, builder)
             for row in reader:
@@ -248,7 +249,7 @@ def _csv_columns(header: list[str], builder: _Builder) -> dict[str, Any]:
         else:
             raise builder.fail(1, f"unknown column {name!r}; use state.<feature>, action_probs.<action> or {list(OPTIONAL_KEYS)}")
     if not states or not probs:
-        raise builder.fail(1, "the header needs state.<feature> and action_probs.<action> columns")
+        raise builder.fail(1, "the header needs state.<feature> and action_probs.<action> columns (or an action column naming the choice)")
     return {"state": states, "action_probs": probs, "optional": optional}
 
 
@@ -272,16 +273,17 @@ def _csv_record(row: list[str], columns: dict[str, Any], builder: _Builder, line
 
 
 def _has_text_cells(path: Path, header: list[str]) -> bool:
-    """True when some ``state.*`` cell of the CSV is not empty and not a number (a record log)."""
+    """True when a ``state.*`` cell of the first data row is not a number (a record log); the
+    first row decides, as for JSONL, so a typo further down stays a numeric error."""
     columns = [i for i, h in enumerate(header) if h.startswith("state.")]
     with open(path, encoding="utf-8", newline="") as f:
         rows = csv.reader(f)
         next(rows, None)
-        for row in rows:
-            for i in columns:
-                if i < len(row) and row[i].strip():
-                    try:
-                        float(row[i])
-                    except ValueError:
-                        return True
+        row = next((r for r in rows if any(c.strip() for c in r)), [])
+    for i in columns:
+        if i < len(row) and row[i].strip():
+            try:
+                float(row[i])
+            except ValueError:
+                return True
     return False

@@ -53,16 +53,16 @@ class RecordDecisions:
 
 
 def is_record_log(lines: list[tuple[int, Any]]) -> bool:
-    """True when any line's state holds a non-number, or a line gives ``action`` without ``action_probs``."""
-    for _, record in lines:
-        if not isinstance(record, dict):
-            continue
-        state = record.get("state")
-        if isinstance(state, dict) and any(value_kind(v) not in ("number",) for v in state.values()):
-            return True
-        if "action_probs" not in record and "action" in record:
-            return True
-    return False
+    """True when the first line's state holds a non-number, or it gives ``action`` without
+    ``action_probs``. The first line decides, so a typo in a numeric log stays a numeric error
+    with its line number; declare ``fields`` for a log whose first states are all numbers."""
+    record = lines[0][1] if lines else None
+    if not isinstance(record, dict):
+        return False
+    state = record.get("state")
+    if isinstance(state, dict) and any(value_kind(v) != "number" for v in state.values()):
+        return True
+    return "action_probs" not in record and "action" in record
 
 
 def parse_record_lines(lines: list[tuple[int, Any]], source: str, fields: Mapping[str, str] | None = None,
