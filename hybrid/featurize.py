@@ -144,6 +144,7 @@ class RecordFeaturizer:
         self.layout_, self.feature_names_ = layout, names
         self.n_features_out_ = len(names)
         self.mean_lookups_ = float(np.mean([self._lookups(r) for r in records]))
+        self.mean_active_ = float(np.mean([len(runtime.feature_columns(r, layout)) for r in records]))  # non-zero columns
         return self
 
     def _fit_text(self, field: str, values: list[Any], offset: int, lo: int, hi: int) -> tuple[list[Any], list[str]]:
@@ -221,7 +222,7 @@ class RecordFeaturizer:
                        "max_features": self.max_features, "min_df": self.min_df, "max_categories": self.max_categories,
                        "hashing": self.hashing, "lowercase": self.lowercase},
             "kinds": dict(self.kinds_), "layout": self.layout_, "feature_names": list(self.feature_names_),
-            "mean_lookups": self.mean_lookups_,
+            "mean_lookups": self.mean_lookups_, "mean_active": self.mean_active_,
         }
 
     @classmethod
@@ -234,6 +235,7 @@ class RecordFeaturizer:
         featurizer.feature_names_ = list(data["feature_names"])
         featurizer.n_features_out_ = len(featurizer.feature_names_)
         featurizer.mean_lookups_ = float(data["mean_lookups"])
+        featurizer.mean_active_ = float(data["mean_active"])
         return featurizer
 
 

@@ -42,6 +42,23 @@ def _tree_choose(tree: Any) -> str:
             "    a = max(range(len(p)), key=p.__getitem__)\n    return a, p[a]\n")
 
 
+def _sparse_mlp_choose(mlp: Any) -> str:
+    """``_choose(columns)`` over the non-zero features ``{column: value}``: the first layer adds one
+    weight column per non-zero feature (a few dozen for a request) instead of a dense product."""
+    W0, b0 = mlp.weights_[0], mlp.biases_[0]
+    columns = [[float(c) for c in W0[:, j]] for j in range(W0.shape[1])]
+    rest = [([[float(c) for c in row] for row in W], [float(c) for c in b]) for W, b in zip(mlp.weights_[1:], mlp.biases_[1:])]
+    act = "(v if v > 0.0 else 0.0)" if mlp.activation == "relu" else "_tanh(v)"
+    return (f"_W0_COLUMNS = {columns!r}\n_B0 = {[float(c) for c in b0]!r}\n_LAYERS = {rest!r}\n\n\n"
+            "def _choose(active):\n    h = list(_B0)\n    for column, value in sorted(active.items()):\n"
+            "        h = [s + value * w for s, w in zip(h, _W0_COLUMNS[column])]\n"
+            "    for W, b in _LAYERS:\n"
+            f"        h = [{act} for v in h]\n"
+            "        h = [sum(map(_mul, row, h), bias) for row, bias in zip(W, b)]\n"
+            "    a = max(range(len(h)), key=h.__getitem__)\n"
+            "    return a, 1.0 / sum(_exp(v - h[a]) for v in h)\n")
+
+
 def _mlp_choose(mlp: Any) -> str:
     layers = [([[float(c) for c in row] for row in W], [float(c) for c in b]) for W, b in zip(mlp.weights_, mlp.biases_)]
     act = "(v if v > 0.0 else 0.0)" if mlp.activation == "relu" else "_tanh(v)"
@@ -66,8 +83,9 @@ def featurized_python_source(student: Any) -> str:
     makers = {"rules": _rules_choose, "keywords": _rules_choose, "tree": _tree_choose, "mlp": _mlp_choose, "linear": _mlp_choose}
     if inner.family not in makers and student.defer_below is not None:
         raise ExportError(f"a deferring {inner.family!r} student has no Python export; deferral exports exist for {sorted(makers)}")
-    choose = makers.get(inner.family, _generic_choose)(inner)
     featurizer = student.featurizer_
+    sparse = featurizer is not None and inner.family in ("mlp", "linear")
+    choose = _sparse_mlp_choose(inner) if sparse else makers.get(inner.family, _generic_choose)(inner)
     doc = student.to_text().replace('"""', "'''")
     head = (f'"""Featurized {inner.family} student {student.content_hash} (agent-distill).\n\n'
             "decide(state) -> action name, or None when the student defers to the teacher; decide_index(state) -> index or -1.\n"
@@ -76,7 +94,8 @@ def featurized_python_source(student: Any) -> str:
     if featurizer is not None:
         body = (_runtime_source() + f"\n\nLAYOUT = {featurizer.layout_!r}\nWIDTH = {featurizer.n_features_out_}\n"
                 f"FEATURE_NAMES = {tuple(featurizer.feature_names_)!r}\n\n\ndef features(state):\n"
-                "    return feature_vector(state, LAYOUT, WIDTH)\n")
+                + ("    return feature_columns(state, LAYOUT)  # {column: value} of the non-zero features\n" if sparse
+                   else "    return feature_vector(state, LAYOUT, WIDTH)\n"))
     else:
         body = "\ndef features(state):\n    return [float(v) for v in state]\n"
     defer = None if student.defer_below is None else float(student.defer_below)

@@ -24,6 +24,7 @@ from hybrid.students._base import FORMAT_VERSION, Cost, Student, check_states, f
 from provenance.hashing import canonical_json
 
 _BINARY_MARKERS = (' has "', ' is "')
+SPARSE_FIRST_LAYER = ("mlp", "linear")  # families whose featurized export multiplies only non-zero features
 
 
 @register
@@ -152,14 +153,18 @@ class FeaturizedStudent(Student):
     # -- cost and identity --------------------------------------------------------------------
     def cost(self) -> Cost:
         """The inner student's cost plus featurizing: one lookup per n-gram, value or number
-        (averaged over training records); parameters add one per vocabulary entry."""
+        (averaged over training records); parameters add one per vocabulary entry. A linear or
+        MLP first layer runs on the non-zero features only (as the export does): its
+        multiply-adds are counted for the training records' mean number of non-zero columns."""
         self._check_fitted()
         inner = self.student_.cost()
         f = self.featurizer_
-        lookups = 0.0 if f is None else f.mean_lookups_
+        ops = inner.ops_per_decision + (0.0 if f is None else f.mean_lookups_)
+        if f is not None and self.student_.family in SPARSE_FIRST_LAYER:
+            units, width = self.student_.weights_[0].shape
+            ops += (f.mean_active_ - width) * units
         vocabulary = 0 if f is None else f.n_features_out_
-        return Cost(parameters=int(inner.parameters + vocabulary), ops_per_decision=float(inner.ops_per_decision + lookups),
-                    bytes=len(canonical_json(self.to_dict())))
+        return Cost(parameters=int(inner.parameters + vocabulary), ops_per_decision=float(ops), bytes=len(canonical_json(self.to_dict())))
 
     def to_dict(self) -> dict[str, Any]:
         """Canonical form: the featurizer's layout, the inner student's artifact, the threshold."""
