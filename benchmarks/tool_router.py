@@ -70,7 +70,17 @@ def row(name: str, teacher_test: np.ndarray, actions: np.ndarray, confidence: np
     everything = cascade_score(teacher_test, actions, confidence, None)
     cut = cascade_score(teacher_test, actions, confidence, np.inf if threshold is None else threshold)
     return {"model": name, "agreement": everything.agreement_decided, "threshold": threshold, "coverage": cut.coverage,
-            "agreement_decided": cut.agreement_decided, "agreement_overall": cut.agreement_overall, "ops": ops, "latency": latency}
+            "agreement_decided": cut.agreement_decided, "agreement_overall": cut.agreement_overall, "ops": ops, "latency": latency,
+            "_test": (teacher_test, actions, confidence)}
+
+
+def coverage_at(r: dict, agreement: float) -> float:
+    """Most coverage on test whose decided agreement is ≥ ``agreement``: read off the test curve,
+    to compare two cascades at the same agreement (a comparison, never a threshold to ship)."""
+    from hybrid.cascade import coverage_curve
+
+    points = [p["coverage"] for p in coverage_curve(*r["_test"], max_points=10**9) if p["agreement"] >= agreement - 1e-12]
+    return max(points, default=0.0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(peer(train, train_y, val, v_teacher, test, t_teacher, names))
     print_table(rows)
     if a.json:
-        a.json.write_text(json.dumps(rows, indent=2))
+        a.json.write_text(json.dumps([{k: v for k, v in r.items() if k != "_test"} for r in rows], indent=2))
     return 0
 
 
@@ -195,6 +205,11 @@ def print_table(rows: list[dict]) -> None:
     for r in cascade:
         print(f"\n{r['model']}: coverage {100 * r['coverage']:.1f}% vs the peer's {100 * peer_row['coverage']:.1f}% "
               f"({r['coverage'] / max(peer_row['coverage'], 1e-9):.2f}×)")
+    print("\nAt the same agreement on decided, read off both test curves (comparison only):")
+    for level in sorted({0.95, 0.97, 0.99, round(peer_row["agreement_decided"] or 0.0, 4)}):
+        ours = coverage_at(cascade[0], level)
+        theirs = coverage_at(peer_row, level)
+        print(f"  ≥ {100 * level:.2f}%: cascade student {100 * ours:.1f}%, peer {100 * theirs:.1f}% ({ours / max(theirs, 1e-9):.2f}×)")
 
 
 if __name__ == "__main__":
