@@ -43,8 +43,8 @@ class Cascade:
 
     def choose(self, pool: Sequence[Any], artifacts: dict[int, dict], data: Any, *, seed: int = 0) -> tuple[Any, str, Any, dict[str, Any]]:
         """(candidate, words, student to ship with its threshold, figures for the report)."""
-        from auto_search.featurized import ship
         from auto_search.space import student_class
+        from hybrid.students.featurized import FeaturizedStudent
         from hybrid.cascade import calibration_split, cascade_score, choose_threshold, coverage_curve
 
         able = [c for c in pool if c.family in DEFERRING_FAMILIES]
@@ -69,9 +69,9 @@ class Cascade:
         cut = np.inf if threshold is None else threshold
         report = cascade_score(teacher[rep], actions[rep], confidence[rep], cut)
         met = report.agreement_decided is not None and report.agreement_decided >= self.agreement_at_least
-        shipped = ship(student, data)
-        shipped = type(shipped).from_parts(getattr(shipped, "featurizer_", None), getattr(shipped, "student_", shipped),
-                                           defer_below=2.0 if threshold is None else float(threshold), action_names=data.action_names)
+        # numeric states too get the wrapper: it is what defers (decide returns None)
+        shipped = FeaturizedStudent.from_parts(getattr(data, "featurizer", None), student,
+                                               defer_below=2.0 if threshold is None else float(threshold), action_names=data.action_names)
         info = {
             "policy": self.spec, "agreement_at_least": self.agreement_at_least, "threshold": None if threshold is None else float(threshold),
             "candidate": c.id, "calibration": calib.to_dict(), "held_out": report.to_dict(), "met": bool(met),

@@ -93,3 +93,23 @@ def test_cli_cascade_on_text_decisions_writes_a_deciding_or_deferring_export(tmp
     model = Student.load(out / "model" / "model.json")
     assert model.content_hash == report["best"]["content_hash"] == ns["CONTENT_HASH"]
     assert model.defer_below == report["cascade"]["threshold"] or report["cascade"]["threshold"] is None
+
+
+def test_cascade_on_numeric_states_ships_a_deferring_student():
+    from auto_search import AutoDistill
+    from hybrid.dataset import DistillDataset
+    from hybrid.exports import export_python
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(800, 2)).astype(np.float32)
+    P = np.eye(2, dtype=np.float32)[(X[:, 0] + 0.3 * rng.normal(size=800) > 0).astype(int)]  # noisy near the boundary
+    result = AutoDistill(families=("tree",), budget_s=30, policy="cascade:0.95", n_jobs=1, verbose=0, val_fraction=0.5).fit(
+        DistillDataset(X, P, ["left", "right"], ["x", "y"]))
+    student, info = result.best_student, result.cascade
+    assert info["threshold"] is not None and student.defer_below == info["threshold"]
+    assert info["calibration"]["n"] + info["held_out"]["n"] == 400  # two disjoint halves of the held-out states
+    ns: dict = {}
+    exec(export_python(student), ns)  # noqa: S102
+    decided = [ns["decide"]([float(a), float(b)]) for a, b in X[:200]]
+    assert set(decided) <= {"left", "right", None}
+    assert decided == [student.decide(x) for x in X[:200]]
