@@ -44,8 +44,8 @@ class Cascade:
     def choose(self, pool: Sequence[Any], artifacts: dict[int, dict], data: Any, *, seed: int = 0) -> tuple[Any, str, Any, dict[str, Any]]:
         """(candidate, words, student to ship with its threshold, figures for the report)."""
         from auto_search.space import student_class
-        from hybrid.students.featurized import FeaturizedStudent
         from hybrid.cascade import calibration_split, cascade_score, choose_threshold, coverage_curve
+        from hybrid.students.featurized import FeaturizedStudent
 
         able = [c for c in pool if c.family in DEFERRING_FAMILIES]
         if not able:

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.errors import DataError, NotFittedError
 from hybrid import featurize_runtime as runtime
+from hybrid.errors import DataError, NotFittedError
 
 KINDS = ("number", "bool", "category", "list", "text")
 _TEXT_MEAN_WORDS = 1.5  # strings averaging more words than this are text, the rest categories

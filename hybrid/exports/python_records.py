@@ -13,8 +13,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from hybrid.errors import ExportError
 from hybrid import featurize_runtime
+from hybrid.errors import ExportError
 
 
 def _runtime_source() -> str:

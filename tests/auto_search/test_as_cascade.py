@@ -109,7 +109,7 @@ def test_cascade_on_numeric_states_ships_a_deferring_student():
     assert info["threshold"] is not None and student.defer_below == info["threshold"]
     assert info["calibration"]["n"] + info["held_out"]["n"] == 400  # two disjoint halves of the held-out states
     ns: dict = {}
-    exec(export_python(student), ns)  # noqa: S102
+    exec(export_python(student), ns)
     decided = [ns["decide"]([float(a), float(b)]) for a, b in X[:200]]
     assert set(decided) <= {"left", "right", None}
     assert decided == [student.decide(x) for x in X[:200]]

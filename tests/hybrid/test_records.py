@@ -89,7 +89,7 @@ def test_csv_with_text_cells_and_action_column(tmp_path):
     assert d.fields == {"text": "text", "channel": "category", "basket": "number", "tools_used": "list"}
     assert d.records[0]["tools_used"] == ["search"] and d.action_names == ("BookRestaurant", "GetWeather")
     path.write_text(path.read_text() + '"hi",app,"[""x""]",[],GetWeather\n')
-    with pytest.raises(DataError, match="line 4: .*basket"):
+    with pytest.raises(DataError, match=r"line 4: .*basket"):
         read_csv(path)
 
 

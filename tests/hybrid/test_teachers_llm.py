@@ -165,7 +165,7 @@ def test_labels_a_record_dataset_a_student_learns_from(server, tmp_path):
     from hybrid.students import FeaturizedStudent, TreeStudent
 
     rng = np.random.default_rng(0)
-    words = list(KEYWORDS) + ["please", "now", "me", "the"]
+    words = [*KEYWORDS, "please", "now", "me", "the"]
     states = [{"text": " ".join(rng.choice(words, size=4))} for _ in range(40)]
     t = teacher(server, tmp_path)
     ds = t.to_dataset(states)
