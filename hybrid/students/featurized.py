@@ -126,7 +126,9 @@ class FeaturizedStudent(Student):
         ``IF text has "weather" AND NOT text has "book" THEN weather``."""
         self._check_fitted()
         inner = self.student_
-        if not hasattr(inner, "rules_"):
+        from hybrid.students.rules import RuleListStudent
+
+        if not isinstance(inner, RuleListStudent):
             text = inner.to_text() if hasattr(inner, "to_text") else f"{inner.family} student over {inner.n_features_in_} features"
         else:
             lines = []

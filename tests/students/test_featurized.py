@@ -138,3 +138,16 @@ def test_linear_student_round_trips_as_its_own_family(data):
     np.testing.assert_allclose(loaded.predict_proba(test), s.predict_proba(test))
     two = LinearStudent().fit(np.eye(4)[[0, 1, 2, 3] * 5], np.array([0, 1, 0, 1] * 5))  # two actions: sigmoid as softmax
     assert two.predict_proba(np.eye(4)).shape == (4, 2) and list(two.predict(np.eye(4))) == [0, 1, 0, 1]
+
+
+def test_a_featurized_hybrid_exports_without_deferral_and_refuses_a_threshold(data):
+    from hybrid.errors import ExportError
+    from hybrid.students import HybridStudent
+
+    train, y, test, _, names = data
+    s = FeaturizedStudent(HybridStudent(tau=0.8, rule_depth=3, hidden_sizes=(4,), epochs=3), RecordFeaturizer()).fit(train, y, action_names=names)
+    ns: dict = {}
+    exec(export_python(s), ns)  # noqa: S102
+    assert [ns["decide_index"](r) for r in test] == s.predict(test).tolist()
+    with pytest.raises(ExportError, match="deferring 'hybrid' student has no Python export"):
+        export_python(s.with_threshold(0.9))
