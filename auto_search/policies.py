@@ -4,7 +4,8 @@ A policy takes the candidates that may be chosen (whole rungs only) and returns 
 sentence saying why. Ties are broken by (operations, parameters, -fidelity, id), so the choice
 is deterministic. Policies can be written as strings (CLI, config): ``knee``,
 ``knee:0.05``, ``min-cost:0.95``, ``within-best:0.01``, ``max-fidelity:200``,
-``min-retention:0.99`` (closed loop: needs an environment and the teacher).
+``min-retention:0.99`` (closed loop: needs an environment and the teacher), ``cascade:0.99``
+(:mod:`auto_search.cascade`: most coverage at ≥ 99% agreement, deferring the rest).
 
 Each policy also says whether a student *holds its declared bound* (``bound_holds``): a model
 changed after the choice (DAgger rounds) ships only if it still does.
@@ -212,7 +213,7 @@ def default_policy(closed_loop: bool) -> str:
 
 def parse_policy(policy: str | Policy | Callable) -> Policy:
     """Turn a policy object, callable or string spec into a policy; unknown specs raise."""
-    if isinstance(policy, (Knee, MinCost, MaxFidelity, MinRetention, CallablePolicy)):
+    if isinstance(policy, (Knee, MinCost, MaxFidelity, MinRetention, CallablePolicy)) or hasattr(policy, "needs_held_out"):
         return policy
     if callable(policy):
         return CallablePolicy(policy)
@@ -220,7 +221,7 @@ def parse_policy(policy: str | Policy | Callable) -> Policy:
         raise SearchConfigError(f"policy must be a string, a policy object or a callable; got {type(policy).__name__}.")
     name, _, arg = policy.strip().partition(":")
     makers: dict[str, Callable[[float], Policy]] = {"min-cost": lambda v: MinCost(fidelity_at_least=v), "within-best": lambda v: MinCost(within_best=v), "max-fidelity": MaxFidelity,
-              "min-retention": MinRetention}
+              "min-retention": MinRetention, "cascade": _cascade}
     makers["knee"] = Knee
     if name == "knee" and not arg:
         return Knee()
@@ -229,4 +230,10 @@ def parse_policy(policy: str | Policy | Callable) -> Policy:
             return makers[name](float(arg))
         except ValueError:
             raise SearchConfigError(f"policy {policy!r} needs a number after the colon, e.g. {name}:0.95.") from None
-    raise SearchConfigError(f"unknown policy {policy!r}; use knee, knee:0.05, min-cost:0.95, within-best:0.01, max-fidelity:200 or min-retention:0.99 (or pass a callable).")
+    raise SearchConfigError(f"unknown policy {policy!r}; use knee, knee:0.05, min-cost:0.95, within-best:0.01, max-fidelity:200, min-retention:0.99 or cascade:0.99 (or pass a callable).")
+
+
+def _cascade(agreement: float) -> Any:
+    from auto_search.cascade import Cascade
+
+    return Cascade(agreement)

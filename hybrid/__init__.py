@@ -28,6 +28,9 @@ _LAZY = {
     "available_teachers": "hybrid.zoo",
     "PolicyTeacher": "hybrid.zoo",
     "compile_student": "hybrid.exports.runtime",
+    "LLMTeacher": "hybrid.teachers_llm",
+    "RecordDataset": "hybrid.records",
+    "RecordFeaturizer": "hybrid.featurize",
 }
 
 __all__ = ["DataError", "ExportError", "HybridError", "NotFittedError", "TeacherError", *_LAZY]

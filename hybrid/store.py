@@ -25,6 +25,7 @@ import sqlite_utils
 from hybrid.dataset import DistillDataset, check_probabilities
 from hybrid.errors import DataError
 from hybrid.ingest import Decisions, read_csv, read_jsonl
+from hybrid.record_ingest import RecordDecisions
 from provenance.hashing import hash_file
 
 _LE_F32 = np.dtype("<f4")
@@ -189,7 +190,17 @@ class TrajectoryStore:
             raise
         return n
 
-    def _ingest(self, decisions: Decisions, path: Path, source: str, teacher: str | None, env: str | None) -> int:
+    def _ingest(self, decisions: Decisions | RecordDecisions, path: Path, source: str, teacher: str | None, env: str | None) -> int:
+        if isinstance(decisions, RecordDecisions):  # structured states: hybrid.records stores them as JSON
+            from hybrid.records import store_record_run
+
+            try:
+                return store_record_run(self, decisions, {"file": path.name, "file_hash": hash_file(path)},
+                                        source=source, teacher=teacher, env=env)
+            except BaseException:
+                self._runs.clear()
+                self._episodes.clear()
+                raise
         try:
             with self.db.atomic():
                 run_id = self.start_run(
@@ -207,15 +218,20 @@ class TrajectoryStore:
             raise
         return run_id
 
-    def ingest_jsonl(self, path: str | Path, *, teacher: str | None = None, env: str | None = None) -> int:
-        """Store the decisions of a JSONL file as a new run (all or nothing); returns the run id."""
-        path = Path(path)
-        return self._ingest(read_jsonl(path), path, "jsonl", teacher, env)
+    def ingest_jsonl(self, path: str | Path, *, teacher: str | None = None, env: str | None = None,
+                     fields: dict[str, str] | None = None) -> int:
+        """Store the decisions of a JSONL file as a new run (all or nothing); returns the run id.
 
-    def ingest_csv(self, path: str | Path, *, teacher: str | None = None, env: str | None = None) -> int:
+        ``fields`` declares kinds of record-state fields (``{"text": "text", "channel": "category"}``).
+        """
+        path = Path(path)
+        return self._ingest(read_jsonl(path, fields=fields), path, "jsonl", teacher, env)
+
+    def ingest_csv(self, path: str | Path, *, teacher: str | None = None, env: str | None = None,
+                   fields: dict[str, str] | None = None) -> int:
         """Store the decisions of a CSV file as a new run (all or nothing); returns the run id."""
         path = Path(path)
-        return self._ingest(read_csv(path), path, "csv", teacher, env)
+        return self._ingest(read_csv(path, fields=fields), path, "csv", teacher, env)
 
     # -- reading ---------------------------------------------------------------------------
     def runs(self) -> list[dict[str, Any]]:
@@ -255,6 +271,10 @@ class TrajectoryStore:
         if not chosen:
             raise DataError(f"{self.path} holds no runs; log decisions with start_run/log_steps or ingest a file first")
         first = chosen[0]
+        if any((r["meta"] or {}).get("state_kind") == "record" for r in chosen):
+            from hybrid.records import record_dataset
+
+            return record_dataset(self, chosen)
         for r in chosen[1:]:
             if (r["action_names"], r["feature_names"], r["n_features"]) != (first["action_names"], first["feature_names"], first["n_features"]):
                 raise DataError(

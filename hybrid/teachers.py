@@ -315,7 +315,7 @@ def as_teacher(
     ``act(state) -> {action: p}``, called with one state as a 1-D float32 array (keys become
     ``action_names`` in first-seen order and stay fixed); a batch callable ``f(X[n, d]) -> [n, k]``.
     """
-    if isinstance(obj, Teacher):
+    if isinstance(obj, Teacher) or getattr(obj, "state_kind", None) == "record":  # e.g. hybrid.teachers_llm.LLMTeacher
         return obj
     names = None if action_names is None else _names(action_names, "action_names")
     if is_sb3_model(obj):

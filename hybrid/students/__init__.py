@@ -5,7 +5,10 @@ none imports torch until an MLP is fitted or run through torch.
 """
 
 from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, default_families, register, registered_families, resolve_names
+from hybrid.students.featurized import FeaturizedStudent
 from hybrid.students.hybrid_student import HybridStudent
+from hybrid.students.keywords import KeywordRulesStudent
+from hybrid.students.linear import LinearStudent
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.rules import Condition, Rule, RuleListStudent
 from hybrid.students.tree import TreeStudent
@@ -13,7 +16,10 @@ from hybrid.students.tree import TreeStudent
 __all__ = [
     "Condition",
     "Cost",
+    "FeaturizedStudent",
     "HybridStudent",
+    "KeywordRulesStudent",
+    "LinearStudent",
     "MLPStudent",
     "Rule",
     "RuleListStudent",

@@ -238,8 +238,10 @@ def register(cls: type[Student]) -> type[Student]:
 
 
 def registered_families() -> dict[str, type[Student]]:
-    """Every registered family by name (a copy); a family registers when its module is imported."""
-    return dict(_REGISTRY)
+    """Every registered family by name (a copy); a family registers when its module is imported.
+    Wrappers around another student (``wraps_student = True``, e.g. the featurized student) load
+    through ``Student.from_dict`` but are not families of their own."""
+    return {name: cls for name, cls in _REGISTRY.items() if not getattr(cls, "wraps_student", False)}
 
 
 def default_families() -> tuple[str, ...]:
