@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union, cast
 
 from auto_search.errors import SearchConfigError
 from auto_search.pareto import log_ops, pareto_front
@@ -203,7 +203,10 @@ class CallablePolicy:
         return pick, f"chosen by custom policy {self.spec}: {words or describe(pick)}"
 
 
-Policy = Union[Knee, MinCost, MaxFidelity, MinRetention, CallablePolicy]
+if TYPE_CHECKING:
+    from auto_search.cascade import Cascade
+
+Policy = Union[Knee, MinCost, MaxFidelity, MinRetention, CallablePolicy, "Cascade"]
 
 
 def default_policy(closed_loop: bool) -> str:
@@ -213,8 +216,10 @@ def default_policy(closed_loop: bool) -> str:
 
 def parse_policy(policy: str | Policy | Callable) -> Policy:
     """Turn a policy object, callable or string spec into a policy; unknown specs raise."""
-    if isinstance(policy, (Knee, MinCost, MaxFidelity, MinRetention, CallablePolicy)) or hasattr(policy, "needs_held_out"):
+    if isinstance(policy, (Knee, MinCost, MaxFidelity, MinRetention, CallablePolicy)):
         return policy
+    if hasattr(policy, "needs_held_out"):  # chooses on held-out predictions, e.g. auto_search.cascade.Cascade
+        return cast("Policy", policy)
     if callable(policy):
         return CallablePolicy(policy)
     if not isinstance(policy, str):

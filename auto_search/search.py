@@ -22,11 +22,11 @@ from auto_search.config import SearchConfig, default_families
 from auto_search.errors import SearchConfigError, SearchDataError
 from auto_search.engine import BudgetExpired, Engine
 from auto_search.evaluate import Candidate, SplitData
+from auto_search.featurized import is_record_dataset, shipped_figures, split_records, with_record_families
 from auto_search.pareto import pareto_front
 from auto_search.policies import Policy, default_policy, parse_policy
 from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, dataset_summary, library_versions, teacher_summary
-from auto_search.featurized import is_record_dataset, shipped_figures, split_records, with_record_families
 from auto_search.shipping import Shipped, confusion, dagger_rounds, held_out_figures, pick_round, confirm
 from hybrid.dataset import DistillDataset
 from hybrid.rollouts import Rollouts
@@ -309,7 +309,8 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
         pool = [scored[c.id] for c in pool]
     chosen = student = words = cascade = None
     if pool and getattr(policy, "needs_held_out", False):  # cascade:…, see auto_search.cascade
-        chosen, words, student, cascade = policy.choose(pool, run.artifacts, data, seed=config.seed)
+        chooser: Any = policy  # a policy with needs_held_out has choose(); see auto_search.cascade.Cascade
+        chosen, words, student, cascade = chooser.choose(pool, run.artifacts, data, seed=config.seed)
     elif pool:
         chosen, words = policy(pool)
         student = students.get(chosen.id) or _rebuild(chosen, run.artifacts[chosen.id])
