@@ -22,6 +22,7 @@ EXAMPLE = """example:
   agent-distill search decisions.jsonl --out report/ --budget 30 --policy within-best:0.01 \\
       --ledger lineage.db --key signing.key
   agent-distill search cartpole.npz --out report/ --env CartPole-v1 --policy min-retention:0.99
+  agent-distill search requests.jsonl --out router/ --policy cascade:0.99   # text states; router/model/student.py
 DATA may be a DistillDataset .npz, decisions as .jsonl or .csv, or a trajectory store (.db/.sqlite)."""
 
 
@@ -95,10 +96,14 @@ def _search(args: argparse.Namespace, config: Any) -> int:
 
         teacher = load_teacher(args.env)  # an unknown environment fails here, naming the known ones
     dataset = load_dataset(args.data)
+    if hasattr(dataset, "describe_fields"):  # record states: say which kind each field was read as
+        print(f"fields: {dataset.describe_fields()}", file=sys.stderr)
     print(f"searching {len(dataset)} states × {dataset.n_features} features, {dataset.n_actions} actions, "
           f"budget {config.budget_s:g} s (Ctrl-C stops and reports what finished)", file=sys.stderr, flush=True)
     result = AutoDistill.from_config(config, env=args.env, teacher=teacher).fit(dataset)
     if result.stopped_by != "interrupted" and result.student is not None:
+        from auto_search.featurized import export_targets  # a featurized student has no C export
+
         model_dir = args.out / "model"  # the shipped student's artifact and exports, with or without a ledger
         if args.ledger is not None:
             from auto_search.record import record
@@ -106,11 +111,11 @@ def _search(args: argparse.Namespace, config: Any) -> int:
             from provenance.ledger import Ledger
 
             with Ledger(args.ledger) as ledger:
-                record(result, ledger, load_key(args.key), teacher=teacher, out_dir=model_dir, exports=("python", "c"))
+                record(result, ledger, load_key(args.key), teacher=teacher, out_dir=model_dir, exports=export_targets(result.student))
         else:
             from auto_search.record import write_artifacts
 
-            write_artifacts(result, model_dir, exports=("python", "c"))
+            write_artifacts(result, model_dir, exports=export_targets(result.student))
     result.write_report(args.out)
     if args.json:
         print(json.dumps(result.to_data(), indent=2, sort_keys=True))

@@ -35,7 +35,8 @@ class SearchConfig:
     families: tuple[str, ...] = field(default_factory=lambda: default_families(), metadata={"help": "registered student families to search", "nargs": "+"})
     budget_s: float = _opt("wall-clock seconds from fit() to its result; 2% (≤ 1 s) is kept back for the report", 60.0)
     policy: str = _opt("how to choose: auto (min-retention:0.99 with an environment, else knee) | knee[:GAIN_PER_10x_OPS] | min-cost:FIDELITY | "
-                       "within-best:GAP | max-fidelity:OPS | min-retention:SHARE (needs --env)", "auto")
+                       "within-best:GAP | max-fidelity:OPS | min-retention:SHARE (needs --env) | "
+                       "cascade:AGREEMENT (defer the rest to the teacher)", "auto")
     val_fraction: float = _opt("share of states held out to score fidelity and KL", 0.2)
     seed: int = _opt("seed for the split, the data subsets and every student", 0)
     n_jobs: int = _opt("parallel workers (-1: all cores)", -1)

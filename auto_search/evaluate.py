@@ -104,7 +104,9 @@ def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any
                                 feature_names=data.feature_names, action_names=data.action_names)
         fit_time = time.perf_counter() - start
         fidelity, kl = score_student(student, data)
-        cost = student.cost()
+        from auto_search.featurized import ship
+
+        cost = ship(student, data).cost()  # on records: with featurizing, as the shipped student runs
         artifact = student.to_dict()
     except Exception as e:  # noqa: BLE001 — any failure of one configuration belongs in the report
         elapsed = time.perf_counter() - start

@@ -4,7 +4,8 @@ A policy takes the candidates that may be chosen (whole rungs only) and returns 
 sentence saying why. Ties are broken by (operations, parameters, -fidelity, id), so the choice
 is deterministic. Policies can be written as strings (CLI, config): ``knee``,
 ``knee:0.05``, ``min-cost:0.95``, ``within-best:0.01``, ``max-fidelity:200``,
-``min-retention:0.99`` (closed loop: needs an environment and the teacher).
+``min-retention:0.99`` (closed loop: needs an environment and the teacher), ``cascade:0.99``
+(:mod:`auto_search.cascade`: most coverage at ≥ 99% agreement, deferring the rest).
 
 Each policy also says whether a student *holds its declared bound* (``bound_holds``): a model
 changed after the choice (DAgger rounds) ships only if it still does.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union, cast
 
 from auto_search.errors import SearchConfigError
 from auto_search.pareto import log_ops, pareto_front
@@ -202,7 +203,10 @@ class CallablePolicy:
         return pick, f"chosen by custom policy {self.spec}: {words or describe(pick)}"
 
 
-Policy = Union[Knee, MinCost, MaxFidelity, MinRetention, CallablePolicy]
+if TYPE_CHECKING:
+    from auto_search.cascade import Cascade
+
+Policy = Union[Knee, MinCost, MaxFidelity, MinRetention, CallablePolicy, "Cascade"]
 
 
 def default_policy(closed_loop: bool) -> str:
@@ -214,13 +218,15 @@ def parse_policy(policy: str | Policy | Callable) -> Policy:
     """Turn a policy object, callable or string spec into a policy; unknown specs raise."""
     if isinstance(policy, (Knee, MinCost, MaxFidelity, MinRetention, CallablePolicy)):
         return policy
+    if hasattr(policy, "needs_held_out"):  # chooses on held-out predictions, e.g. auto_search.cascade.Cascade
+        return cast("Policy", policy)
     if callable(policy):
         return CallablePolicy(policy)
     if not isinstance(policy, str):
         raise SearchConfigError(f"policy must be a string, a policy object or a callable; got {type(policy).__name__}.")
     name, _, arg = policy.strip().partition(":")
     makers: dict[str, Callable[[float], Policy]] = {"min-cost": lambda v: MinCost(fidelity_at_least=v), "within-best": lambda v: MinCost(within_best=v), "max-fidelity": MaxFidelity,
-              "min-retention": MinRetention}
+              "min-retention": MinRetention, "cascade": _cascade}
     makers["knee"] = Knee
     if name == "knee" and not arg:
         return Knee()
@@ -229,4 +235,10 @@ def parse_policy(policy: str | Policy | Callable) -> Policy:
             return makers[name](float(arg))
         except ValueError:
             raise SearchConfigError(f"policy {policy!r} needs a number after the colon, e.g. {name}:0.95.") from None
-    raise SearchConfigError(f"unknown policy {policy!r}; use knee, knee:0.05, min-cost:0.95, within-best:0.01, max-fidelity:200 or min-retention:0.99 (or pass a callable).")
+    raise SearchConfigError(f"unknown policy {policy!r}; use knee, knee:0.05, min-cost:0.95, within-best:0.01, max-fidelity:200, min-retention:0.99 or cascade:0.99 (or pass a callable).")
+
+
+def _cascade(agreement: float) -> Any:
+    from auto_search.cascade import Cascade
+
+    return Cascade(agreement)

@@ -17,6 +17,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from auto_search.cascade import cascade_html as _cascade_html
+from auto_search.cascade import cascade_markdown as _cascade_markdown
+
 REPORT_FILES = ("report.json", "report.md", "report.html")
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 
@@ -140,6 +143,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         head, rows = _closed_loop_table(data)
         out += ["## Closed loop", "", _closed_loop_words(data), "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         out += ["| " + " | ".join(r) + " |" for r in rows] + [""]
+    out += _cascade_markdown(data.get("cascade"))
     out += ["## Configuration", "", "| option | value |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in data["config"].items()] + [f"| config hash | `{data['config_hash']}` |", ""]
     out += ["## Candidates (★ chosen, ◆ Pareto front)", "", "| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
@@ -311,6 +315,7 @@ def render_html(data: dict[str, Any]) -> str:
             parts.append(_table(["teacher \\ student", *names], [[names[i], *row] for i, row in enumerate(shipped["confusion"])]))
     if data["closed_loop"]:
         parts.append(f"<h2>Closed loop</h2><p>{e(_closed_loop_words(data))}</p>" + _table(*_closed_loop_table(data)))
+    parts.append(_cascade_html(data.get("cascade")))
     parts.append("<h2>Candidates (★ chosen, ◆ Pareto front)</h2>" + _table(_HEAD, _candidate_rows(data)))
     parts.append("<h2>Rungs</h2>" + _table(["rung", "level", "candidates", "finished", "status"], [[r["index"], r["level"], r["candidates"], r["finished"], r["status"]] for r in data["rungs"]]))
     hashes = [["dataset", ds["content_hash"]], ["config", data["config_hash"]],

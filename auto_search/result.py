@@ -54,6 +54,7 @@ class SearchResult:
     baseline_fidelity: float = 0.0  # always playing the most common action; only students above it are chosen
     closed_loop: dict[str, Any] | None = None
     policy_note: str | None = None
+    cascade: dict[str, Any] | None = None  # threshold and figures of a cascade:… choice (auto_search.cascade)
     ledger_entries: list[dict[str, Any]] = field(default_factory=list)
     report_dirs: list[Path] = field(default_factory=list)  # written reports, rewritten when the result is recorded
 
@@ -94,6 +95,7 @@ class SearchResult:
                 "rules_text": student.to_text() if hasattr(student, "to_text") else None,
             },
             "closed_loop": self.closed_loop,
+            "cascade": self.cascade,
             "ledger_entries": list(self.ledger_entries),
         }
 

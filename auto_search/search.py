@@ -23,6 +23,7 @@ from auto_search.config import SearchConfig, default_families
 from auto_search.errors import SearchConfigError, SearchDataError
 from auto_search.engine import BudgetExpired, Engine
 from auto_search.evaluate import Candidate, SplitData
+from auto_search.featurized import is_record_dataset, shipped_figures, split_records, with_record_families
 from auto_search.pareto import pareto_front
 from auto_search.policies import Policy, default_policy, parse_policy
 from auto_search.progress import SearchProgress
@@ -112,12 +113,17 @@ class AutoDistill:
         started, t0 = time.time(), time.monotonic()
         config, policy = self.config(), self._policy()
         dataset = _as_dataset(dataset)
+        config = with_record_families(config, dataset)  # record states: keyword rule lists and linear students too
         _check_dataset(dataset)
         families = continuous.families_for(dataset, config.families, default_families())  # the one place the action kind picks families
         if families != config.families:  # continuous actions: the default families become the continuous ones
             config = replace(config, families=families)
         if getattr(policy, "needs_closed_loop", False) and not self.closed_loop:
             raise SearchConfigError(f"policy {policy.spec} scores students in the environment: pass env=… and teacher=… to AutoDistill (on the command line: --env ENV_ID).")
+        if self.closed_loop and (is_record_dataset(dataset) or getattr(policy, "needs_held_out", False)):
+            what = "record states are featurized per search and have no environment to run in" if is_record_dataset(dataset) else (
+                f"policy {policy.spec} chooses on held-out agreement and ships a deferring student")
+            raise SearchConfigError(f"closed-loop scoring and DAgger do not apply here: {what}; leave out env=… and teacher=… (--env).")
         for family in config.families:
             check_family(family)  # a missing family fails here, before any work
         # keep back a sliver of the budget for cancelling, choosing and a report written right after;
@@ -168,9 +174,15 @@ def _check_options(options: dict[str, Any]) -> None:
 
 
 def _as_dataset(data: Any) -> Any:
-    """The dataset of ``data``: a DistillDataset as it is, or the ``.dataset`` of a ``Rollouts``."""
+    """The dataset of ``data``: a DistillDataset or a record dataset (``hybrid.records.RecordDataset``)
+    as it is, or the ``.dataset`` of a ``Rollouts``."""
     if isinstance(data, Rollouts):
         return data.dataset
+    if is_record_dataset(data):  # structured states: featurized per search, on the training split (_split)
+        if not all(hasattr(data, a) for a in ("records", "P", "action_names", "fields", "split", "content_hash")):
+            raise SearchDataError(f"{type(data).__name__} says its states are records but lacks records, P, action_names, fields, split or "
+                                  "content_hash; build one with hybrid.RecordDataset or TrajectoryStore.to_dataset().")
+        return data
     if not all(hasattr(data, a) for a in ("X", "P", "action_names", "split", "content_hash")):
         raise SearchDataError(f"AutoDistill.fit takes a hybrid.DistillDataset (or what hybrid.collect returns); got {type(data).__name__}. "
                               "Build one with hybrid.collect(env, teacher, …).dataset, TrajectoryStore.to_dataset() or DistillDataset.load(path).")
@@ -231,6 +243,8 @@ def _check_dataset(ds: Any) -> None:
 def _split(ds: Any, config: SearchConfig) -> tuple[SplitData, Any]:
     """Held-out split by the dataset's own seeded split; training states in a seeded order.
     Returns the split and the training rows as a dataset."""
+    if is_record_dataset(ds):  # structured states: a featurizer fitted on the training split only
+        return split_records(ds, config)
     train, val = ds.split(config.val_fraction, config.seed)
     order = np.random.default_rng(config.seed).permutation(len(train))
     w, wv = train.weights, val.weights
@@ -301,8 +315,11 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
                 break  # the cheapest student clearing the bar is found: costlier ones cannot be chosen
         candidates = [scored[c.id] for c in candidates]
         pool = [scored[c.id] for c in pool]
-    chosen = student = words = None
-    if pool:
+    chosen = student = words = cascade = None
+    if pool and getattr(policy, "needs_held_out", False):  # cascade:…, see auto_search.cascade
+        chooser: Any = policy  # a policy with needs_held_out has choose(); see auto_search.cascade.Cascade
+        chosen, words, student, cascade = chooser.choose(pool, run.artifacts, data, seed=config.seed)
+    elif pool:
         chosen, words = policy(pool)
         student = students.get(chosen.id) or _rebuild(chosen, run.artifacts[chosen.id])
     rungs: list[dict[str, Any]] = [
@@ -320,15 +337,17 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
         student, shipped, loop = _ship_closed_loop(chosen, student, episodes, teacher, ctx, bar)
         reproducible = reproducible and not loop["cut_by_budget"]
     elif chosen is not None and student is not None:
+        # on records: measured through its numeric part on the featurized held-out rows, then
+        # shipped joined to the split's featurizer (whose cost and hash the figures carry)
+        student, figures = shipped_figures(student, data)
         shipped = Shipped(source="chosen candidate", reason="the chosen candidate ships as fitted (no environment, so no DAgger)",
-                          family=chosen.family, confusion=student_confusion(student, data),
-                          **held_out_figures(student, data))
+                          family=chosen.family, **figures)
     return SearchResult(
         config=config, dataset=dataset_summary(ctx.dataset), teacher=teacher_summary(search.teacher),
         candidates=candidates, pareto=[c.id for c in front], chosen=chosen, choice=words, student=student, shipped=shipped,
         rungs=rungs, stopped_by=ctx.stop, reproducible=reproducible, started_at=ctx.started,
         search_s=time.monotonic() - ctx.t0, fit_s=ctx.fit_s, versions=library_versions(), baseline_fidelity=baseline, closed_loop=loop,
-        policy_note=_policy_note(search),
+        policy_note=_policy_note(search), cascade=cascade,
     )
 
 

@@ -31,6 +31,9 @@ _LAZY = {
     "ContinuousPolicyTeacher": "hybrid.zoo",
     "ContinuousTeacher": "hybrid.teachers_continuous",
     "dagger_continuous": "hybrid.dagger_continuous",
+    "LLMTeacher": "hybrid.teachers_llm",
+    "RecordDataset": "hybrid.records",
+    "RecordFeaturizer": "hybrid.featurize",
 }
 
 __all__ = ["DataError", "ExportError", "HybridError", "NotFittedError", "TeacherError", *_LAZY]

@@ -187,14 +187,8 @@ class DistillDataset:
 
     def split(self, val_fraction: float = 0.2, seed: int | np.random.Generator = 0) -> tuple["DistillDataset", "DistillDataset"]:
         """Deterministic random train/validation split; each part keeps the original row order."""
-        if not 0.0 < val_fraction < 1.0:
-            raise DataError(f"val_fraction must lie strictly between 0 and 1; got {val_fraction}")
-        n = len(self)
-        if n < 2:
-            raise DataError(f"cannot split {n} state(s); a split needs at least 2")
-        n_val = min(max(int(round(n * val_fraction)), 1), n - 1)
-        order = np.random.default_rng(seed).permutation(n)
-        return self.subset(np.sort(order[n_val:])), self.subset(np.sort(order[:n_val]))
+        train, val = split_indices(len(self), val_fraction, seed)
+        return self.subset(train), self.subset(val)
 
     @classmethod
     def concat(cls, datasets: Sequence["DistillDataset"]) -> "DistillDataset":
@@ -280,6 +274,17 @@ class DistillDataset:
             if isinstance(e, DataError):
                 raise
             raise DataError(f"cannot read dataset {path}: {e}") from None
+
+
+def split_indices(n: int, val_fraction: float, seed: int | np.random.Generator = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, validation) row positions of a seeded random split; shared by every dataset kind."""
+    if not 0.0 < val_fraction < 1.0:
+        raise DataError(f"val_fraction must lie strictly between 0 and 1; got {val_fraction}")
+    if n < 2:
+        raise DataError(f"cannot split {n} state(s); a split needs at least 2")
+    n_val = min(max(int(round(n * val_fraction)), 1), n - 1)
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
 def _check_finite(a: np.ndarray, name: str) -> None:

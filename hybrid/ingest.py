@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from hybrid.errors import DataError
+from hybrid.record_ingest import RecordDecisions, csv_record_lines, is_record_log, parse_record_lines
 
 PROBA_TOLERANCE = 1e-4
 OPTIONAL_KEYS = ("episode", "reward", "action", "done", "trace")
@@ -218,27 +219,40 @@ class _Builder:
         )
 
 
-def read_jsonl(path: str | Path) -> Decisions:
-    """Parse a JSONL decision log; blank lines are skipped."""
+def read_jsonl(path: str | Path, *, fields: dict[str, str] | None = None) -> Decisions | RecordDecisions:
+    """Parse a JSONL decision log; blank lines are skipped.
+
+    States holding text, categories or lists (or lines giving only ``action``), or declared
+    ``fields`` kinds, give :class:`hybrid.record_ingest.RecordDecisions` instead (see there).
+    """
     path = Path(path)
     builder = _Builder(str(path))
+    lines = []
     try:
         with open(path, encoding="utf-8") as f:
             for line_no, text in enumerate(f, start=1):
                 if not text.strip():
                     continue
                 try:
-                    record = json.loads(text)
+                    lines.append((line_no, json.loads(text)))
                 except json.JSONDecodeError as e:
                     raise builder.fail(line_no, f"invalid JSON ({e.msg} at column {e.colno})") from None
-                builder.add(record, line_no)
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read {path}: {e}") from None
+    if fields is not None or is_record_log(lines):
+        return parse_record_lines(lines, str(path), fields)
+    for line_no, record in lines:
+        builder.add(record, line_no)
     return builder.build()
 
 
-def read_csv(path: str | Path) -> Decisions:
-    """Parse a CSV decision log with ``state.*`` and ``action_probs.*`` columns."""
+def read_csv(path: str | Path, *, fields: dict[str, str] | None = None) -> Decisions | RecordDecisions:
+    """Parse a CSV decision log with ``state.*`` and ``action_probs.*`` (or ``action``) columns.
+
+    Without ``action_probs.*`` columns, with a state cell that is not a number, or with declared
+    ``fields``, the states are records: cells read as numbers, ``true``/``false``, JSON lists
+    (``["search", "maps"]``) or strings; an empty cell is a missing value.
+    """
     path = Path(path)
     builder = _Builder(str(path), text_cells=True)
     try:
@@ -247,6 +261,9 @@ def read_csv(path: str | Path) -> Decisions:
             header = next(reader, None)
             if header is None:
                 raise DataError(f"{path} is empty; it needs a header with state.<feature> and action_probs.<action> columns")
+            logged_choice = "action" in header and not any(h.startswith("action_probs.") for h in header)
+            if fields is not None or logged_choice or _has_text_cells(path, header):
+                return parse_record_lines(csv_record_lines(reader, header, str(path)), str(path), fields)
             columns = _csv_columns(header, builder)
             for row in reader:
                 line_no = reader.line_num
@@ -278,7 +295,7 @@ def _csv_columns(header: list[str], builder: _Builder) -> dict[str, Any]:
     if vectors["action"] and (probs or "action" in optional):
         raise builder.fail(1, "the header mixes action.<dimension> (continuous) with action_probs/action (discrete); use one kind")
     if not states or not (probs or vectors["action"]):
-        raise builder.fail(1, "the header needs state.<feature> and action_probs.<action> (or action.<dimension>) columns")
+        raise builder.fail(1, "the header needs state.<feature> and action_probs.<action> (or action.<dimension>, or an action column naming the choice) columns")
     return {"state": states, "action_probs": probs, "optional": optional, **vectors}
 
 
@@ -302,3 +319,20 @@ def _csv_record(row: list[str], columns: dict[str, Any], builder: _Builder, line
         else:
             record[key] = cell
     return record
+
+
+def _has_text_cells(path: Path, header: list[str]) -> bool:
+    """True when a ``state.*`` cell of the first data row is not a number (a record log); the
+    first row decides, as for JSONL, so a typo further down stays a numeric error."""
+    columns = [i for i, h in enumerate(header) if h.startswith("state.")]
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = csv.reader(f)
+        next(rows, None)
+        row = next((r for r in rows if any(c.strip() for c in r)), [])
+    for i in columns:
+        if i < len(row) and row[i].strip():
+            try:
+                float(row[i])
+            except ValueError:
+                return True
+    return False

@@ -27,6 +27,7 @@ import sqlite_utils
 from hybrid.dataset import DistillDataset, check_probabilities
 from hybrid.errors import DataError
 from hybrid.ingest import Decisions, read_csv, read_jsonl
+from hybrid.record_ingest import RecordDecisions
 from provenance.hashing import hash_file
 
 _LE_F32 = np.dtype("<f4")
@@ -224,8 +225,18 @@ class TrajectoryStore:
             raise
         return n
 
-    def _ingest(self, decisions: Decisions, path: Path, source: str, teacher: str | None, env: str | None,
+    def _ingest(self, decisions: Decisions | RecordDecisions, path: Path, source: str, teacher: str | None, env: str | None,
                 action_space: Any = None) -> int:
+        if isinstance(decisions, RecordDecisions):  # structured states: hybrid.records stores them as JSON
+            from hybrid.records import store_record_run
+
+            try:
+                return store_record_run(self, decisions, {"file": path.name, "file_hash": hash_file(path)},
+                                        source=source, teacher=teacher, env=env)
+            except BaseException:
+                self._runs.clear()
+                self._episodes.clear()
+                raise
         bounds: dict[str, Any] = {}
         if decisions.action_kind == "continuous":  # the environment's Box bounds, else the logged range
             if action_space is not None:
@@ -253,20 +264,21 @@ class TrajectoryStore:
         return run_id
 
     def ingest_jsonl(self, path: str | Path, *, teacher: str | None = None, env: str | None = None,
-                     action_space: Any = None) -> int:
+                     action_space: Any = None, fields: dict[str, str] | None = None) -> int:
         """Store the decisions of a JSONL file as a new run (all or nothing); returns the run id.
 
         Continuous actions take their bounds from ``action_space`` (a gymnasium ``Box``) when
-        given, else from the range the file logs.
+        given, else from the range the file logs. ``fields`` declares kinds of record-state fields
+        (``{"text": "text", "channel": "category"}``).
         """
         path = Path(path)
-        return self._ingest(read_jsonl(path), path, "jsonl", teacher, env, action_space)
+        return self._ingest(read_jsonl(path, fields=fields), path, "jsonl", teacher, env, action_space)
 
     def ingest_csv(self, path: str | Path, *, teacher: str | None = None, env: str | None = None,
-                   action_space: Any = None) -> int:
+                   action_space: Any = None, fields: dict[str, str] | None = None) -> int:
         """Store the decisions of a CSV file as a new run (all or nothing); as ``ingest_jsonl``."""
         path = Path(path)
-        return self._ingest(read_csv(path), path, "csv", teacher, env, action_space)
+        return self._ingest(read_csv(path, fields=fields), path, "csv", teacher, env, action_space)
 
     # -- reading ---------------------------------------------------------------------------
     def runs(self) -> list[dict[str, Any]]:
@@ -306,6 +318,10 @@ class TrajectoryStore:
         if not chosen:
             raise DataError(f"{self.path} holds no runs; log decisions with start_run/log_steps or ingest a file first")
         first = chosen[0]
+        if any((r["meta"] or {}).get("state_kind") == "record" for r in chosen):
+            from hybrid.records import record_dataset
+
+            return record_dataset(self, chosen)
         for r in chosen[1:]:
             if r["action_space"] != first["action_space"]:
                 kinds = ["continuous" if x["action_space"] else "discrete" for x in (r, first)]

@@ -328,7 +328,7 @@ def as_teacher(
     names = None if action_names is None else _names(action_names, "action_names")
     if is_continuous(obj, action_space):
         return continuous_teacher(obj, names, feature_names, action_space)
-    if isinstance(obj, Teacher):
+    if isinstance(obj, Teacher) or getattr(obj, "state_kind", None) == "record":  # e.g. hybrid.teachers_llm.LLMTeacher
         return obj
     if is_sb3_model(obj):
         return _sb3_teacher(obj, names, feature_names, temperature)

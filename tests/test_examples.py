@@ -90,3 +90,18 @@ def test_continuous_teachers_measure_through_their_command_line(tmp_path):
     proc = run_example("train_continuous_teachers.py", "--env", "Pendulum-v1", "--evaluate", "2", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("Pendulum-v1: mean return") and "66560 multiply-adds per decision" in proc.stdout
+
+
+CLINC150 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clinc150"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (CLINC150 / "train.jsonl").exists(), reason=f"CLINC150 is not at {CLINC150} (it ships in ../shared beside the repository)")
+def test_tool_router_distils_text_routing_into_a_cascade_and_verifies(tmp_path):
+    proc = run_example("tool_router.py", "--requests", "3000", "--budget", "90", "--out", "out", "--key", "k/demo.key", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "fields: text (text)" in proc.stdout and "OK:" in proc.stdout and "val.jsonl through model/student.py" in proc.stdout
+    module = (tmp_path / "out" / "model" / "student.py").read_text()
+    ns: dict = {}
+    exec(module, ns)
+    assert ns["decide"]({"text": ""}) in (*ns["ACTION_NAMES"], None)

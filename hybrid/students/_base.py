@@ -240,8 +240,11 @@ def register(cls: type[Student]) -> type[Student]:
 
 def registered_families(action_kind: str | None = None) -> dict[str, type[Student]]:
     """Every registered family by name (a copy); a family registers when its module is imported.
-    With ``action_kind`` ("discrete" or "continuous"), only the families of that kind."""
-    return {name: cls for name, cls in _REGISTRY.items() if action_kind is None or cls.action_kind == action_kind}
+    With ``action_kind`` ("discrete" or "continuous"), only the families of that kind. Wrappers
+    around another student (``wraps_student = True``, e.g. the featurized student) load through
+    ``Student.from_dict`` but are not families of their own."""
+    return {name: cls for name, cls in _REGISTRY.items()
+            if not getattr(cls, "wraps_student", False) and (action_kind is None or cls.action_kind == action_kind)}
 
 
 def default_families() -> tuple[str, ...]:

@@ -64,7 +64,7 @@ class HybridStudent(Student):
     family = "hybrid"
     expensive = True
     searched_by_default = True
-    search_order = 3
+    search_order = 30
     colour = "#e7298a"
 
     @classmethod

@@ -55,7 +55,7 @@ class MLPStudent(Student):
     family = "mlp"
     expensive = True
     searched_by_default = True
-    search_order = 1
+    search_order = 10
     colour = "#7570b3"
 
     @classmethod

@@ -133,7 +133,7 @@ class RuleListStudent(Student):
 
     family = "rules"
     searched_by_default = True
-    search_order = 2
+    search_order = 20
     colour = "#d95f02"
 
     @classmethod

@@ -1,0 +1,139 @@
+"""The ``cascade:0.99`` policy: ship the student (and threshold) that decides the most requests
+while agreeing ≥ 99% with the teacher on those it decides; the teacher answers the rest.
+
+The held-out states are halved (seeded). On the *calibration* half each candidate gets the
+lowest confidence threshold that keeps its decided agreement ≥ the target (Wilson lower bound,
+:func:`hybrid.cascade.choose_threshold`), and the candidate deciding most there is chosen. The
+*report* half, used for neither choice, gives the figures printed for it: coverage, agreement
+on the decided share, overall agreement and the coverage–agreement curve. If the report half
+misses the target, the words say so with the measured value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from auto_search.errors import SearchConfigError
+from auto_search.policies import describe
+
+DEFERRING_FAMILIES = ("keywords", "linear", "rules", "tree", "mlp")  # families whose Python export can defer
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """Most coverage with agreement ≥ ``agreement_at_least`` on the decided share."""
+
+    agreement_at_least: float = 0.99
+    needs_held_out = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.agreement_at_least <= 1.0:
+            raise SearchConfigError(f"cascade:… takes the agreement to keep on decided requests, a share in (0, 1] (0.99 = 99%); got {self.agreement_at_least!r}.")
+
+    @property
+    def spec(self) -> str:
+        return f"cascade:{self.agreement_at_least:g}"
+
+    def bound_holds(self, c: Any) -> bool:
+        """Its bound (agreement on the decided share) belongs to a threshold calibrated on the
+        chosen student's held-out predictions; a candidate record carries neither, so no model
+        changed after the choice can be shown to hold it."""
+        return False
+
+    def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]:
+        raise SearchConfigError("the cascade policy chooses on held-out predictions; run it through AutoDistill (it calls choose()).")
+
+    def choose(self, pool: Sequence[Any], artifacts: dict[int, dict], data: Any, *, seed: int = 0) -> tuple[Any, str, Any, dict[str, Any]]:
+        """(candidate, words, student to ship with its threshold, figures for the report)."""
+        from auto_search.space import student_class
+        from hybrid.cascade import calibration_split, cascade_score, choose_threshold, coverage_curve
+        from hybrid.students.featurized import FeaturizedStudent
+
+        able = [c for c in pool if c.family in DEFERRING_FAMILIES]
+        if not able:
+            raise SearchConfigError(f"the cascade policy needs a candidate of {list(DEFERRING_FAMILIES)}; add one of them to families.")
+        teacher = data.P_val.argmax(axis=1)
+        cal, rep = calibration_split(len(teacher), seed)
+        scored = []
+        for c in able:
+            student = student_class(c.family).from_dict(artifacts[c.id])
+            actions = np.asarray(student.predict(data.X_val))
+            confidence = student.predict_proba(data.X_val)[np.arange(len(actions)), actions]
+            threshold = choose_threshold(teacher[cal], actions[cal], confidence[cal], self.agreement_at_least)
+            calib = cascade_score(teacher[cal], actions[cal], confidence[cal], threshold if threshold is not None else np.inf)
+            scored.append((c, student, threshold, calib, actions, confidence))
+        reaching = [s for s in scored if s[2] is not None]
+        if reaching:
+            c, student, threshold, calib, actions, confidence = min(
+                reaching, key=lambda s: (-s[3].coverage, s[0].ops_per_decision, s[0].parameters, s[0].id))
+        else:  # nobody reaches the target even on its most confident states: defer everything with the most faithful
+            c, student, threshold, calib, actions, confidence = max(scored, key=lambda s: (s[0].fidelity, -s[0].id))
+        cut = np.inf if threshold is None else threshold
+        report = cascade_score(teacher[rep], actions[rep], confidence[rep], cut)
+        met = report.agreement_decided is not None and report.agreement_decided >= self.agreement_at_least
+        # numeric states too get the wrapper: it is what defers (decide returns None)
+        shipped = FeaturizedStudent.from_parts(getattr(data, "featurizer", None), student,
+                                               defer_below=2.0 if threshold is None else float(threshold), action_names=data.action_names)
+        info = {
+            "policy": self.spec, "agreement_at_least": self.agreement_at_least, "threshold": None if threshold is None else float(threshold),
+            "candidate": c.id, "calibration": calib.to_dict(), "held_out": report.to_dict(), "met": bool(met),
+            "curve": coverage_curve(teacher[rep], actions[rep], confidence[rep]),
+            "candidates": [{"id": s[0].id, "family": s[0].family, "threshold": s[2], "calibration_coverage": s[3].coverage}
+                           for s in sorted(scored, key=lambda s: -s[3].coverage)[:10]],
+        }
+        return c, self._words(c, threshold, report, met), shipped, info
+
+    def _words(self, c: Any, threshold: float | None, report: Any, met: bool) -> str:
+        target = f"{100 * self.agreement_at_least:g}%"
+        if threshold is None:
+            return (f"no candidate kept {target} agreement even on its most confident calibration requests; shipped the most faithful, "
+                    f"deferring every request to the teacher: {describe(c)}")
+        agree = "n/a" if report.agreement_decided is None else f"{100 * report.agreement_decided:.2f}%"
+        verdict = f"meets {target}" if met else f"MISSES {target}"
+        return (f"cascade deciding the most calibration requests at ≥ {target} agreement: {describe(c)}, defers below confidence "
+                f"{threshold:.4g}; on the report half it decides {100 * report.coverage:.1f}% with {agree} agreement ({verdict}), "
+                f"{100 * report.agreement_overall:.2f}% overall with the teacher answering the rest")
+
+
+def cascade_markdown(info: dict[str, Any] | None) -> list[str]:
+    """Report lines: the cascade's figures and its coverage–agreement curve (report half)."""
+    if not info:
+        return []
+    held = info["held_out"]
+    agree = "n/a" if held["agreement_decided"] is None else f"{100 * held['agreement_decided']:.2f}%"
+    lines = ["## Cascade", "",
+             f"Threshold {info['threshold']} chosen on {info['calibration']['n']} calibration states; figures on {held['n']} other held-out states: "
+             f"coverage {100 * held['coverage']:.1f}% (teacher calls saved: {held['teacher_calls_saved']}), agreement on decided {agree} "
+             f"({'met' if info['met'] else 'MISSED'}: target {100 * info['agreement_at_least']:g}%), overall {100 * held['agreement_overall']:.2f}%.",
+             "", "| threshold | coverage | agreement on decided |", "|---|---|---|"]
+    lines += [f"| {p['threshold']:.6g} | {100 * p['coverage']:.1f}% | {100 * p['agreement']:.2f}% |" for p in info["curve"]]
+    return [*lines, ""]
+
+
+def cascade_html(info: dict[str, Any] | None) -> str:
+    """The cascade section of the HTML report: its words and the coverage–agreement curve as an inline PNG."""
+    if not info:
+        return ""
+    import html
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from auto_search.report import _png
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot([100 * p["coverage"] for p in info["curve"]], [100 * p["agreement"] for p in info["curve"]], marker=".")
+    ax.axhline(100 * info["agreement_at_least"], color="#999", linestyle="--", linewidth=1)
+    held = info["held_out"]
+    ax.plot([100 * held["coverage"]], [100 * (held["agreement_decided"] or 0.0)], "r*", markersize=12)
+    ax.set_xlabel("coverage (% decided without the teacher)")
+    ax.set_ylabel("agreement on decided (%)")
+    fig.tight_layout()
+    words = " ".join(cascade_markdown(info)[2:3])
+    return f"<h2>Cascade</h2><p>{html.escape(words)}</p><img alt='coverage–agreement curve' src='{_png(fig)}'>"
