@@ -32,7 +32,9 @@ class Cascade:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.agreement_at_least <= 1.0:
-            raise SearchConfigError(f"cascade:… takes the agreement to keep on decided requests, a share in (0, 1] (0.99 = 99%); got {self.agreement_at_least!r}.")
+            raise SearchConfigError(
+                f"cascade:… takes the agreement to keep on decided requests, a share in (0, 1] (0.99 = 99%); got {self.agreement_at_least!r}."
+            )
 
     @property
     def spec(self) -> str:
@@ -68,35 +70,46 @@ class Cascade:
             scored.append((c, student, threshold, calib, actions, confidence))
         reaching = [s for s in scored if s[2] is not None]
         if reaching:
-            c, student, threshold, calib, actions, confidence = min(
-                reaching, key=lambda s: (-s[3].coverage, s[0].ops_per_decision, s[0].parameters, s[0].id))
+            c, student, threshold, calib, actions, confidence = min(reaching, key=lambda s: (-s[3].coverage, s[0].ops_per_decision, s[0].parameters, s[0].id))
         else:  # nobody reaches the target even on its most confident states: defer everything with the most faithful
             c, student, threshold, calib, actions, confidence = max(scored, key=lambda s: (s[0].fidelity, -s[0].id))
         cut = np.inf if threshold is None else threshold
         report = cascade_score(teacher[rep], actions[rep], confidence[rep], cut)
         met = report.agreement_decided is not None and report.agreement_decided >= self.agreement_at_least
         # numeric states too get the wrapper: it is what defers (decide returns None)
-        shipped = FeaturizedStudent.from_parts(getattr(data, "featurizer", None), student,
-                                               defer_below=2.0 if threshold is None else float(threshold), action_names=data.action_names)
+        shipped = FeaturizedStudent.from_parts(
+            getattr(data, "featurizer", None), student, defer_below=2.0 if threshold is None else float(threshold), action_names=data.action_names
+        )
         info = {
-            "policy": self.spec, "agreement_at_least": self.agreement_at_least, "threshold": None if threshold is None else float(threshold),
-            "candidate": c.id, "calibration": calib.to_dict(), "held_out": report.to_dict(), "met": bool(met),
+            "policy": self.spec,
+            "agreement_at_least": self.agreement_at_least,
+            "threshold": None if threshold is None else float(threshold),
+            "candidate": c.id,
+            "calibration": calib.to_dict(),
+            "held_out": report.to_dict(),
+            "met": bool(met),
             "curve": coverage_curve(teacher[rep], actions[rep], confidence[rep]),
-            "candidates": [{"id": s[0].id, "family": s[0].family, "threshold": s[2], "calibration_coverage": s[3].coverage}
-                           for s in sorted(scored, key=lambda s: -s[3].coverage)[:10]],
+            "candidates": [
+                {"id": s[0].id, "family": s[0].family, "threshold": s[2], "calibration_coverage": s[3].coverage}
+                for s in sorted(scored, key=lambda s: -s[3].coverage)[:10]
+            ],
         }
         return c, self._words(c, threshold, report, met), shipped, info
 
     def _words(self, c: Any, threshold: float | None, report: Any, met: bool) -> str:
         target = f"{100 * self.agreement_at_least:g}%"
         if threshold is None:
-            return (f"no candidate kept {target} agreement even on its most confident calibration requests; shipped the most faithful, "
-                    f"deferring every request to the teacher: {describe(c)}")
+            return (
+                f"no candidate kept {target} agreement even on its most confident calibration requests; shipped the most faithful, "
+                f"deferring every request to the teacher: {describe(c)}"
+            )
         agree = "n/a" if report.agreement_decided is None else f"{100 * report.agreement_decided:.2f}%"
         verdict = f"meets {target}" if met else f"MISSES {target}"
-        return (f"cascade deciding the most calibration requests at ≥ {target} agreement: {describe(c)}, defers below confidence "
-                f"{threshold:.4g}; on the report half it decides {100 * report.coverage:.1f}% with {agree} agreement ({verdict}), "
-                f"{100 * report.agreement_overall:.2f}% overall with the teacher answering the rest")
+        return (
+            f"cascade deciding the most calibration requests at ≥ {target} agreement: {describe(c)}, defers below confidence "
+            f"{threshold:.4g}; on the report half it decides {100 * report.coverage:.1f}% with {agree} agreement ({verdict}), "
+            f"{100 * report.agreement_overall:.2f}% overall with the teacher answering the rest"
+        )
 
 
 def cascade_markdown(info: dict[str, Any] | None) -> list[str]:
@@ -105,11 +118,16 @@ def cascade_markdown(info: dict[str, Any] | None) -> list[str]:
         return []
     held = info["held_out"]
     agree = "n/a" if held["agreement_decided"] is None else f"{100 * held['agreement_decided']:.2f}%"
-    lines = ["## Cascade", "",
-             f"Threshold {info['threshold']} chosen on {info['calibration']['n']} calibration states; figures on {held['n']} other held-out states: "
-             f"coverage {100 * held['coverage']:.1f}% (teacher calls saved: {held['teacher_calls_saved']}), agreement on decided {agree} "
-             f"({'met' if info['met'] else 'MISSED'}: target {100 * info['agreement_at_least']:g}%), overall {100 * held['agreement_overall']:.2f}%.",
-             "", "| threshold | coverage | agreement on decided |", "|---|---|---|"]
+    lines = [
+        "## Cascade",
+        "",
+        f"Threshold {info['threshold']} chosen on {info['calibration']['n']} calibration states; figures on {held['n']} other held-out states: "
+        f"coverage {100 * held['coverage']:.1f}% (teacher calls saved: {held['teacher_calls_saved']}), agreement on decided {agree} "
+        f"({'met' if info['met'] else 'MISSED'}: target {100 * info['agreement_at_least']:g}%), overall {100 * held['agreement_overall']:.2f}%.",
+        "",
+        "| threshold | coverage | agreement on decided |",
+        "|---|---|---|",
+    ]
     lines += [f"| {p['threshold']:.6g} | {100 * p['coverage']:.1f}% | {100 * p['agreement']:.2f}% |" for p in info["curve"]]
     return [*lines, ""]
 

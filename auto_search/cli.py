@@ -12,8 +12,9 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from auto_search.config import add_config_arguments, config_from_namespace
 from hybrid.errors import HybridError
@@ -61,8 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the report goes; the shipped model and its exports go to DIR/model")
     search.add_argument("--ledger", type=Path, help="provenance ledger to record the search in (needs --key)")
     search.add_argument("--key", type=Path, help="Ed25519 signing key for --ledger")
-    search.add_argument("--env", metavar="ENV_ID", help="gymnasium environment with a committed teacher (e.g. CartPole-v1): "
-                        "scores the Pareto front in the loop, allows --policy min-retention:0.99, and gives the chosen student DAgger rounds")
+    search.add_argument(
+        "--env",
+        metavar="ENV_ID",
+        help="gymnasium environment with a committed teacher (e.g. CartPole-v1): "
+        "scores the Pareto front in the loop, allows --policy min-retention:0.99, and gives the chosen student DAgger rounds",
+    )
     search.add_argument("--json", action="store_true", help="print the report data as JSON on stdout")
     search.add_argument("--debug", action="store_true", help="show tracebacks")
     add_config_arguments(search)
@@ -98,8 +103,12 @@ def _search(args: argparse.Namespace, config: Any) -> int:
     dataset = load_dataset(args.data)
     if hasattr(dataset, "describe_fields"):  # record states: say which kind each field was read as
         print(f"fields: {dataset.describe_fields()}", file=sys.stderr)
-    print(f"searching {len(dataset)} states × {dataset.n_features} features, {dataset.n_actions} actions, "
-          f"budget {config.budget_s:g} s (Ctrl-C stops and reports what finished)", file=sys.stderr, flush=True)
+    print(
+        f"searching {len(dataset)} states × {dataset.n_features} features, {dataset.n_actions} actions, "
+        f"budget {config.budget_s:g} s (Ctrl-C stops and reports what finished)",
+        file=sys.stderr,
+        flush=True,
+    )
     result = AutoDistill.from_config(config, env=args.env, teacher=teacher).fit(dataset)
     if result.stopped_by != "interrupted" and result.student is not None:
         from auto_search.featurized import export_targets  # a featurized student has no C export

@@ -40,9 +40,14 @@ class LoopScore:
 
     def as_fields(self) -> dict[str, Any]:
         """The candidate fields these scores fill."""
-        return {"loop_episodes": self.episodes, "return_mean": self.return_mean, "retention": self.retention,
-                "retention_low": self.retention_low, "retention_high": self.retention_high,
-                "visited_fidelity": self.visited_fidelity}
+        return {
+            "loop_episodes": self.episodes,
+            "return_mean": self.return_mean,
+            "retention": self.retention,
+            "retention_low": self.retention_low,
+            "retention_high": self.retention_high,
+            "visited_fidelity": self.visited_fidelity,
+        }
 
 
 def retention(student_return: float, teacher_return: float, random_return: float) -> float:
@@ -88,8 +93,7 @@ class PairedEpisodes:
     adding episodes; the scores then rest on the episodes run so far, and ``cut`` says so.
     """
 
-    def __init__(self, env: Any, teacher: Any, *, seed: int, first: int, cap: int, confidence: float,
-                 deadline: float | None = None) -> None:
+    def __init__(self, env: Any, teacher: Any, *, seed: int, first: int, cap: int, confidence: float, deadline: float | None = None) -> None:
         from hybrid.rollouts import episode_seeds, make_env
 
         self.env, self._owned = make_env(env)
@@ -169,6 +173,11 @@ class PairedEpisodes:
 
     def summary(self) -> dict[str, Any]:
         """Baselines and settings for the report."""
-        return {"episodes_first": self.first, "episodes_cap": self.cap, "confidence": self.confidence,
-                "teacher_return": self.teacher_return, "random_return": self.random_return,
-                "baseline_episodes": len(self._teacher)}
+        return {
+            "episodes_first": self.first,
+            "episodes_cap": self.cap,
+            "confidence": self.confidence,
+            "teacher_return": self.teacher_return,
+            "random_return": self.random_return,
+            "baseline_episodes": len(self._teacher),
+        }

@@ -34,9 +34,12 @@ class SearchConfig:
 
     families: tuple[str, ...] = field(default_factory=lambda: default_families(), metadata={"help": "registered student families to search", "nargs": "+"})
     budget_s: float = _opt("wall-clock seconds from fit() to its result; 2% (≤ 1 s) is kept back for the report", 60.0)
-    policy: str = _opt("how to choose: auto (min-retention:0.99 with an environment, else knee) | knee[:GAIN_PER_10x_OPS] | min-cost:FIDELITY | "
-                       "within-best:GAP | max-fidelity:OPS | min-retention:SHARE (needs --env) | "
-                       "cascade:AGREEMENT (defer the rest to the teacher)", "auto")
+    policy: str = _opt(
+        "how to choose: auto (min-retention:0.99 with an environment, else knee) | knee[:GAIN_PER_10x_OPS] | min-cost:FIDELITY | "
+        "within-best:GAP | max-fidelity:OPS | min-retention:SHARE (needs --env) | "
+        "cascade:AGREEMENT (defer the rest to the teacher)",
+        "auto",
+    )
     val_fraction: float = _opt("share of states held out to score fidelity and KL", 0.2)
     seed: int = _opt("seed for the split, the data subsets and every student", 0)
     n_jobs: int = _opt("parallel workers (-1: all cores)", -1)
@@ -76,8 +79,10 @@ class SearchConfig:
         if self.min_rung_states < 10 or self.max_epochs < 1:
             raise SearchConfigError("min_rung_states must be ≥ 10 and max_epochs ≥ 1.")
         if self.closed_loop_episodes < 2 or self.dagger_iterations < 0:
-            raise SearchConfigError(f"closed_loop_episodes must be ≥ 2 (an interval needs two paired episodes) and dagger_iterations ≥ 0; "
-                                    f"got {self.closed_loop_episodes} and {self.dagger_iterations}.")
+            raise SearchConfigError(
+                f"closed_loop_episodes must be ≥ 2 (an interval needs two paired episodes) and dagger_iterations ≥ 0; "
+                f"got {self.closed_loop_episodes} and {self.dagger_iterations}."
+            )
         if self.closed_loop_max_episodes < self.closed_loop_episodes:
             raise SearchConfigError(f"closed_loop_max_episodes ({self.closed_loop_max_episodes}) must be ≥ closed_loop_episodes ({self.closed_loop_episodes}).")
         if not 0.5 <= self.confidence < 1.0:

@@ -46,8 +46,10 @@ def families_for(dataset: Any, families: tuple[str, ...], discrete_defaults: tup
     wrong = [f for f in families if getattr(student_class(f), "action_kind", "discrete") != kind]
     if wrong:
         known = default_families() if kind == "continuous" else tuple(discrete_defaults)
-        raise SearchConfigError(f"the dataset holds {kind} actions but famil{'y' if len(wrong) == 1 else 'ies'} {wrong} "
-                                f"predict{'s' if len(wrong) == 1 else ''} the other kind; pick from {list(known)}.")
+        raise SearchConfigError(
+            f"the dataset holds {kind} actions but famil{'y' if len(wrong) == 1 else 'ies'} {wrong} "
+            f"predict{'s' if len(wrong) == 1 else ''} the other kind; pick from {list(known)}."
+        )
     return tuple(families)
 
 
@@ -67,8 +69,7 @@ def split_fields(ds: Any) -> dict[str, Any]:
 
 def fit(student: Any, X: np.ndarray, A: np.ndarray, w: np.ndarray | None, data: Any) -> Any:
     """Fit a continuous student with the split's bounds and names."""
-    return student.fit(X, A, w, action_low=data.action_low, action_high=data.action_high,
-                       feature_names=data.feature_names, action_names=data.action_names)
+    return student.fit(X, A, w, action_low=data.action_low, action_high=data.action_high, feature_names=data.feature_names, action_names=data.action_names)
 
 
 def score(data: Any, student: Any) -> tuple[float, float]:
@@ -76,8 +77,10 @@ def score(data: Any, student: Any) -> tuple[float, float]:
     from hybrid.metrics import action_fidelity, normalised_mse
 
     A = student.predict(data.X_val)
-    return (float(action_fidelity(data.P_val, A, data.action_low, data.action_high, weights=data.w_val)),
-            float(normalised_mse(data.P_val, A, data.action_low, data.action_high, weights=data.w_val)))
+    return (
+        float(action_fidelity(data.P_val, A, data.action_low, data.action_high, weights=data.w_val)),
+        float(normalised_mse(data.P_val, A, data.action_low, data.action_high, weights=data.w_val)),
+    )
 
 
 def baseline_fidelity(data: Any) -> float:
@@ -101,8 +104,9 @@ def as_env_teacher(teacher: Any, env: Any) -> Any:
             env_obj.close()
 
 
-def dagger_iterates(env: Any, teacher: Any, student: Any, rows: Any, iterations: int, episodes: int, *, beta: float,
-                    seed: int, start: Any) -> Generator[tuple[int, float, Any, Any], None, None]:
+def dagger_iterates(
+    env: Any, teacher: Any, student: Any, rows: Any, iterations: int, episodes: int, *, beta: float, seed: int, start: Any
+) -> Generator[tuple[int, float, Any, Any], None, None]:
     """Continuous DAgger rounds of ``start`` on ``rows`` (see ``hybrid.dagger_continuous``)."""
     from hybrid.dagger_continuous import dagger_continuous_iterates
 

@@ -45,7 +45,9 @@ class Engine:
 
                 get_client()
             except (ImportError, ValueError):
-                raise SearchConfigError("backend='dask' needs a running dask.distributed Client; create one first, e.g. `from dask.distributed import Client; client = Client()` (pip install 'dask[distributed]').") from None
+                raise SearchConfigError(
+                    "backend='dask' needs a running dask.distributed Client; create one first, e.g. `from dask.distributed import Client; client = Client()` (pip install 'dask[distributed]')."
+                ) from None
         elif backend == "ray":
             try:
                 from ray.util.joblib import register_ray

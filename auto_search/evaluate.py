@@ -100,22 +100,31 @@ def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any
         if continuous.is_continuous(data):
             student = continuous.fit(student_class(spec.family)(**spec.params), data.X[: spec.n_train], data.P[: spec.n_train], w, data)
         else:
-            student = student_class(spec.family)(**spec.params).fit(data.X[: spec.n_train], data.P[: spec.n_train], w,
-                                feature_names=data.feature_names, action_names=data.action_names)
+            student = student_class(spec.family)(**spec.params).fit(
+                data.X[: spec.n_train], data.P[: spec.n_train], w, feature_names=data.feature_names, action_names=data.action_names
+            )
         fit_time = time.perf_counter() - start
         fidelity, kl = score_student(student, data)
         from auto_search.featurized import ship
 
         cost = ship(student, data).cost()  # on records: with featurizing, as the shipped student runs
         artifact = student.to_dict()
-    except Exception as e:  # noqa: BLE001 — any failure of one configuration belongs in the report
+    except Exception as e:
         elapsed = time.perf_counter() - start
         return Candidate(**base, status="failed", fit_time_s=elapsed, task_s=elapsed, error=f"{type(e).__name__}: {e}"), None
     latency = single_decision_latency_us(student, data.X_val[0])
     return Candidate(
-        **base, status="ok", fidelity=fidelity, kl=kl, parameters=int(cost.parameters),
-        ops_per_decision=float(cost.ops_per_decision), bytes=int(cost.bytes), latency_us=latency,
-        fit_time_s=fit_time, task_s=time.perf_counter() - start, content_hash=hash_json(artifact),
+        **base,
+        status="ok",
+        fidelity=fidelity,
+        kl=kl,
+        parameters=int(cost.parameters),
+        ops_per_decision=float(cost.ops_per_decision),
+        bytes=int(cost.bytes),
+        latency_us=latency,
+        fit_time_s=fit_time,
+        task_s=time.perf_counter() - start,
+        content_hash=hash_json(artifact),
     ), artifact
 
 

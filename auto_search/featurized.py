@@ -42,9 +42,15 @@ def split_records(ds: Any, config: Any) -> tuple[RecordSplit, Any]:
     featurizer = RecordFeaturizer(fields=ds.fields).fit(train.records)
     w, wv = train.weights, val.weights
     return RecordSplit(
-        X=featurizer.transform([train.records[i] for i in order]), P=np.ascontiguousarray(train.P[order]),
-        w=None if w is None else np.ascontiguousarray(w[order]), X_val=featurizer.transform(val.records), P_val=val.P, w_val=wv,
-        action_names=tuple(ds.action_names), feature_names=tuple(featurizer.feature_names_), featurizer=featurizer,
+        X=featurizer.transform([train.records[i] for i in order]),
+        P=np.ascontiguousarray(train.P[order]),
+        w=None if w is None else np.ascontiguousarray(w[order]),
+        X_val=featurizer.transform(val.records),
+        P_val=val.P,
+        w_val=wv,
+        action_names=tuple(ds.action_names),
+        feature_names=tuple(featurizer.feature_names_),
+        featurizer=featurizer,
     ), train
 
 
@@ -72,9 +78,14 @@ def shipped_figures(student: Any, data: Any) -> tuple[Any, dict[str, Any]]:
     numeric = numeric_part(student)
     shipped = ship(student, data)
     cost = shipped.cost()
-    figures = {**held_out_figures(numeric, data), "parameters": int(cost.parameters), "ops_per_decision": float(cost.ops_per_decision),
-               "bytes": int(cost.bytes), "content_hash": shipped.content_hash,
-               "confusion": student_confusion(numeric, data)}
+    figures = {
+        **held_out_figures(numeric, data),
+        "parameters": int(cost.parameters),
+        "ops_per_decision": float(cost.ops_per_decision),
+        "bytes": int(cost.bytes),
+        "content_hash": shipped.content_hash,
+        "confusion": student_confusion(numeric, data),
+    }
     return shipped, figures
 
 

@@ -61,9 +61,11 @@ class Knee:
         def slope(a: Any, b: Any) -> float:
             return (b.fidelity - a.fidelity) / max(log_ops(b.ops_per_decision) - log_ops(a.ops_per_decision), 1e-12)
 
-        pick = next(c for i, c in enumerate(front) if all(slope(c, d) < self.gain_per_decade for d in front[i + 1:]))
-        return pick, (f"knee of the Pareto front (every costlier student gains < {100 * self.gain_per_decade:g} point(s) "
-                      f"of fidelity per 10× operations; {len(front)} points): {describe(pick)}")
+        pick = next(c for i, c in enumerate(front) if all(slope(c, d) < self.gain_per_decade for d in front[i + 1 :]))
+        return pick, (
+            f"knee of the Pareto front (every costlier student gains < {100 * self.gain_per_decade:g} point(s) "
+            f"of fidelity per 10× operations; {len(front)} points): {describe(pick)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -169,11 +171,15 @@ class MinRetention:
         ok = [c for c in scored if self.bound_holds(c)]
         if not ok:
             pick = min(scored, key=lambda c: (-c.retention_low, *_order(c)))
-            return pick, (f"no Pareto student kept {100 * self.retention_at_least:g}% of the teacher's return with confidence; "
-                          f"chose the one with the highest lower bound, {_interval(pick)}: {describe(pick)}")
+            return pick, (
+                f"no Pareto student kept {100 * self.retention_at_least:g}% of the teacher's return with confidence; "
+                f"chose the one with the highest lower bound, {_interval(pick)}: {describe(pick)}"
+            )
         pick = min(ok, key=_order)
-        return pick, (f"smallest student whose lower confidence bound on retention clears {100 * self.retention_at_least:g}% "
-                      f"of the teacher's return ({_interval(pick)}): {describe(pick)}")
+        return pick, (
+            f"smallest student whose lower confidence bound on retention clears {100 * self.retention_at_least:g}% "
+            f"of the teacher's return ({_interval(pick)}): {describe(pick)}"
+        )
 
 
 def _interval(c: Any) -> str:
@@ -225,8 +231,13 @@ def parse_policy(policy: str | Policy | Callable) -> Policy:
     if not isinstance(policy, str):
         raise SearchConfigError(f"policy must be a string, a policy object or a callable; got {type(policy).__name__}.")
     name, _, arg = policy.strip().partition(":")
-    makers: dict[str, Callable[[float], Policy]] = {"min-cost": lambda v: MinCost(fidelity_at_least=v), "within-best": lambda v: MinCost(within_best=v), "max-fidelity": MaxFidelity,
-              "min-retention": MinRetention, "cascade": _cascade}
+    makers: dict[str, Callable[[float], Policy]] = {
+        "min-cost": lambda v: MinCost(fidelity_at_least=v),
+        "within-best": lambda v: MinCost(within_best=v),
+        "max-fidelity": MaxFidelity,
+        "min-retention": MinRetention,
+        "cascade": _cascade,
+    }
     makers["knee"] = Knee
     if name == "knee" and not arg:
         return Knee()
@@ -235,7 +246,9 @@ def parse_policy(policy: str | Policy | Callable) -> Policy:
             return makers[name](float(arg))
         except ValueError:
             raise SearchConfigError(f"policy {policy!r} needs a number after the colon, e.g. {name}:0.95.") from None
-    raise SearchConfigError(f"unknown policy {policy!r}; use knee, knee:0.05, min-cost:0.95, within-best:0.01, max-fidelity:200, min-retention:0.99 or cascade:0.99 (or pass a callable).")
+    raise SearchConfigError(
+        f"unknown policy {policy!r}; use knee, knee:0.05, min-cost:0.95, within-best:0.01, max-fidelity:200, min-retention:0.99 or cascade:0.99 (or pass a callable)."
+    )
 
 
 def _cascade(agreement: float) -> Any:

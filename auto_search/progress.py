@@ -22,10 +22,12 @@ class SearchProgress:
         if verbose > 0 and console.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-            self._bar = Progress(TextColumn("AutoDistill"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), console=console, transient=False)
+            self._bar = Progress(
+                TextColumn("AutoDistill"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), console=console, transient=False
+            )
             self._task = self._bar.add_task("", total=total)
 
-    def __enter__(self) -> "SearchProgress":
+    def __enter__(self) -> SearchProgress:
         if self._bar is not None:
             self._bar.start()
         return self

@@ -30,8 +30,7 @@ def teacher_hash(teacher: Any) -> str:
 EXPORT_FILES = {"python": "student.py", "c": "student.h", "onnx": "student.onnx"}
 
 
-def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, out_dir: str | Path,
-           exports: Sequence[str] = ("python",)) -> list[Any]:
+def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, out_dir: str | Path, exports: Sequence[str] = ("python",)) -> list[Any]:
     """Write the shipped student's artifact and its exports (``"python"``, ``"c"``, ``"onnx"``)
     into ``out_dir`` and append the dataset, teacher (when given), search, model and one export
     entry per file; returns the entries.
@@ -51,41 +50,85 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
     student, shipped, chosen, ds = result.student, result.shipped, result.chosen, result.dataset
 
     data_hash = ds["content_hash"]
-    items = [{"kind": "dataset", "subject": data_hash, "parents": [],
-              "attrs": {k: ds[k] for k in ("n_states", "n_features", "n_actions", "action_names")}}]
+    items = [{"kind": "dataset", "subject": data_hash, "parents": [], "attrs": {k: ds[k] for k in ("n_states", "n_features", "n_actions", "action_names")}}]
     inputs = [data_hash]
     if teacher is not None:
         t_hash = teacher_hash(teacher)
         summary = result.teacher or {}
-        items.append({"kind": "teacher", "subject": t_hash, "parents": [],
-                      "attrs": {"name": summary.get("name", type(teacher).__name__), "ops_per_decision": summary.get("ops_per_decision")}})
+        items.append(
+            {
+                "kind": "teacher",
+                "subject": t_hash,
+                "parents": [],
+                "attrs": {"name": summary.get("name", type(teacher).__name__), "ops_per_decision": summary.get("ops_per_decision")},
+            }
+        )
         inputs.append(t_hash)
     cfg = result.config
-    search_hash = hash_json({"config_hash": cfg.config_hash, "dataset": data_hash,
-                             "candidates": [c.content_hash for c in result.candidates]})
-    items.append({"kind": "search", "subject": search_hash, "parents": inputs, "attrs": {
-        "config_hash": cfg.config_hash, "config": cfg.to_dict(), "seed": cfg.seed, "versions": result.versions,
-        "candidates": len(result.candidates), "stopped_by": result.stopped_by, "reproducible": result.reproducible,
-        "choice": result.choice}})
-    recipe = {"family": chosen.family, "params": chosen.params, "n_train": chosen.n_train, "candidate": chosen.id,
-              "split": {"val_fraction": cfg.val_fraction, "seed": cfg.seed}}
+    search_hash = hash_json({"config_hash": cfg.config_hash, "dataset": data_hash, "candidates": [c.content_hash for c in result.candidates]})
+    items.append(
+        {
+            "kind": "search",
+            "subject": search_hash,
+            "parents": inputs,
+            "attrs": {
+                "config_hash": cfg.config_hash,
+                "config": cfg.to_dict(),
+                "seed": cfg.seed,
+                "versions": result.versions,
+                "candidates": len(result.candidates),
+                "stopped_by": result.stopped_by,
+                "reproducible": result.reproducible,
+                "choice": result.choice,
+            },
+        }
+    )
+    recipe = {
+        "family": chosen.family,
+        "params": chosen.params,
+        "n_train": chosen.n_train,
+        "candidate": chosen.id,
+        "split": {"val_fraction": cfg.val_fraction, "seed": cfg.seed},
+    }
     model_parents = [search_hash, data_hash]
     if shipped.parent is not None:  # a DAgger round ships: the chosen candidate is its parent
-        items.append({"kind": "model", "subject": chosen.content_hash, "parents": model_parents, "attrs": {
-            "family": chosen.family, "role": "chosen candidate", "recipe": recipe, **_figures(chosen.to_dict())}})
+        items.append(
+            {
+                "kind": "model",
+                "subject": chosen.content_hash,
+                "parents": model_parents,
+                "attrs": {"family": chosen.family, "role": "chosen candidate", "recipe": recipe, **_figures(chosen.to_dict())},
+            }
+        )
         model_parents = [chosen.content_hash, *model_parents]
     dagger = (result.closed_loop or {}).get("dagger") or {}
-    items.append({"kind": "model", "subject": student.content_hash, "parents": model_parents, "attrs": {
-        "family": student.family, "role": "shipped", "source": shipped.source, "reason": shipped.reason,
-        "artifact": model_file.name, "artifact_hash": hash_file(model_file), "recipe": recipe,
-        "dagger_round": dagger.get("shipped_round", 0), "env": _env_id(result), **_figures(shipped.to_dict()),
-        "cost": student.cost().to_dict(), "loop": shipped.loop}})
-    items += [{"kind": "export", "subject": hash_file(path), "parents": [student.content_hash], "attrs": {"target": target, "file": path.name}}
-              for target, path in export_files.items()]
-    entries = ledger.append_many(items, key=key)
-    result.ledger_entries = [
-        {"seq": e.seq, "kind": e.kind, "subject": e.subject, "entry_hash": e.entry_hash, "parents": list(e.parents)} for e in entries
+    items.append(
+        {
+            "kind": "model",
+            "subject": student.content_hash,
+            "parents": model_parents,
+            "attrs": {
+                "family": student.family,
+                "role": "shipped",
+                "source": shipped.source,
+                "reason": shipped.reason,
+                "artifact": model_file.name,
+                "artifact_hash": hash_file(model_file),
+                "recipe": recipe,
+                "dagger_round": dagger.get("shipped_round", 0),
+                "env": _env_id(result),
+                **_figures(shipped.to_dict()),
+                "cost": student.cost().to_dict(),
+                "loop": shipped.loop,
+            },
+        }
+    )
+    items += [
+        {"kind": "export", "subject": hash_file(path), "parents": [student.content_hash], "attrs": {"target": target, "file": path.name}}
+        for target, path in export_files.items()
     ]
+    entries = ledger.append_many(items, key=key)
+    result.ledger_entries = [{"seq": e.seq, "kind": e.kind, "subject": e.subject, "entry_hash": e.entry_hash, "parents": list(e.parents)} for e in entries]
     for directory in result.report_dirs:  # a report written before recording now lists the entries
         result.write_report(directory)
     return entries
@@ -110,8 +153,13 @@ def write_artifacts(result: SearchResult, out_dir: str | Path, exports: Sequence
 
 
 def _figures(d: dict[str, Any]) -> dict[str, Any]:
-    return {"held_out_fidelity": d["fidelity"], "held_out_kl": d["kl"], "ops_per_decision": d["ops_per_decision"],
-            "parameters": d["parameters"], "bytes": d["bytes"]}
+    return {
+        "held_out_fidelity": d["fidelity"],
+        "held_out_kl": d["kl"],
+        "ops_per_decision": d["ops_per_decision"],
+        "parameters": d["parameters"],
+        "bytes": d["bytes"],
+    }
 
 
 def _env_id(result: SearchResult) -> str | None:

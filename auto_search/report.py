@@ -67,7 +67,14 @@ def _candidate_rows(data: dict[str, Any]) -> list[list[str]]:
     for c in data["candidates"]:
         mark = "★" if c["id"] == chosen else ("◆" if c["id"] in front else "")
         if c["status"] == "ok":
-            scores = [f"{100 * c['fidelity']:.2f}", f"{c['kl']:.4f}", f"{c['ops_per_decision']:g}", str(c["parameters"]), str(c["bytes"]), f"{c['latency_us']:.1f}"]
+            scores = [
+                f"{100 * c['fidelity']:.2f}",
+                f"{c['kl']:.4f}",
+                f"{c['ops_per_decision']:g}",
+                str(c["parameters"]),
+                str(c["bytes"]),
+                f"{c['latency_us']:.1f}",
+            ]
         else:
             scores = [c["status"], (c["error"] or "")[:60], "", "", "", ""]
         rows.append([f"{c['id']}{mark}", str(c["rung"]), c["family"], _params(c["params"]), str(c["n_train"]), *scores, f"{c['fit_time_s']:.2f}"])
@@ -99,16 +106,20 @@ def _choice_words(data: dict[str, Any]) -> str:
 def _shipped_rows(data: dict[str, Any]) -> list[list[str]]:
     """The chosen candidate beside the shipped student, figure by figure."""
     chosen, shipped = data["chosen"], data["shipped"]
-    rows = [["model hash", f"{chosen['content_hash']}", f"{shipped['content_hash']}"],
-            ["held-out fidelity", f"{100 * chosen['fidelity']:.2f}%", f"{100 * shipped['fidelity']:.2f}%"],
-            ["held-out KL", f"{chosen['kl']:.4f}", f"{shipped['kl']:.4f}"],
-            ["ops per decision", f"{chosen['ops_per_decision']:g}", f"{shipped['ops_per_decision']:g}"],
-            ["parameters", str(chosen["parameters"]), str(shipped["parameters"])],
-            ["bytes", str(chosen["bytes"]), str(shipped["bytes"])]]
+    rows = [
+        ["model hash", f"{chosen['content_hash']}", f"{shipped['content_hash']}"],
+        ["held-out fidelity", f"{100 * chosen['fidelity']:.2f}%", f"{100 * shipped['fidelity']:.2f}%"],
+        ["held-out KL", f"{chosen['kl']:.4f}", f"{shipped['kl']:.4f}"],
+        ["ops per decision", f"{chosen['ops_per_decision']:g}", f"{shipped['ops_per_decision']:g}"],
+        ["parameters", str(chosen["parameters"]), str(shipped["parameters"])],
+        ["bytes", str(chosen["bytes"]), str(shipped["bytes"])],
+    ]
     if data["closed_loop"]:
         loop = shipped["loop"] or {}
-        rows += [["retention (interval, episodes)", f"{_interval(chosen)} selection episodes", f"{_interval(loop)} fresh episodes"],
-                 ["fidelity on own states", _share(chosen.get("visited_fidelity")), _share(loop.get("visited_fidelity"))]]
+        rows += [
+            ["retention (interval, episodes)", f"{_interval(chosen)} selection episodes", f"{_interval(loop)} fresh episodes"],
+            ["fidelity on own states", _share(chosen.get("visited_fidelity")), _share(loop.get("visited_fidelity"))],
+        ]
     return rows
 
 
@@ -136,8 +147,12 @@ def render_markdown(data: dict[str, Any]) -> str:
             out += ["```", shipped["rules_text"].rstrip(), "```", ""]
         names = ds["action_names"]
         if shipped["confusion"] is not None:  # None for continuous actions
-            out += ["Confusion of the shipped student on held-out states (rows: teacher, columns: student):", "",
-                    "| teacher \\ student | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+            out += [
+                "Confusion of the shipped student on held-out states (rows: teacher, columns: student):",
+                "",
+                "| teacher \\ student | " + " | ".join(names) + " |",
+                "|" + "---|" * (len(names) + 1),
+            ]
             out += [f"| {names[i]} | " + " | ".join(map(str, row)) + " |" for i, row in enumerate(shipped["confusion"])] + [""]
     if data["closed_loop"]:
         head, rows = _closed_loop_table(data)
@@ -161,15 +176,19 @@ def _closed_loop_words(data: dict[str, Any]) -> str:
     """How the loop was scored, the baselines, and the DAgger outcome, in one paragraph."""
     loop = data["closed_loop"]
     conf = 100 * loop["confidence"]
-    words = (f"Each Pareto student ran on the same seeded episodes as the teacher ({loop['env']}): {loop['episodes_first']} first, "
-             f"doubling up to {loop['episodes_cap']} while its {conf:g}% interval contained the bar"
-             + (f" of {100 * loop['bar']:g}%" if loop.get("bar") is not None else "")
-             + f". Retention = 1 + mean(student − teacher) / (teacher − random), intervals from the paired differences; "
-             f"teacher {loop['teacher_return']:.1f}, uniformly random {loop['random_return']:.1f} over {loop['baseline_episodes']} episodes. "
-             f"{loop['episodes_run']} selection episodes and {loop['confirmation']['episodes_run']} confirmation episodes were run.")
+    words = (
+        f"Each Pareto student ran on the same seeded episodes as the teacher ({loop['env']}): {loop['episodes_first']} first, "
+        f"doubling up to {loop['episodes_cap']} while its {conf:g}% interval contained the bar"
+        + (f" of {100 * loop['bar']:g}%" if loop.get("bar") is not None else "")
+        + f". Retention = 1 + mean(student − teacher) / (teacher − random), intervals from the paired differences; "
+        f"teacher {loop['teacher_return']:.1f}, uniformly random {loop['random_return']:.1f} over {loop['baseline_episodes']} episodes. "
+        f"{loop['episodes_run']} selection episodes and {loop['confirmation']['episodes_run']} confirmation episodes were run."
+    )
     if loop.get("cut_by_budget"):
-        words += (" The budget cut closed-loop scoring short (costlier Pareto students unscored, or intervals resting on fewer"
-                  " episodes): the choice may not repeat on another machine.")
+        words += (
+            " The budget cut closed-loop scoring short (costlier Pareto students unscored, or intervals resting on fewer"
+            " episodes): the choice may not repeat on another machine."
+        )
     unscored = [c for c in data["candidates"] if c["id"] in data["pareto"] and c.get("retention") is None]
     if unscored and loop.get("bar") is not None and not loop.get("cut_by_budget"):
         words += f" {len(unscored)} costlier Pareto student(s) were not rolled out: a cheaper one had already cleared the bar."
@@ -192,8 +211,17 @@ def _closed_loop_table(data: dict[str, Any]) -> tuple[list[str], list[list[str]]
     rows = []
     for c in [*scored, *rounds]:
         label = f"{c['id']}{'★' if c['id'] == chosen else ''}" + (f" DAgger {c['params']['dagger_iteration']}" if "dagger_iteration" in c["params"] else "")
-        rows.append([label, c["family"], f"{c['ops_per_decision']:.4g}", f"{100 * c['fidelity']:.2f}", _share(c["visited_fidelity"]).rstrip("%"),
-                     f"{c['return_mean']:.1f}", _interval(c)])
+        rows.append(
+            [
+                label,
+                c["family"],
+                f"{c['ops_per_decision']:.4g}",
+                f"{100 * c['fidelity']:.2f}",
+                _share(c["visited_fidelity"]).rstrip("%"),
+                f"{c['return_mean']:.1f}",
+                _interval(c),
+            ]
+        )
     return head, rows
 
 
@@ -274,8 +302,16 @@ def _retention_plot(data: dict[str, Any]) -> Any:
         ax.scatter([1 + chosen["ops_per_decision"]], [chosen["retention"]], s=160, facecolors="none", edgecolors="r", lw=2, label="chosen (selection episodes)")
     if shipped and shipped.get("loop"):
         sl = shipped["loop"]
-        ax.errorbar([1 + shipped["ops_per_decision"]], [sl["retention"]], yerr=[[sl["retention"] - sl["retention_low"]], [sl["retention_high"] - sl["retention"]]],
-                    fmt="s", ms=8, c="k", capsize=4, label="shipped (fresh episodes)")
+        ax.errorbar(
+            [1 + shipped["ops_per_decision"]],
+            [sl["retention"]],
+            yerr=[[sl["retention"] - sl["retention_low"]], [sl["retention_high"] - sl["retention"]]],
+            fmt="s",
+            ms=8,
+            c="k",
+            capsize=4,
+            label="shipped (fresh episodes)",
+        )
     if loop.get("bar") is not None:
         ax.axhline(loop["bar"], c="r", ls="--", lw=1, label=f"bar {100 * loop['bar']:g}%")
     ax.axhline(1.0, c="gold", lw=1, label="teacher")
@@ -293,17 +329,25 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 def render_html(data: dict[str, Any]) -> str:
     """The report as one self-contained HTML page (inline PNG plots, no scripts)."""
     e, ds, shipped = html.escape, data["dataset"], data["shipped"]
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>AutoDistill report</title><style>",
-             "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;font-size:12px}"
-             "td,th{border:1px solid #ccc;padding:2px 6px}pre{background:#f6f6f6;padding:8px}code{font-size:12px}"
-             ".plots{display:flex;flex-wrap:wrap;gap:1em}</style></head><body>",
-             "<h1>AutoDistill report</h1>",
-             f"<p><b>Choice:</b> {e(_choice_words(data))}</p>"]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>AutoDistill report</title><style>",
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;font-size:12px}"
+        "td,th{border:1px solid #ccc;padding:2px 6px}pre{background:#f6f6f6;padding:8px}code{font-size:12px}"
+        ".plots{display:flex;flex-wrap:wrap;gap:1em}</style></head><body>",
+        "<h1>AutoDistill report</h1>",
+        f"<p><b>Choice:</b> {e(_choice_words(data))}</p>",
+    ]
     if shipped:
         parts.append(f"<p><b>Ships:</b> {e(shipped['source'])} — {e(shipped['reason'])}.</p>")
-    parts += [f"<p>Search: {e(_stop_words(data))}.</p>",
-              f"<p>Dataset <code>{e(ds['content_hash'])}</code>: {ds['n_states']} states × {ds['n_features']} features; actions {e(', '.join(ds['action_names']))}.</p>"]
-    parts.append("<div class='plots'>" + "".join(f"<figure><img alt='{e(title)}' src='{src}'><figcaption>{e(title)}</figcaption></figure>" for title, src in _plots(data)) + "</div>")
+    parts += [
+        f"<p>Search: {e(_stop_words(data))}.</p>",
+        f"<p>Dataset <code>{e(ds['content_hash'])}</code>: {ds['n_states']} states × {ds['n_features']} features; actions {e(', '.join(ds['action_names']))}.</p>",
+    ]
+    parts.append(
+        "<div class='plots'>"
+        + "".join(f"<figure><img alt='{e(title)}' src='{src}'><figcaption>{e(title)}</figcaption></figure>" for title, src in _plots(data))
+        + "</div>"
+    )
     if shipped:
         parts.append("<h2>Chosen and shipped</h2>" + _table(["figure", "chosen candidate", "shipped student"], _shipped_rows(data)))
         parts.append("<h3>Cost of the shipped student</h3>" + _table(["cost", "value"], _cost_rows(shipped["cost"])))
@@ -317,12 +361,25 @@ def render_html(data: dict[str, Any]) -> str:
         parts.append(f"<h2>Closed loop</h2><p>{e(_closed_loop_words(data))}</p>" + _table(*_closed_loop_table(data)))
     parts.append(_cascade_html(data.get("cascade")))
     parts.append("<h2>Candidates (★ chosen, ◆ Pareto front)</h2>" + _table(_HEAD, _candidate_rows(data)))
-    parts.append("<h2>Rungs</h2>" + _table(["rung", "level", "candidates", "finished", "status"], [[r["index"], r["level"], r["candidates"], r["finished"], r["status"]] for r in data["rungs"]]))
-    hashes = [["dataset", ds["content_hash"]], ["config", data["config_hash"]],
-              ["chosen model", data["chosen"]["content_hash"] if data["chosen"] else "—"], ["shipped model", shipped["content_hash"] if shipped else "—"]]
+    parts.append(
+        "<h2>Rungs</h2>"
+        + _table(
+            ["rung", "level", "candidates", "finished", "status"],
+            [[r["index"], r["level"], r["candidates"], r["finished"], r["status"]] for r in data["rungs"]],
+        )
+    )
+    hashes = [
+        ["dataset", ds["content_hash"]],
+        ["config", data["config_hash"]],
+        ["chosen model", data["chosen"]["content_hash"] if data["chosen"] else "—"],
+        ["shipped model", shipped["content_hash"] if shipped else "—"],
+    ]
     parts.append("<h2>Hashes</h2>" + _table(["what", "hash"], hashes))
     if data["ledger_entries"]:
-        parts.append("<h2>Ledger entries</h2>" + _table(["seq", "kind", "subject", "entry hash"], [[x["seq"], x["kind"], x["subject"], x["entry_hash"]] for x in data["ledger_entries"]]))
+        parts.append(
+            "<h2>Ledger entries</h2>"
+            + _table(["seq", "kind", "subject", "entry hash"], [[x["seq"], x["kind"], x["subject"], x["entry_hash"]] for x in data["ledger_entries"]])
+        )
     parts.append("<h2>Configuration</h2>" + _table(["option", "value"], [[k, v] for k, v in data["config"].items()]))
     parts.append("<p>Versions: " + e(", ".join(f"{k} {v}" for k, v in data["versions"].items())) + "</p></body></html>")
     return "\n".join(parts)

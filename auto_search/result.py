@@ -89,7 +89,9 @@ class SearchResult:
             "candidates": [c.to_dict() for c in self.candidates],
             "pareto": list(self.pareto),
             "chosen": None if chosen is None else {**chosen.to_dict(), "choice": self.choice},
-            "shipped": None if self.shipped is None else {
+            "shipped": None
+            if self.shipped is None
+            else {
                 **self.shipped.to_dict(),
                 "cost": student.cost().to_dict(),
                 "rules_text": student.to_text() if hasattr(student, "to_text") else None,
@@ -118,7 +120,7 @@ class SearchResult:
         if not self.choice or self.shipped is None:
             return f"{head}; nothing finished"
         s = self.shipped
-        ships = (f"ships {s.source}: {s.family}, {s.ops_per_decision:g} ops per decision, held-out fidelity {100 * s.fidelity:.1f}%")
+        ships = f"ships {s.source}: {s.family}, {s.ops_per_decision:g} ops per decision, held-out fidelity {100 * s.fidelity:.1f}%"
         if s.loop:
             ships += f", retention {100 * s.loop['retention']:.1f}% [{100 * s.loop['retention_low']:.1f}, {100 * s.loop['retention_high']:.1f}] over {s.loop['loop_episodes']} fresh episodes"
         return f"{head}; chose {self.choice}\n{ships}"
@@ -128,7 +130,7 @@ def dataset_summary(ds: Any) -> dict[str, Any]:
     """Identity and shape of the searched dataset, for the report header and the ledger."""
     return {
         "content_hash": ds.content_hash,
-        "n_states": int(len(ds)),
+        "n_states": len(ds),
         "n_features": int(ds.n_features),
         "n_actions": int(ds.n_actions),
         "action_names": [str(a) for a in ds.action_names],

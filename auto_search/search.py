@@ -20,8 +20,8 @@ import numpy as np
 from auto_search import continuous
 from auto_search.closed_loop import PairedEpisodes
 from auto_search.config import SearchConfig, default_families
-from auto_search.errors import SearchConfigError, SearchDataError
 from auto_search.engine import BudgetExpired, Engine
+from auto_search.errors import SearchConfigError, SearchDataError
 from auto_search.evaluate import Candidate, SplitData
 from auto_search.featurized import is_record_dataset, shipped_figures, split_records, with_record_families
 from auto_search.pareto import pareto_front
@@ -29,10 +29,9 @@ from auto_search.policies import Policy, default_policy, parse_policy
 from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, dataset_summary, library_versions, teacher_summary
 from auto_search.shipping import Shipped, confirm, dagger_rounds, held_out_figures, pick_round, student_confusion
+from auto_search.space import Spec, check_family, full_data_rung, make_plan, promote, student_class, unstarted_rungs
 from hybrid.dataset import DistillDataset
 from hybrid.rollouts import Rollouts
-from auto_search.space import Spec, check_family, full_data_rung, make_plan, promote, student_class, unstarted_rungs
-
 
 RESERVE = 0.02  # share of the budget (at most 1 s) left for cancelling workers, choosing and reporting
 
@@ -102,9 +101,15 @@ class AutoDistill:
         """The validated, frozen configuration this search runs (raises on a bad option); an
         ``"auto"`` policy appears resolved."""
         return SearchConfig(
-            families=default_families() if self.families is None else tuple(self.families), budget_s=self.budget_s, policy=self._policy().spec,
-            val_fraction=self.val_fraction, seed=self.seed, n_jobs=self.n_jobs, backend=self.backend,
-            verbose=self.verbose, **self.options,
+            families=default_families() if self.families is None else tuple(self.families),
+            budget_s=self.budget_s,
+            policy=self._policy().spec,
+            val_fraction=self.val_fraction,
+            seed=self.seed,
+            n_jobs=self.n_jobs,
+            backend=self.backend,
+            verbose=self.verbose,
+            **self.options,
         )
 
     def fit(self, dataset: DistillDataset | Rollouts) -> SearchResult:
@@ -119,10 +124,15 @@ class AutoDistill:
         if families != config.families:  # continuous actions: the default families become the continuous ones
             config = replace(config, families=families)
         if getattr(policy, "needs_closed_loop", False) and not self.closed_loop:
-            raise SearchConfigError(f"policy {policy.spec} scores students in the environment: pass env=… and teacher=… to AutoDistill (on the command line: --env ENV_ID).")
+            raise SearchConfigError(
+                f"policy {policy.spec} scores students in the environment: pass env=… and teacher=… to AutoDistill (on the command line: --env ENV_ID)."
+            )
         if self.closed_loop and (is_record_dataset(dataset) or getattr(policy, "needs_held_out", False)):
-            what = "record states are featurized per search and have no environment to run in" if is_record_dataset(dataset) else (
-                f"policy {policy.spec} chooses on held-out agreement and ships a deferring student")
+            what = (
+                "record states are featurized per search and have no environment to run in"
+                if is_record_dataset(dataset)
+                else (f"policy {policy.spec} chooses on held-out agreement and ships a deferring student")
+            )
             raise SearchConfigError(f"closed-loop scoring and DAgger do not apply here: {what}; leave out env=… and teacher=… (--env).")
         for family in config.families:
             check_family(family)  # a missing family fails here, before any work
@@ -135,6 +145,7 @@ class AutoDistill:
         run = _Run(plan.first_rungs)
         stop = None
         with SearchProgress(sum(map(len, plan.first_rungs)), deadline, verbose=config.verbose) as bar:
+
             def on_result(c: Candidate, artifact: dict | None) -> None:
                 run.add(replace(c, finished_s=time.monotonic() - t0), artifact)
                 bar.update(len(run.done), run.planned, run.best_fidelity())
@@ -180,12 +191,16 @@ def _as_dataset(data: Any) -> Any:
         return data.dataset
     if is_record_dataset(data):  # structured states: featurized per search, on the training split (_split)
         if not all(hasattr(data, a) for a in ("records", "P", "action_names", "fields", "split", "content_hash")):
-            raise SearchDataError(f"{type(data).__name__} says its states are records but lacks records, P, action_names, fields, split or "
-                                  "content_hash; build one with hybrid.RecordDataset or TrajectoryStore.to_dataset().")
+            raise SearchDataError(
+                f"{type(data).__name__} says its states are records but lacks records, P, action_names, fields, split or "
+                "content_hash; build one with hybrid.RecordDataset or TrajectoryStore.to_dataset()."
+            )
         return data
     if not all(hasattr(data, a) for a in ("X", "P", "action_names", "split", "content_hash")):
-        raise SearchDataError(f"AutoDistill.fit takes a hybrid.DistillDataset (or what hybrid.collect returns); got {type(data).__name__}. "
-                              "Build one with hybrid.collect(env, teacher, …).dataset, TrajectoryStore.to_dataset() or DistillDataset.load(path).")
+        raise SearchDataError(
+            f"AutoDistill.fit takes a hybrid.DistillDataset (or what hybrid.collect returns); got {type(data).__name__}. "
+            "Build one with hybrid.collect(env, teacher, …).dataset, TrajectoryStore.to_dataset() or DistillDataset.load(path)."
+        )
     return data
 
 
@@ -235,7 +250,9 @@ def _check_dataset(ds: Any) -> None:
         raise SearchDataError(f"the dataset has {ds.n_actions} action; distillation needs at least 2.")
     elif (labels := np.unique(ds.labels)).size < 2:
         name = ds.action_names[int(labels[0])]
-        raise SearchDataError(f"the teacher chose the single action {name!r} in all {len(ds)} states; there is nothing to distil (a constant policy reproduces it). Log states where it acts differently.")
+        raise SearchDataError(
+            f"the teacher chose the single action {name!r} in all {len(ds)} states; there is nothing to distil (a constant policy reproduces it). Log states where it acts differently."
+        )
     if len(ds) < 20:
         raise SearchDataError(f"the dataset has only {len(ds)} states; a search needs at least 20 to hold some out for scoring.")
 
@@ -249,9 +266,14 @@ def _split(ds: Any, config: SearchConfig) -> tuple[SplitData, Any]:
     order = np.random.default_rng(config.seed).permutation(len(train))
     w, wv = train.weights, val.weights
     return SplitData(
-        X=np.ascontiguousarray(train.X[order]), P=np.ascontiguousarray(train.P[order]),
-        w=None if w is None else np.ascontiguousarray(w[order]), X_val=val.X, P_val=val.P, w_val=wv,
-        action_names=tuple(ds.action_names), feature_names=None if ds.feature_names is None else tuple(ds.feature_names),
+        X=np.ascontiguousarray(train.X[order]),
+        P=np.ascontiguousarray(train.P[order]),
+        w=None if w is None else np.ascontiguousarray(w[order]),
+        X_val=val.X,
+        P_val=val.P,
+        w_val=wv,
+        action_names=tuple(ds.action_names),
+        feature_names=None if ds.feature_names is None else tuple(ds.feature_names),
         **continuous.split_fields(ds),
     ), train
 
@@ -290,8 +312,11 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     if not pool:  # not even one whole rung: fall back to whatever finished, and say so
         pool = [c for c in candidates if c.status == "ok"]
     # a student no better than always playing the teacher's most common action is no student
-    baseline = (continuous.baseline_fidelity(data) if continuous.is_continuous(data) else
-                float(np.bincount(data.P_val.argmax(axis=1), minlength=data.P_val.shape[1]).max() / len(data.P_val)))
+    baseline = (
+        continuous.baseline_fidelity(data)
+        if continuous.is_continuous(data)
+        else float(np.bincount(data.P_val.argmax(axis=1), minlength=data.P_val.shape[1]).max() / len(data.P_val))
+    )
     pool = [c for c in pool if (c.fidelity or 0.0) > baseline] or pool
     front = pareto_front(pool)
     closed = search.closed_loop and ctx.stop != "interrupted" and bool(pool)
@@ -303,8 +328,15 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
 
         teacher = continuous.as_env_teacher(search.teacher, search.env) if continuous.is_continuous(data) else as_teacher(search.teacher)
         students = {c.id: _rebuild(c, run.artifacts[c.id]) for c in front}
-        episodes = PairedEpisodes(search.env, teacher, seed=config.seed, first=config.closed_loop_episodes,
-                                  cap=config.closed_loop_max_episodes, confidence=config.confidence, deadline=ctx.choose_by)
+        episodes = PairedEpisodes(
+            search.env,
+            teacher,
+            seed=config.seed,
+            first=config.closed_loop_episodes,
+            cap=config.closed_loop_max_episodes,
+            confidence=config.confidence,
+            deadline=ctx.choose_by,
+        )
         scored = {c.id: c for c in candidates}
         for c in sorted(front, key=lambda c: (c.ops_per_decision, c.id)):  # cheapest first
             if time.monotonic() >= ctx.choose_by and any(x.retention is not None for x in scored.values()):
@@ -323,8 +355,13 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
         chosen, words = policy(pool)
         student = students.get(chosen.id) or _rebuild(chosen, run.artifacts[chosen.id])
     rungs: list[dict[str, Any]] = [
-        {"index": i, "level": r[0].level if r else 0, "candidates": len(r),
-         "finished": sum(s.id in run.done for s in r), "status": "complete" if i < complete else "cut"}
+        {
+            "index": i,
+            "level": r[0].level if r else 0,
+            "candidates": len(r),
+            "finished": sum(s.id in run.done for s in r),
+            "status": "complete" if i < complete else "cut",
+        }
         for i, r in enumerate(run.rungs)
     ]
     start = len(run.rungs)  # rungs a stopped search never started are cut too
@@ -340,19 +377,36 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
         # on records: measured through its numeric part on the featurized held-out rows, then
         # shipped joined to the split's featurizer (whose cost and hash the figures carry)
         student, figures = shipped_figures(student, data)
-        shipped = Shipped(source="chosen candidate", reason="the chosen candidate ships as fitted (no environment, so no DAgger)",
-                          family=chosen.family, **figures)
+        shipped = Shipped(
+            source="chosen candidate", reason="the chosen candidate ships as fitted (no environment, so no DAgger)", family=chosen.family, **figures
+        )
     return SearchResult(
-        config=config, dataset=dataset_summary(ctx.dataset), teacher=teacher_summary(search.teacher),
-        candidates=candidates, pareto=[c.id for c in front], chosen=chosen, choice=words, student=student, shipped=shipped,
-        rungs=rungs, stopped_by=ctx.stop, reproducible=reproducible, started_at=ctx.started,
-        search_s=time.monotonic() - ctx.t0, fit_s=ctx.fit_s, versions=library_versions(), baseline_fidelity=baseline, closed_loop=loop,
-        policy_note=_policy_note(search), cascade=cascade,
+        config=config,
+        dataset=dataset_summary(ctx.dataset),
+        teacher=teacher_summary(search.teacher),
+        candidates=candidates,
+        pareto=[c.id for c in front],
+        chosen=chosen,
+        choice=words,
+        student=student,
+        shipped=shipped,
+        rungs=rungs,
+        stopped_by=ctx.stop,
+        reproducible=reproducible,
+        started_at=ctx.started,
+        search_s=time.monotonic() - ctx.t0,
+        fit_s=ctx.fit_s,
+        versions=library_versions(),
+        baseline_fidelity=baseline,
+        closed_loop=loop,
+        policy_note=_policy_note(search),
+        cascade=cascade,
     )
 
 
-def _ship_closed_loop(chosen: Candidate, student: Any, episodes: PairedEpisodes, teacher: Any, ctx: _Context,
-                      bar: float | None) -> tuple[Any, Shipped, dict[str, Any]]:
+def _ship_closed_loop(
+    chosen: Candidate, student: Any, episodes: PairedEpisodes, teacher: Any, ctx: _Context, bar: float | None
+) -> tuple[Any, Shipped, dict[str, Any]]:
     """DAgger rounds of the chosen student, the round to ship, and its confirmation figures."""
     config, data, env = ctx.config, ctx.data, ctx.search.env
     rounds: list[Candidate] = []
@@ -360,8 +414,9 @@ def _ship_closed_loop(chosen: Candidate, student: Any, episodes: PairedEpisodes,
     dagger_cut = False
     try:
         if config.dagger_iterations > 0:
-            rounds, models, dagger_cut = dagger_rounds(chosen, student, data=data, config=config, env=env, teacher=teacher,
-                                                       episodes=episodes, bar=bar, deadline=ctx.choose_by)
+            rounds, models, dagger_cut = dagger_rounds(
+                chosen, student, data=data, config=config, env=env, teacher=teacher, episodes=episodes, bar=bar, deadline=ctx.choose_by
+            )
     finally:
         episodes.close()
     pick, reason = pick_round(chosen, rounds, ctx.policy)
@@ -369,16 +424,31 @@ def _ship_closed_loop(chosen: Candidate, student: Any, episodes: PairedEpisodes,
     shipped_student = models.get(iteration, student)
     confirmation, fresh = confirm(shipped_student, env=env, teacher=teacher, config=config, bar=bar, deadline=ctx.end)
     shipped = Shipped(
-        source="chosen candidate" if iteration == 0 else f"DAgger round {iteration} of the chosen candidate", reason=reason,
-        family=chosen.family, confusion=student_confusion(shipped_student, data),
-        loop={**confirmation.as_fields(), "seeds": "confirmation"}, parent=None if iteration == 0 else chosen.content_hash,
+        source="chosen candidate" if iteration == 0 else f"DAgger round {iteration} of the chosen candidate",
+        reason=reason,
+        family=chosen.family,
+        confusion=student_confusion(shipped_student, data),
+        loop={**confirmation.as_fields(), "seeds": "confirmation"},
+        parent=None if iteration == 0 else chosen.content_hash,
         **held_out_figures(shipped_student, data),
     )
-    loop = {**episodes.summary(), "env": _env_name(env), "episodes_run": episodes.episodes_run, "cut_by_budget": episodes.cut or dagger_cut or fresh["cut_by_budget"],
-            "bar": bar, "confirmation": fresh,
-            "dagger": None if not config.dagger_iterations else {
-                "iterations": config.dagger_iterations, "rounds_run": len(rounds), "cut_by_budget": dagger_cut, "shipped_round": iteration,
-                "rounds": [r.to_dict() for r in rounds]}}
+    loop = {
+        **episodes.summary(),
+        "env": _env_name(env),
+        "episodes_run": episodes.episodes_run,
+        "cut_by_budget": episodes.cut or dagger_cut or fresh["cut_by_budget"],
+        "bar": bar,
+        "confirmation": fresh,
+        "dagger": None
+        if not config.dagger_iterations
+        else {
+            "iterations": config.dagger_iterations,
+            "rounds_run": len(rounds),
+            "cut_by_budget": dagger_cut,
+            "shipped_round": iteration,
+            "rounds": [r.to_dict() for r in rounds],
+        },
+    }
     return shipped_student, shipped, loop
 
 
@@ -391,7 +461,11 @@ def _env_name(env: Any) -> str:
 
 def _policy_note(search: AutoDistill) -> str | None:
     if isinstance(search.policy, str) and search.policy.strip() == "auto":
-        why = "an environment and a teacher were given, so students are chosen by return" if search.closed_loop else "no environment was given, so students are chosen by held-out fidelity"
+        why = (
+            "an environment and a teacher were given, so students are chosen by return"
+            if search.closed_loop
+            else "no environment was given, so students are chosen by held-out fidelity"
+        )
         return f"policy auto → {default_policy(search.closed_loop)}: {why}"
     return None
 

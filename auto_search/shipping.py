@@ -58,8 +58,14 @@ def held_out_figures(student: Any, data: SplitData) -> dict[str, Any]:
     """Fidelity, KL, cost and content hash of ``student`` on the held-out split."""
     fidelity, kl = score_student(student, data)
     cost = student.cost()
-    return {"fidelity": fidelity, "kl": kl, "parameters": int(cost.parameters), "ops_per_decision": float(cost.ops_per_decision),
-            "bytes": int(cost.bytes), "content_hash": student.content_hash}
+    return {
+        "fidelity": fidelity,
+        "kl": kl,
+        "parameters": int(cost.parameters),
+        "ops_per_decision": float(cost.ops_per_decision),
+        "bytes": int(cost.bytes),
+        "content_hash": student.content_hash,
+    }
 
 
 def student_confusion(student: Any, data: SplitData) -> list[list[int]] | None:
@@ -77,8 +83,18 @@ def confusion(P_teacher: np.ndarray, P_student: np.ndarray) -> list[list[int]]:
     return m.tolist()
 
 
-def dagger_rounds(chosen: Candidate, student: Any, *, data: SplitData, config: SearchConfig, env: Any, teacher: Any,
-                  episodes: PairedEpisodes, bar: float | None, deadline: float) -> tuple[list[Candidate], dict[int, Any], bool]:
+def dagger_rounds(
+    chosen: Candidate,
+    student: Any,
+    *,
+    data: SplitData,
+    config: SearchConfig,
+    env: Any,
+    teacher: Any,
+    episodes: PairedEpisodes,
+    bar: float | None,
+    deadline: float,
+) -> tuple[list[Candidate], dict[int, Any], bool]:
     """DAgger rounds of the chosen student on its own training rows; each round scored on the
     held-out split and on the selection episodes. Returns the rounds as candidates, their
     students by round, and whether the budget cut the rounds short."""
@@ -91,12 +107,19 @@ def dagger_rounds(chosen: Candidate, student: Any, *, data: SplitData, config: S
     if continuous.is_continuous(data):
         kind = {"action_kind": "continuous", "action_low": data.action_low, "action_high": data.action_high}
         iterates = continuous.dagger_iterates
-    rows = DistillDataset(data.X[:n], data.P[:n], data.action_names or [f"action_{i}" for i in range(data.P.shape[1])],
-                          data.feature_names, None if data.w is None else data.w[:n], **kind)
+    rows = DistillDataset(
+        data.X[:n],
+        data.P[:n],
+        data.action_names or [f"action_{i}" for i in range(data.P.shape[1])],
+        data.feature_names,
+        None if data.w is None else data.w[:n],
+        **kind,
+    )
     rounds: list[Candidate] = []
     models: dict[int, Any] = {}
-    rounds_iter: Generator[tuple[int, float, Any, DistillDataset], None, None] = iterates(env, teacher, student, rows, config.dagger_iterations, config.closed_loop_episodes,
-                                  beta=0.5, seed=config.seed, start=student)
+    rounds_iter: Generator[tuple[int, float, Any, DistillDataset], None, None] = iterates(
+        env, teacher, student, rows, config.dagger_iterations, config.closed_loop_episodes, beta=0.5, seed=config.seed, start=student
+    )
     for i, _beta, fitted, aggregate in rounds_iter:
         if i == 0:
             continue
@@ -119,7 +142,9 @@ def pick_round(chosen: Candidate, rounds: list[Candidate], policy: Policy) -> tu
         holding = [r for r in rounds if policy.bound_holds(r)]
         broken = [r.params["dagger_iteration"] for r in rounds if r not in holding]
         options = [chosen, *holding]  # the round most surely keeping the teacher's return; ties: cheaper, earlier
-        pick = max(options, key=lambda c: (-np.inf if c.retention_low is None else c.retention_low, -(c.ops_per_decision or 0.0), -c.params.get("dagger_iteration", 0)))
+        pick = max(
+            options, key=lambda c: (-np.inf if c.retention_low is None else c.retention_low, -(c.ops_per_decision or 0.0), -c.params.get("dagger_iteration", 0))
+        )
     why = []
     if broken:
         why.append(f"DAgger round(s) {', '.join(map(str, broken))} broke the declared bound of {policy.spec} and were not shipped")
@@ -134,8 +159,15 @@ def confirm(student: Any, *, env: Any, teacher: Any, config: SearchConfig, bar: 
     """The shipped student's retention on fresh confirmation episodes (seeds never used to choose):
     at least ``closed_loop_episodes``, then as many as its interval needs to leave the bar, up to
     the cap or the ``deadline``; the report states how many it got."""
-    with PairedEpisodes(env, teacher, seed=config.seed + CONFIRMATION_SEED_OFFSET, first=config.closed_loop_episodes,
-                        cap=config.closed_loop_max_episodes, confidence=config.confidence, deadline=deadline) as fresh:
+    with PairedEpisodes(
+        env,
+        teacher,
+        seed=config.seed + CONFIRMATION_SEED_OFFSET,
+        first=config.closed_loop_episodes,
+        cap=config.closed_loop_max_episodes,
+        confidence=config.confidence,
+        deadline=deadline,
+    ) as fresh:
         loop = fresh.score(student, bar)
         summary = {**fresh.summary(), "cut_by_budget": fresh.cut, "episodes_run": fresh.episodes_run}
     return loop, summary

@@ -41,8 +41,9 @@ def check_family(family: str) -> None:
     """Refuse a family that is not registered or declares nothing to search."""
     known = _registry()
     if family not in known:
-        raise SearchConfigError(f"unknown student family {family!r}; registered: {sorted(known)} "
-                                "(a family registers with @hybrid.students.register when its module is imported).")
+        raise SearchConfigError(
+            f"unknown student family {family!r}; registered: {sorted(known)} (a family registers with @hybrid.students.register when its module is imported)."
+        )
     if not known[family].search_space(epochs=1):
         raise SearchConfigError(f"student family {family!r} declares no search space (its search_space() is empty); drop it from families.")
 
@@ -88,7 +89,6 @@ class Plan:
         return len(self.level_sizes)
 
 
-
 def level_sizes(n_train: int, *, eta: int, min_states: int) -> tuple[int, ...]:
     """Training-set sizes of the halving levels, smallest first, ending at ``n_train``."""
     levels = 1 + max(0, int(math.floor(math.log(max(n_train, 1) / min_states, eta) + 1e-9)))
@@ -106,9 +106,7 @@ def make_plan(families: Sequence[str], n_train: int, *, eta: int, min_states: in
     rungs = []
     for r, start in enumerate(range(0, len(order), RUNG_SIZE)):
         chunk = order[start : start + RUNG_SIZE]
-        rungs.append(tuple(
-            Spec(start + i, r, 0, f, p, sizes[0] if is_expensive(f) else n_train) for i, (f, p) in enumerate(chunk)
-        ))
+        rungs.append(tuple(Spec(start + i, r, 0, f, p, sizes[0] if is_expensive(f) else n_train) for i, (f, p) in enumerate(chunk)))
     return Plan(sizes, tuple(rungs), eta)
 
 

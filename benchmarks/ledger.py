@@ -22,9 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 from provenance.checkpoint import make_checkpoint
 from provenance.hashing import canonical_json, hash_file
@@ -50,10 +50,15 @@ def paired(ours: Callable[[], object], raw: Callable[[], object], rounds: int = 
 
 def items(n: int, offset: int = 0) -> list[dict]:
     """Entries shaped like a search's records (~460 bytes of canonical JSON each)."""
-    return [{"kind": "model", "subject": "sha256:" + hashlib.sha256(b"%d" % (i + offset)).hexdigest(),
-             "parents": ["sha256:" + hashlib.sha256(b"p%d" % (i + offset)).hexdigest()],
-             "attrs": {"family": "tree", "fidelity": 0.9731, "ops_per_decision": 17, "name": f"student-{i + offset}.json"}}
-            for i in range(n)]
+    return [
+        {
+            "kind": "model",
+            "subject": "sha256:" + hashlib.sha256(b"%d" % (i + offset)).hexdigest(),
+            "parents": ["sha256:" + hashlib.sha256(b"p%d" % (i + offset)).hexdigest()],
+            "attrs": {"family": "tree", "fidelity": 0.9731, "ops_per_decision": 17, "name": f"student-{i + offset}.json"},
+        }
+        for i in range(n)
+    ]
 
 
 def build(path: Path, n: int, key: SigningKey, batch: int = 5000) -> None:
@@ -91,6 +96,7 @@ def bench_writes(work: Path, key: SigningKey) -> None:
             conn.execute("COMMIT")
 
     with Ledger(work / "append.db") as ledger:
+
         def appends() -> None:
             for item in one:
                 ledger.append(item["kind"], item["subject"], parents=item["parents"], attrs=item["attrs"], key=key)
@@ -112,14 +118,17 @@ def bench_verify(work: Path, key: SigningKey, n: int) -> float:
     t_ours, t_raw = paired(lambda: verify_ledger(work / "full.db", [key]), raw_one)
     report("full verify, 1 job", n, t_ours, "raw Ed25519 verify, 1 core", n, t_raw, "≥ 0.8")
     with ProcessPoolExecutor(2) as pool:
+
         def raw_two() -> None:
             list(pool.map(_verify_all, [(key.public_key.raw, pairs[i::2]) for i in range(2)]))
 
         raw_two()
         t_two, t_raw2 = paired(lambda: verify_ledger(work / "full.db", [key], jobs=2), raw_two)
     report("full verify, --jobs 2", n, t_two, "raw Ed25519 verify, 1 core", n, t_raw, "≥ 1.6")
-    print(f"{'':<30} {'':>14} {'(raw verify, 2 processes':<30} {n / t_raw2:>11,.0f}/s  = {t_raw / t_raw2:.2f}× one core; "
-          f"--jobs 2 reaches {t_raw2 / t_two:.2f} of it)")
+    print(
+        f"{'':<30} {'':>14} {'(raw verify, 2 processes':<30} {n / t_raw2:>11,.0f}/s  = {t_raw / t_raw2:.2f}× one core; "
+        f"--jobs 2 reaches {t_raw2 / t_two:.2f} of it)"
+    )
     return n / t_ours
 
 
@@ -138,8 +147,10 @@ def bench_checkpoint(work: Path, key: SigningKey, n: int, full_rate: float) -> N
     t_ours, t_raw = paired(lambda: verify_ledger(work / "big.db", [key], checkpoint=cp), raw_scan)
     conn.close()
     report("verify against checkpoint", n + 100, t_ours, "raw SQLite scan (stdlib)", n + 100, t_raw, "≥ 0.4")
-    print(f"{'verify against checkpoint':<30} {(n + 100) / t_ours:>11,.0f}/s  {'full verify, 1 job':<30} {full_rate:>11,.0f}/s  "
-          f"ratio {(n + 100) / t_ours / full_rate:5.1f}  (target ≥ 20)")
+    print(
+        f"{'verify against checkpoint':<30} {(n + 100) / t_ours:>11,.0f}/s  {'full verify, 1 job':<30} {full_rate:>11,.0f}/s  "
+        f"ratio {(n + 100) / t_ours / full_rate:5.1f}  (target ≥ 20)"
+    )
     print(f"{'  → a 1M-entry ledger':<30} {1e6 * t_ours / (n + 100):>11.1f}s   (target ≤ 10 s)")
 
 
@@ -157,10 +168,10 @@ def bench_hash_and_startup(work: Path) -> None:
     report("hash_file (MB/s)", 128, t_ours, "hashlib.file_digest", 128, t_raw, "≥ 0.95", unit="")
     script = shutil.which("provenance")
     cli = [script, "--help"] if script else [sys.executable, "-m", "provenance.cli", "--help"]
-    t_cli, t_bare = paired(lambda: subprocess.run(cli, stdout=subprocess.DEVNULL, check=True),
-                           lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), rounds=15)
-    print(f"{'provenance --help (ms)':<30} {t_cli * 1e3:>11.1f}    {'python -c pass':<30} {t_bare * 1e3:>11.1f}    "
-          f"ratio {t_cli / t_bare:5.2f}  (target ≤ 1.5)")
+    t_cli, t_bare = paired(
+        lambda: subprocess.run(cli, stdout=subprocess.DEVNULL, check=True), lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), rounds=15
+    )
+    print(f"{'provenance --help (ms)':<30} {t_cli * 1e3:>11.1f}    {'python -c pass':<30} {t_bare * 1e3:>11.1f}    ratio {t_cli / t_bare:5.2f}  (target ≤ 1.5)")
 
 
 def main() -> None:

@@ -76,12 +76,26 @@ def coverage(args: argparse.Namespace) -> list[dict[str, Any]]:
         loop = result.shipped.loop
         test = test_retention(env, teacher, result.student, args.episodes)
         inside = loop["retention_low"] <= test["retention"] <= loop["retention_high"]
-        rows.append({"seed": seed, "shipped": result.shipped.source, "family": result.shipped.family, "ops": result.shipped.ops_per_decision,
-                     "reported": [loop["retention"], loop["retention_low"], loop["retention_high"]], "reported_episodes": loop["loop_episodes"],
-                     "test": test, "inside": inside, "search_s": search_s, "choice": result.choice})
-        print(f"seed {seed}: {result.shipped.family} {result.shipped.ops_per_decision:.1f} ops; reported {100 * loop['retention']:.1f}% "
-              f"[{100 * loop['retention_low']:.1f}, {100 * loop['retention_high']:.1f}] over {loop['loop_episodes']} ep.; "
-              f"{args.episodes} test episodes {100 * test['retention']:.1f}% → {'inside' if inside else 'OUTSIDE'} ({search_s:.0f} s)", flush=True)
+        rows.append(
+            {
+                "seed": seed,
+                "shipped": result.shipped.source,
+                "family": result.shipped.family,
+                "ops": result.shipped.ops_per_decision,
+                "reported": [loop["retention"], loop["retention_low"], loop["retention_high"]],
+                "reported_episodes": loop["loop_episodes"],
+                "test": test,
+                "inside": inside,
+                "search_s": search_s,
+                "choice": result.choice,
+            }
+        )
+        print(
+            f"seed {seed}: {result.shipped.family} {result.shipped.ops_per_decision:.1f} ops; reported {100 * loop['retention']:.1f}% "
+            f"[{100 * loop['retention_low']:.1f}, {100 * loop['retention_high']:.1f}] over {loop['loop_episodes']} ep.; "
+            f"{args.episodes} test episodes {100 * test['retention']:.1f}% → {'inside' if inside else 'OUTSIDE'} ({search_s:.0f} s)",
+            flush=True,
+        )
     return rows
 
 
@@ -97,13 +111,26 @@ def safeguard_cost(args: argparse.Namespace) -> list[dict[str, Any]]:
             if r.shipped is None:
                 print(f"{env_id}: nothing finished in {args.budget:g} s; raise --budget", flush=True)
                 continue
-            rows.append({"env": env_id, "scoring": name, "search_s": time.monotonic() - t0, "fit_s": r.fit_s,
-                         "loop_s": r.search_s - r.fit_s, "selection_episodes": loop["episodes_run"],
-                         "confirmation_episodes": loop["confirmation"]["episodes_run"], "shipped_ops": r.shipped.ops_per_decision,
-                         "shipped_retention": r.shipped.loop["retention"], "choice": r.choice})
-            print(f"{env_id:16s} {name:26s} search {rows[-1]['search_s']:6.1f} s (loop {rows[-1]['loop_s']:5.1f} s), "
-                  f"{loop['episodes_run']} selection + {loop['confirmation']['episodes_run']} confirmation episodes; "
-                  f"ships {r.shipped.family} {r.shipped.ops_per_decision:.1f} ops", flush=True)
+            rows.append(
+                {
+                    "env": env_id,
+                    "scoring": name,
+                    "search_s": time.monotonic() - t0,
+                    "fit_s": r.fit_s,
+                    "loop_s": r.search_s - r.fit_s,
+                    "selection_episodes": loop["episodes_run"],
+                    "confirmation_episodes": loop["confirmation"]["episodes_run"],
+                    "shipped_ops": r.shipped.ops_per_decision,
+                    "shipped_retention": r.shipped.loop["retention"],
+                    "choice": r.choice,
+                }
+            )
+            print(
+                f"{env_id:16s} {name:26s} search {rows[-1]['search_s']:6.1f} s (loop {rows[-1]['loop_s']:5.1f} s), "
+                f"{loop['episodes_run']} selection + {loop['confirmation']['episodes_run']} confirmation episodes; "
+                f"ships {r.shipped.family} {r.shipped.ops_per_decision:.1f} ops",
+                flush=True,
+            )
     return rows
 
 
@@ -112,8 +139,10 @@ def main(argv: list[str] | None = None) -> None:
     out: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
     out["coverage"] = coverage(args)
     hits = sum(r["inside"] for r in out["coverage"])
-    print(f"\n{args.env} strength {args.strength:g}: the {args.episodes}-episode test retention lay inside the reported interval "
-          f"for {hits} of {len(out['coverage'])} search seeds\n")
+    print(
+        f"\n{args.env} strength {args.strength:g}: the {args.episodes}-episode test retention lay inside the reported interval "
+        f"for {hits} of {len(out['coverage'])} search seeds\n"
+    )
     out["cost"] = safeguard_cost(args)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -80,8 +80,12 @@ class Context:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--envs", nargs="+", default=[e for e in ENVS if e in available_teachers()],
-                   help="environments with a committed continuous teacher (default: those of the three that exist)")
+    p.add_argument(
+        "--envs",
+        nargs="+",
+        default=[e for e in ENVS if e in available_teachers()],
+        help="environments with a committed continuous teacher (default: those of the three that exist)",
+    )
     p.add_argument("--episodes", type=int, default=100, help="test episodes per row (default 100)")
     p.add_argument("--train-episodes", type=int, default=30, help="teacher episodes for behaviour cloning (default 30)")
     p.add_argument("--budget", type=float, default=90.0, help="AutoDistill seconds per environment (default 90)")
@@ -102,8 +106,7 @@ def make_context(env_id: str, args: argparse.Namespace) -> Context:
     space = gym.make(env_id).action_space
     ctx.random_return = closed_loop(env_id, UniformBoxPolicy(space, SEEDS["test"]), ctx.episodes, SEEDS["test"]).mean_return
     ctx.extra["val_teacher_return"] = closed_loop(env_id, teacher, ctx.val_episodes, SEEDS["val"]).mean_return
-    ctx.extra["val_random_return"] = closed_loop(env_id, UniformBoxPolicy(space, SEEDS["val"]), ctx.val_episodes,
-                                                 SEEDS["val"]).mean_return
+    ctx.extra["val_random_return"] = closed_loop(env_id, UniformBoxPolicy(space, SEEDS["val"]), ctx.val_episodes, SEEDS["val"]).mean_return
     return ctx
 
 
@@ -123,21 +126,32 @@ def choose_readable(ctx: Context, make: Any, grid: tuple[int, ...]) -> tuple[Any
         tried.append({"size": size, "val_retention": val_retention(ctx, student), "student": student})
     passing = [t for t in tried if t["val_retention"] >= 0.99]
     pick = passing[0] if passing else max(tried, key=lambda t: t["val_retention"])
-    how = (f"{pick['size']} max, validation retention {100 * pick['val_retention']:.1f}% "
-           f"({'fewest ≥ 99%' if passing else 'best; none reached 99%'})")
+    how = f"{pick['size']} max, validation retention {100 * pick['val_retention']:.1f}% ({'fewest ≥ 99%' if passing else 'best; none reached 99%'})"
     return pick["student"], how, [{k: v for k, v in t.items() if k != "student"} for t in tried]
 
 
 def autodistill(ctx: Context, args: argparse.Namespace) -> tuple[Any, str]:
     """AutoDistill's own choice (its declared policy on its own seeded episodes, then DAgger)."""
-    search = AutoDistill(budget_s=min(args.budget, 40.0) if args.quick else args.budget, policy=args.policy, seed=0, n_jobs=args.n_jobs,
-                         env=ctx.env_id, teacher=ctx.teacher, verbose=0, dagger_iterations=1 if args.quick else 2,
-                         closed_loop_episodes=2 if args.quick else args.loop_episodes)
+    search = AutoDistill(
+        budget_s=min(args.budget, 40.0) if args.quick else args.budget,
+        policy=args.policy,
+        seed=0,
+        n_jobs=args.n_jobs,
+        env=ctx.env_id,
+        teacher=ctx.teacher,
+        verbose=0,
+        dagger_iterations=1 if args.quick else 2,
+        closed_loop_episodes=2 if args.quick else args.loop_episodes,
+    )
     result = search.fit(ctx.train)
     if result.student is None:
         raise SystemExit(f"{ctx.env_id}: AutoDistill finished no candidate in {search.budget_s:g} s; raise --budget")
-    ctx.extra["autodistill"] = {"choice": result.choice, "candidates": len(result.candidates),
-                                "stopped_by": result.stopped_by, "closed_loop": result.closed_loop}
+    ctx.extra["autodistill"] = {
+        "choice": result.choice,
+        "candidates": len(result.candidates),
+        "stopped_by": result.stopped_by,
+        "closed_loop": result.closed_loop,
+    }
     return result.student, f"AutoDistill ({args.policy}): {result.choice}"
 
 
@@ -147,16 +161,21 @@ def students(ctx: Context, args: argparse.Namespace) -> list[tuple[str, Any, str
     out = [("AutoDistill", *autodistill(ctx, args))]
     rules, how, ctx.extra["rules_grid"] = choose_readable(ctx, lambda n: LinearRuleListStudent(max_rules=n), grid)
     out.append(("best rules (≤32, linear)", rules, "linear_rules: " + how))
-    tree, how, ctx.extra["model_tree_grid"] = choose_readable(
-        ctx, lambda n: RegressionTreeStudent(max_depth=None, max_leaf_nodes=n, leaf_model="linear"), grid)
+    tree, how, ctx.extra["model_tree_grid"] = choose_readable(ctx, lambda n: RegressionTreeStudent(max_depth=None, max_leaf_nodes=n, leaf_model="linear"), grid)
     out.append(("CART, linear leaves (≤32)", tree, "regression_tree: " + how))
     for depth in (4, 8):
-        out.append((f"BC tree d{depth}", fit_continuous(RegressionTreeStudent(max_depth=depth), ctx.train),
-                    "behaviour cloning, constant leaves"))
+        out.append((f"BC tree d{depth}", fit_continuous(RegressionTreeStudent(max_depth=depth), ctx.train), "behaviour cloning, constant leaves"))
     for depth in (4, 8):
-        result = dagger_continuous(ctx.env_id, ctx.teacher, RegressionTreeStudent(max_depth=depth),
-                                   iterations=1 if args.quick else 4, episodes_per_iteration=2 if args.quick else 5,
-                                   seed=SEEDS["val"], eval_episodes=ctx.val_episodes, dataset=ctx.train)
+        result = dagger_continuous(
+            ctx.env_id,
+            ctx.teacher,
+            RegressionTreeStudent(max_depth=depth),
+            iterations=1 if args.quick else 4,
+            episodes_per_iteration=2 if args.quick else 5,
+            seed=SEEDS["val"],
+            eval_episodes=ctx.val_episodes,
+            dataset=ctx.train,
+        )
         out.append((f"DAgger tree d{depth}", result.student, f"DAgger, iterate {result.best_iteration} best on validation"))
     mlp = MLPRegressorStudent(hidden_sizes=(32,), epochs=20 if args.quick else 200)
     out.append(("BC MLP 32", fit_continuous(mlp, ctx.train), "behaviour cloning, tanh-squashed"))
@@ -180,11 +199,18 @@ def measure(ctx: Context, name: str, student: Any, how: str) -> dict[str, Any]:
     predicted = student.predict(held.X)
     ops = float(student.cost().ops_per_decision)
     return {
-        "name": name, "how": how, "family": student.family, "return_mean": run.mean_return, "return_std": run.std_return,
+        "name": name,
+        "how": how,
+        "family": student.family,
+        "return_mean": run.mean_return,
+        "return_std": run.std_return,
         "retention": ctx.retention(run.mean_return),
         "fidelity_held_out": action_fidelity(held.P, predicted, held.action_low, held.action_high),
-        "fidelity_visited": run.agreement, "nmse_held_out": normalised_mse(held.P, predicted, held.action_low, held.action_high),
-        "ops_per_decision": ops, "ops_share": ops / ctx.teacher.ops_per_decision, "size": size_of(student),
+        "fidelity_visited": run.agreement,
+        "nmse_held_out": normalised_mse(held.P, predicted, held.action_low, held.action_high),
+        "ops_per_decision": ops,
+        "ops_share": ops / ctx.teacher.ops_per_decision,
+        "size": size_of(student),
         "rules": student.rules() if hasattr(student, "rules") else None,
     }
 
@@ -193,29 +219,54 @@ def run_env(env_id: str, args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.monotonic()
     ctx = make_context(env_id, args)
     teacher_row = {
-        "name": "teacher", "how": f"{ctx.teacher.content_hash[:15]}…", "family": "torch", "return_mean": ctx.teacher_return,
-        "retention": 1.0, "fidelity_held_out": 1.0, "fidelity_visited": 1.0, "nmse_held_out": 0.0,
-        "ops_per_decision": float(ctx.teacher.ops_per_decision), "ops_share": 1.0,
+        "name": "teacher",
+        "how": f"{ctx.teacher.content_hash[:15]}…",
+        "family": "torch",
+        "return_mean": ctx.teacher_return,
+        "retention": 1.0,
+        "fidelity_held_out": 1.0,
+        "fidelity_visited": 1.0,
+        "nmse_held_out": 0.0,
+        "ops_per_decision": float(ctx.teacher.ops_per_decision),
+        "ops_share": 1.0,
         "size": f"{sum(p.numel() for p in ctx.teacher.parameters())} p",
     }
     rows = [teacher_row] + [measure(ctx, name, s, how) for name, s, how in students(ctx, args)]
-    return {"env": env_id, "episodes": ctx.episodes, "teacher_return": ctx.teacher_return, "random_return": ctx.random_return,
-            "train_states": len(ctx.train), "held_out_states": len(ctx.held_out), "rows": rows,
-            "seconds": time.monotonic() - t0, **ctx.extra}
+    return {
+        "env": env_id,
+        "episodes": ctx.episodes,
+        "teacher_return": ctx.teacher_return,
+        "random_return": ctx.random_return,
+        "train_states": len(ctx.train),
+        "held_out_states": len(ctx.held_out),
+        "rows": rows,
+        "seconds": time.monotonic() - t0,
+        **ctx.extra,
+    }
 
 
 def print_table(result: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{result['env']}: {result['episodes']} test episodes, teacher {result['teacher_return']:.1f}, "
-                        f"random {result['random_return']:.1f} ({result['seconds']:.0f} s)")
+    table = Table(
+        title=f"{result['env']}: {result['episodes']} test episodes, teacher {result['teacher_return']:.1f}, "
+        f"random {result['random_return']:.1f} ({result['seconds']:.0f} s)"
+    )
     for col in ("student", "return", "retention", "fid held-out", "fid visited", "nMSE", "ops/decision", "% teacher ops", "size"):
         table.add_column(col, justify="left" if col in ("student", "size") else "right")
     for r in result["rows"]:
-        table.add_row(r["name"], f"{r['return_mean']:.1f}", f"{100 * r['retention']:.1f}%", f"{100 * r['fidelity_held_out']:.1f}%",
-                      f"{100 * r['fidelity_visited']:.1f}%", f"{r['nmse_held_out']:.4f}", f"{r['ops_per_decision']:.1f}",
-                      f"{100 * r['ops_share']:.3f}%", r["size"])
+        table.add_row(
+            r["name"],
+            f"{r['return_mean']:.1f}",
+            f"{100 * r['retention']:.1f}%",
+            f"{100 * r['fidelity_held_out']:.1f}%",
+            f"{100 * r['fidelity_visited']:.1f}%",
+            f"{r['nmse_held_out']:.4f}",
+            f"{r['ops_per_decision']:.1f}",
+            f"{100 * r['ops_share']:.3f}%",
+            r["size"],
+        )
     console = Console(width=max(150, Console().width))
     console.print(table)
     for r in result["rows"][1:4]:
@@ -236,8 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         print_table(results[-1])
     if args.json:
         settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-        args.json.write_text(json.dumps({"settings": settings, "seeds": SEEDS, "seconds": time.monotonic() - t0,
-                                         "envs": results}, indent=1, default=float), encoding="utf-8")
+        args.json.write_text(
+            json.dumps({"settings": settings, "seeds": SEEDS, "seconds": time.monotonic() - t0, "envs": results}, indent=1, default=float), encoding="utf-8"
+        )
     print(f"total {time.monotonic() - t0:.0f} s")
     return 0
 

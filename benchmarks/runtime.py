@@ -86,7 +86,9 @@ def batch_section(batch_size: int, repeats: int) -> dict[str, Any]:
             teacher(t).argmax(dim=1)
 
     print(f"1. batch of {batch_size:,} CartPole states, one core: ns per decision (teacher re-timed beside each student)")
-    print(f"   {'student':20s} {'fidelity':>8s} {'teacher':>9s} {'numpy':>9s} {'compiled':>9s} {'× teacher numpy':>16s} {'× teacher compiled':>19s}  compiled = predict")
+    print(
+        f"   {'student':20s} {'fidelity':>8s} {'teacher':>9s} {'numpy':>9s} {'compiled':>9s} {'× teacher numpy':>16s} {'× teacher compiled':>19s}  compiled = predict"
+    )
     rows = []
     for name, student in students.items():
         student.fit(train.X, train.P)
@@ -96,12 +98,22 @@ def batch_section(batch_size: int, repeats: int) -> dict[str, Any]:
         numpy_ns = per_call_s(student.predict, [batch], repeats) / batch_size * 1e9
         compiled_ns = per_call_s(functools.partial(compiled.predict, out=out), [batch], repeats) / batch_size * 1e9
         equal = bool(np.array_equal(compiled.predict(batch), student.predict(batch)))
-        row = {"student": name, "fidelity": fidelity(test.P, student.predict(test.X)), "teacher_ns": teacher_ns,
-               "numpy_ns": numpy_ns, "compiled_ns": compiled_ns, "numpy_speedup": teacher_ns / numpy_ns,
-               "compiled_speedup": teacher_ns / compiled_ns, "compiled_equals_predict": equal, "compiled": compiled.compiled}
+        row = {
+            "student": name,
+            "fidelity": fidelity(test.P, student.predict(test.X)),
+            "teacher_ns": teacher_ns,
+            "numpy_ns": numpy_ns,
+            "compiled_ns": compiled_ns,
+            "numpy_speedup": teacher_ns / numpy_ns,
+            "compiled_speedup": teacher_ns / compiled_ns,
+            "compiled_equals_predict": equal,
+            "compiled": compiled.compiled,
+        }
         rows.append(row)
-        print(f"   {name:20s} {row['fidelity']:8.3f} {teacher_ns:9.1f} {numpy_ns:9.1f} {compiled_ns:9.1f} "
-              f"{row['numpy_speedup']:15.1f}× {row['compiled_speedup']:18.1f}×  {'every state' if equal else 'NO'}")
+        print(
+            f"   {name:20s} {row['fidelity']:8.3f} {teacher_ns:9.1f} {numpy_ns:9.1f} {compiled_ns:9.1f} "
+            f"{row['numpy_speedup']:15.1f}× {row['compiled_speedup']:18.1f}×  {'every state' if equal else 'NO'}"
+        )
     return {"batch": batch_size, "rows": rows}
 
 
@@ -110,8 +122,12 @@ def many_agents_section(agents: int, ticks: int) -> dict[str, Any]:
     print(f"\n2. examples/many_agents.py --agents {agents} --ticks {ticks}")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "agents.json"
-        proc = subprocess.run([sys.executable, str(ROOT / "examples" / "many_agents.py"), "--agents", str(agents),
-                               "--ticks", str(ticks), "--json", str(out)], capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "many_agents.py"), "--agents", str(agents), "--ticks", str(ticks), "--json", str(out)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         print("   " + proc.stdout.strip().replace("\n", "\n   "))
         return json.loads(out.read_text())
 
@@ -148,10 +164,14 @@ def fixed_point_section(env_id: str, episodes: int) -> dict[str, Any]:
     X_test = held_out.X[:HELD_OUT_STATES]
     teacher_return = evaluate(env_id, teacher, episodes, SEEDS["test"])[0]
     random_return = evaluate(env_id, UniformPolicy(len(teacher.action_names), SEEDS["test"]), episodes, SEEDS["test"])[0]
-    print(f"\n3. fixed point, {env_id}: {len(train)} training states, {len(X_test)} held-out; {episodes} test episodes, "
-          f"teacher {teacher_return:.1f}, random {random_return:.1f}")
-    print(f"   {'student':16s} {'agree':>7s} {'agree far':>10s} {'tables B':>9s} {'RAM B':>6s} {'-Os fixed B':>12s} {'-Os float B':>12s}"
-          f" {'retention float':>16s} {'fixed':>7s} {'Δ points':>9s}")
+    print(
+        f"\n3. fixed point, {env_id}: {len(train)} training states, {len(X_test)} held-out; {episodes} test episodes, "
+        f"teacher {teacher_return:.1f}, random {random_return:.1f}"
+    )
+    print(
+        f"   {'student':16s} {'agree':>7s} {'agree far':>10s} {'tables B':>9s} {'RAM B':>6s} {'-Os fixed B':>12s} {'-Os float B':>12s}"
+        f" {'retention float':>16s} {'fixed':>7s} {'Δ points':>9s}"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, (student, bits) in fixed_point_students(env_id).items():
@@ -163,20 +183,29 @@ def fixed_point_section(env_id: str, episodes: int) -> dict[str, Any]:
             far = ~near_a_bound(student, header, X_test) if axis_aligned else None
             r_float = retention(evaluate(env_id, student, episodes, SEEDS["test"])[0], teacher_return, random_return)
             r_fixed = retention(evaluate(env_id, fixed, episodes, SEEDS["test"])[0], teacher_return, random_return)
-            row = {"student": name, "weight_bits": bits, "agreement": float(agree.mean()),
-                   "agreement_far_from_bounds": None if far is None else float(agree[far].mean()),
-                   "share_far_from_bounds": None if far is None else float(far.mean()),
-                   "frac_bits": list(header.frac_bits), "flash_table_bytes": header.flash_bytes, "ram_bytes": header.ram_bytes,
-                   "os_object_bytes_fixed": object_bytes(header.source, "int run(const int16_t *s) { return decide_q(s); }", Path(tmp)),
-                   "os_object_bytes_float": object_bytes(export_c(student), "int run(const double *s) { return decide(s); }", Path(tmp)),
-                   "retention_float": r_float, "retention_fixed": r_fixed, "retention_delta_points": 100 * (r_fixed - r_float)}
+            row = {
+                "student": name,
+                "weight_bits": bits,
+                "agreement": float(agree.mean()),
+                "agreement_far_from_bounds": None if far is None else float(agree[far].mean()),
+                "share_far_from_bounds": None if far is None else float(far.mean()),
+                "frac_bits": list(header.frac_bits),
+                "flash_table_bytes": header.flash_bytes,
+                "ram_bytes": header.ram_bytes,
+                "os_object_bytes_fixed": object_bytes(header.source, "int run(const int16_t *s) { return decide_q(s); }", Path(tmp)),
+                "os_object_bytes_float": object_bytes(export_c(student), "int run(const double *s) { return decide(s); }", Path(tmp)),
+                "retention_float": r_float,
+                "retention_fixed": r_fixed,
+                "retention_delta_points": 100 * (r_fixed - r_float),
+            }
             rows.append(row)
             far_text = "" if far is None else f"{row['agreement_far_from_bounds']:.2%}"
-            print(f"   {name:16s} {row['agreement']:7.2%} {far_text:>10s} {header.flash_bytes:9d} {header.ram_bytes:6d} "
-                  f"{row['os_object_bytes_fixed']:12d} {row['os_object_bytes_float']:12d} {r_float:16.1%} {r_fixed:7.1%} "
-                  f"{row['retention_delta_points']:+9.1f}")
-    return {"env": env_id, "episodes": episodes, "teacher_return": teacher_return, "random_return": random_return,
-            "held_out_states": len(X_test), "rows": rows}
+            print(
+                f"   {name:16s} {row['agreement']:7.2%} {far_text:>10s} {header.flash_bytes:9d} {header.ram_bytes:6d} "
+                f"{row['os_object_bytes_fixed']:12d} {row['os_object_bytes_float']:12d} {r_float:16.1%} {r_fixed:7.1%} "
+                f"{row['retention_delta_points']:+9.1f}"
+            )
+    return {"env": env_id, "episodes": episodes, "teacher_return": teacher_return, "random_return": random_return, "held_out_states": len(X_test), "rows": rows}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,10 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     threadpool_limits(1)  # numpy's BLAS on one core too
     t0 = time.monotonic()
-    result = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "seeds": SEEDS,
-              "batch": batch_section(args.batch, 2 if args.quick else 3),
-              "many_agents": many_agents_section(args.agents, args.ticks),
-              "fixed_point": [fixed_point_section(env_id, args.episodes) for env_id in ("CartPole-v1", "LunarLander-v3")]}
+    result = {
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "seeds": SEEDS,
+        "batch": batch_section(args.batch, 2 if args.quick else 3),
+        "many_agents": many_agents_section(args.agents, args.ticks),
+        "fixed_point": [fixed_point_section(env_id, args.episodes) for env_id in ("CartPole-v1", "LunarLander-v3")],
+    }
     result["seconds"] = time.monotonic() - t0
     if args.json:
         args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")

@@ -80,16 +80,24 @@ def run_ours(ds: Any, teacher_ops: float, budget: float, seed: int, n_jobs: int,
     def hv_at(t: float) -> float:
         return front_scores([(c.fidelity, c.ops_per_decision) for c in ok if c.finished_s <= t], teacher_ops)[0]
 
-    first_front = next((c.finished_s for c in sorted(ok, key=lambda c: c.finished_s)
-                        if {"tree", "mlp"} <= {x.family for x in ok if x.finished_s <= c.finished_s}), None)
+    first_front = next(
+        (c.finished_s for c in sorted(ok, key=lambda c: c.finished_s) if {"tree", "mlp"} <= {x.family for x in ok if x.finished_s <= c.finished_s}), None
+    )
     hv, cheapest = front_scores([(c.fidelity, c.ops_per_decision) for c in ok], teacher_ops)
     busy = sum(c.task_s for c in result.candidates)
     return {
-        "wall_s": wall, "candidates": len(ok), "per_family": {f: sum(c.family == f for c in ok) for f in FAMILIES},
-        "first_front_s": first_front, "hv": hv, "hv25": hv_at(budget / 4) / hv if hv else 0.0,
-        "hv50": hv_at(budget / 2) / hv if hv else 0.0, "cheapest_ops": cheapest,
-        "overhead": 1.0 - busy / (n_jobs * result.search_s), "cut": sum(r["status"] == "cut" for r in result.rungs),
-        "choice": result.choice, "points": [(c.fidelity, c.ops_per_decision) for c in ok],
+        "wall_s": wall,
+        "candidates": len(ok),
+        "per_family": {f: sum(c.family == f for c in ok) for f in FAMILIES},
+        "first_front_s": first_front,
+        "hv": hv,
+        "hv25": hv_at(budget / 4) / hv if hv else 0.0,
+        "hv50": hv_at(budget / 2) / hv if hv else 0.0,
+        "cheapest_ops": cheapest,
+        "overhead": 1.0 - busy / (n_jobs * result.search_s),
+        "cut": sum(r["status"] == "cut" for r in result.rungs),
+        "choice": result.choice,
+        "points": [(c.fidelity, c.ops_per_decision) for c in ok],
         "timeline": [(c.finished_s, c.fidelity, c.ops_per_decision) for c in sorted(ok, key=lambda c: c.finished_s)],
     }
 
@@ -174,9 +182,12 @@ def main() -> None:
             ds, teacher_ops = teacher_data(args.states, seed)
             r = run_ours(ds, teacher_ops, args.budget, seed, args.n_jobs, Path(tmp) / f"report-{seed}")
             ours.append(r)
-            print(f"seed {seed} AutoDistill: {r['wall_s']:.1f} s wall, {r['candidates']} candidates {r['per_family']}, "
-                  f"first tree+mlp front at {_seconds(r['first_front_s'])}, hv {r['hv']:.3f} (25%: {r['hv25']:.0%}, 50%: {r['hv50']:.0%}), "
-                  f"overhead {r['overhead']:.1%}, rungs cut {r['cut']}, cheapest within 1 pt: {r['cheapest_ops']:g} ops", flush=True)
+            print(
+                f"seed {seed} AutoDistill: {r['wall_s']:.1f} s wall, {r['candidates']} candidates {r['per_family']}, "
+                f"first tree+mlp front at {_seconds(r['first_front_s'])}, hv {r['hv']:.3f} (25%: {r['hv25']:.0%}, 50%: {r['hv50']:.0%}), "
+                f"overhead {r['overhead']:.1%}, rungs cut {r['cut']}, cheapest within 1 pt: {r['cheapest_ops']:g} ops",
+                flush=True,
+            )
             print(f"    chose {r['choice']}", flush=True)
             for s in args.samplers:
                 o = run_optuna(ds, teacher_ops, s, args.budget, seed, args.n_jobs, Path(tmp))
@@ -189,23 +200,30 @@ def main() -> None:
             floor = max(f for x in runs for f, _ in x["points"]) - 0.01
             for x in runs:
                 x["common_ops"] = cheapest_at(x["points"], floor)
-            print(f"seed {seed} cheapest within 1 pt of the best found by any method ({100 * floor:.1f}%): ours {r['common_ops']}, "
-                  + ", ".join(f"{s} {theirs[s][-1]['common_ops']}" for s in args.samplers), flush=True)
+            print(
+                f"seed {seed} cheapest within 1 pt of the best found by any method ({100 * floor:.1f}%): ours {r['common_ops']}, "
+                + ", ".join(f"{s} {theirs[s][-1]['common_ops']}" for s in args.samplers),
+                flush=True,
+            )
 
     med = statistics.median
     print(f"\nmedian over {args.seeds} seed(s), budget {args.budget:g} s, n_jobs {args.n_jobs}, {args.states} states × 8 × 4")
-    print(f"AutoDistill: wall {med(r['wall_s'] for r in ours):.1f} s, {med(r['candidates'] for r in ours):.0f} candidates, "
-          f"hv {med(r['hv'] for r in ours):.3f}, hv at 25% {med(r['hv25'] for r in ours):.0%}, at 50% {med(r['hv50'] for r in ours):.0%}, "
-          f"overhead {med(r['overhead'] for r in ours):.1%}, cheapest within 1 pt {med(r['cheapest_ops'] for r in ours):g} ops")
+    print(
+        f"AutoDistill: wall {med(r['wall_s'] for r in ours):.1f} s, {med(r['candidates'] for r in ours):.0f} candidates, "
+        f"hv {med(r['hv'] for r in ours):.3f}, hv at 25% {med(r['hv25'] for r in ours):.0%}, at 50% {med(r['hv50'] for r in ours):.0%}, "
+        f"overhead {med(r['overhead'] for r in ours):.1%}, cheapest within 1 pt {med(r['cheapest_ops'] for r in ours):g} ops"
+    )
     for s, rs in theirs.items():
         hv_ratio = med(a["hv"] / b["hv"] if b["hv"] else float("inf") for a, b in zip(ours, rs))
         ops = [b["cheapest_ops"] for b in rs if b["cheapest_ops"] is not None]
-        print(f"optuna-{s}: {med(b['candidates'] for b in rs):.0f} trials, hv {med(b['hv'] for b in rs):.3f}; "
-              f"our/their hypervolume {hv_ratio:.3f}; cheapest within 1 pt of own best {med(ops) if ops else float('nan'):g} ops "
-              f"(ours {med(r['cheapest_ops'] for r in ours):g}); reached the common bar on {sum(b['common_ops'] is not None for b in rs)}/{len(rs)} seeds "
-              f"(ours {sum(r['common_ops'] is not None for r in ours)}/{len(ours)}); ours reached its final hypervolume at "
-              f"{', '.join(_seconds(r[f'reach_{s}_s']) for r in ours)} (median share of the budget "
-              f"{med((r[f'reach_{s}_s'] if r[f'reach_{s}_s'] is not None else float('inf')) for r in ours) / args.budget:.0%})")
+        print(
+            f"optuna-{s}: {med(b['candidates'] for b in rs):.0f} trials, hv {med(b['hv'] for b in rs):.3f}; "
+            f"our/their hypervolume {hv_ratio:.3f}; cheapest within 1 pt of own best {med(ops) if ops else float('nan'):g} ops "
+            f"(ours {med(r['cheapest_ops'] for r in ours):g}); reached the common bar on {sum(b['common_ops'] is not None for b in rs)}/{len(rs)} seeds "
+            f"(ours {sum(r['common_ops'] is not None for r in ours)}/{len(ours)}); ours reached its final hypervolume at "
+            f"{', '.join(_seconds(r[f'reach_{s}_s']) for r in ours)} (median share of the budget "
+            f"{med((r[f'reach_{s}_s'] if r[f'reach_{s}_s'] is not None else float('inf')) for r in ours) / args.budget:.0%})"
+        )
     if args.json:
         args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)}, "ours": ours, "optuna": theirs}, indent=1, default=str) + "\n")
 

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from _timing import per_call_s
+
 from hybrid.exports import export_c, export_python
 from hybrid.metrics import fidelity
 from hybrid.rollouts import collect
@@ -80,8 +80,7 @@ def c_ns_per_decision(student: Any, states: np.ndarray, workdir: Path, repeats: 
     (workdir / "main.c").write_text(C_MAIN % states.shape[1])
     subprocess.run(["cc", "-std=c99", "-O2", "-o", str(workdir / "main"), str(workdir / "main.c"), "-lm"], check=True)
     text = "\n".join(" ".join(repr(v) for v in row) for row in states.tolist())
-    out = subprocess.run([str(workdir / "main"), str(len(states)), str(repeats)], input=text,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([str(workdir / "main"), str(len(states)), str(repeats)], input=text, capture_output=True, text=True, check=True).stdout
     return float(out.split()[0])
 
 
@@ -99,8 +98,10 @@ def main() -> None:
     rows = [X_test[i] for i in range(calls)]
     row_lists = [r.tolist() for r in rows]
     row_tensors = [torch.from_numpy(r[None, :].copy()) for r in rows]
-    print(f"CartPole-v1 teacher: {teacher.ops_per_decision} multiply-adds per decision; "
-          f"{len(X)} training states, {len(X_test)} held-out; python {sys.version.split()[0]}, torch {torch.__version__}\n")
+    print(
+        f"CartPole-v1 teacher: {teacher.ops_per_decision} multiply-adds per decision; "
+        f"{len(X)} training states, {len(X_test)} held-out; python {sys.version.split()[0]}, torch {torch.__version__}\n"
+    )
 
     def teacher_forward(t: torch.Tensor) -> int:
         with torch.no_grad():
@@ -122,8 +123,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        modules = {name: import_module(export_python(s, workdir / f"s{i}.py"), f"student_{i}")
-                   for i, (name, s) in enumerate(students.items())}
+        modules = {name: import_module(export_python(s, workdir / f"s{i}.py"), f"student_{i}") for i, (name, s) in enumerate(students.items())}
 
         # 1. the two headline ratios
         from sklearn.tree import DecisionTreeRegressor
@@ -155,8 +155,10 @@ def main() -> None:
             py_s = per_call_s(modules[name].decide, row_lists, repeats)
             c_ns = c_ns_per_decision(student, c_states, workdir, repeats)
             c_cols = "        n/a" if c_ns is None else f"{c_ns:9.1f} {teacher_s * 1e9 / c_ns:8.0f}×"
-            print(f"   {name:20s}  {fidelity(P_test, student.predict(X_test)):8.3f} {student.cost().ops_per_decision:14.1f}"
-                  f"  {py_s * 1e6:10.2f} {teacher_s / py_s:8.1f}×  {c_cols}")
+            print(
+                f"   {name:20s}  {fidelity(P_test, student.predict(X_test)):8.3f} {student.cost().ops_per_decision:14.1f}"
+                f"  {py_s * 1e6:10.2f} {teacher_s / py_s:8.1f}×  {c_cols}"
+            )
 
         # 3. batch of 100k: per-decision cost of numpy predict vs the teacher's batched forward
         batch = X_test[np.random.default_rng(0).integers(len(X_test), size=BATCH)]
@@ -170,8 +172,10 @@ def main() -> None:
         print(f"\n3. batch of {BATCH:,}: per-decision time (teacher's batched torch forward: {teacher_batch_s * 1e9:.0f} ns)")
         for name, student in students.items():
             s = per_call_s(student.predict, [batch], max(1, repeats // 2)) / BATCH
-            print(f"   {name:20s} {s * 1e9:8.0f} ns   {teacher_batch_s / s:6.1f}× the teacher's speed   "
-                  f"ops {student.cost().ops_per_decision:7.1f} = {student.cost().ops_per_decision / teacher.ops_per_decision:6.2%} of the teacher's")
+            print(
+                f"   {name:20s} {s * 1e9:8.0f} ns   {teacher_batch_s / s:6.1f}× the teacher's speed   "
+                f"ops {student.cost().ops_per_decision:7.1f} = {student.cost().ops_per_decision / teacher.ops_per_decision:6.2%} of the teacher's"
+            )
 
 
 if __name__ == "__main__":

@@ -63,15 +63,22 @@ def export_latency_us(student, requests: list[dict], tmp: Path) -> float:
     return float(np.median(times) * 1e6)
 
 
-def row(name: str, teacher_test: np.ndarray, actions: np.ndarray, confidence: np.ndarray, threshold: float | None,
-        ops: float, latency: str) -> dict:
+def row(name: str, teacher_test: np.ndarray, actions: np.ndarray, confidence: np.ndarray, threshold: float | None, ops: float, latency: str) -> dict:
     from hybrid.cascade import cascade_score
 
     everything = cascade_score(teacher_test, actions, confidence, None)
     cut = cascade_score(teacher_test, actions, confidence, np.inf if threshold is None else threshold)
-    return {"model": name, "agreement": everything.agreement_decided, "threshold": threshold, "coverage": cut.coverage,
-            "agreement_decided": cut.agreement_decided, "agreement_overall": cut.agreement_overall, "ops": ops, "latency": latency,
-            "_test": (teacher_test, actions, confidence)}
+    return {
+        "model": name,
+        "agreement": everything.agreement_decided,
+        "threshold": threshold,
+        "coverage": cut.coverage,
+        "agreement_decided": cut.agreement_decided,
+        "agreement_overall": cut.agreement_overall,
+        "ops": ops,
+        "latency": latency,
+        "_test": (teacher_test, actions, confidence),
+    }
 
 
 def coverage_at(r: dict, agreement: float) -> float:
@@ -199,12 +206,16 @@ def print_table(rows: list[dict]) -> None:
         decided = "n/a" if r["agreement_decided"] is None else f"{100 * r['agreement_decided']:.2f}%"
         mark = "" if r["agreement_decided"] is None or r["agreement_decided"] >= TARGET else " (missed)"
         threshold = "none reached" if r["threshold"] is None else f"{r['threshold']:.4f}"
-        print(f"| {r['model']} | {100 * r['agreement']:.2f}% | {threshold} | {100 * r['coverage']:.1f}% | {decided}{mark} | "
-              f"{100 * r['agreement_overall']:.2f}% | {r['ops']:.0f} | {r['latency']} |")
+        print(
+            f"| {r['model']} | {100 * r['agreement']:.2f}% | {threshold} | {100 * r['coverage']:.1f}% | {decided}{mark} | "
+            f"{100 * r['agreement_overall']:.2f}% | {r['ops']:.0f} | {r['latency']} |"
+        )
     peer_row, cascade = rows[-1], [r for r in rows if r["model"].startswith("cascade")]
     for r in cascade:
-        print(f"\n{r['model']}: coverage {100 * r['coverage']:.1f}% vs the peer's {100 * peer_row['coverage']:.1f}% "
-              f"({r['coverage'] / max(peer_row['coverage'], 1e-9):.2f}×)")
+        print(
+            f"\n{r['model']}: coverage {100 * r['coverage']:.1f}% vs the peer's {100 * peer_row['coverage']:.1f}% "
+            f"({r['coverage'] / max(peer_row['coverage'], 1e-9):.2f}×)"
+        )
     print("\nAt the same agreement on decided, read off both test curves (comparison only):")
     for level in sorted({0.95, 0.97, 0.99, round(peer_row["agreement_decided"] or 0.0, 4)}):
         ours = coverage_at(cascade[0], level)

@@ -56,10 +56,14 @@ def main() -> None:
         size_mb = (Path(tmp) / "bench.db").stat().st_size / 1e6
         print(f"steps: {args.steps:,} (8 features, 4 actions), batches of {args.batch:,}; store file {size_mb:.0f} MB")
         print("wall clock includes waiting for the disk and for other processes; CPU is this process's own time")
-        print(f"logging:  {args.steps / log_s:10,.0f} steps/s wall, {args.steps / log_cpu:10,.0f} steps/s CPU "
-              f"(target ≥ 100,000 steps/s: {args.steps / log_s / 1e5:.1f}x wall)")
-        print(f"loading:  {load_s:10.2f} s wall,       {load_cpu:10.2f} s CPU       "
-              f"(to_dataset; target ≤ 3 s per 1M steps: {3.0 * args.steps / 1e6 / load_s:.1f}x under, wall)")
+        print(
+            f"logging:  {args.steps / log_s:10,.0f} steps/s wall, {args.steps / log_cpu:10,.0f} steps/s CPU "
+            f"(target ≥ 100,000 steps/s: {args.steps / log_s / 1e5:.1f}x wall)"
+        )
+        print(
+            f"loading:  {load_s:10.2f} s wall,       {load_cpu:10.2f} s CPU       "
+            f"(to_dataset; target ≤ 3 s per 1M steps: {3.0 * args.steps / 1e6 / load_s:.1f}x under, wall)"
+        )
         if args.jsonl:
             path = Path(tmp) / "decisions.jsonl"
             names = [f"a{i}" for i in range(4)]
@@ -72,8 +76,10 @@ def main() -> None:
             other = TrajectoryStore(Path(tmp) / "jsonl.db")
             other.ingest_jsonl(path)
             ingest_s = time.perf_counter() - start
-            print(f"jsonl:    write {args.steps / write_s:,.0f} steps/s, ingest {args.steps / ingest_s:,.0f} steps/s "
-                  f"({log_s / ingest_s:.2f}x the batched logging rate)")
+            print(
+                f"jsonl:    write {args.steps / write_s:,.0f} steps/s, ingest {args.steps / ingest_s:,.0f} steps/s "
+                f"({log_s / ingest_s:.2f}x the batched logging rate)"
+            )
         store.close()
 
 

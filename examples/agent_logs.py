@@ -30,13 +30,15 @@ FEATURES = ("words", "digits_share", "has_code_block", "mentions_date", "questio
 
 def simulated_agent(request: dict[str, float]) -> tuple[dict[str, float], str]:
     """The simulated agent's tool probabilities for one request, and its one-line reasoning."""
-    logits = np.array([
-        0.04 * request["words"] - 1.0 + 0.8 * request["question_marks"],   # long open questions: search
-        6.0 * request["digits_share"] - 1.0,                                # numbers: calculator
-        3.5 * request["has_code_block"] - 1.5 + 0.8 * request["user_is_expert"],
-        3.0 * request["mentions_date"] - 1.2,
-        1.2 - 0.03 * request["words"],                                     # short chat: answer
-    ])
+    logits = np.array(
+        [
+            0.04 * request["words"] - 1.0 + 0.8 * request["question_marks"],  # long open questions: search
+            6.0 * request["digits_share"] - 1.0,  # numbers: calculator
+            3.5 * request["has_code_block"] - 1.5 + 0.8 * request["user_is_expert"],
+            3.0 * request["mentions_date"] - 1.2,
+            1.2 - 0.03 * request["words"],  # short chat: answer
+        ]
+    )
     p = np.exp(logits - logits.max())
     p /= p.sum()
     return dict(zip(TOOLS, p.round(6).tolist())), f"leaning to {TOOLS[int(np.argmax(p))]} (p={p.max():.2f})"
@@ -57,8 +59,7 @@ def write_logs(path: Path, n: int, seed: int) -> None:
             }
             probs, why = simulated_agent(request)
             probs = {k: v / sum(probs.values()) for k, v in probs.items()}  # exact sums after rounding
-            f.write(json.dumps({"state": request, "action_probs": probs, "episode": i // 50,
-                                "trace": {"reasoning": why}}) + "\n")
+            f.write(json.dumps({"state": request, "action_probs": probs, "episode": i // 50, "trace": {"reasoning": why}}) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,8 +94,7 @@ def distil_logs(argv: list[str] | None = None) -> int:
         dataset = store.to_dataset()
     print(f"ingested {len(dataset)} decisions from {log_file}; features {', '.join(dataset.feature_names)}")
 
-    search = AutoDistill(families=("rules", "hybrid"), budget_s=a.budget, policy="within-best:0.02",
-                         seed=a.seed, n_jobs=2, verbose=0 if a.quiet else 1)
+    search = AutoDistill(families=("rules", "hybrid"), budget_s=a.budget, policy="within-best:0.02", seed=a.seed, n_jobs=2, verbose=0 if a.quiet else 1)
     result = search.fit(dataset)
     print(result.summary())
     if hasattr(result.student, "to_text"):

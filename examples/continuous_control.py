@@ -59,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
         rollouts = collect(args.env, teacher, episodes=args.episodes, seed=SEEDS["train"], store=store)
         train = store.to_dataset([rollouts.dataset.meta["run_id"]])
     held_out = collect(args.env, teacher, episodes=5, seed=SEEDS["held_out"]).dataset
-    print(f"logged {len(train)} teacher actions over {args.episodes} episodes (teacher return "
-          f"{rollouts.returns.mean():.1f}); dataset {train.content_hash[:19]}…")
+    print(
+        f"logged {len(train)} teacher actions over {args.episodes} episodes (teacher return {rollouts.returns.mean():.1f}); dataset {train.content_hash[:19]}…"
+    )
 
     def retention(episodes: int, seed: int, policy: object) -> float:
         t = closed_loop(args.env, teacher, episodes, seed).mean_return
@@ -80,13 +81,19 @@ def run(args: argparse.Namespace) -> int:
     test_retention = retention(args.test_episodes, SEEDS["test"], student)
     predicted = student.predict(held_out.X)
     cost = student.cost()
-    print(f"\nchosen: {student.n_leaves_} rules, {cost.ops_per_decision:.1f} operations per decision "
-          f"({100 * cost.ops_per_decision / teacher.ops_per_decision:.3f}% of the teacher's multiply-adds)")
-    print(f"test ({args.test_episodes} episodes, seed {SEEDS['test']}): return {test_run.mean_return:.1f}, retention "
-          f"{100 * test_retention:.1f}%, fidelity on visited states {100 * test_run.agreement:.1f}% "
-          f"(within {100 * DEFAULT_TOLERANCE:.0f}% of each action's range)")
-    print(f"held-out teacher states: fidelity {100 * action_fidelity(held_out.P, predicted, held_out.action_low, held_out.action_high):.1f}%, "
-          f"normalised MSE {normalised_mse(held_out.P, predicted, held_out.action_low, held_out.action_high):.4f}\n")
+    print(
+        f"\nchosen: {student.n_leaves_} rules, {cost.ops_per_decision:.1f} operations per decision "
+        f"({100 * cost.ops_per_decision / teacher.ops_per_decision:.3f}% of the teacher's multiply-adds)"
+    )
+    print(
+        f"test ({args.test_episodes} episodes, seed {SEEDS['test']}): return {test_run.mean_return:.1f}, retention "
+        f"{100 * test_retention:.1f}%, fidelity on visited states {100 * test_run.agreement:.1f}% "
+        f"(within {100 * DEFAULT_TOLERANCE:.0f}% of each action's range)"
+    )
+    print(
+        f"held-out teacher states: fidelity {100 * action_fidelity(held_out.P, predicted, held_out.action_low, held_out.action_high):.1f}%, "
+        f"normalised MSE {normalised_mse(held_out.P, predicted, held_out.action_low, held_out.action_high):.4f}\n"
+    )
     for rule in student.rules():
         print("  " + rule)
 
@@ -99,18 +106,37 @@ def run(args: argparse.Namespace) -> int:
     from provenance.hashing import hash_file
 
     with Ledger(out / "ledger.db") as ledger:
-        ledger.append_many([
-            {"kind": "dataset", "subject": train.content_hash, "parents": [],
-             "attrs": {"n_states": len(train), "action_kind": "continuous", "action_names": list(train.action_names)}},
-            {"kind": "teacher", "subject": teacher.content_hash, "parents": [],
-             "attrs": {"name": args.env, "ops_per_decision": teacher.ops_per_decision}},
-            {"kind": "model", "subject": student.content_hash, "parents": [train.content_hash, teacher.content_hash],
-             "attrs": {"family": student.family, "artifact": artifact.name, "artifact_hash": hash_file(artifact),
-                       "rules": student.n_leaves_, "cost": cost.to_dict(), "test_retention": test_retention,
-                       "test_episodes": args.test_episodes, "fidelity_tolerance": DEFAULT_TOLERANCE}},
-            *[{"kind": "export", "subject": hash_file(path), "parents": [student.content_hash],
-               "attrs": {"target": target, "file": Path(path).name}} for target, path in exports.items()],
-        ], key=key)
+        ledger.append_many(
+            [
+                {
+                    "kind": "dataset",
+                    "subject": train.content_hash,
+                    "parents": [],
+                    "attrs": {"n_states": len(train), "action_kind": "continuous", "action_names": list(train.action_names)},
+                },
+                {"kind": "teacher", "subject": teacher.content_hash, "parents": [], "attrs": {"name": args.env, "ops_per_decision": teacher.ops_per_decision}},
+                {
+                    "kind": "model",
+                    "subject": student.content_hash,
+                    "parents": [train.content_hash, teacher.content_hash],
+                    "attrs": {
+                        "family": student.family,
+                        "artifact": artifact.name,
+                        "artifact_hash": hash_file(artifact),
+                        "rules": student.n_leaves_,
+                        "cost": cost.to_dict(),
+                        "test_retention": test_retention,
+                        "test_episodes": args.test_episodes,
+                        "fidelity_tolerance": DEFAULT_TOLERANCE,
+                    },
+                },
+                *[
+                    {"kind": "export", "subject": hash_file(path), "parents": [student.content_hash], "attrs": {"target": target, "file": Path(path).name}}
+                    for target, path in exports.items()
+                ],
+            ],
+            key=key,
+        )
     print(f"\nmodel   {model_dir}\nledger  {out / 'ledger.db'}\ndone in {time.monotonic() - t0:.0f} s; verifying:")
     return provenance_cli(["verify", str(out / "ledger.db"), "--key", f"{args.key}.pub", "--artifact", str(model_dir / "student.py")])
 

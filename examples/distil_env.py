@@ -36,8 +36,8 @@ class Settings:
     seed: int = 0
     n_jobs: int = 2
     verbose: int = 1
-    policy: str = "auto"                # with an environment: min-retention:0.99, the cheapest student keeping 99% of the return with confidence
-    loop_episodes: int = 5              # seeded episodes per Pareto candidate in the environment
+    policy: str = "auto"  # with an environment: min-retention:0.99, the cheapest student keeping 99% of the return with confidence
+    loop_episodes: int = 5  # seeded episodes per Pareto candidate in the environment
 
 
 def signing_key(path: Path):
@@ -55,16 +55,26 @@ def run(s: Settings) -> int:
     t0 = time.monotonic()
     s.out.mkdir(parents=True, exist_ok=True)
     teacher = load_teacher(s.env_id)
-    search = AutoDistill(budget_s=s.budget_s, policy=s.policy, env=s.env_id, teacher=teacher, seed=s.seed, n_jobs=s.n_jobs,
-                         verbose=s.verbose, closed_loop_episodes=s.loop_episodes)
+    search = AutoDistill(
+        budget_s=s.budget_s,
+        policy=s.policy,
+        env=s.env_id,
+        teacher=teacher,
+        seed=s.seed,
+        n_jobs=s.n_jobs,
+        verbose=s.verbose,
+        closed_loop_episodes=s.loop_episodes,
+    )
     search.config()  # a bad option fails here, before any rollout
     print(f"teacher {s.env_id}: {teacher.ops_per_decision} multiply-adds per decision, {teacher.content_hash[:19]}…")
 
     with TrajectoryStore(s.out / "trajectories.db") as store:
         rollouts = collect(s.env_id, teacher, episodes=s.episodes, seed=s.seed, store=store)
         dataset = store.to_dataset([rollouts.dataset.meta["run_id"]])
-    print(f"logged {len(dataset)} teacher decisions over {s.episodes} episodes "
-          f"(teacher return {rollouts.returns.mean():.1f}); dataset {dataset.content_hash[:19]}…")
+    print(
+        f"logged {len(dataset)} teacher decisions over {s.episodes} episodes "
+        f"(teacher return {rollouts.returns.mean():.1f}); dataset {dataset.content_hash[:19]}…"
+    )
 
     result = search.fit(dataset)
     print(result.summary())
@@ -77,8 +87,7 @@ def run(s: Settings) -> int:
     if result.student is not None and hasattr(result.student, "to_text"):
         print("\n" + result.student.to_text() + "\n")
     print(f"report  {report / 'report.html'}\nledger  {ledger_path}\nmodel   {s.out / 'model'}")
-    print(f"done in {time.monotonic() - t0:.0f} s; verifying:\n"
-          f"$ provenance verify {ledger_path} --key {s.key}.pub --artifact {s.out / 'model' / 'student.py'}")
+    print(f"done in {time.monotonic() - t0:.0f} s; verifying:\n$ provenance verify {ledger_path} --key {s.key}.pub --artifact {s.out / 'model' / 'student.py'}")
     return provenance_cli(["verify", str(ledger_path), "--key", f"{s.key}.pub", "--artifact", str(s.out / "model" / "student.py")])
 
 

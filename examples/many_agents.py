@@ -40,8 +40,11 @@ STUDENTS = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="example: python examples/many_agents.py --agents 10000 --ticks 600 --student tree")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: python examples/many_agents.py --agents 10000 --ticks 600 --student tree",
+    )
     p.add_argument("--env", default="CartPole-v1", help="an environment with a committed teacher (default CartPole-v1)")
     p.add_argument("--agents", type=int, default=10_000, help="agents stepped together (default 10000)")
     p.add_argument("--ticks", type=int, default=600, help="ticks per run (default 600: every CartPole agent ends an episode)")
@@ -81,9 +84,14 @@ def run(env_id: str, agents: int, ticks: int, seed: int, decide: Callable[[np.nd
         finished += running[done].tolist()
         running[done] = 0.0
     envs.close()
-    return {"decisions_per_s": agents * ticks / decide_s, "decide_s": decide_s, "step_s": step_s,
-            "share_deciding": decide_s / (decide_s + step_s), "episodes": len(finished),
-            "mean_return": float(np.mean(finished)) if finished else None}
+    return {
+        "decisions_per_s": agents * ticks / decide_s,
+        "decide_s": decide_s,
+        "step_s": step_s,
+        "share_deciding": decide_s / (decide_s + step_s),
+        "episodes": len(finished),
+        "mean_return": float(np.mean(finished)) if finished else None,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,16 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     student = make().fit(data.X, data.P)
     compiled = compile_student(student)
     _, mode = make_agents(args.env, 1)
-    print(f"{args.env}: {args.agents:,} agents × {args.ticks} ticks, make_vec mode {mode!r}, one core; student {name}, "
-          f"fidelity {fidelity(held_out.P, student.predict(held_out.X)):.3f} on held-out teacher states"
-          f"{'' if compiled.compiled else ' (no C compiler: the compiled row runs numpy)'}\n")
+    print(
+        f"{args.env}: {args.agents:,} agents × {args.ticks} ticks, make_vec mode {mode!r}, one core; student {name}, "
+        f"fidelity {fidelity(held_out.P, student.predict(held_out.X)):.3f} on held-out teacher states"
+        f"{'' if compiled.compiled else ' (no C compiler: the compiled row runs numpy)'}\n"
+    )
 
     def teacher_decides(states: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return teacher(torch.from_numpy(states)).argmax(dim=1).numpy()
 
-    policies = {"teacher (torch, batched)": teacher_decides, "student, numpy predict": student.predict,
-                "student, compiled C": compiled.predict}
+    policies = {"teacher (torch, batched)": teacher_decides, "student, numpy predict": student.predict, "student, compiled C": compiled.predict}
     rows = {label: run(args.env, args.agents, args.ticks, args.seed, decide) for label, decide in policies.items()}
     base = rows["teacher (torch, batched)"]["decisions_per_s"]
     print(f"{'policy':26s} {'decisions/s':>14s} {'× teacher':>10s} {'share of tick deciding':>24s} {'mean return (episodes)':>24s}")
@@ -114,8 +123,12 @@ def main(argv: list[str] | None = None) -> int:
         ret = "n/a (none finished)" if r["mean_return"] is None else f"{r['mean_return']:.1f} ({r['episodes']})"
         print(f"{label:26s} {r['decisions_per_s']:14,.0f} {r['decisions_per_s'] / base:9.1f}× {r['share_deciding']:23.1%} {ret:>24s}")
     if args.json:
-        args.json.write_text(json.dumps({"env": args.env, "agents": args.agents, "ticks": args.ticks, "mode": mode,
-                                         "student": name, "compiled": compiled.compiled, "rows": rows}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {"env": args.env, "agents": args.agents, "ticks": args.ticks, "mode": mode, "student": name, "compiled": compiled.compiled, "rows": rows},
+                indent=2,
+            )
+        )
     return 0
 
 

@@ -26,8 +26,7 @@ def main(n_states: int = 4000, seed: int = 0) -> dict:
     decisions = DistillDataset(states, teacher.predict_proba(states), teacher.action_names, teacher.feature_names)
     train, held_out = decisions.split(0.25, seed=seed)
 
-    rules = RuleListStudent(max_depth=4, max_rules=8).fit(
-        train.X, train.P, feature_names=train.feature_names, action_names=train.action_names)
+    rules = RuleListStudent(max_depth=4, max_rules=8).fit(train.X, train.P, feature_names=train.feature_names, action_names=train.action_names)
     # alpha weighs the T²-scaled KL to the teacher's softened probabilities against hard-label CE
     mlp = MLPStudent(hidden_sizes=(8,), temperature=2.0, alpha=0.7, epochs=40, random_state=seed).fit(train.X, train.P)
 
@@ -36,8 +35,7 @@ def main(n_states: int = 4000, seed: int = 0) -> dict:
     for name, student in (("rules", rules), ("mlp", mlp)):
         scores[name] = fidelity(held_out.P, student.predict(held_out.X))
         cost = student.cost()
-        print(f"{name:5s}  fidelity {scores[name]:.3f}  ops/decision {cost.ops_per_decision:.0f}  "
-              f"params {cost.parameters}  hash {student.content_hash[:19]}…")
+        print(f"{name:5s}  fidelity {scores[name]:.3f}  ops/decision {cost.ops_per_decision:.0f}  params {cost.parameters}  hash {student.content_hash[:19]}…")
     return scores
 
 

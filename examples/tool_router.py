@@ -109,8 +109,10 @@ def score_on_val(module_path: Path, val: Path) -> None:
     answers = [student.decide({"text": r["text"]}) for r in rows]
     decided = [(ans, route(r["domain"])) for ans, r in zip(answers, rows) if ans is not None]
     agree = sum(a == b for a, b in decided) / len(decided) if decided else float("nan")
-    print(f"val.jsonl through model/student.py: decides {len(decided)} of {len(rows)} requests ({len(decided) / len(rows):.1%}), "
-          f"agreeing with the router on {agree:.2%} of those; the router answers the other {len(rows) - len(decided)}")
+    print(
+        f"val.jsonl through model/student.py: decides {len(decided)} of {len(rows)} requests ({len(decided) / len(rows):.1%}), "
+        f"agreeing with the router on {agree:.2%} of those; the router answers the other {len(rows) - len(decided)}"
+    )
     for r in rows[:3]:
         print(f"  decide({{'text': {r['text']!r}}}) -> {student.decide({'text': r['text']})!r}")
 

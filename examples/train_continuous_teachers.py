@@ -57,26 +57,48 @@ CONFIGS: dict[str, SacConfig] = {
     c.env_id: c
     for c in [
         SacConfig(
-            "Pendulum-v1", -200.0, 40_000, dict(learning_rate=1e-3),
-            ("torque",), ("cos_theta", "sin_theta", "angular_velocity"),
-            check_every=4_000, check_margin=20.0,
+            "Pendulum-v1",
+            -200.0,
+            40_000,
+            dict(learning_rate=1e-3),
+            ("torque",),
+            ("cos_theta", "sin_theta", "angular_velocity"),
+            check_every=4_000,
+            check_margin=20.0,
         ),
         SacConfig(
-            "MountainCarContinuous-v0", 90.0, 100_000,
-            dict(learning_rate=3e-4, buffer_size=50_000, batch_size=512, ent_coef=0.1,
-                 train_freq=32, gradient_steps=32, gamma=0.9999, tau=0.01, learning_starts=0,
-                 use_sde=True, policy_kwargs=dict(log_std_init=-3.67, net_arch=[64, 64])),
-            ("force",), ("position", "velocity"),
-            check_every=5_000, check_margin=2.0,
+            "MountainCarContinuous-v0",
+            90.0,
+            100_000,
+            dict(
+                learning_rate=3e-4,
+                buffer_size=50_000,
+                batch_size=512,
+                ent_coef=0.1,
+                train_freq=32,
+                gradient_steps=32,
+                gamma=0.9999,
+                tau=0.01,
+                learning_starts=0,
+                use_sde=True,
+                policy_kwargs=dict(log_std_init=-3.67, net_arch=[64, 64]),
+            ),
+            ("force",),
+            ("position", "velocity"),
+            check_every=5_000,
+            check_margin=2.0,
         ),
         SacConfig(
-            "LunarLanderContinuous-v3", 200.0, 3_000_000,
-            dict(n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4,
-                 ent_coef=0.01),
+            "LunarLanderContinuous-v3",
+            200.0,
+            3_000_000,
+            dict(n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4, ent_coef=0.01),
             ("main_engine", "lateral_engine"),
-            ("x", "y", "vx", "vy", "angle", "angular_velocity",
-             "left_leg_contact", "right_leg_contact"),
-            check_every=131_072, check_margin=20.0, algorithm="PPO", n_envs=16,
+            ("x", "y", "vx", "vy", "angle", "angular_velocity", "left_leg_contact", "right_leg_contact"),
+            check_every=131_072,
+            check_margin=20.0,
+            algorithm="PPO",
+            n_envs=16,
         ),
     ]
 }
@@ -133,8 +155,13 @@ def _head(config: SacConfig) -> tuple[str, str]:
 def _teacher(config: SacConfig, arrays: dict[str, np.ndarray], clip_mean: float | None) -> ContinuousPolicyTeacher:
     activation, squash = _head(config)
     return ContinuousPolicyTeacher.from_arrays(
-        arrays, env_id=config.env_id, action_names=config.action_names,
-        feature_names=config.feature_names, activation=activation, squash=squash, clip_mean=clip_mean,
+        arrays,
+        env_id=config.env_id,
+        action_names=config.action_names,
+        feature_names=config.feature_names,
+        activation=activation,
+        squash=squash,
+        clip_mean=clip_mean,
     )
 
 
@@ -186,8 +213,7 @@ def train(config: SacConfig, seed: int, out_dir: Path) -> dict[str, Any]:
             self.next_check += config.check_every
             teacher = _teacher(config, *actor_arrays(self.model))
             check = episode_returns(config.env_id, acting(teacher), config.check_episodes, CHECK_SEED)
-            print(f"  {config.env_id} {self.num_timesteps:>8} steps: check {check.mean():8.2f} "
-                  f"± {check.std():.2f} ({time.time() - started:.0f} s)", flush=True)
+            print(f"  {config.env_id} {self.num_timesteps:>8} steps: check {check.mean():8.2f} ± {check.std():.2f} ({time.time() - started:.0f} s)", flush=True)
             if check.mean() < config.target + config.check_margin:
                 return True
             final = episode_returns(config.env_id, acting(teacher), 100, EVAL_SEED)
@@ -200,8 +226,7 @@ def train(config: SacConfig, seed: int, out_dir: Path) -> dict[str, Any]:
     arrays, clip_mean = actor_arrays(model)
     teacher = _teacher(config, arrays, clip_mean)
     if result.get("steps") != model.num_timesteps:  # budget ended without a passing check
-        result.update(returns=episode_returns(config.env_id, acting(teacher), 100, EVAL_SEED),
-                      steps=model.num_timesteps)
+        result.update(returns=episode_returns(config.env_id, acting(teacher), 100, EVAL_SEED), steps=model.num_timesteps)
     probes = probe_states(config.env_id, teacher, N_PROBES, EVAL_SEED)
     sb3_actions = model.predict(probes, deterministic=True)[0]
     npz_path = out_dir / f"{config.env_id}.npz"
@@ -220,10 +245,9 @@ def train(config: SacConfig, seed: int, out_dir: Path) -> dict[str, Any]:
         "activation": activation,
         "squash": squash,
         "clip_mean": clip_mean,
-        "architecture": (f"Linear-ReLU x{len(hidden)} ({hidden}) - Linear mean - tanh - scale to bounds "
-                         "(SB3 SAC actor)") if squash == "tanh" else
-                        (f"Linear-Tanh x{len(hidden)} ({hidden}) - Linear mean - clip to bounds "
-                         "(SB3 PPO MlpPolicy policy net + action head)"),
+        "architecture": (f"Linear-ReLU x{len(hidden)} ({hidden}) - Linear mean - tanh - scale to bounds (SB3 SAC actor)")
+        if squash == "tanh"
+        else (f"Linear-Tanh x{len(hidden)} ({hidden}) - Linear mean - clip to bounds (SB3 PPO MlpPolicy policy net + action head)"),
         "algorithm": f"{config.algorithm} (stable-baselines3 MlpPolicy, rl-baselines3-zoo hyperparameters)",
         "hyperparameters": dict(config.sac) | {"linear_lr": config.linear_lr, "n_envs": config.n_envs},
         "seed": seed,
@@ -235,8 +259,7 @@ def train(config: SacConfig, seed: int, out_dir: Path) -> dict[str, Any]:
         "eval_episodes": len(returns),
         "eval_seed": EVAL_SEED,
         "ops_per_decision": teacher.ops_per_decision,
-        "probes": {"states": probes.astype(float).tolist(),
-                   "sb3_actions": np.asarray(sb3_actions).astype(float).tolist()},
+        "probes": {"states": probes.astype(float).tolist(), "sb3_actions": np.asarray(sb3_actions).astype(float).tolist()},
     }
 
 
@@ -246,8 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog="example: python examples/train_continuous_teachers.py --env Pendulum-v1",
     )
     parser.add_argument("--env", default="all", choices=[*CONFIGS, "all"])
-    parser.add_argument("--evaluate", type=int, metavar="N",
-                        help="do not train: load the committed weights and report N episodes")
+    parser.add_argument("--evaluate", type=int, metavar="N", help="do not train: load the committed weights and report N episodes")
     parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     parser.add_argument("--out", type=Path, default=ZOO_DIR, help="zoo directory to write")
     args = parser.parse_args(argv)
@@ -262,15 +284,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
             r = episode_returns(env_id, lambda obs, t=teacher: t.predict(obs)[0], args.evaluate, EVAL_SEED)
-            print(f"{env_id}: mean return {r.mean():.2f} ± {r.std():.2f} over {args.evaluate} "
-                  f"episodes (seeds {EVAL_SEED}..{EVAL_SEED + args.evaluate - 1}), "
-                  f"{teacher.ops_per_decision} multiply-adds per decision")
+            print(
+                f"{env_id}: mean return {r.mean():.2f} ± {r.std():.2f} over {args.evaluate} "
+                f"episodes (seeds {EVAL_SEED}..{EVAL_SEED + args.evaluate - 1}), "
+                f"{teacher.ops_per_decision} multiply-adds per decision"
+            )
             continue
         entry = train(CONFIGS[env_id], args.seed, args.out)
         write_entry(args.out, env_id, entry)
         status = "meets" if entry["return_mean"] >= CONFIGS[env_id].target else "MISSES"
-        print(f"{env_id}: {entry['return_mean']:.2f} ± {entry['return_std']:.2f} after "
-              f"{entry['steps']} steps ({status} target {CONFIGS[env_id].target})")
+        print(f"{env_id}: {entry['return_mean']:.2f} ± {entry['return_std']:.2f} after {entry['steps']} steps ({status} target {CONFIGS[env_id].target})")
     return 0
 
 

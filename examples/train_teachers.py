@@ -58,30 +58,39 @@ CONFIGS: dict[str, TeacherConfig] = {
     c.env_id: c
     for c in [
         TeacherConfig(
-            "CartPole-v1", 475.0, 100_000, 8,
-            dict(n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
-                 ent_coef=0.0, learning_rate=1e-3, clip_range=0.2),
+            "CartPole-v1",
+            475.0,
+            100_000,
+            8,
+            dict(n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0, learning_rate=1e-3, clip_range=0.2),
             ("push_left", "push_right"),
             ("cart_position", "cart_velocity", "pole_angle", "pole_angular_velocity"),
-            check_every=10_000, check_margin=15.0,
+            check_every=10_000,
+            check_margin=15.0,
             linear_schedules=("learning_rate", "clip_range"),
         ),
         TeacherConfig(
-            "Acrobot-v1", -90.0, 1_000_000, 16,
+            "Acrobot-v1",
+            -90.0,
+            1_000_000,
+            16,
             dict(n_steps=256, gae_lambda=0.94, gamma=0.99, n_epochs=4, ent_coef=0.0),
             ("torque_neg", "torque_zero", "torque_pos"),
-            ("cos_theta1", "sin_theta1", "cos_theta2", "sin_theta2",
-             "theta1_angular_velocity", "theta2_angular_velocity"),
-            normalize_obs=True, check_every=40_000, check_margin=8.0,
+            ("cos_theta1", "sin_theta1", "cos_theta2", "sin_theta2", "theta1_angular_velocity", "theta2_angular_velocity"),
+            normalize_obs=True,
+            check_every=40_000,
+            check_margin=8.0,
         ),
         TeacherConfig(
-            "LunarLander-v3", 200.0, 2_000_000, 16,
-            dict(n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4,
-                 ent_coef=0.01),
+            "LunarLander-v3",
+            200.0,
+            2_000_000,
+            16,
+            dict(n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4, ent_coef=0.01),
             ("noop", "fire_left", "fire_main", "fire_right"),
-            ("x", "y", "vx", "vy", "angle", "angular_velocity",
-             "left_leg_contact", "right_leg_contact"),
-            check_every=65_536, check_margin=30.0,
+            ("x", "y", "vx", "vy", "angle", "angular_velocity", "left_leg_contact", "right_leg_contact"),
+            check_every=65_536,
+            check_margin=30.0,
         ),
     ]
 }
@@ -154,7 +163,9 @@ def probe_states(env_id: str, teacher: PolicyTeacher, n: int, seed: int) -> np.n
 
 def _teacher(config: TeacherConfig, arrays: dict[str, np.ndarray]) -> PolicyTeacher:
     return PolicyTeacher.from_arrays(
-        arrays, env_id=config.env_id, action_names=config.action_names,
+        arrays,
+        env_id=config.env_id,
+        action_names=config.action_names,
         feature_names=config.feature_names,
     )
 
@@ -190,8 +201,7 @@ def train(config: TeacherConfig, seed: int, out_dir: Path) -> dict[str, Any]:
             self.next_check += config.check_every
             teacher = _teacher(config, policy_arrays(self.model, normalizer))
             check = episode_returns(config.env_id, greedy(teacher), config.check_episodes, CHECK_SEED)
-            print(f"  {config.env_id} {self.num_timesteps:>8} steps: check {check.mean():8.2f} "
-                  f"± {check.std():.2f}", flush=True)
+            print(f"  {config.env_id} {self.num_timesteps:>8} steps: check {check.mean():8.2f} ± {check.std():.2f}", flush=True)
             if check.mean() < config.target + config.check_margin:
                 return True
             final = episode_returns(config.env_id, greedy(teacher), 100, EVAL_SEED)
@@ -204,8 +214,7 @@ def train(config: TeacherConfig, seed: int, out_dir: Path) -> dict[str, Any]:
     arrays = policy_arrays(model, normalizer)
     teacher = _teacher(config, arrays)
     if result.get("steps") != model.num_timesteps:  # budget ended without a passing check
-        result.update(returns=episode_returns(config.env_id, greedy(teacher), 100, EVAL_SEED),
-                      steps=model.num_timesteps)
+        result.update(returns=episode_returns(config.env_id, greedy(teacher), 100, EVAL_SEED), steps=model.num_timesteps)
     probes = probe_states(config.env_id, teacher, N_PROBES, EVAL_SEED)
     npz_path = out_dir / f"{config.env_id}.npz"
     np.savez(npz_path, **arrays)
@@ -217,9 +226,7 @@ def train(config: TeacherConfig, seed: int, out_dir: Path) -> dict[str, Any]:
         "feature_names": list(config.feature_names),
         "architecture": "Linear-Tanh-Linear-Tanh-Linear (SB3 PPO MlpPolicy policy net + action head)",
         "algorithm": "PPO (stable-baselines3 MlpPolicy, rl-baselines3-zoo hyperparameters)",
-        "hyperparameters": {**config.ppo, "n_envs": config.n_envs,
-                            "linear_schedules": list(config.linear_schedules),
-                            "normalize_obs": config.normalize_obs},
+        "hyperparameters": {**config.ppo, "n_envs": config.n_envs, "linear_schedules": list(config.linear_schedules), "normalize_obs": config.normalize_obs},
         "observation_normalizer": "folded into layer0" if config.normalize_obs else None,
         "seed": seed,
         "steps": int(result["steps"]),
@@ -252,8 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog="example: python examples/train_teachers.py --env CartPole-v1 --evaluate 100",
     )
     parser.add_argument("--env", default="all", choices=[*CONFIGS, "all"])
-    parser.add_argument("--evaluate", type=int, metavar="N",
-                        help="do not train: load the committed weights and report N episodes")
+    parser.add_argument("--evaluate", type=int, metavar="N", help="do not train: load the committed weights and report N episodes")
     parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     parser.add_argument("--out", type=Path, default=ZOO_DIR, help="zoo directory to write")
     args = parser.parse_args(argv)
@@ -269,15 +275,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
             r = episode_returns(env_id, greedy(teacher), args.evaluate, EVAL_SEED)
-            print(f"{env_id}: mean return {r.mean():.2f} ± {r.std():.2f} over {args.evaluate} "
-                  f"episodes (seeds {EVAL_SEED}..{EVAL_SEED + args.evaluate - 1}), "
-                  f"{teacher.ops_per_decision} multiply-adds per decision")
+            print(
+                f"{env_id}: mean return {r.mean():.2f} ± {r.std():.2f} over {args.evaluate} "
+                f"episodes (seeds {EVAL_SEED}..{EVAL_SEED + args.evaluate - 1}), "
+                f"{teacher.ops_per_decision} multiply-adds per decision"
+            )
             continue
         entry = train(CONFIGS[env_id], args.seed, args.out)
         write_entry(args.out, env_id, entry)
         status = "meets" if entry["return_mean"] >= CONFIGS[env_id].target else "MISSES"
-        print(f"{env_id}: {entry['return_mean']:.2f} ± {entry['return_std']:.2f} after "
-              f"{entry['steps']} steps ({status} target {CONFIGS[env_id].target})")
+        print(f"{env_id}: {entry['return_mean']:.2f} ± {entry['return_std']:.2f} after {entry['steps']} steps ({status} target {CONFIGS[env_id].target})")
     return 0
 
 

@@ -56,9 +56,12 @@ def cascade_score(teacher: Any, student: Any, confidence: Any, threshold: float 
     agree = t == s
     n_dec = int(decided.sum())
     return CascadeScore(
-        threshold=None if threshold is None else float(threshold), n=len(t), coverage=n_dec / len(t),
+        threshold=None if threshold is None else float(threshold),
+        n=len(t),
+        coverage=n_dec / len(t),
         agreement_decided=float(agree[decided].mean()) if n_dec else None,
-        agreement_overall=float((agree | ~decided).mean()), teacher_calls_saved=n_dec,
+        agreement_overall=float((agree | ~decided).mean()),
+        teacher_calls_saved=n_dec,
     )
 
 

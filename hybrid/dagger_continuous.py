@@ -43,8 +43,7 @@ def dagger_continuous_iterates(
     states are collected on seeds ``seed + 1 + i``; the student is never modified.
     """
     if iterations < 0 or episodes_per_iteration < 1 or not 0.0 <= beta <= 1.0:
-        raise DataError(f"iterations ≥ 0, episodes_per_iteration ≥ 1 and beta in [0, 1] are needed; got "
-                        f"{iterations}, {episodes_per_iteration}, {beta}")
+        raise DataError(f"iterations ≥ 0, episodes_per_iteration ≥ 1 and beta in [0, 1] are needed; got {iterations}, {episodes_per_iteration}, {beta}")
     env_obj, owned = make_env(env)
     try:
         space = env_obj.action_space
@@ -65,9 +64,13 @@ def dagger_continuous_iterates(
 
             states, _ = run_episodes(env_obj, act, episode_seeds(seed + 1 + i, episodes_per_iteration))
             X = np.concatenate(states)
-            labels = DistillDataset(X, teacher.predict(X), aggregate.action_names, aggregate.feature_names,
-                                    **aggregate._kind_args() | {"action_std": None if aggregate.action_std is None
-                                                                else teacher.action_std(X)})
+            labels = DistillDataset(
+                X,
+                teacher.predict(X),
+                aggregate.action_names,
+                aggregate.feature_names,
+                **aggregate._kind_args() | {"action_std": None if aggregate.action_std is None else teacher.action_std(X)},
+            )
             aggregate = DistillDataset.concat([aggregate, labels])
             current = fit_continuous(clone(template, safe=False), aggregate)
             yield i, b, current, aggregate
@@ -94,8 +97,7 @@ def dagger_continuous(
     student is cloned, never modified.
     """
     if iterations < 0 or episodes_per_iteration < 1 or not 0.0 <= beta <= 1.0:
-        raise DataError(f"iterations ≥ 0, episodes_per_iteration ≥ 1 and beta in [0, 1] are needed; got "
-                        f"{iterations}, {episodes_per_iteration}, {beta}")
+        raise DataError(f"iterations ≥ 0, episodes_per_iteration ≥ 1 and beta in [0, 1] are needed; got {iterations}, {episodes_per_iteration}, {beta}")
     env_obj, owned = make_env(env)
     try:
         space = env_obj.action_space
@@ -107,8 +109,7 @@ def dagger_continuous(
         fitted: list[Any] = []
         history: list[Iterate] = []
         aggregate = first
-        for i, b, current, aggregate in dagger_continuous_iterates(env_obj, teacher, student, first, iterations,
-                                                                    episodes_per_iteration, beta, seed):
+        for i, b, current, aggregate in dagger_continuous_iterates(env_obj, teacher, student, first, iterations, episodes_per_iteration, beta, seed):
             measured = closed_loop(env_obj, current, eval_episodes, seed, teacher)
             fitted.append(current)
             history.append(Iterate(i, b, len(aggregate), measured.mean_return, measured.std_return, float(measured.agreement or 0.0)))

@@ -86,10 +86,7 @@ class DistillDataset:
         if X.ndim != 2:
             raise DataError(f"X must be 2-D [n_states, n_features]; got shape {X.shape}")
         if P.shape != (X.shape[0], len(self.action_names)):
-            raise DataError(
-                f"P has shape {P.shape}; expected [{X.shape[0]}, {len(self.action_names)}] "
-                "(one row per state of X, one column per action name)"
-            )
+            raise DataError(f"P has shape {P.shape}; expected [{X.shape[0]}, {len(self.action_names)}] (one row per state of X, one column per action name)")
         if self.feature_names is not None and len(self.feature_names) != X.shape[1]:
             raise DataError(f"feature_names has {len(self.feature_names)} names but X has {X.shape[1]} features")
         _check_finite(X, "X")
@@ -144,30 +141,35 @@ class DistillDataset:
         """The keyword arguments that rebuild this dataset's action kind (for derived datasets)."""
         if self.action_kind == "discrete":
             return {}
-        return {"action_kind": "continuous", "action_std": self.action_std,
-                "action_low": self.action_low, "action_high": self.action_high}
+        return {"action_kind": "continuous", "action_std": self.action_std, "action_low": self.action_low, "action_high": self.action_high}
 
     @property
     def content_hash(self) -> str:
         """``sha256:…`` over X, P, weights and the names; ``meta`` is left out on purpose."""
         if self._hash is None:
-            self._hash = hash_json({
-                "format": _FORMAT,
-                "X": hash_array(self.X),
-                "P": hash_array(self.P),
-                "weights": None if self.weights is None else hash_array(self.weights),
-                "action_names": list(self.action_names),
-                "feature_names": None if self.feature_names is None else list(self.feature_names),
-                **({} if self.action_kind == "discrete" else {
-                    "action_kind": self.action_kind,
-                    "action_std": None if self.action_std is None else hash_array(self.action_std),
-                    "action_low": hash_array(self.action_low),
-                    "action_high": hash_array(self.action_high),
-                }),
-            })
+            self._hash = hash_json(
+                {
+                    "format": _FORMAT,
+                    "X": hash_array(self.X),
+                    "P": hash_array(self.P),
+                    "weights": None if self.weights is None else hash_array(self.weights),
+                    "action_names": list(self.action_names),
+                    "feature_names": None if self.feature_names is None else list(self.feature_names),
+                    **(
+                        {}
+                        if self.action_kind == "discrete"
+                        else {
+                            "action_kind": self.action_kind,
+                            "action_std": None if self.action_std is None else hash_array(self.action_std),
+                            "action_low": hash_array(self.action_low),
+                            "action_high": hash_array(self.action_high),
+                        }
+                    ),
+                }
+            )
         return self._hash
 
-    def subset(self, indices: Any) -> "DistillDataset":
+    def subset(self, indices: Any) -> DistillDataset:
         """The rows at ``indices`` (integer positions or a boolean mask), in that order."""
         idx = np.asarray(indices)
         if idx.dtype == bool:
@@ -180,18 +182,22 @@ class DistillDataset:
         if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
             raise DataError(f"indices out of range for a dataset of {len(self)} states")
         return DistillDataset(
-            self.X[idx], self.P[idx], self.action_names, self.feature_names,
-            None if self.weights is None else self.weights[idx], dict(self.meta),
+            self.X[idx],
+            self.P[idx],
+            self.action_names,
+            self.feature_names,
+            None if self.weights is None else self.weights[idx],
+            dict(self.meta),
             **{**self._kind_args(), **({} if self.action_std is None else {"action_std": self.action_std[idx]})},
         )
 
-    def split(self, val_fraction: float = 0.2, seed: int | np.random.Generator = 0) -> tuple["DistillDataset", "DistillDataset"]:
+    def split(self, val_fraction: float = 0.2, seed: int | np.random.Generator = 0) -> tuple[DistillDataset, DistillDataset]:
         """Deterministic random train/validation split; each part keeps the original row order."""
         train, val = split_indices(len(self), val_fraction, seed)
         return self.subset(train), self.subset(val)
 
     @classmethod
-    def concat(cls, datasets: Sequence["DistillDataset"]) -> "DistillDataset":
+    def concat(cls, datasets: Sequence[DistillDataset]) -> DistillDataset:
         """Stack datasets with the same names; missing weights count as 1 when any part has them."""
         if not datasets:
             raise DataError("concat needs at least one dataset")
@@ -202,10 +208,11 @@ class DistillDataset:
                     f"dataset {i} holds {d.action_kind} actions but dataset 0 holds {first.action_kind} ones; "
                     "a dataset has one action kind: collect the two teachers into separate datasets"
                 )
-            if d.action_kind == "continuous" and not (
-                    np.array_equal(d.action_low, first.action_low) and np.array_equal(d.action_high, first.action_high)):
-                raise DataError(f"dataset {i} has action bounds {d.action_low.tolist()}..{d.action_high.tolist()}, dataset 0 "
-                                f"{first.action_low.tolist()}..{first.action_high.tolist()}; only datasets with the same bounds stack")
+            if d.action_kind == "continuous" and not (np.array_equal(d.action_low, first.action_low) and np.array_equal(d.action_high, first.action_high)):
+                raise DataError(
+                    f"dataset {i} has action bounds {d.action_low.tolist()}..{d.action_high.tolist()}, dataset 0 "
+                    f"{first.action_low.tolist()}..{first.action_high.tolist()}; only datasets with the same bounds stack"
+                )
             if (d.action_names, d.feature_names, d.n_features) != (first.action_names, first.feature_names, first.n_features):
                 raise DataError(
                     f"dataset {i} has actions {list(d.action_names)} and {d.n_features} features {d.feature_names}, dataset 0 "
@@ -219,21 +226,26 @@ class DistillDataset:
             stds = [d.action_std for d in datasets]
             kind["action_std"] = None if any(s is None for s in stds) else np.concatenate(stds)
         return cls(
-            np.concatenate([d.X for d in datasets]), np.concatenate([d.P for d in datasets]),
-            first.action_names, first.feature_names, weights,
-            {"concat_of": [d.content_hash for d in datasets]}, **kind,
+            np.concatenate([d.X for d in datasets]),
+            np.concatenate([d.P for d in datasets]),
+            first.action_names,
+            first.feature_names,
+            weights,
+            {"concat_of": [d.content_hash for d in datasets]},
+            **kind,
         )
 
-    def with_weights(self, weights: Any) -> "DistillDataset":
+    def with_weights(self, weights: Any) -> DistillDataset:
         """The same states and probabilities with new per-state weights (``None`` drops them)."""
-        return DistillDataset(self.X, self.P, self.action_names, self.feature_names, weights, dict(self.meta),
-                              **self._kind_args())
+        return DistillDataset(self.X, self.P, self.action_names, self.feature_names, weights, dict(self.meta), **self._kind_args())
 
     def save(self, path: str | Path) -> Path:
         """Write an ``.npz`` (no pickled objects: names as unicode arrays, meta as JSON text)."""
         path = Path(path)
         arrays: dict[str, np.ndarray] = {
-            "format": np.array(_FORMAT), "X": self.X, "P": self.P,
+            "format": np.array(_FORMAT),
+            "X": self.X,
+            "P": self.P,
             "action_names": np.array(self.action_names, dtype=np.str_),
             "meta": np.array(json.dumps(self.meta, sort_keys=True, default=str)),
         }
@@ -250,7 +262,7 @@ class DistillDataset:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "DistillDataset":
+    def load(cls, path: str | Path) -> DistillDataset:
         """Read a dataset written by ``save`` (``allow_pickle=False``)."""
         try:
             with np.load(path, allow_pickle=False) as data:
@@ -259,16 +271,22 @@ class DistillDataset:
                 if missing:
                     raise DataError(f"{path} is not a DistillDataset file: it lacks {sorted(missing)}; write it with DistillDataset.save")
                 return cls(
-                    data["X"], data["P"], data["action_names"].tolist(),
+                    data["X"],
+                    data["P"],
+                    data["action_names"].tolist(),
                     data["feature_names"].tolist() if "feature_names" in files else None,
                     data["weights"] if "weights" in files else None,
                     json.loads(str(data["meta"])) if "meta" in files else None,
-                    **({} if "action_kind" not in files else {
-                        "action_kind": str(data["action_kind"]),
-                        "action_std": data["action_std"] if "action_std" in files else None,
-                        "action_low": data["action_low"] if "action_low" in files else None,
-                        "action_high": data["action_high"] if "action_high" in files else None,
-                    }),
+                    **(
+                        {}
+                        if "action_kind" not in files
+                        else {
+                            "action_kind": str(data["action_kind"]),
+                            "action_std": data["action_std"] if "action_std" in files else None,
+                            "action_low": data["action_low"] if "action_low" in files else None,
+                            "action_high": data["action_high"] if "action_high" in files else None,
+                        }
+                    ),
                 )
         except (OSError, ValueError) as e:
             if isinstance(e, DataError):
@@ -320,15 +338,15 @@ def _continuous_target(A: np.ndarray, std: Any, low: Any, high: Any) -> tuple[np
         lo, hi = A.min(axis=0), A.max(axis=0)
         low = lo if low is None else low
         high = np.where(hi > lo, hi, lo + 1.0) if high is None else high
-    low, high = _frozen(np.broadcast_to(np.asarray(low, dtype=np.float32), (m,))), \
-        _frozen(np.broadcast_to(np.asarray(high, dtype=np.float32), (m,)))
+    low, high = _frozen(np.broadcast_to(np.asarray(low, dtype=np.float32), (m,))), _frozen(np.broadcast_to(np.asarray(high, dtype=np.float32), (m,)))
     if not (np.isfinite(low).all() and np.isfinite(high).all() and (high > low).all()):
         raise DataError(f"action bounds must be finite with high > low per dimension; got {low.tolist()}..{high.tolist()}")
     outside = (A < low - 1e-6 * (high - low)) | (A > high + 1e-6 * (high - low))
     if outside.any():
         row, col = map(int, np.argwhere(outside)[0])
-        raise DataError(f"action row {row} dimension {col} is {A[row, col]}, outside its bounds "
-                        f"[{low[col]}, {high[col]}]; clip the teacher's actions to the action space")
+        raise DataError(
+            f"action row {row} dimension {col} is {A[row, col]}, outside its bounds [{low[col]}, {high[col]}]; clip the teacher's actions to the action space"
+        )
     if std is not None:
         std = _frozen(std)
         if std.shape != A.shape:

@@ -99,9 +99,16 @@ class RecordFeaturizer:
     lowercase: lowercase text before tokenising.
     """
 
-    def __init__(self, fields: Mapping[str, str] | None = None, ngram_range: tuple[int, int] = (1, 2),
-                 max_features: int = 3000, min_df: int = 2, max_categories: int = 50,
-                 hashing: int | None = None, lowercase: bool = True) -> None:
+    def __init__(
+        self,
+        fields: Mapping[str, str] | None = None,
+        ngram_range: tuple[int, int] = (1, 2),
+        max_features: int = 3000,
+        min_df: int = 2,
+        max_categories: int = 50,
+        hashing: int | None = None,
+        lowercase: bool = True,
+    ) -> None:
         self.fields = fields
         self.ngram_range = ngram_range
         self.max_features = max_features
@@ -139,8 +146,10 @@ class RecordFeaturizer:
                 layout.append([field, kind, {v: len(names) + i for i, v in enumerate(kept)}])
                 names += [f'{field} {word} "{v}"' for v in kept]
         if not names:
-            raise DataError("the featurizer found no features in the training records: every field is empty or too rare "
-                            f"(min_df={self.min_df}); log richer states or lower min_df")
+            raise DataError(
+                "the featurizer found no features in the training records: every field is empty or too rare "
+                f"(min_df={self.min_df}); log richer states or lower min_df"
+            )
         self.layout_, self.feature_names_ = layout, names
         self.n_features_out_ = len(names)
         self.mean_lookups_ = float(np.mean([self._lookups(r) for r in records]))
@@ -210,19 +219,27 @@ class RecordFeaturizer:
         """One line per field: its kind and how many columns it gave."""
         self._check_fitted()
         widths = Counter(name.split(" ", 1)[0] for name in self.feature_names_)
-        return ", ".join(f"{f} ({k}, {widths.get(f, 0) if k != 'text' or self.hashing is None else self.hashing} columns)"
-                         for f, k in self.kinds_.items())
+        return ", ".join(f"{f} ({k}, {widths.get(f, 0) if k != 'text' or self.hashing is None else self.hashing} columns)" for f, k in self.kinds_.items())
 
     # -- identity -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Canonical JSON-able form: settings, kinds, layout (vocabularies) and feature names."""
         self._check_fitted()
         return {
-            "params": {"fields": None if self.fields is None else dict(self.fields), "ngram_range": [int(v) for v in self.ngram_range],
-                       "max_features": self.max_features, "min_df": self.min_df, "max_categories": self.max_categories,
-                       "hashing": self.hashing, "lowercase": self.lowercase},
-            "kinds": dict(self.kinds_), "layout": self.layout_, "feature_names": list(self.feature_names_),
-            "mean_lookups": self.mean_lookups_, "mean_active": self.mean_active_,
+            "params": {
+                "fields": None if self.fields is None else dict(self.fields),
+                "ngram_range": [int(v) for v in self.ngram_range],
+                "max_features": self.max_features,
+                "min_df": self.min_df,
+                "max_categories": self.max_categories,
+                "hashing": self.hashing,
+                "lowercase": self.lowercase,
+            },
+            "kinds": dict(self.kinds_),
+            "layout": self.layout_,
+            "feature_names": list(self.feature_names_),
+            "mean_lookups": self.mean_lookups_,
+            "mean_active": self.mean_active_,
         }
 
     @classmethod
@@ -248,6 +265,5 @@ def _check_records(records: Any, *, allow_empty: bool = False) -> list[Mapping[s
         raise DataError("records is empty; fit the featurizer on at least one training record")
     for i, r in enumerate(records):
         if not isinstance(r, Mapping):
-            raise DataError(f"record {i} is a {type(r).__name__}, not a dict of field values; pass states like "
-                            '{"text": "book a table", "channel": "app"}')
+            raise DataError(f'record {i} is a {type(r).__name__}, not a dict of field values; pass states like {{"text": "book a table", "channel": "app"}}')
     return records

@@ -30,7 +30,7 @@ def text_ngrams(tokens, ngram_min, ngram_max):
     """Every run of ``ngram_min``..``ngram_max`` consecutive tokens, joined by one space."""
     out = []
     for n in range(ngram_min, ngram_max + 1):
-        out.extend(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+        out.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
     return out
 
 

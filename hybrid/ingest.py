@@ -97,8 +97,11 @@ class _Builder:
             raise self.fail(line, f"unknown key(s) {unknown}; allowed keys are {list(ALLOWED_KEYS)} (put extra context in 'trace')")
         kind = "discrete" if "action_probs" in record or not isinstance(record.get("action"), (list, dict)) else "continuous"
         if self.kind is not None and kind != self.kind:
-            raise self.fail(line, f"this line logs {kind} actions but earlier lines {self.kind} ones; a file holds one "
-                                  "action kind (action_probs for discrete, an action vector for continuous)")
+            raise self.fail(
+                line,
+                f"this line logs {kind} actions but earlier lines {self.kind} ones; a file holds one "
+                "action kind (action_probs for discrete, an action vector for continuous)",
+            )
         self.kind = kind
         for key in ("state", "action_probs") if kind == "discrete" else ("state",):
             if key not in record:
@@ -149,7 +152,9 @@ class _Builder:
         if self.action_names is None:
             self.action_names = tuple(str(k) for k in probs)
         if set(probs) != set(self.action_names):
-            raise self.fail(line, f"action_probs has actions {sorted(probs)}, earlier lines have {sorted(self.action_names)}; give every action (0 when unavailable)")
+            raise self.fail(
+                line, f"action_probs has actions {sorted(probs)}, earlier lines have {sorted(self.action_names)}; give every action (0 when unavailable)"
+            )
         row = [self.number(probs[a], line, f"action_probs[{a!r}]") for a in self.action_names]
         if min(row) < 0:
             raise self.fail(line, "action_probs has a negative probability")
@@ -282,9 +287,9 @@ def _csv_columns(header: list[str], builder: _Builder) -> dict[str, Any]:
     vectors: dict[str, list[tuple[int, str]]] = {"action": [], "action_std": []}
     for i, name in enumerate(header):
         if name.startswith("state."):
-            states.append((i, name[len("state."):]))
+            states.append((i, name[len("state.") :]))
         elif name.startswith("action_probs."):
-            probs.append((i, name[len("action_probs."):]))
+            probs.append((i, name[len("action_probs.") :]))
         elif name.startswith(("action.", "action_std.")):
             key, _, dim = name.partition(".")
             vectors[key].append((i, dim))
@@ -295,7 +300,9 @@ def _csv_columns(header: list[str], builder: _Builder) -> dict[str, Any]:
     if vectors["action"] and (probs or "action" in optional):
         raise builder.fail(1, "the header mixes action.<dimension> (continuous) with action_probs/action (discrete); use one kind")
     if not states or not (probs or vectors["action"]):
-        raise builder.fail(1, "the header needs state.<feature> and action_probs.<action> (or action.<dimension>, or an action column naming the choice) columns")
+        raise builder.fail(
+            1, "the header needs state.<feature> and action_probs.<action> (or action.<dimension>, or an action column naming the choice) columns"
+        )
     return {"state": states, "action_probs": probs, "optional": optional, **vectors}
 
 

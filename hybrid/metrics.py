@@ -115,8 +115,7 @@ def _continuous_pair(teacher: Any, student: Any, low: Any, high: Any) -> tuple[n
     return t, s, span
 
 
-def action_fidelity(teacher: Any, student: Any, low: Any, high: Any, *, tolerance: float = DEFAULT_TOLERANCE,
-                    weights: Any = None) -> float:
+def action_fidelity(teacher: Any, student: Any, low: Any, high: Any, *, tolerance: float = DEFAULT_TOLERANCE, weights: Any = None) -> float:
     """Share of states (weighted if ``weights``) where every action dimension of the student is
     within ``tolerance × (high - low)`` of the teacher's."""
     if not 0 < tolerance:
@@ -134,11 +133,9 @@ def normalised_mse(teacher: Any, student: Any, low: Any, high: Any, weights: Any
     return float(np.average(per_state, weights=_weights(weights, len(t))))
 
 
-def dataset_fidelity(dataset: Any, student_output: Any, weights: Any = None, *,
-                     tolerance: float = DEFAULT_TOLERANCE) -> float:
+def dataset_fidelity(dataset: Any, student_output: Any, weights: Any = None, *, tolerance: float = DEFAULT_TOLERANCE) -> float:
     """Fidelity of ``student_output`` on ``dataset``'s states, by the dataset's action kind:
     top-1 agreement with ``P`` (discrete) or ``action_fidelity`` within ``tolerance`` (continuous)."""
     if getattr(dataset, "action_kind", "discrete") == "continuous":
-        return action_fidelity(dataset.P, student_output, dataset.action_low, dataset.action_high,
-                               tolerance=tolerance, weights=weights)
+        return action_fidelity(dataset.P, student_output, dataset.action_low, dataset.action_high, tolerance=tolerance, weights=weights)
     return fidelity(dataset.P, student_output, weights)

@@ -28,8 +28,11 @@ from hybrid.featurize import KINDS, infer_kinds, value_kind
 
 PROBA_TOLERANCE = 1e-4
 _COMPATIBLE = {  # declared kind -> value kinds it accepts
-    "number": {"number"}, "bool": {"bool"}, "category": {"string", "number", "bool"},
-    "list": {"list", "string"}, "text": {"string"},
+    "number": {"number"},
+    "bool": {"bool"},
+    "category": {"string", "number", "bool"},
+    "list": {"list", "string"},
+    "text": {"string"},
 }
 
 
@@ -66,9 +69,14 @@ def is_record_log(lines: list[tuple[int, Any]]) -> bool:
     return "action_probs" not in record and "action" in record and not isinstance(record["action"], (list, dict))
 
 
-def parse_record_lines(lines: list[tuple[int, Any]], source: str, fields: Mapping[str, str] | None = None,
-                       allowed_keys: tuple[str, ...] = ("state", "action_probs", "episode", "reward", "action", "done", "trace")) -> RecordDecisions:
+def parse_record_lines(
+    lines: list[tuple[int, Any]],
+    source: str,
+    fields: Mapping[str, str] | None = None,
+    allowed_keys: tuple[str, ...] = ("state", "action_probs", "episode", "reward", "action", "done", "trace"),
+) -> RecordDecisions:
     """Validate ``(line number, parsed JSON)`` pairs into :class:`RecordDecisions` (all or nothing)."""
+
     def fail(line: int, reason: str) -> DataError:
         return DataError(f"{source} line {line}: {reason}; nothing from this file was stored. Fix the line and ingest again.")
 
@@ -88,7 +96,7 @@ def parse_record_lines(lines: list[tuple[int, Any]], source: str, fields: Mappin
             raise fail(line, f"unknown key(s) {unknown}; allowed keys are {list(allowed_keys)} (put extra context in 'trace')")
         state = record.get("state")
         if not isinstance(state, dict) or not state:
-            raise fail(line, "state must be a non-empty object {field: value}, e.g. {\"text\": \"book a table\", \"channel\": \"app\"}")
+            raise fail(line, 'state must be a non-empty object {field: value}, e.g. {"text": "book a table", "channel": "app"}')
         for name, value in state.items():
             _check_value(name, value, line, fail, fields, first_kind)
         if "action_probs" in record and names is None:
@@ -124,15 +132,19 @@ def parse_record_lines(lines: list[tuple[int, Any]], source: str, fields: Mappin
         traces.append(None if record.get("trace") is None else json.dumps(record["trace"], sort_keys=True))
     records = [dict(r["state"]) for _, r in lines]
     return RecordDecisions(
-        records=records, probs=np.asarray(P, dtype=np.float32), action_names=tuple(names),
-        fields=infer_kinds(records, fields), episodes=np.asarray(episodes, dtype=np.int64),
-        actions=np.asarray(actions, dtype=np.int64), rewards=np.asarray(rewards, dtype=np.float64),
-        dones=np.asarray(dones, dtype=bool), traces=traces,
+        records=records,
+        probs=np.asarray(P, dtype=np.float32),
+        action_names=tuple(names),
+        fields=infer_kinds(records, fields),
+        episodes=np.asarray(episodes, dtype=np.int64),
+        actions=np.asarray(actions, dtype=np.int64),
+        rewards=np.asarray(rewards, dtype=np.float64),
+        dones=np.asarray(dones, dtype=bool),
+        traces=traces,
     )
 
 
-def _check_value(name: str, value: Any, line: int, fail: Any, declared: Mapping[str, str] | None,
-                 first_kind: dict[str, tuple[str, int]]) -> None:
+def _check_value(name: str, value: Any, line: int, fail: Any, declared: Mapping[str, str] | None, first_kind: dict[str, tuple[str, int]]) -> None:
     """One field value: an allowed type, finite, and the same kind as on earlier lines."""
     kind = value_kind(value)
     if kind is None:
@@ -151,8 +163,7 @@ def _check_value(name: str, value: Any, line: int, fail: Any, declared: Mapping[
         first_kind[name] = (kind, line)
     elif first_kind[name][0] != kind:
         was, at = first_kind[name]
-        raise fail(line, f"state field {name!r} holds a {kind} but held a {was} on line {at}; keep one kind per field "
-                   "or declare its kind (fields={...})")
+        raise fail(line, f"state field {name!r} holds a {kind} but held a {was} on line {at}; keep one kind per field or declare its kind (fields={{...}})")
 
 
 def _probs(record: dict[str, Any], names: list[str], line: int, fail: Any) -> list[float]:
@@ -191,10 +202,10 @@ def csv_record_lines(reader: Any, header: list[str], source: str) -> list[tuple[
         record: dict[str, Any] = {}
         for name, cell in zip(header, row):
             if name.startswith("state."):
-                record.setdefault("state", {})[name[len("state."):]] = _cell(cell)
+                record.setdefault("state", {})[name[len("state.") :]] = _cell(cell)
             elif name.startswith("action_probs."):
                 value = _cell(cell)
-                record.setdefault("action_probs", {})[name[len("action_probs."):]] = value
+                record.setdefault("action_probs", {})[name[len("action_probs.") :]] = value
             elif cell != "":
                 record[name] = _cell(cell) if name in ("episode", "reward", "done", "trace") else cell
         out.append((line, record))

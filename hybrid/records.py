@@ -31,8 +31,15 @@ class RecordDataset:
 
     state_kind = "record"
 
-    def __init__(self, records: Sequence[Mapping[str, Any]], P: Any, action_names: Sequence[str],
-                 fields: Mapping[str, str], weights: Any = None, meta: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        P: Any,
+        action_names: Sequence[str],
+        fields: Mapping[str, str],
+        weights: Any = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         self.records: tuple[dict[str, Any], ...] = tuple(dict(r) for r in records)
         P = np.array(P, dtype=np.float32, order="C", copy=True)
         self.action_names = check_names(action_names, "action_names")
@@ -80,18 +87,24 @@ class RecordDataset:
     def content_hash(self) -> str:
         """``sha256:…`` over the records' canonical JSON, P, weights, names and kinds."""
         if self._hash is None:
-            self._hash = hash_json({
-                "format": _FORMAT, "state_kind": "record",
-                "records": hash_json([canonical_json(r).decode("utf-8") for r in self.records]),
-                "P": hash_array(self.P), "weights": None if self.weights is None else hash_array(self.weights),
-                "action_names": list(self.action_names), "fields": self.fields,
-            })
+            self._hash = hash_json(
+                {
+                    "format": _FORMAT,
+                    "state_kind": "record",
+                    "records": hash_json([canonical_json(r).decode("utf-8") for r in self.records]),
+                    "P": hash_array(self.P),
+                    "weights": None if self.weights is None else hash_array(self.weights),
+                    "action_names": list(self.action_names),
+                    "fields": self.fields,
+                }
+            )
         return self._hash
 
     def subset(self, indices: Any) -> RecordDataset:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        return RecordDataset([self.records[i] for i in idx], self.P[idx], self.action_names, self.fields,
-                             None if self.weights is None else self.weights[idx], dict(self.meta))
+        return RecordDataset(
+            [self.records[i] for i in idx], self.P[idx], self.action_names, self.fields, None if self.weights is None else self.weights[idx], dict(self.meta)
+        )
 
     def split(self, val_fraction: float = 0.2, seed: int | np.random.Generator = 0) -> tuple[RecordDataset, RecordDataset]:
         """Deterministic random train/validation split (the same rows ``DistillDataset.split`` picks)."""
@@ -114,19 +127,32 @@ class RecordDataset:
 
 
 # -- the trajectory store's record runs ---------------------------------------------------------
-def store_record_run(store: Any, decisions: RecordDecisions, meta: dict[str, Any], *, source: str,
-                     teacher: str | None, env: str | None) -> int:
+def store_record_run(store: Any, decisions: RecordDecisions, meta: dict[str, Any], *, source: str, teacher: str | None, env: str | None) -> int:
     """Log ``decisions`` as one new run of ``store`` in a single transaction; returns the run id."""
     with store.db.atomic():
-        run_id = store.start_run(decisions.action_names, list(decisions.fields), teacher=teacher, env=env, source=source,
-                                 meta={**meta, "state_kind": "record", "fields": list(decisions.fields.items())})  # a list keeps field order
+        run_id = store.start_run(
+            decisions.action_names,
+            list(decisions.fields),
+            teacher=teacher,
+            env=env,
+            source=source,
+            meta={**meta, "state_kind": "record", "fields": list(decisions.fields.items())},
+        )  # a list keeps field order
         episode_ids, steps = store._number_steps(run_id, decisions.episodes)
         P = np.ascontiguousarray(decisions.probs, dtype="<f4")
         store.db.conn.executemany(
             "insert into steps (run_id, episode_id, t, state, probs, action, reward, done, trace) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            zip(itertools.repeat(run_id), episode_ids, steps, (canonical_json(r) for r in decisions.records),
-                (row.tobytes() for row in P), [None if a < 0 else int(a) for a in decisions.actions],
-                [None if np.isnan(r) else float(r) for r in decisions.rewards], [int(d) for d in decisions.dones], decisions.traces),
+            zip(
+                itertools.repeat(run_id),
+                episode_ids,
+                steps,
+                (canonical_json(r) for r in decisions.records),
+                (row.tobytes() for row in P),
+                [None if a < 0 else int(a) for a in decisions.actions],
+                [None if np.isnan(r) else float(r) for r in decisions.rewards],
+                [int(d) for d in decisions.dones],
+                decisions.traces,
+            ),
         )
     return run_id
 
@@ -136,8 +162,10 @@ def record_dataset(store: Any, runs: list[dict[str, Any]]) -> RecordDataset:
     first = runs[0]
     for r in runs:
         if (r["meta"] or {}).get("state_kind") != "record" or r["action_names"] != first["action_names"]:
-            raise DataError(f"run {r['id']} cannot be read with run {first['id']}: mixing record and numeric runs, or runs "
-                            "with different actions; pass runs=[...] of one kind")
+            raise DataError(
+                f"run {r['id']} cannot be read with run {first['id']}: mixing record and numeric runs, or runs "
+                "with different actions; pass runs=[...] of one kind"
+            )
     fields: dict[str, str] = {}
     for r in runs:
         fields.update(dict(r["meta"]["fields"]))

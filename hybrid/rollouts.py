@@ -80,8 +80,10 @@ def action_kind(env: gym.Env) -> str:
         return "discrete"
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 1 and space.is_bounded("both"):
         return "continuous"
-    raise DataError(f"{env.spec.id if env.spec else env} has action space {space}; agent-distill takes a Discrete "
-                    "space or a bounded 1-D Box (wrap others, e.g. with gymnasium.wrappers.RescaleAction)")
+    raise DataError(
+        f"{env.spec.id if env.spec else env} has action space {space}; agent-distill takes a Discrete "
+        "space or a bounded 1-D Box (wrap others, e.g. with gymnasium.wrappers.RescaleAction)"
+    )
 
 
 def _check_spaces(env: gym.Env) -> None:
@@ -183,15 +185,21 @@ def collect(
             env_obj.close()
 
 
-def _log(store: TrajectoryStore, teacher: Teacher, env_id: str, seed: int, X: np.ndarray, P: np.ndarray,
-         actions: np.ndarray, rewards: list[list[float]]) -> int:
+def _log(
+    store: TrajectoryStore, teacher: Teacher, env_id: str, seed: int, X: np.ndarray, P: np.ndarray, actions: np.ndarray, rewards: list[list[float]]
+) -> int:
     lengths = [len(r) for r in rewards]
     episode = np.repeat(np.arange(len(lengths)), lengths)
     dones = np.zeros(len(X), dtype=bool)
     dones[np.cumsum(lengths) - 1] = True
     run_id = store.start_run(
-        teacher.action_names, teacher.feature_names, n_features=X.shape[1], teacher=teacher.content_hash or teacher.identity,
-        env=env_id, seed=seed, source="collect",
+        teacher.action_names,
+        teacher.feature_names,
+        n_features=X.shape[1],
+        teacher=teacher.content_hash or teacher.identity,
+        env=env_id,
+        seed=seed,
+        source="collect",
     )
     store.log_steps(run_id, X, P, episode=episode, actions=actions, rewards=np.concatenate(rewards), dones=dones)
     return run_id

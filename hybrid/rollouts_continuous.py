@@ -40,11 +40,15 @@ def collect_continuous(
     if not isinstance(teacher, ContinuousTeacher):  # pragma: no cover - as_teacher guarantees it
         raise DataError(f"{teacher!r} is not a continuous teacher")
     if teacher.n_actions != space.shape[0]:
-        raise DataError(f"the environment takes {space.shape[0]} action dimensions but teacher "
-                        f"{teacher.identity!r} gives {teacher.n_actions}; use the teacher of this environment")
+        raise DataError(
+            f"the environment takes {space.shape[0]} action dimensions but teacher "
+            f"{teacher.identity!r} gives {teacher.n_actions}; use the teacher of this environment"
+        )
     if not (np.allclose(teacher.action_low, space.low) and np.allclose(teacher.action_high, space.high)):
-        raise DataError(f"teacher {teacher.identity!r} has bounds {teacher.action_low.tolist()}..{teacher.action_high.tolist()} "
-                        f"but the environment {space.low.tolist()}..{space.high.tolist()}; use the teacher of this environment")
+        raise DataError(
+            f"teacher {teacher.identity!r} has bounds {teacher.action_low.tolist()}..{teacher.action_high.tolist()} "
+            f"but the environment {space.low.tolist()}..{space.high.tolist()}; use the teacher of this environment"
+        )
     rng = np.random.default_rng(seed)
     records: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
 
@@ -64,23 +68,28 @@ def collect_continuous(
     A = np.stack([r[1] for r in records])
     S = None if records[0][2] is None else np.stack([r[2] for r in records])
     env_id = env.spec.id if env.spec else type(env.unwrapped).__name__
-    meta: dict[str, Any] = {"source": "collect", "env": env_id, "teacher": teacher.identity, "seed": seed,
-                            "episodes": episodes, "action_kind": "continuous"}
+    meta: dict[str, Any] = {"source": "collect", "env": env_id, "teacher": teacher.identity, "seed": seed, "episodes": episodes, "action_kind": "continuous"}
     if store is not None:
         lengths = [len(r) for r in rewards]
         dones = np.zeros(len(X), dtype=bool)
         dones[np.cumsum(lengths) - 1] = True
         run_id = store.start_run(
-            teacher.action_names, teacher.feature_names, n_features=X.shape[1],
-            teacher=teacher.content_hash or teacher.identity, env=env_id, seed=seed, source="collect",
-            action_low=space.low, action_high=space.high,
+            teacher.action_names,
+            teacher.feature_names,
+            n_features=X.shape[1],
+            teacher=teacher.content_hash or teacher.identity,
+            env=env_id,
+            seed=seed,
+            source="collect",
+            action_low=space.low,
+            action_high=space.high,
         )
-        store.log_steps(run_id, X, A, episode=np.repeat(np.arange(len(lengths)), lengths),
-                        rewards=np.concatenate(rewards), dones=dones, stds=S)
+        store.log_steps(run_id, X, A, episode=np.repeat(np.arange(len(lengths)), lengths), rewards=np.concatenate(rewards), dones=dones, stds=S)
         meta["run_id"] = run_id
     weights = None
     if weighting is not None:
         weights, meta["weighting"] = continuous_weights(teacher, X, weighting)
-    dataset = DistillDataset(X, A, teacher.action_names, teacher.feature_names, weights, meta,
-                             action_kind="continuous", action_std=S, action_low=space.low, action_high=space.high)
+    dataset = DistillDataset(
+        X, A, teacher.action_names, teacher.feature_names, weights, meta, action_kind="continuous", action_std=S, action_low=space.low, action_high=space.high
+    )
     return Rollouts(dataset, np.array([sum(r) for r in rewards], dtype=np.float64))

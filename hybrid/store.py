@@ -43,13 +43,12 @@ class TrajectoryStore:
             self.db = sqlite_utils.Database(self.path)
             self._create_schema()
         except (sqlite3.Error, OSError) as e:
-            raise DataError(f"cannot open trajectory store {self.path}: {e}; pass a writable path to a new file or an "
-                            "existing store") from None
+            raise DataError(f"cannot open trajectory store {self.path}: {e}; pass a writable path to a new file or an existing store") from None
         self._runs: dict[int, tuple[int, int]] = {}  # run id -> (n_features, n_actions)
         self._spaces: dict[int, dict[str, Any] | None] = {}  # run id -> continuous action space or None
         self._episodes: dict[tuple[int, int], list[int]] = {}  # (run, episode) -> [episode row id, next t]
 
-    def __enter__(self) -> "TrajectoryStore":
+    def __enter__(self) -> TrajectoryStore:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -61,20 +60,49 @@ class TrajectoryStore:
 
     def _create_schema(self) -> None:
         with self.db.atomic():
-            self.db["runs"].create({
-                "id": int, "teacher": str, "env": str, "seed": int, "created_at": str, "source": str,
-                "action_names": str, "feature_names": str, "n_features": int, "meta": str,
-            }, pk="id", not_null={"created_at", "source", "action_names", "n_features"}, if_not_exists=True)
+            self.db["runs"].create(
+                {
+                    "id": int,
+                    "teacher": str,
+                    "env": str,
+                    "seed": int,
+                    "created_at": str,
+                    "source": str,
+                    "action_names": str,
+                    "feature_names": str,
+                    "n_features": int,
+                    "meta": str,
+                },
+                pk="id",
+                not_null={"created_at", "source", "action_names", "n_features"},
+                if_not_exists=True,
+            )
             self.db["episodes"].create(
-                {"id": int, "run_id": int, "episode": int}, pk="id",
-                foreign_keys=[("run_id", "runs", "id")], not_null={"run_id", "episode"}, if_not_exists=True,
+                {"id": int, "run_id": int, "episode": int},
+                pk="id",
+                foreign_keys=[("run_id", "runs", "id")],
+                not_null={"run_id", "episode"},
+                if_not_exists=True,
             )
             self.db["episodes"].create_index(["run_id", "episode"], unique=True, if_not_exists=True)
-            self.db["steps"].create({
-                "id": int, "run_id": int, "episode_id": int, "t": int, "state": bytes, "probs": bytes,
-                "action": int, "reward": float, "done": int, "trace": str,
-            }, pk="id", foreign_keys=[("run_id", "runs", "id"), ("episode_id", "episodes", "id")],
-                not_null={"run_id", "episode_id", "t", "state", "probs", "done"}, if_not_exists=True)
+            self.db["steps"].create(
+                {
+                    "id": int,
+                    "run_id": int,
+                    "episode_id": int,
+                    "t": int,
+                    "state": bytes,
+                    "probs": bytes,
+                    "action": int,
+                    "reward": float,
+                    "done": int,
+                    "trace": str,
+                },
+                pk="id",
+                foreign_keys=[("run_id", "runs", "id"), ("episode_id", "episodes", "id")],
+                not_null={"run_id", "episode_id", "t", "state", "probs", "done"},
+                if_not_exists=True,
+            )
             self.db["steps"].create_index(["run_id"], if_not_exists=True)
             # continuous actions, added to stores created before them: bounds per run, std per step
             if "action_space" not in self.db["runs"].columns_dict:
@@ -111,14 +139,24 @@ class TrajectoryStore:
         if len(action_names) < (1 if space else 2) or len(set(action_names)) != len(action_names):
             raise DataError(f"action_names must hold at least {1 if space else 2} unique names; got {action_names}")
         with self.db.atomic():
-            run_id = self.db["runs"].insert({
-                "teacher": teacher, "env": env, "seed": seed, "source": source,
-                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "action_names": json.dumps(action_names),
-                "feature_names": None if feature_names is None else json.dumps([str(f) for f in feature_names]),
-                "n_features": int(n_features), "meta": json.dumps(meta or {}, sort_keys=True, default=str),
-                "action_space": None if space is None else json.dumps(space),
-            }).last_pk
+            run_id = (
+                self.db["runs"]
+                .insert(
+                    {
+                        "teacher": teacher,
+                        "env": env,
+                        "seed": seed,
+                        "source": source,
+                        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "action_names": json.dumps(action_names),
+                        "feature_names": None if feature_names is None else json.dumps([str(f) for f in feature_names]),
+                        "n_features": int(n_features),
+                        "meta": json.dumps(meta or {}, sort_keys=True, default=str),
+                        "action_space": None if space is None else json.dumps(space),
+                    }
+                )
+                .last_pk
+            )
         self._runs[run_id] = (int(n_features), len(action_names))
         self._spaces[run_id] = space
         return run_id
@@ -181,9 +219,7 @@ class TrajectoryStore:
         X = np.ascontiguousarray(states, dtype=_LE_F32)
         P = np.ascontiguousarray(probs, dtype=_LE_F32)
         if X.ndim != 2 or X.shape[1] != n_features or P.shape != (X.shape[0], n_actions):
-            raise DataError(
-                f"run {run_id} logs states [n, {n_features}] and probs [n, {n_actions}]; got {X.shape} and {P.shape}"
-            )
+            raise DataError(f"run {run_id} logs states [n, {n_features}] and probs [n, {n_actions}]; got {X.shape} and {P.shape}")
         if not np.isfinite(X).all():
             raise DataError(f"states hold NaN or infinity (first at row {int(np.argwhere(~np.isfinite(X))[0][0])}); log finite states")
         std_blobs: Sequence[bytes | None] = [None] * len(X)
@@ -195,8 +231,9 @@ class TrajectoryStore:
             if actions is not None:
                 raise DataError(f"run {run_id} is continuous: its actions are the vectors in probs; pass actions=None")
             # bounds and finiteness are checked the same way a dataset checks them
-            DistillDataset(X, P, [f"a{i}" for i in range(n_actions)], action_kind="continuous",
-                           action_std=stds, action_low=space["low"], action_high=space["high"])
+            DistillDataset(
+                X, P, [f"a{i}" for i in range(n_actions)], action_kind="continuous", action_std=stds, action_low=space["low"], action_high=space["high"]
+            )
             if stds is not None:
                 S = np.ascontiguousarray(stds, dtype=_LE_F32)
                 std_blobs = [row.tobytes() for row in S]
@@ -214,25 +251,31 @@ class TrajectoryStore:
                 # sqlite-utils owns the schema and the transaction; this hot insert goes straight to
                 # its connection because per-value JSON checks in insert_all cost 60% of the time
                 self.db.conn.executemany(
-                    "insert into steps (run_id, episode_id, t, state, probs, action, reward, done, trace, std) "
-                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    zip(itertools.repeat(run_id), episode_ids, steps,
-                        (xb[i:i + sx] for i in range(0, len(xb), sx)), (pb[i:i + sp] for i in range(0, len(pb), sp)),
-                        actions, rewards, done_flags, trace_text, std_blobs),
+                    "insert into steps (run_id, episode_id, t, state, probs, action, reward, done, trace, std) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    zip(
+                        itertools.repeat(run_id),
+                        episode_ids,
+                        steps,
+                        (xb[i : i + sx] for i in range(0, len(xb), sx)),
+                        (pb[i : i + sp] for i in range(0, len(pb), sp)),
+                        actions,
+                        rewards,
+                        done_flags,
+                        trace_text,
+                        std_blobs,
+                    ),
                 )
         except BaseException:
             self._episodes.clear()  # rolled back: cached episode ids and step counters are no longer true
             raise
         return n
 
-    def _ingest(self, decisions: Decisions | RecordDecisions, path: Path, source: str, teacher: str | None, env: str | None,
-                action_space: Any = None) -> int:
+    def _ingest(self, decisions: Decisions | RecordDecisions, path: Path, source: str, teacher: str | None, env: str | None, action_space: Any = None) -> int:
         if isinstance(decisions, RecordDecisions):  # structured states: hybrid.records stores them as JSON
             from hybrid.records import store_record_run
 
             try:
-                return store_record_run(self, decisions, {"file": path.name, "file_hash": hash_file(path)},
-                                        source=source, teacher=teacher, env=env)
+                return store_record_run(self, decisions, {"file": path.name, "file_hash": hash_file(path)}, source=source, teacher=teacher, env=env)
             except BaseException:
                 self._runs.clear()
                 self._episodes.clear()
@@ -247,24 +290,38 @@ class TrajectoryStore:
         try:
             with self.db.atomic():
                 run_id = self.start_run(
-                    decisions.action_names, decisions.feature_names, n_features=decisions.states.shape[1],
-                    teacher=teacher, env=env, source=source, meta={"file": path.name, "file_hash": hash_file(path)},
+                    decisions.action_names,
+                    decisions.feature_names,
+                    n_features=decisions.states.shape[1],
+                    teacher=teacher,
+                    env=env,
+                    source=source,
+                    meta={"file": path.name, "file_hash": hash_file(path)},
                     **bounds,
                 )
                 actions = None if bounds else [None if a < 0 else int(a) for a in decisions.actions]
                 rewards = [None if np.isnan(r) else float(r) for r in decisions.rewards]
                 traces = [None if t is None else json.loads(t) for t in decisions.traces]
-                self.log_steps(run_id, decisions.states, decisions.probs, episode=decisions.episodes,
-                               actions=actions, rewards=rewards, dones=decisions.dones, traces=traces,
-                               stds=decisions.stds)
+                self.log_steps(
+                    run_id,
+                    decisions.states,
+                    decisions.probs,
+                    episode=decisions.episodes,
+                    actions=actions,
+                    rewards=rewards,
+                    dones=decisions.dones,
+                    traces=traces,
+                    stds=decisions.stds,
+                )
         except BaseException:
             self._runs.clear()
             self._episodes.clear()
             raise
         return run_id
 
-    def ingest_jsonl(self, path: str | Path, *, teacher: str | None = None, env: str | None = None,
-                     action_space: Any = None, fields: dict[str, str] | None = None) -> int:
+    def ingest_jsonl(
+        self, path: str | Path, *, teacher: str | None = None, env: str | None = None, action_space: Any = None, fields: dict[str, str] | None = None
+    ) -> int:
         """Store the decisions of a JSONL file as a new run (all or nothing); returns the run id.
 
         Continuous actions take their bounds from ``action_space`` (a gymnasium ``Box``) when
@@ -274,8 +331,9 @@ class TrajectoryStore:
         path = Path(path)
         return self._ingest(read_jsonl(path, fields=fields), path, "jsonl", teacher, env, action_space)
 
-    def ingest_csv(self, path: str | Path, *, teacher: str | None = None, env: str | None = None,
-                   action_space: Any = None, fields: dict[str, str] | None = None) -> int:
+    def ingest_csv(
+        self, path: str | Path, *, teacher: str | None = None, env: str | None = None, action_space: Any = None, fields: dict[str, str] | None = None
+    ) -> int:
         """Store the decisions of a CSV file as a new run (all or nothing); as ``ingest_jsonl``."""
         path = Path(path)
         return self._ingest(read_csv(path, fields=fields), path, "csv", teacher, env, action_space)
@@ -301,7 +359,8 @@ class TrajectoryStore:
         """Sum of logged rewards of each episode of ``run_id``, by episode number."""
         rows = self.db.execute(
             "select e.episode, coalesce(sum(s.reward), 0) from episodes e left join steps s on s.episode_id = e.id "
-            "where e.run_id = ? group by e.id order by e.episode", [run_id],
+            "where e.run_id = ? group by e.id order by e.episode",
+            [run_id],
         ).fetchall()
         return np.asarray([r[1] for r in rows], dtype=np.float64)
 
@@ -335,9 +394,7 @@ class TrajectoryStore:
                     f"{first['action_names']} and {first['feature_names']}; pass runs=[...] with matching names"
                 )
         ids = [r["id"] for r in chosen]
-        cursor = self.db.execute(
-            f"select state, probs, std from steps where run_id in ({','.join('?' * len(ids))}) order by id", ids
-        )
+        cursor = self.db.execute(f"select state, probs, std from steps where run_id in ({','.join('?' * len(ids))}) order by id", ids)
         states, probs, stds = [], [], []
         while batch := cursor.fetchmany(100_000):
             s, p, sd = zip(*batch)
@@ -355,8 +412,15 @@ class TrajectoryStore:
             return DistillDataset(X.reshape(-1, d), P.reshape(-1, k), first["action_names"], first["feature_names"], meta=meta)
         std = None if any(b is None for b in stds) else np.frombuffer(b"".join(stds), dtype=_LE_F32).reshape(-1, k)
         return DistillDataset(
-            X.reshape(-1, d), P.reshape(-1, k), first["action_names"], first["feature_names"], meta=meta,
-            action_kind="continuous", action_std=std, action_low=space["low"], action_high=space["high"],
+            X.reshape(-1, d),
+            P.reshape(-1, k),
+            first["action_names"],
+            first["feature_names"],
+            meta=meta,
+            action_kind="continuous",
+            action_std=std,
+            action_low=space["low"],
+            action_high=space["high"],
         )
 
 

@@ -66,10 +66,7 @@ class Teacher:
         if self._action_names is None:
             names = getattr(self._proba_fn, "action_names", None)
             if names is None:
-                raise TeacherError(
-                    f"teacher {self.identity!r} has not named its actions yet; pass "
-                    "action_names=[...] to as_teacher or call predict_proba once"
-                )
+                raise TeacherError(f"teacher {self.identity!r} has not named its actions yet; pass action_names=[...] to as_teacher or call predict_proba once")
             self._action_names = _names(names, "action_names")
         return self._action_names
 
@@ -93,8 +90,7 @@ class Teacher:
             raise DataError(f"state {row} holds NaN or infinity; a teacher can only label finite states")
         if self.feature_names is not None and a.shape[1] != len(self.feature_names):
             raise DataError(
-                f"states have {a.shape[1]} features but teacher {self.identity!r} takes "
-                f"{len(self.feature_names)} ({', '.join(self.feature_names)})"
+                f"states have {a.shape[1]} features but teacher {self.identity!r} takes {len(self.feature_names)} ({', '.join(self.feature_names)})"
             )
         return a
 
@@ -132,8 +128,7 @@ def validate_proba(out: Any, n_states: int, n_actions: int, identity: str = "tea
         raise TeacherError(f"teacher {identity!r} returned non-numeric output ({e}); return an array [n, k] of probabilities") from None
     if P.shape != (n_states, n_actions):
         raise TeacherError(
-            f"teacher {identity!r} returned shape {P.shape} for {n_states} states; expected "
-            f"[{n_states}, {n_actions}] (one probability per action per state)"
+            f"teacher {identity!r} returned shape {P.shape} for {n_states} states; expected [{n_states}, {n_actions}] (one probability per action per state)"
         )
     bad = ~np.isfinite(P)
     if bad.any():

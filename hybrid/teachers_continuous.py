@@ -59,8 +59,9 @@ class ContinuousTeacher:
         names = action_names or tuple(f"action_{i}" for i in range(len(low)))
         self.action_names = _names(names, "action_names")
         if len(self.action_names) != len(low):
-            raise TeacherError(f"teacher {identity!r} names {len(self.action_names)} action dimensions but its "
-                               f"bounds have {len(low)}; give one name per dimension")
+            raise TeacherError(
+                f"teacher {identity!r} names {len(self.action_names)} action dimensions but its bounds have {len(low)}; give one name per dimension"
+            )
         self.feature_names = None if feature_names is None else _names(feature_names, "feature_names")
         self.ops_per_decision = None if ops_per_decision is None else float(ops_per_decision)
         self.identity = identity
@@ -86,8 +87,9 @@ class ContinuousTeacher:
             row = int(np.argwhere(~np.isfinite(a))[0][0])
             raise DataError(f"state {row} holds NaN or infinity; a teacher can only label finite states")
         if self.feature_names is not None and a.shape[1] != len(self.feature_names):
-            raise DataError(f"states have {a.shape[1]} features but teacher {self.identity!r} takes "
-                            f"{len(self.feature_names)} ({', '.join(self.feature_names)})")
+            raise DataError(
+                f"states have {a.shape[1]} features but teacher {self.identity!r} takes {len(self.feature_names)} ({', '.join(self.feature_names)})"
+            )
         return a
 
     def predict(self, X: Any) -> np.ndarray:
@@ -111,8 +113,7 @@ class ContinuousTeacher:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Not defined for continuous actions; raises ``TeacherError`` saying what to use."""
-        raise TeacherError(f"teacher {self.identity!r} acts with continuous actions and has no action "
-                           "probabilities; use predict(X) for its actions")
+        raise TeacherError(f"teacher {self.identity!r} acts with continuous actions and has no action probabilities; use predict(X) for its actions")
 
     def q_values(self, X: Any) -> None:
         """Continuous teachers expose no Q-table."""
@@ -138,8 +139,9 @@ def validate_actions(out: Any, n_states: int, n_actions: int, identity: str, wha
         )
     bad = ~np.isfinite(A)
     if bad.any():
-        raise TeacherError(f"teacher {identity!r} returned NaN or infinity in its {what} at row "
-                           f"{int(np.argwhere(bad)[0][0])}; check the teacher's input scaling")
+        raise TeacherError(
+            f"teacher {identity!r} returned NaN or infinity in its {what} at row {int(np.argwhere(bad)[0][0])}; check the teacher's input scaling"
+        )
     return A
 
 
@@ -167,8 +169,7 @@ def is_continuous(obj: Any, action_space: Any = None) -> bool:
     return is_sb3_model(obj) and isinstance(obj.action_space, spaces.Box)
 
 
-def continuous_teacher(obj: Any, action_names: Sequence[str] | None, feature_names: Sequence[str] | None,
-                       action_space: Any) -> ContinuousTeacher:
+def continuous_teacher(obj: Any, action_names: Sequence[str] | None, feature_names: Sequence[str] | None, action_space: Any) -> ContinuousTeacher:
     """Adapt ``obj`` (see the module docstring for what is accepted) into a ``ContinuousTeacher``."""
     from hybrid.teachers import _linear_macs, _module_hash, is_sb3_model
 
@@ -187,8 +188,7 @@ def continuous_teacher(obj: Any, action_names: Sequence[str] | None, feature_nam
     elif getattr(obj, "action_low", None) is not None:
         low, high = obj.action_low, obj.action_high
     else:
-        raise TeacherError(f"{type(obj).__name__} declares continuous actions but no bounds; pass "
-                           "as_teacher(obj, action_space=env.action_space)")
+        raise TeacherError(f"{type(obj).__name__} declares continuous actions but no bounds; pass as_teacher(obj, action_space=env.action_space)")
     names = action_names or getattr(obj, "action_names", None)
     features = feature_names or getattr(obj, "feature_names", None)
     identity = getattr(obj, "identity", None) or type(obj).__name__
@@ -222,11 +222,21 @@ def continuous_teacher(obj: Any, action_names: Sequence[str] | None, feature_nam
         fn = obj
         identity = getattr(obj, "__name__", identity)
     else:
-        raise TeacherError(f"cannot use a {type(obj).__name__} as a continuous teacher; pass a callable X[n, d] -> "
-                           "A[n, m], a torch module returning actions, or an SB3 model with a Box action space")
-    return ContinuousTeacher(fn, low, high, names, feature_names=features, std_fn=std_fn,
-                             ops_per_decision=ops if isinstance(ops, (int, float)) else None,
-                             identity=identity, content_hash=content_hash)
+        raise TeacherError(
+            f"cannot use a {type(obj).__name__} as a continuous teacher; pass a callable X[n, d] -> "
+            "A[n, m], a torch module returning actions, or an SB3 model with a Box action space"
+        )
+    return ContinuousTeacher(
+        fn,
+        low,
+        high,
+        names,
+        feature_names=features,
+        std_fn=std_fn,
+        ops_per_decision=ops if isinstance(ops, (int, float)) else None,
+        identity=identity,
+        content_hash=content_hash,
+    )
 
 
 def _is_discrete(obj: Any) -> bool:
@@ -276,8 +286,18 @@ def _sb3_continuous(model: Any, action_names: Sequence[str] | None, feature_name
             def std_fn(X: np.ndarray) -> np.ndarray:
                 with torch.no_grad():
                     return policy.get_distribution(policy.obs_to_tensor(X)[0]).distribution.stddev.float().numpy()
-    return ContinuousTeacher(act, low, high, action_names, feature_names=feature_names, std_fn=std_fn,
-                             ops_per_decision=ops, identity=f"sb3:{name}", content_hash=_module_hash(policy))
+
+    return ContinuousTeacher(
+        act,
+        low,
+        high,
+        action_names,
+        feature_names=feature_names,
+        std_fn=std_fn,
+        ops_per_decision=ops,
+        identity=f"sb3:{name}",
+        content_hash=_module_hash(policy),
+    )
 
 
 def continuous_weights(teacher: Any, X: np.ndarray, kind: str) -> tuple[np.ndarray, str]:
@@ -291,8 +311,7 @@ def continuous_weights(teacher: Any, X: np.ndarray, kind: str) -> tuple[np.ndarr
         raise DataError(f"weighting must be None, 'q', 'margin' or 'std'; got {kind!r}")
     std = teacher.action_std(X)
     if std is None:
-        raise DataError(f"teacher {teacher.identity!r} has no action std, so states cannot be weighted by its "
-                        "certainty; use weighting=None")
+        raise DataError(f"teacher {teacher.identity!r} has no action std, so states cannot be weighted by its certainty; use weighting=None")
     rel = (std / (teacher.action_high - teacher.action_low)).mean(axis=1)
     w = 1.0 / (rel + STD_FLOOR)
     return (w / w.mean()).astype(np.float32), "std"

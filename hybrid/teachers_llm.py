@@ -32,8 +32,7 @@ import numpy as np
 from hybrid.errors import DataError, TeacherError
 from provenance.hashing import hash_json
 
-DEFAULT_TEMPLATE = ("Choose the tool that should handle this request. Options: {actions}.\n"
-                    "Request: {text}\nAnswer with the option name only.")
+DEFAULT_TEMPLATE = "Choose the tool that should handle this request. Options: {actions}.\nRequest: {text}\nAnswer with the option name only."
 _RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
 
@@ -55,10 +54,24 @@ class LLMTeacher:
 
     state_kind = "record"
 
-    def __init__(self, endpoint: str, model: str, action_names: Sequence[str], prompt_template: str = DEFAULT_TEMPLATE, *,
-                 cache: Any = None, system: str | None = None, temperature: float = 0.0, max_tokens: int = 8,
-                 top_logprobs: int = 20, seed: int | None = 0, timeout_s: float = 60.0, max_retries: int = 4,
-                 backoff_s: float = 0.5, api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        model: str,
+        action_names: Sequence[str],
+        prompt_template: str = DEFAULT_TEMPLATE,
+        *,
+        cache: Any = None,
+        system: str | None = None,
+        temperature: float = 0.0,
+        max_tokens: int = 8,
+        top_logprobs: int = 20,
+        seed: int | None = 0,
+        timeout_s: float = 60.0,
+        max_retries: int = 4,
+        backoff_s: float = 0.5,
+        api_key: str | None = None,
+    ) -> None:
         if not endpoint.startswith(("http://", "https://")):
             raise TeacherError(f"endpoint must be an http(s) URL such as http://127.0.0.1:8000/v1; got {endpoint!r}")
         names = [str(a) for a in action_names]
@@ -90,8 +103,16 @@ class LLMTeacher:
     @property
     def content_hash(self) -> str:
         """Identity in the ledger: endpoint, model, prompt-template hash, labels and parameters."""
-        return hash_json({"kind": "llm-chat-completions", "endpoint": self.endpoint, "model": self.model,
-                          "prompt_template_hash": self.prompt_hash, "actions": list(self.action_names), "params": self.params})
+        return hash_json(
+            {
+                "kind": "llm-chat-completions",
+                "endpoint": self.endpoint,
+                "model": self.model,
+                "prompt_template_hash": self.prompt_hash,
+                "actions": list(self.action_names),
+                "params": self.params,
+            }
+        )
 
     @property
     def prompt_hash(self) -> str:
@@ -106,8 +127,9 @@ class LLMTeacher:
         try:
             return self.prompt_template.format(**values, actions=", ".join(self.action_names), state=json.dumps(dict(state), sort_keys=True))
         except KeyError as e:
-            raise DataError(f"the prompt template uses field {e.args[0]!r}, which this state lacks (it has {sorted(state)}); "
-                            "log the field or change the template") from None
+            raise DataError(
+                f"the prompt template uses field {e.args[0]!r}, which this state lacks (it has {sorted(state)}); log the field or change the template"
+            ) from None
 
     def predict_proba(self, states: Any) -> np.ndarray:
         """float32 ``[n, k]``: the label probabilities of each state (one dict is one row)."""
@@ -120,8 +142,13 @@ class LLMTeacher:
         from hybrid.featurize import infer_kinds
         from hybrid.records import RecordDataset
 
-        return RecordDataset(states, self.predict_proba(states), self.action_names, infer_kinds(states, fields),
-                             meta={"teacher": self.identity, "teacher_hash": self.content_hash})
+        return RecordDataset(
+            states,
+            self.predict_proba(states),
+            self.action_names,
+            infer_kinds(states, fields),
+            meta={"teacher": self.identity, "teacher_hash": self.content_hash},
+        )
 
     # -- one call ---------------------------------------------------------------------------------
     def _one(self, state: Mapping[str, Any]) -> list[float]:
@@ -145,10 +172,17 @@ class LLMTeacher:
     def _remember(self, key: str, body: dict, response: dict) -> None:
         if self._store is not None:
             with self._store.db.atomic():
-                self._store.db["llm_calls"].insert({
-                    "key": key, "endpoint": self.endpoint, "model": self.model, "request": json.dumps(body, sort_keys=True),
-                    "response": json.dumps(response, sort_keys=True), "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                }, replace=True)
+                self._store.db["llm_calls"].insert(
+                    {
+                        "key": key,
+                        "endpoint": self.endpoint,
+                        "model": self.model,
+                        "request": json.dumps(body, sort_keys=True),
+                        "response": json.dumps(response, sort_keys=True),
+                        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    },
+                    replace=True,
+                )
 
     def _post(self, body: dict) -> dict:
         """POST ``/chat/completions`` with retries and exponential back-off."""
@@ -202,8 +236,10 @@ def label_probabilities(response: Mapping[str, Any], labels: Sequence[str]) -> l
     if total > 0:
         return [p / total for p in probs]
     if sampled is None:
-        raise TeacherError(f"the model answered {answer!r}, which is none of the labels {list(labels)}, and gave no usable "
-                           "log-probabilities; make the prompt ask for one label only")
+        raise TeacherError(
+            f"the model answered {answer!r}, which is none of the labels {list(labels)}, and gave no usable "
+            "log-probabilities; make the prompt ask for one label only"
+        )
     return [float(i == sampled) for i in range(len(labels))]
 
 
@@ -224,6 +260,5 @@ def _open_cache(cache: Any) -> Any:
     from hybrid.store import TrajectoryStore
 
     store = cache if isinstance(cache, TrajectoryStore) else TrajectoryStore(Path(cache))
-    store.db["llm_calls"].create({"key": str, "endpoint": str, "model": str, "request": str, "response": str, "created_at": str},
-                                 pk="key", if_not_exists=True)
+    store.db["llm_calls"].create({"key": str, "endpoint": str, "model": str, "request": str, "response": str, "created_at": str}, pk="key", if_not_exists=True)
     return store

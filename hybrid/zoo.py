@@ -61,14 +61,10 @@ class PolicyTeacher(nn.Module):
             bias = np.asarray(bias, dtype=np.float32)
             if weight.ndim != 2 or bias.shape != (weight.shape[0],):
                 raise TeacherError(
-                    f"teacher {env_id!r} layer {i}: weight {weight.shape} and bias {bias.shape} "
-                    "do not form a Linear layer (weight is [out, in], bias is [out])"
+                    f"teacher {env_id!r} layer {i}: weight {weight.shape} and bias {bias.shape} do not form a Linear layer (weight is [out, in], bias is [out])"
                 )
             if i and weight.shape[1] != layers[i - 1][0].shape[0]:
-                raise TeacherError(
-                    f"teacher {env_id!r} layer {i} takes {weight.shape[1]} inputs but the "
-                    f"previous layer gives {layers[i - 1][0].shape[0]}"
-                )
+                raise TeacherError(f"teacher {env_id!r} layer {i} takes {weight.shape[1]} inputs but the previous layer gives {layers[i - 1][0].shape[0]}")
             linear = nn.Linear(weight.shape[1], weight.shape[0])
             with torch.no_grad():
                 linear.weight.copy_(torch.from_numpy(weight))
@@ -89,7 +85,7 @@ class PolicyTeacher(nn.Module):
         self.content_hash = content_hash
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray], **meta: Any) -> "PolicyTeacher":
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], **meta: Any) -> PolicyTeacher:
         """Build from ``layer{i}.weight`` / ``layer{i}.bias`` arrays (the ``.npz`` layout)."""
         layers = []
         while layer_keys(len(layers))[0] in arrays:
@@ -118,10 +114,7 @@ class PolicyTeacher(nn.Module):
         if X.ndim == 1:
             X = X[None, :]
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
-            raise DataError(
-                f"X has shape {X.shape}; teacher {self.env_id!r} takes [n, "
-                f"{len(self.feature_names)}] states ({', '.join(self.feature_names)})"
-            )
+            raise DataError(f"X has shape {X.shape}; teacher {self.env_id!r} takes [n, {len(self.feature_names)}] states ({', '.join(self.feature_names)})")
         if not np.isfinite(X).all():
             raise DataError("X contains NaN or infinity; pass finite environment states")
         with torch.no_grad():
@@ -153,13 +146,10 @@ def available_teachers(directory: Path | str | None = None, action_kind: str | N
     """Environment ids with a committed teacher, sorted; only those of ``action_kind``
     (``"discrete"`` or ``"continuous"``) when given."""
     index = read_index(directory)
-    return sorted(e for e, entry in index.items()
-                  if action_kind is None or entry.get("action_kind", "discrete") == action_kind)
+    return sorted(e for e, entry in index.items() if action_kind is None or entry.get("action_kind", "discrete") == action_kind)
 
 
-def load_teacher(
-    env_id: str, directory: Path | str | None = None
-) -> PolicyTeacher | ContinuousPolicyTeacher:
+def load_teacher(env_id: str, directory: Path | str | None = None) -> PolicyTeacher | ContinuousPolicyTeacher:
     """Load the committed teacher for ``env_id`` after checking its file's SHA-256.
 
     Raises ``TeacherError`` when the environment has no teacher (naming those that exist) or
@@ -169,10 +159,7 @@ def load_teacher(
     index = read_index(directory)
     if env_id not in index:
         known = ", ".join(sorted(index)) or "none"
-        raise TeacherError(
-            f"no committed teacher for {env_id!r}; known teachers: {known}. Train one with "
-            f"`python examples/train_teachers.py --env {env_id}`"
-        )
+        raise TeacherError(f"no committed teacher for {env_id!r}; known teachers: {known}. Train one with `python examples/train_teachers.py --env {env_id}`")
     entry = index[env_id]
     path = directory / entry["file"]
     if not path.exists():
@@ -237,8 +224,7 @@ class ContinuousPolicyTeacher(nn.Module):
         acts = {"relu": nn.ReLU, "tanh": nn.Tanh}
         if activation not in acts or squash not in ("tanh", "clip"):
             raise TeacherError(
-                f"teacher {env_id!r}: activation {activation!r} / squash {squash!r} unknown; "
-                "use activation relu|tanh and squash tanh|clip in index.json"
+                f"teacher {env_id!r}: activation {activation!r} / squash {squash!r} unknown; use activation relu|tanh and squash tanh|clip in index.json"
             )
         modules: list[nn.Module] = []
         for i, (weight, bias) in enumerate(layers):
@@ -251,9 +237,13 @@ class ContinuousPolicyTeacher(nn.Module):
         low = np.asarray(action_low, dtype=np.float32).ravel()
         high = np.asarray(action_high, dtype=np.float32).ravel()
         n_in, n_out = self.linears[0].in_features, self.mean.out_features
-        if len(feature_names) != n_in or len(action_names) != n_out or low.shape != (n_out,) \
-                or high.shape != (n_out,) or not (np.isfinite(low).all() and np.isfinite(high).all()
-                                                   and (high > low).all()):
+        if (
+            len(feature_names) != n_in
+            or len(action_names) != n_out
+            or low.shape != (n_out,)
+            or high.shape != (n_out,)
+            or not (np.isfinite(low).all() and np.isfinite(high).all() and (high > low).all())
+        ):
             raise TeacherError(
                 f"teacher {env_id!r} maps {n_in} features to {n_out} actions but names "
                 f"{len(feature_names)} features, {len(action_names)} actions and bounds "
@@ -284,8 +274,7 @@ class ContinuousPolicyTeacher(nn.Module):
             log_std = (arrays["log_std.weight"], arrays["log_std.bias"])
         elif "log_std" in arrays:
             log_std = arrays["log_std"]
-        return cls(layers, action_low=arrays["action_low"], action_high=arrays["action_high"],
-                   log_std=log_std, **meta)
+        return cls(layers, action_low=arrays["action_low"], action_high=arrays["action_high"], log_std=log_std, **meta)
 
     @property
     def linears(self) -> list[nn.Linear]:
@@ -311,10 +300,7 @@ class ContinuousPolicyTeacher(nn.Module):
         X = np.asarray(X, dtype=np.float32)
         X = X[None, :] if X.ndim == 1 else X
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
-            raise DataError(
-                f"X has shape {X.shape}; teacher {self.env_id!r} takes [n, "
-                f"{len(self.feature_names)}] states ({', '.join(self.feature_names)})"
-            )
+            raise DataError(f"X has shape {X.shape}; teacher {self.env_id!r} takes [n, {len(self.feature_names)}] states ({', '.join(self.feature_names)})")
         if not np.isfinite(X).all():
             raise DataError("X contains NaN or infinity; pass finite environment states")
         return torch.tensor(X)
@@ -355,8 +341,7 @@ def _linear(env_id: str, i: int, weight: np.ndarray, bias: np.ndarray) -> nn.Lin
     bias = np.asarray(bias, dtype=np.float32)
     if weight.ndim != 2 or bias.shape != (weight.shape[0],):
         raise TeacherError(
-            f"teacher {env_id!r} layer {i}: weight {weight.shape} and bias {bias.shape} "
-            "do not form a Linear layer (weight is [out, in], bias is [out])"
+            f"teacher {env_id!r} layer {i}: weight {weight.shape} and bias {bias.shape} do not form a Linear layer (weight is [out, in], bias is [out])"
         )
     linear = nn.Linear(weight.shape[1], weight.shape[0])
     with torch.no_grad():

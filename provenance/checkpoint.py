@@ -51,8 +51,7 @@ class Checkpoint:
 
     def statement(self) -> bytes:
         """The canonical JSON bytes that the signature covers."""
-        return canonical_json({"type": CHECKPOINT_TYPE, "size": self.size, "head": self.head, "root": self.root,
-                               "key_id": self.key_id, "time": self.time})
+        return canonical_json({"type": CHECKPOINT_TYPE, "size": self.size, "head": self.head, "root": self.root, "key_id": self.key_id, "time": self.time})
 
     def verify_signature(self, key: PublicKey) -> bool:
         """True when ``key`` made this checkpoint's signature."""
@@ -73,8 +72,7 @@ class Checkpoint:
         """Read a checkpoint written by ``save``; CheckpointError when unreadable or malformed."""
         d = _read_json(path, "checkpoint", CHECKPOINT_TYPE)
         try:
-            return cls(int(d["size"]), str(d["head"]), str(d["root"]), str(d["key_id"]), str(d["time"]),
-                       bytes.fromhex(d["signature"]))
+            return cls(int(d["size"]), str(d["head"]), str(d["root"]), str(d["key_id"]), str(d["time"]), bytes.fromhex(d["signature"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint {path} is malformed ({type(exc).__name__}: {exc})") from exc
 
@@ -156,8 +154,7 @@ class InclusionProof:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form, as written by ``provenance prove``."""
-        return {"type": PROOF_TYPE, "entry_hash": self.entry_hash, "index": self.index, "size": self.size,
-                "root": self.root, "path": list(self.path)}
+        return {"type": PROOF_TYPE, "entry_hash": self.entry_hash, "index": self.index, "size": self.size, "root": self.root, "path": list(self.path)}
 
     @classmethod
     def load(cls, path: PathLike) -> InclusionProof:

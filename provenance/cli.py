@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 EXAMPLES = """\
 examples:
@@ -242,11 +243,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (kept separate so tests and docs can inspect it)."""
     kinds = ("dataset", "teacher", "search", "model", "export", "key-rotation", "revocation", "note")
-    parser = argparse.ArgumentParser(prog="provenance", description="Hash-chained, Ed25519-signed lineage ledger: record, verify, prove.",
-                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="provenance",
+        description="Hash-chained, Ed25519-signed lineage ledger: record, verify, prove.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.add_argument("--passphrase-env", default="PROVENANCE_PASSPHRASE", metavar="NAME",
-                        help="environment variable holding the key passphrase (default: %(default)s)")
+    parser.add_argument(
+        "--passphrase-env", default="PROVENANCE_PASSPHRASE", metavar="NAME", help="environment variable holding the key passphrase (default: %(default)s)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
@@ -290,8 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ledger", required=True)
     p.add_argument("--key", required=True, help="private key file")
     p.add_argument("-o", "--output", required=True, metavar="FILE")
-    p.add_argument("--format", choices=("json", "note"), default="json",
-                   help="json (default) or note: a C2SP tlog-checkpoint signed note (origin, size, root; no head or time)")
+    p.add_argument(
+        "--format",
+        choices=("json", "note"),
+        default="json",
+        help="json (default) or note: a C2SP tlog-checkpoint signed note (origin, size, root; no head or time)",
+    )
     p.add_argument("--origin", metavar="NAME", help="the note's origin and key name (default: agent-distill.dev/ledger/ + entry 0's hash prefix)")
     p = add("prove", cmd_prove, "inclusion proof of one entry against a checkpoint")
     p.add_argument("ledger")

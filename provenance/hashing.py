@@ -17,7 +17,7 @@ from provenance.errors import HashingError
 PREFIX = "sha256:"
 
 
-def _digest(h: "hashlib._Hash") -> str:
+def _digest(h: hashlib._Hash) -> str:
     return PREFIX + h.hexdigest()
 
 
@@ -44,10 +44,7 @@ def _check_finite(obj: Any, where: str = "$") -> None:
     """Raise HashingError naming where ``obj`` holds a NaN, an infinity or a non-string key."""
     if isinstance(obj, float):
         if not math.isfinite(obj):
-            raise HashingError(
-                f"canonical JSON refuses {obj!r} at {where}: NaN and infinities have no JSON form; "
-                "replace them (e.g. with null) before hashing"
-            )
+            raise HashingError(f"canonical JSON refuses {obj!r} at {where}: NaN and infinities have no JSON form; replace them (e.g. with null) before hashing")
     elif isinstance(obj, dict):
         for k, v in obj.items():
             if not isinstance(k, str):
@@ -76,7 +73,7 @@ def canonical_json(obj: Any) -> bytes:
     except HashingError:
         raise
     except UnicodeEncodeError as exc:
-        raise HashingError(f"canonical JSON needs valid Unicode text; {exc.reason} at {exc.object[exc.start:exc.end]!r}") from exc
+        raise HashingError(f"canonical JSON needs valid Unicode text; {exc.reason} at {exc.object[exc.start : exc.end]!r}") from exc
     except ValueError as exc:  # a NaN or infinity inside a numpy scalar
         raise HashingError(f"canonical JSON refuses NaN and infinities ({exc}); replace them (e.g. with null) before hashing") from exc
 
@@ -135,9 +132,5 @@ def hash_dir(path: Any) -> str:
     root = Path(path)
     if not root.is_dir():
         raise NotADirectoryError(f"hash_dir needs a folder; {root} is not one")
-    manifest = {
-        p.relative_to(root).as_posix(): hash_file(p)
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+    manifest = {p.relative_to(root).as_posix(): hash_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
     return hash_json(manifest)

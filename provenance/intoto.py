@@ -42,9 +42,12 @@ def statement(entry: Entry) -> dict[str, Any]:
         "_type": STATEMENT_TYPE,
         "subject": [_descriptor(entry.subject) | {"name": entry.attrs.get("name", entry.subject)}],
         "predicateType": PREDICATE_TYPE,
-        "predicate": {"kind": entry.kind, "attrs": entry.attrs, "parents": [_descriptor(p) for p in entry.parents],
-                      "ledger": {"seq": entry.seq, "entry_hash": entry.entry_hash, "time": entry.time,
-                                 "key_id": entry.key_id}},
+        "predicate": {
+            "kind": entry.kind,
+            "attrs": entry.attrs,
+            "parents": [_descriptor(p) for p in entry.parents],
+            "ledger": {"seq": entry.seq, "entry_hash": entry.entry_hash, "time": entry.time, "key_id": entry.key_id},
+        },
     }
 
 
@@ -52,8 +55,11 @@ def envelope(entry: Entry, key: SigningKey) -> dict[str, Any]:
     """A DSSE envelope holding ``statement(entry)``, signed by ``key``."""
     payload = canonical_json(statement(entry))
     signature = key.sign(pae(PAYLOAD_TYPE, payload))
-    return {"payloadType": PAYLOAD_TYPE, "payload": base64.b64encode(payload).decode("ascii"),
-            "signatures": [{"keyid": key.key_id, "sig": base64.b64encode(signature).decode("ascii")}]}
+    return {
+        "payloadType": PAYLOAD_TYPE,
+        "payload": base64.b64encode(payload).decode("ascii"),
+        "signatures": [{"keyid": key.key_id, "sig": base64.b64encode(signature).decode("ascii")}],
+    }
 
 
 def verify_envelope(env: dict[str, Any], key: PublicKey) -> dict[str, Any]:

@@ -77,7 +77,7 @@ class SigningKey:
         return self.private_key.sign(message)
 
     @classmethod
-    def from_seed(cls, seed: bytes) -> "SigningKey":
+    def from_seed(cls, seed: bytes) -> SigningKey:
         """A key from its 32-byte RFC 8032 secret (for test vectors and deterministic fixtures)."""
         return cls(Ed25519PrivateKey.from_private_bytes(seed))
 
@@ -132,7 +132,7 @@ def load_key(path: PathLike, passphrase: str | bytes | None = None) -> SigningKe
     return SigningKey(private)
 
 
-def load_public_key(source: "PathLike | bytes | PublicKey | SigningKey") -> PublicKey:
+def load_public_key(source: PathLike | bytes | PublicKey | SigningKey) -> PublicKey:
     """A trusted public key from a ``.pub`` PEM file, PEM bytes, 32 raw bytes or a key object."""
     if isinstance(source, PublicKey):
         return source
@@ -151,7 +151,7 @@ def load_public_key(source: "PathLike | bytes | PublicKey | SigningKey") -> Publ
     return PublicKey(public.public_bytes(*_RAW))
 
 
-def load_public_keys(sources: "list[PathLike | bytes | PublicKey | SigningKey]") -> dict[str, PublicKey]:
+def load_public_keys(sources: list[PathLike | bytes | PublicKey | SigningKey]) -> dict[str, PublicKey]:
     """Trusted keys by key id; a folder among ``sources`` contributes every ``*.pub`` file in it."""
     keys: dict[str, PublicKey] = {}
     for source in sources:

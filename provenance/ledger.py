@@ -21,10 +21,11 @@ import json
 import re
 import sqlite3
 import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from provenance.errors import LedgerError
 from provenance.hashing import canonical_json, hash_bytes
@@ -79,22 +80,32 @@ class Entry:
     body: bytes = field(default=b"", repr=False, compare=False)
 
     @classmethod
-    def from_body(cls, body: bytes, entry_hash: str, signature: bytes) -> "Entry":
+    def from_body(cls, body: bytes, entry_hash: str, signature: bytes) -> Entry:
         """Rebuild an entry from its stored bytes; raises LedgerError when they are not an entry."""
         try:
             d = json.loads(body)
             if not isinstance(d["seq"], int) or not isinstance(d["attrs"], dict) or not isinstance(d["parents"], list):
                 raise TypeError("seq must be an integer, attrs an object and parents a list")
-            return cls(d["seq"], d["time"], d["kind"], d["subject"], tuple(d["parents"]), d["attrs"],
-                       d["prev"], d["key_id"], entry_hash, bytes(signature), bytes(body))
+            return cls(
+                d["seq"], d["time"], d["kind"], d["subject"], tuple(d["parents"]), d["attrs"], d["prev"], d["key_id"], entry_hash, bytes(signature), bytes(body)
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise LedgerError(f"entry body is not a ledger entry ({type(exc).__name__}: {exc})") from exc
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (signature in hex) for ``provenance log --json`` and friends."""
-        return {"seq": self.seq, "time": self.time, "kind": self.kind, "subject": self.subject,
-                "parents": list(self.parents), "attrs": self.attrs, "prev": self.prev,
-                "key_id": self.key_id, "entry_hash": self.entry_hash, "signature": self.signature.hex()}
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "kind": self.kind,
+            "subject": self.subject,
+            "parents": list(self.parents),
+            "attrs": self.attrs,
+            "prev": self.prev,
+            "key_id": self.key_id,
+            "entry_hash": self.entry_hash,
+            "signature": self.signature.hex(),
+        }
 
 
 def _ensure_wal(conn: sqlite3.Connection, path: Path) -> None:
@@ -170,8 +181,18 @@ def _body_parts(kind: str, subject: str, parents: tuple[str, ...], attrs: Mappin
     Keys in sorted order (attrs, key_id, kind, parents, prev, seq, subject, time), exactly as
     ``canonical_json`` of the whole entry would write them; a property test pins the equality.
     """
-    head = b"".join((b'{"attrs":', canonical_json(attrs), key_part, b',"kind":"', kind.encode(), b'","parents":[',
-                     b",".join(b'"' + p.encode() + b'"' for p in parents), b'],"prev":"'))
+    head = b"".join(
+        (
+            b'{"attrs":',
+            canonical_json(attrs),
+            key_part,
+            b',"kind":"',
+            kind.encode(),
+            b'","parents":[',
+            b",".join(b'"' + p.encode() + b'"' for p in parents),
+            b'],"prev":"',
+        )
+    )
     subject_part = canonical_json(subject) if kind == "note" else b'"' + subject.encode() + b'"'
     return head, b',"subject":' + subject_part
 
@@ -186,7 +207,7 @@ class Ledger:
         self.path = Path(path)
         self._conn = connect(self.path, create=create)
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self) -> Ledger:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -199,8 +220,7 @@ class Ledger:
     def __len__(self) -> int:
         return self._conn.execute("SELECT count(*) FROM entries").fetchone()[0]
 
-    def append(self, kind: str, subject: str, *, parents: Iterable[str] = (), attrs: Mapping[str, Any] | None = None,
-               key: SigningKey) -> Entry:
+    def append(self, kind: str, subject: str, *, parents: Iterable[str] = (), attrs: Mapping[str, Any] | None = None, key: SigningKey) -> Entry:
         """Sign and append one entry in its own durable transaction; returns it."""
         return self.append_many([{"kind": kind, "subject": subject, "parents": parents, "attrs": attrs}], key=key)[0]
 
@@ -300,4 +320,3 @@ class Ledger:
             return [hash_bytes(body) for (body,) in self._conn.execute("SELECT body FROM entries ORDER BY seq")]
         finally:
             self._conn.text_factory = str
-

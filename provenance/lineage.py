@@ -7,7 +7,8 @@ not when ``provenance`` is imported, so the CLI starts fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from provenance.ledger import Entry
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 ARTIFACT_KINDS = ("dataset", "teacher", "search", "model", "export", "note")
 
 
-def lineage_graph(entries: Iterable[Entry]) -> "nx.DiGraph":
+def lineage_graph(entries: Iterable[Entry]) -> nx.DiGraph:
     """DiGraph of subjects with ``kind``, ``seq`` and ``entry_hash`` of their latest entry."""
     import networkx as nx
 
@@ -31,21 +32,21 @@ def lineage_graph(entries: Iterable[Entry]) -> "nx.DiGraph":
     return graph
 
 
-def ancestors(graph: "nx.DiGraph", subject: str) -> set[str]:
+def ancestors(graph: nx.DiGraph, subject: str) -> set[str]:
     """Everything ``subject`` was derived from (empty when it is not in the graph)."""
     import networkx as nx
 
     return nx.ancestors(graph, subject) if subject in graph else set()
 
 
-def descendants(graph: "nx.DiGraph", subject: str) -> set[str]:
+def descendants(graph: nx.DiGraph, subject: str) -> set[str]:
     """Everything derived from ``subject`` (empty when it is not in the graph)."""
     import networkx as nx
 
     return nx.descendants(graph, subject) if subject in graph else set()
 
 
-def to_dot(graph: "nx.DiGraph", highlight: Iterable[str] = ()) -> str:
+def to_dot(graph: nx.DiGraph, highlight: Iterable[str] = ()) -> str:
     """Graphviz DOT text, labelled by kind and short hash; ``highlight`` nodes drawn bold red."""
     marked = set(highlight)
     lines = ["digraph lineage {", "  rankdir=LR;", "  node [shape=box, fontname=monospace];"]
@@ -54,4 +55,4 @@ def to_dot(graph: "nx.DiGraph", highlight: Iterable[str] = ()) -> str:
         style = ", color=red, penwidth=2" if node in marked else ""
         lines.append(f'  "{node}" [label="{label}"{style}];')
     lines += [f'  "{a}" -> "{b}";' for a, b in sorted(graph.edges())]
-    return "\n".join(lines + ["}"]) + "\n"
+    return "\n".join([*lines, "}"]) + "\n"

@@ -9,7 +9,7 @@ million leaves need no recursion). The empty tree's root is SHA-256 of nothing.
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 _sha256 = hashlib.sha256
 

@@ -28,8 +28,10 @@ MAX_SIGNATURES = 100
 def check_key_name(name: str) -> str:
     """``name`` when it is a valid key name (non-empty, no Unicode space, no ``+``); NoteError otherwise."""
     if not isinstance(name, str) or not name or "+" in name or any(c.isspace() for c in name) or not _printable(name):
-        raise NoteError(f"key name {name!r} is not valid: it must be non-empty, without spaces, '+' or control characters "
-                        "(use a schema-less URL such as example.com/ledger)")
+        raise NoteError(
+            f"key name {name!r} is not valid: it must be non-empty, without spaces, '+' or control characters "
+            "(use a schema-less URL such as example.com/ledger)"
+        )
     return name
 
 
@@ -113,7 +115,7 @@ class SignedNote:
         split = data.rfind("\n\n")
         if split < 0 or not data.endswith("\n"):
             raise NoteError("a signed note is text, a blank line, then signature lines each ending in a newline")
-        text, block = data[: split + 1], data[split + 2:]
+        text, block = data[: split + 1], data[split + 2 :]
         lines = block[:-1].split("\n") if block else []  # split on newline only: U+2028 and friends are not line ends here
         if not lines or len(lines) > MAX_SIGNATURES:
             raise NoteError(f"a signed note needs 1 to {MAX_SIGNATURES} signature lines, found {len(lines)}")

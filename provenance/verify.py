@@ -15,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import sqlite3
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from provenance.checkpoint import Checkpoint, NoteCheckpoint, load_checkpoint
 from provenance.errors import ProvenanceError
@@ -26,7 +27,6 @@ from provenance.hashing import hash_dir, hash_file
 from provenance.keys import PathLike, PublicKey, SigningKey, load_public_keys
 from provenance.ledger import GENESIS, Entry, connect
 from provenance.merkle import root_from_leaf_hashes
-
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,15 @@ class VerificationResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form, as printed by ``provenance verify --json``."""
-        return {"ok": self.ok, "size": self.size, "signatures_checked": self.signatures_checked,
-                "findings": [vars(f) for f in self.findings], "revoked": self.revoked,
-                "artifact_hash": self.artifact_hash, "lineage": [e.to_dict() for e in self.lineage]}
+        return {
+            "ok": self.ok,
+            "size": self.size,
+            "signatures_checked": self.signatures_checked,
+            "findings": [vars(f) for f in self.findings],
+            "revoked": self.revoked,
+            "artifact_hash": self.artifact_hash,
+            "lineage": [e.to_dict() for e in self.lineage],
+        }
 
 
 class _Signers:
@@ -151,9 +157,14 @@ class _SignatureChecks:
         return sorted(self.bad)
 
 
-def verify_ledger(path: PathLike, trusted_keys: Sequence[PathLike | bytes | PublicKey | SigningKey], *,
-                  checkpoint: Checkpoint | NoteCheckpoint | PathLike | None = None, artifact: PathLike | None = None,
-                  jobs: int = 1) -> VerificationResult:
+def verify_ledger(
+    path: PathLike,
+    trusted_keys: Sequence[PathLike | bytes | PublicKey | SigningKey],
+    *,
+    checkpoint: Checkpoint | NoteCheckpoint | PathLike | None = None,
+    artifact: PathLike | None = None,
+    jobs: int = 1,
+) -> VerificationResult:
     """Verify the ledger at ``path`` against ``trusted_keys`` (``.pub`` files, folders or key objects).
 
     ``checkpoint`` (a checkpoint, JSON or tlog note, or its file) also checks truncation and forks; ``artifact``
@@ -188,7 +199,7 @@ def verify_ledger(path: PathLike, trusted_keys: Sequence[PathLike | bytes | Publ
         if artifact is not None:
             artifact_hash, lineage, found = _check_artifact(Path(artifact), entries, graph, revoked, ancestors)
             findings += found
-    findings.sort(key=lambda f: (-1 if f.seq is None else f.seq))
+    findings.sort(key=lambda f: -1 if f.seq is None else f.seq)
     return VerificationResult(scan.expected, tuple(findings), revoked, lineage, scan.checks.count, artifact_hash)
 
 
@@ -240,7 +251,7 @@ class _Scan:
                 expected, prev_hex = self.expected, self.prev_hex
                 continue
             at = body.rfind(b'"prev":"sha256:') + 15
-            if body[at:at + 64] != prev_hex:
+            if body[at : at + 64] != prev_hex:
                 self.findings.append(Finding(seq, "sha256:" + hexd.decode(), "prev does not name the previous entry: chain broken"))
             digests.append(digest)
             expected, prev_hex = seq + 1, hexd
@@ -270,12 +281,12 @@ def _check_entry(seq: int, body: bytes, entry_hash: str, signature: bytes, prev:
         out.append(Finding(seq, entry_hash, f"prev {e.prev} is not the previous entry's hash {prev}: chain broken"))
     key, why = scan.signers.valid(e.key_id, seq)
     if key is None:
-        return out + [Finding(seq, entry_hash, why)]
+        return [*out, Finding(seq, entry_hash, why)]
     message = entry_hash.encode("ascii")
     if e.kind in ("key-rotation", "revocation"):
         scan.checks.count += 1
         if not key.verify(signature, message):
-            return out + [Finding(seq, entry_hash, f"{e.kind} signature does not verify with key {e.key_id}: ignored")]
+            return [*out, Finding(seq, entry_hash, f"{e.kind} signature does not verify with key {e.key_id}: ignored")]
         try:
             if not out:
                 scan.signers.apply(e, scan.revoked)
@@ -298,14 +309,19 @@ def _against_checkpoint(cp: Checkpoint | NoteCheckpoint, digests: list[bytes], s
         if key is None:
             out.append(Finding(None, None, f"checkpoint signature does not verify: {why}"))
     if len(digests) < cp.size:
-        return out + [Finding(cp.size - 1, cp.head, f"missing: the checkpoint records {cp.size} entries, the ledger holds {len(digests)}: truncated")]
+        return [*out, Finding(cp.size - 1, cp.head, f"missing: the checkpoint records {cp.size} entries, the ledger holds {len(digests)}: truncated")]
     sha256 = hashlib.sha256
     root = "sha256:" + root_from_leaf_hashes([sha256(b"\x00" + d).digest() for d in digests]).hex()
     head = "sha256:" + digests[cp.size - 1].hex()
     if root != cp.root or (cp.head is not None and head != cp.head):
         signed_head = f" with head {cp.head}" if cp.head is not None else ""
-        out.append(Finding(cp.size - 1, head, f"the first {cp.size} entries have Merkle root {root}, the checkpoint "
-                                              f"signed {cp.root}{signed_head}: the ledger was forked or rewritten"))
+        out.append(
+            Finding(
+                cp.size - 1,
+                head,
+                f"the first {cp.size} entries have Merkle root {root}, the checkpoint signed {cp.root}{signed_head}: the ledger was forked or rewritten",
+            )
+        )
     return out
 
 
@@ -314,7 +330,7 @@ def _parse_all(path: PathLike) -> list[Entry]:
     conn.text_factory = bytes
     try:
         out = []
-        for body, entry_hash, signature in conn.execute("SELECT body, entry_hash, signature FROM entries ORDER BY seq"):
+        for body, _stored_hash, signature in conn.execute("SELECT body, entry_hash, signature FROM entries ORDER BY seq"):
             try:
                 out.append(Entry.from_body(body, "sha256:" + hashlib.sha256(body).hexdigest(), bytes(signature)))
             except ProvenanceError:
@@ -335,4 +351,3 @@ def _check_artifact(artifact: Path, entries: list[Entry], graph: Any, revoked: d
         found.append(Finding(revoked[h], None, f"artifact {artifact} ({h}) is revoked by entry {revoked[h]} (itself or an ancestor)"))
     wanted = ancestors(graph, h) | {h}
     return h, tuple(e for e in entries if e.subject in wanted and e.kind != "revocation"), found
-

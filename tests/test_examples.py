@@ -15,8 +15,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 def run_example(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-    return subprocess.run([sys.executable, str(EXAMPLES / script), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, str(EXAMPLES / script), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
 def test_seed_toy_distils_rules_and_mlp(tmp_path):
@@ -47,11 +46,15 @@ def test_environment_example_end_to_end(tmp_path, script):
     from provenance.cli import main as provenance_cli
 
     for shipped in ("model.json", "student.py", "student.h"):
-        assert provenance_cli(["verify", str(tmp_path / "out" / "ledger.db"), "--key", str(tmp_path / "k" / "demo.key.pub"),
-                               "--artifact", str(model / shipped)]) == 0, shipped
+        assert (
+            provenance_cli(["verify", str(tmp_path / "out" / "ledger.db"), "--key", str(tmp_path / "k" / "demo.key.pub"), "--artifact", str(model / shipped)])
+            == 0
+        ), shipped
     (model / "student.h").write_text((model / "student.h").read_text() + "\n")
-    assert provenance_cli(["verify", str(tmp_path / "out" / "ledger.db"), "--key", str(tmp_path / "k" / "demo.key.pub"),
-                           "--artifact", str(model / "student.h")]) == 1
+    assert (
+        provenance_cli(["verify", str(tmp_path / "out" / "ledger.db"), "--key", str(tmp_path / "k" / "demo.key.pub"), "--artifact", str(model / "student.h")])
+        == 1
+    )
 
 
 def test_a_bad_option_ends_in_one_line_before_any_work(tmp_path):
@@ -79,8 +82,9 @@ def test_many_agents_refuses_an_environment_without_a_committed_teacher(tmp_path
 
 @pytest.mark.slow
 def test_continuous_control_example_distils_exports_signs_and_verifies(tmp_path):
-    proc = run_example("continuous_control.py", "--episodes", "5", "--val-episodes", "2", "--test-episodes", "2",
-                       "--out", "out", "--key", "k/demo.key", cwd=tmp_path)
+    proc = run_example(
+        "continuous_control.py", "--episodes", "5", "--val-episodes", "2", "--test-episodes", "2", "--out", "out", "--key", "k/demo.key", cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "OK:" in proc.stdout and "THEN torque = " in proc.stdout
     assert (tmp_path / "out" / "model" / "student.h").exists() and (tmp_path / "out" / "trajectories.db").exists()

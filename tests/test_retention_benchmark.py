@@ -11,8 +11,18 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "retention.py"
-ROWS = ["teacher", "AutoDistill", "best rules (≤32)", "best hybrid", "BC tree d4", "BC tree d8",
-        "DAgger tree d4", "DAgger tree d8", "VIPER tree d8", "BC MLP 32"]
+ROWS = [
+    "teacher",
+    "AutoDistill",
+    "best rules (≤32)",
+    "best hybrid",
+    "BC tree d4",
+    "BC tree d8",
+    "DAgger tree d4",
+    "DAgger tree d8",
+    "VIPER tree d8",
+    "BC MLP 32",
+]
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +30,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedP
     out = tmp_path_factory.mktemp("retention") / "out.json"
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--envs", "CartPole-v1", "--episodes", "2", "--quick", "--n-jobs", "1", "--json", str(out)],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc, json.loads(out.read_text(encoding="utf-8"))

@@ -11,15 +11,29 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "retention_continuous.py"
-ROWS = ["teacher", "AutoDistill", "best rules (≤32, linear)", "CART, linear leaves (≤32)", "BC tree d4", "BC tree d8",
-        "DAgger tree d4", "DAgger tree d8", "BC MLP 32"]
+ROWS = [
+    "teacher",
+    "AutoDistill",
+    "best rules (≤32, linear)",
+    "CART, linear leaves (≤32)",
+    "BC tree d4",
+    "BC tree d8",
+    "DAgger tree d4",
+    "DAgger tree d8",
+    "BC MLP 32",
+]
 
 
 @pytest.mark.slow
 def test_rows_and_figures_are_coherent(tmp_path: Path) -> None:
     out = tmp_path / "out.json"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--envs", "MountainCarContinuous-v0", "--episodes", "2", "--quick",
-                           "--n-jobs", "1", "--json", str(out)], capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--envs", "MountainCarContinuous-v0", "--episodes", "2", "--quick", "--n-jobs", "1", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     env = json.loads(out.read_text(encoding="utf-8"))["envs"][0]
     assert [r["name"] for r in env["rows"]] == ROWS

@@ -18,8 +18,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "runtime.py"
 def test_quick_run_prints_every_section_and_writes_coherent_figures(tmp_path):
     out = tmp_path / "out.json"
     env = {**os.environ, "AGENT_DISTILL_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--json", str(out)], capture_output=True, text=True,
-                          timeout=900, check=False, env=env)
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--json", str(out)], capture_output=True, text=True, timeout=900, check=False, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for heading in ("1. batch of 100,000", "2. examples/many_agents.py", "3. fixed point, CartPole-v1", "3. fixed point, LunarLander-v3"):
         assert heading in proc.stdout

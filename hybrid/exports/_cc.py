@@ -53,8 +53,7 @@ def build_library(header: str, entry: str, *, content_hash: str, compiler: str, 
             (Path(tmp) / "student.h").write_text(header, encoding="utf-8")
             (Path(tmp) / "entry.c").write_text(entry, encoding="utf-8")
             built = Path(tmp) / target.name
-            proc = subprocess.run([compiler, *flags, "-o", str(built), str(Path(tmp) / "entry.c"), "-lm"],
-                                  capture_output=True, text=True)
+            proc = subprocess.run([compiler, *flags, "-o", str(built), str(Path(tmp) / "entry.c"), "-lm"], capture_output=True, text=True)
             if proc.returncode != 0:
                 raise ExportError(f"{compiler} could not compile the student's header: {proc.stderr.strip()[:2000]}")
             os.replace(built, target)

@@ -43,8 +43,9 @@ class OutputKind:
 
 
 OUTPUT_KINDS: dict[str, OutputKind] = {
-    "discrete": OutputKind("int32_t", "int32", "out[i] = (int32_t){name}(s);",
-                           "one action index per state (-1 where a cascade leaves the state to its teacher)"),
+    "discrete": OutputKind(
+        "int32_t", "int32", "out[i] = (int32_t){name}(s);", "one action index per state (-1 where a cascade leaves the state to its teacher)"
+    ),
 }
 
 
@@ -57,8 +58,10 @@ def output_kind(student: Any) -> OutputKind:
     """The batch output of the student's action kind; ExportError naming the kind if it has none yet."""
     kind = action_kind(student)
     if kind not in OUTPUT_KINDS:
-        raise ExportError(f"{type(student).__name__} has action_kind={kind!r}, which has no C batch entry yet; "
-                          f"kinds with one: {sorted(OUTPUT_KINDS)}. Add an OutputKind to hybrid.exports.c_batch.OUTPUT_KINDS.")
+        raise ExportError(
+            f"{type(student).__name__} has action_kind={kind!r}, which has no C batch entry yet; "
+            f"kinds with one: {sorted(OUTPUT_KINDS)}. Add an OutputKind to hybrid.exports.c_batch.OUTPUT_KINDS."
+        )
     return OUTPUT_KINDS[kind]
 
 
@@ -78,25 +81,27 @@ def batch_function(student: Any, n_features: int, name: str = "decide") -> str:
     if discrete and isinstance(student, MLPStudent):
         return dense_batch_function(student, name)
     d = n_features
-    return "\n".join([
-        f"/* Batch entry: states [n][{d}] as float, row-major; {kind.description}.",
-        "   Returns -1, or the index of the first state holding NaN or infinity (outputs from it on are not",
-        "   written). No allocation. */",
-        f"static inline long {name}_batch(const float *states, size_t n, {kind.c_type} *out) {{",
-        "    size_t i;",
-        "    int j;",
-        f"    double s[{d}];",
-        "    for (i = 0; i < n; ++i) {",
-        f"        const float *x = states + i * {d};",
-        f"        float bad = 0.0f{''.join(f' + (x[{j}] - x[{j}])' for j in range(d))};",
-        "        if (bad != 0.0f) return (long)i;  /* x - x is NaN exactly for NaN and infinity */",
-        f"        for (j = 0; j < {d}; ++j) s[j] = (double)x[j];",
-        f"        {kind.store.format(name=name)}",
-        "    }",
-        "    return -1;",
-        "}",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"/* Batch entry: states [n][{d}] as float, row-major; {kind.description}.",
+            "   Returns -1, or the index of the first state holding NaN or infinity (outputs from it on are not",
+            "   written). No allocation. */",
+            f"static inline long {name}_batch(const float *states, size_t n, {kind.c_type} *out) {{",
+            "    size_t i;",
+            "    int j;",
+            f"    double s[{d}];",
+            "    for (i = 0; i < n; ++i) {",
+            f"        const float *x = states + i * {d};",
+            f"        float bad = 0.0f{''.join(f' + (x[{j}] - x[{j}])' for j in range(d))};",
+            "        if (bad != 0.0f) return (long)i;  /* x - x is NaN exactly for NaN and infinity */",
+            f"        for (j = 0; j < {d}; ++j) s[j] = (double)x[j];",
+            f"        {kind.store.format(name=name)}",
+            "    }",
+            "    return -1;",
+            "}",
+            "",
+        ]
+    )
 
 
 def with_batch_entry(header: str, student: Any) -> str:
@@ -109,7 +114,9 @@ def with_batch_entry(header: str, student: Any) -> str:
         return header
     body, guard_end, tail = header.rpartition("#endif")
     if not guard_end or tail.strip():
-        raise ExportError(f"the C header of {type(student).__name__} does not end with its include guard's #endif; "
-                          "a family's _c_source must end with it so the batch entry can be added.")
+        raise ExportError(
+            f"the C header of {type(student).__name__} does not end with its include guard's #endif; "
+            "a family's _c_source must end with it so the batch entry can be added."
+        )
     includes = "#include <stddef.h>\n#include <stdint.h>\n"
     return body.rstrip("\n") + "\n\n" + includes + "\n" + batch_function(student, int(student.n_features_in_)) + "\n" + guard_end + tail

@@ -74,8 +74,9 @@ def fixed_point_header(student: Student, states: Any, *, weight_bits: int = 8) -
     builders = {TreeStudent: _tree_tables, RuleListStudent: _rules_tables, MLPStudent: _mlp_tables}
     build = next((b for cls, b in builders.items() if isinstance(student, cls)), None)
     if build is None:
-        raise ExportError(f"fixed-point export supports trees, rule lists and ReLU MLPs, not {type(student).__name__}; "
-                          "export it with export_c (float) instead.")
+        raise ExportError(
+            f"fixed-point export supports trees, rule lists and ReLU MLPs, not {type(student).__name__}; export it with export_c (float) instead."
+        )
     if weight_bits not in (8, 16):
         raise ExportError(f"weight_bits must be 8 or 16; got {weight_bits!r}.")
     student._check_fitted()
@@ -85,20 +86,33 @@ def fixed_point_header(student: Student, states: Any, *, weight_bits: int = 8) -
     flash = sum(_C_TYPES[ctype] * len(values) for _, ctype, values in tables)
     formats = ", ".join(f"x{j}: Q{15 - f}.{f}" for j, f in enumerate(frac))
     d = len(frac)
-    source = "\n".join([
-        f"/* {student.family} student {student.content_hash} (agent-distill), fixed point: decide_q(state) -> action index.",
-        f"   state[j] = round(x_j * 2^F_j) saturated to int16, F = {{{', '.join(map(str, frac))}}}; Q-formats {formats}.",
-        f"   Flash: {flash} bytes of constant tables (plus code). RAM: {ram} bytes of working arrays on the stack.",
-        "   No heap, no static mutable data, no floating point, no library beyond <stdint.h> and <stddef.h>. */",
-        "#ifndef AGENT_DISTILL_DECIDE_Q_H", "#define AGENT_DISTILL_DECIDE_Q_H", "#include <stddef.h>", "#include <stdint.h>", "",
-        *[_c_array(name, ctype, values) for name, ctype, values in tables], "",
-        "static inline int decide_q(const int16_t *state) {", *body, "}", "",
-        f"/* Batch entry: states [n][{d}] in the formats above, row-major; one action index per state. */",
-        "static inline void decide_q_batch(const int16_t *states, size_t n, int32_t *out) {",
-        "    size_t i;",
-        f"    for (i = 0; i < n; ++i) out[i] = (int32_t)decide_q(states + i * {d});",
-        "}", "", "#endif", "",
-    ])
+    source = "\n".join(
+        [
+            f"/* {student.family} student {student.content_hash} (agent-distill), fixed point: decide_q(state) -> action index.",
+            f"   state[j] = round(x_j * 2^F_j) saturated to int16, F = {{{', '.join(map(str, frac))}}}; Q-formats {formats}.",
+            f"   Flash: {flash} bytes of constant tables (plus code). RAM: {ram} bytes of working arrays on the stack.",
+            "   No heap, no static mutable data, no floating point, no library beyond <stdint.h> and <stddef.h>. */",
+            "#ifndef AGENT_DISTILL_DECIDE_Q_H",
+            "#define AGENT_DISTILL_DECIDE_Q_H",
+            "#include <stddef.h>",
+            "#include <stdint.h>",
+            "",
+            *[_c_array(name, ctype, values) for name, ctype, values in tables],
+            "",
+            "static inline int decide_q(const int16_t *state) {",
+            *body,
+            "}",
+            "",
+            f"/* Batch entry: states [n][{d}] in the formats above, row-major; one action index per state. */",
+            "static inline void decide_q_batch(const int16_t *states, size_t n, int32_t *out) {",
+            "    size_t i;",
+            f"    for (i = 0; i < n; ++i) out[i] = (int32_t)decide_q(states + i * {d});",
+            "}",
+            "",
+            "#endif",
+            "",
+        ]
+    )
     return FixedPointHeader(source, student.family, student.content_hash, tuple(frac), flash, ram)
 
 
@@ -177,12 +191,13 @@ def _tree_tables(tree: TreeStudent, frac: list[int], X: np.ndarray, weight_bits:
             bound = np.floor(f32_split_bound(tree.threshold_[node]) * 2.0 ** frac[f])
             threshold.append(int(np.clip(bound, -Q_MAX - 1, Q_MAX)))
             right.append(index[int(tree.right_[node])])
-    tables = [("decide_q_feature", _int_type(feature), feature), ("decide_q_threshold", "int16_t", threshold),
-              ("decide_q_right", _int_type(right), right)]
-    body = ["    int i = 0;",
-            "    while (decide_q_feature[i] >= 0)",
-            "        i = state[decide_q_feature[i]] <= decide_q_threshold[i] ? i + 1 : decide_q_right[i];",
-            "    return decide_q_threshold[i];"]
+    tables = [("decide_q_feature", _int_type(feature), feature), ("decide_q_threshold", "int16_t", threshold), ("decide_q_right", _int_type(right), right)]
+    body = [
+        "    int i = 0;",
+        "    while (decide_q_feature[i] >= 0)",
+        "        i = state[decide_q_feature[i]] <= decide_q_threshold[i] ? i + 1 : decide_q_right[i];",
+        "    return decide_q_threshold[i];",
+    ]
     return tables, body, 0
 
 
@@ -204,21 +219,28 @@ def _rules_tables(rules: RuleListStudent, frac: list[int], X: np.ndarray, weight
             cond_first.append(len(term_feature))
         rule_first.append(len(lower))
     actions = [r.action for r in rules.rules_] + [rules.default_action_]
-    tables = [("decide_q_rule_first", _int_type(rule_first), rule_first), ("decide_q_action", _int_type(actions), actions),
-              ("decide_q_cond_first", _int_type(cond_first), cond_first), ("decide_q_lower", "int32_t", lower),
-              ("decide_q_upper", "int32_t", upper), ("decide_q_term_feature", _int_type(term_feature), term_feature),
-              ("decide_q_term_weight", "int16_t", term_weight)]
-    body = ["    int r, c, t;",
-            f"    for (r = 0; r < {len(rules.rules_)}; ++r) {{",
-            "        for (c = decide_q_rule_first[r]; c < decide_q_rule_first[r + 1]; ++c) {",
-            "            int32_t z = 0;",
-            "            for (t = decide_q_cond_first[c]; t < decide_q_cond_first[c + 1]; ++t)",
-            "                z += (int32_t)decide_q_term_weight[t] * state[decide_q_term_feature[t]];",
-            "            if (z <= decide_q_lower[c] || z > decide_q_upper[c]) break;",
-            "        }",
-            "        if (c == decide_q_rule_first[r + 1]) return decide_q_action[r];",
-            "    }",
-            f"    return decide_q_action[{len(rules.rules_)}];"]
+    tables = [
+        ("decide_q_rule_first", _int_type(rule_first), rule_first),
+        ("decide_q_action", _int_type(actions), actions),
+        ("decide_q_cond_first", _int_type(cond_first), cond_first),
+        ("decide_q_lower", "int32_t", lower),
+        ("decide_q_upper", "int32_t", upper),
+        ("decide_q_term_feature", _int_type(term_feature), term_feature),
+        ("decide_q_term_weight", "int16_t", term_weight),
+    ]
+    body = [
+        "    int r, c, t;",
+        f"    for (r = 0; r < {len(rules.rules_)}; ++r) {{",
+        "        for (c = decide_q_rule_first[r]; c < decide_q_rule_first[r + 1]; ++c) {",
+        "            int32_t z = 0;",
+        "            for (t = decide_q_cond_first[c]; t < decide_q_cond_first[c + 1]; ++t)",
+        "                z += (int32_t)decide_q_term_weight[t] * state[decide_q_term_feature[t]];",
+        "            if (z <= decide_q_lower[c] || z > decide_q_upper[c]) break;",
+        "        }",
+        "        if (c == decide_q_rule_first[r + 1]) return decide_q_action[r];",
+        "    }",
+        f"    return decide_q_action[{len(rules.rules_)}];",
+    ]
     return tables, body, 0
 
 
@@ -228,8 +250,9 @@ def _mlp_tables(mlp: MLPStudent, frac: list[int], X: np.ndarray, weight_bits: in
     One scale per layer: a scale per unit (per channel) was measured on CartPole MLPs and agreed
     no better with the float student, since there the spread is across a row's inputs."""
     if mlp.activation != "relu" and len(mlp.weights_) > 1:
-        raise ExportError("fixed-point export supports ReLU MLPs only: tanh needs libm or a table. "
-                          "Fit with activation='relu', or export this one with export_c.")
+        raise ExportError(
+            "fixed-point export supports ReLU MLPs only: tanh needs libm or a table. Fit with activation='relu', or export this one with export_c."
+        )
     limit = 2 ** (weight_bits - 1) - 1
     wtype = "int8_t" if weight_bits == 8 else "int16_t"
     in_scale = np.exp2(-np.asarray(frac, dtype=np.float64))  # real value of one unit of each input
@@ -245,17 +268,29 @@ def _mlp_tables(mlp: MLPStudent, frac: list[int], X: np.ndarray, weight_bits: in
         acc = "int32_t" if np.abs(Wq).sum(axis=1).max() * Q_MAX + np.abs(bq).max() < 2**31 else "int64_t"
         tables += [(f"decide_q_w{i}", wtype, Wq.reshape(-1).tolist()), (f"decide_q_b{i}", "int32_t", bq.tolist())]
         n_out, n_in = W.shape
-        sum_line = (f"        {acc} z = decide_q_b{i}[i];\n"
-                    f"        for (j = 0; j < {n_in}; ++j) z += ({acc})decide_q_w{i}[i * {n_in} + j] * {source}[j];")
+        sum_line = f"        {acc} z = decide_q_b{i}[i];\n        for (j = 0; j < {n_in}; ++j) z += ({acc})decide_q_w{i}[i * {n_in} + j] * {source}[j];"
         if i == last:
-            body += [f"    {acc} top = 0;", f"    for (i = 0; i < {n_out}; ++i) {{", sum_line,
-                     "        if (i == 0 || z > top) { top = z; best = i; }", "    }", "    return best;"]
+            body += [
+                f"    {acc} top = 0;",
+                f"    for (i = 0; i < {n_out}; ++i) {{",
+                sum_line,
+                "        if (i == 0 || z > top) { top = z; best = i; }",
+                "    }",
+                "    return best;",
+            ]
             break
         h = np.maximum(h @ W.T + b, 0.0)  # the float activations of the calibration states
         a = min(_shift_for(float(h.max()) * HEADROOM, Q_MAX), s)  # their fractional bits
         rounded = f"(z + (({acc})1 << {s - a - 1})) >> {s - a}" if s > a else "z"
-        body += [f"    int16_t h{i}[{n_out}];", f"    for (i = 0; i < {n_out}; ++i) {{", sum_line,
-                 "        if (z < 0) z = 0;", f"        z = {rounded};", f"        h{i}[i] = (int16_t)(z > {Q_MAX} ? {Q_MAX} : z);", "    }"]
+        body += [
+            f"    int16_t h{i}[{n_out}];",
+            f"    for (i = 0; i < {n_out}; ++i) {{",
+            sum_line,
+            "        if (z < 0) z = 0;",
+            f"        z = {rounded};",
+            f"        h{i}[i] = (int16_t)(z > {Q_MAX} ? {Q_MAX} : z);",
+            "    }",
+        ]
         ram += 2 * n_out
         in_scale = np.full(n_out, 2.0**-a)
         source = f"h{i}"
@@ -266,8 +301,10 @@ def _mlp_tables(mlp: MLPStudent, frac: list[int], X: np.ndarray, weight_bits: in
 def _int_type(values: list[int]) -> str:
     """The smallest C integer type holding every value."""
     lo, hi = min(values, default=0), max(values, default=0)
-    for ctype, (tlo, thi) in (("int8_t", (-128, 127)) if lo < 0 else ("uint8_t", (0, 255)),
-                              ("int16_t", (-32768, 32767)) if lo < 0 else ("uint16_t", (0, 65535))):
+    for ctype, (tlo, thi) in (
+        ("int8_t", (-128, 127)) if lo < 0 else ("uint8_t", (0, 255)),
+        ("int16_t", (-32768, 32767)) if lo < 0 else ("uint16_t", (0, 65535)),
+    ):
         if tlo <= lo and hi <= thi:
             return ctype
     return "int32_t"

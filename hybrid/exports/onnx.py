@@ -33,10 +33,7 @@ def export_onnx(student: Any, path: str | Path) -> Path:
         path.write_bytes(student._onnx_model().SerializeToString())
         return path
     if not isinstance(student, MLPStudent):
-        raise ExportError(
-            f"ONNX export supports MLP students only, not {type(student).__name__}; "
-            "export trees, rules and hybrids to Python or C instead."
-        )
+        raise ExportError(f"ONNX export supports MLP students only, not {type(student).__name__}; export trees, rules and hybrids to Python or C instead.")
     model = onnx_model(student)
     path = Path(path)
     path.write_bytes(model.SerializeToString())

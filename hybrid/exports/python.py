@@ -34,5 +34,4 @@ def python_source(student: Student) -> str:
         raise ExportError(f"{type(student).__name__} has no Python export; families that have one: {supported}.")
     student._check_fitted()
     names = list(getattr(student, "action_names_", None) or [f"action_{i}" for i in range(student.n_actions_)])
-    return (student._python_source().rstrip("\n")
-            + f"\n\n\nACTION_NAMES = {tuple(names)!r}\nCONTENT_HASH = {student.content_hash!r}\n")
+    return student._python_source().rstrip("\n") + f"\n\n\nACTION_NAMES = {tuple(names)!r}\nCONTENT_HASH = {student.content_hash!r}\n"

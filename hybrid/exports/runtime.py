@@ -25,8 +25,7 @@ from hybrid.exports.c_batch import output_kind
 from hybrid.exports.fixed_point import FixedPointHeader
 from hybrid.students._base import Student, check_states
 
-FIXED_POINT_ENTRY = ('#include "student.h"\n'
-                     "void agent_distill_batch_q(const int16_t *states, size_t n, int32_t *out) { decide_q_batch(states, n, out); }\n")
+FIXED_POINT_ENTRY = '#include "student.h"\nvoid agent_distill_batch_q(const int16_t *states, size_t n, int32_t *out) { decide_q_batch(states, n, out); }\n'
 ENTRY = '#include "student.h"\nlong agent_distill_batch(const float *states, size_t n, {c_type} *out) {{ return decide_batch(states, n, out); }}\n'
 
 
@@ -85,8 +84,11 @@ def compile_student(student: Student, *, compiler: str | None = None) -> Compile
     c_type = output_kind(student).c_type  # refuses an action kind without a batch entry
     compiler = compiler or find_compiler()
     if compiler is None:
-        warnings.warn("agent-distill: no C compiler found (install cc or set CC); deciding with the student's numpy "
-                      "predict instead of compiled C.", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "agent-distill: no C compiler found (install cc or set CC); deciding with the student's numpy predict instead of compiled C.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return CompiledStudent(student, None)
     library = build_library(header, ENTRY.format(c_type=c_type), content_hash=student.content_hash, compiler=compiler)
     return CompiledStudent(student, library)

@@ -8,9 +8,9 @@ grid search work. Its identity is the hash of its canonical ``to_dict()`` form.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -146,8 +146,9 @@ class Student(BaseEstimator):
         return []
 
     # -- to implement -----------------------------------------------------------------------
-    def fit(self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None,
-            action_names: Sequence[str] | None = None) -> "Student":  # pragma: no cover
+    def fit(
+        self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None
+    ) -> Student:  # pragma: no cover
         raise NotImplementedError
 
     def predict_proba(self, X: Any) -> np.ndarray:  # pragma: no cover
@@ -169,9 +170,7 @@ class Student(BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not getattr(self, "n_features_in_", None):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet; call fit(X, P) with teacher data before using it."
-            )
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, P) with teacher data before using it.")
 
     def to_dict(self) -> dict[str, Any]:
         """Canonical, JSON-able form: family, hyperparameters and learned state; exact floats."""
@@ -186,7 +185,7 @@ class Student(BaseEstimator):
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Student":
+    def from_dict(cls, data: dict[str, Any]) -> Student:
         """Rebuild a fitted student from ``to_dict()`` output (of this family or, on the base, any)."""
         target = cls if cls.family else _family_class(data.get("family", ""))
         if target.family != data.get("family"):
@@ -209,7 +208,7 @@ class Student(BaseEstimator):
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Student":
+    def load(cls, path: str | Path) -> Student:
         """Read a student written by ``save``."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -243,8 +242,9 @@ def registered_families(action_kind: str | None = None) -> dict[str, type[Studen
     With ``action_kind`` ("discrete" or "continuous"), only the families of that kind. Wrappers
     around another student (``wraps_student = True``, e.g. the featurized student) load through
     ``Student.from_dict`` but are not families of their own."""
-    return {name: cls for name, cls in _REGISTRY.items()
-            if not getattr(cls, "wraps_student", False) and (action_kind is None or cls.action_kind == action_kind)}
+    return {
+        name: cls for name, cls in _REGISTRY.items() if not getattr(cls, "wraps_student", False) and (action_kind is None or cls.action_kind == action_kind)
+    }
 
 
 def default_families() -> tuple[str, ...]:

@@ -55,9 +55,9 @@ class RegressorStudent(Student):
 
     action_kind: ClassVar[str] = "continuous"
 
-    def _prepare(self, X: Any, A: Any, sample_weight: Any, action_low: Any, action_high: Any,
-                 feature_names: Sequence[str] | None, action_names: Sequence[str] | None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _prepare(
+        self, X: Any, A: Any, sample_weight: Any, action_low: Any, action_high: Any, feature_names: Sequence[str] | None, action_names: Sequence[str] | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Check the fit inputs once and set the fitted shape, bounds and names; returns X, A, w."""
         X = check_states(X)
         A = check_actions(A, X.shape[0])
@@ -67,8 +67,10 @@ class RegressorStudent(Student):
         self.feature_names_ = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(X.shape[1])]
         self.action_names_ = list(action_names) if action_names is not None else [f"action_{i}" for i in range(A.shape[1])]
         if len(self.feature_names_) != X.shape[1] or len(self.action_names_) != A.shape[1]:
-            raise DataError(f"{len(self.feature_names_)} feature names and {len(self.action_names_)} action names for "
-                            f"{X.shape[1]} features and {A.shape[1]} action dimensions; give one name each")
+            raise DataError(
+                f"{len(self.feature_names_)} feature names and {len(self.action_names_)} action names for "
+                f"{X.shape[1]} features and {A.shape[1]} action dimensions; give one name each"
+            )
         return X, np.clip(A, self.action_low_, self.action_high_), np.ones(X.shape[0]) if w is None else w
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -79,8 +81,12 @@ class RegressorStudent(Student):
         return np.minimum(np.maximum(A, self.action_low_), self.action_high_)
 
     def _shared_state(self) -> dict[str, Any]:
-        return {"action_low": self.action_low_.tolist(), "action_high": self.action_high_.tolist(),
-                "feature_names": list(self.feature_names_), "action_names": list(self.action_names_)}
+        return {
+            "action_low": self.action_low_.tolist(),
+            "action_high": self.action_high_.tolist(),
+            "feature_names": list(self.feature_names_),
+            "action_names": list(self.action_names_),
+        }
 
     def _set_shared_state(self, state: dict[str, Any]) -> None:
         self.action_low_ = np.asarray(state["action_low"], dtype=np.float64)
@@ -91,8 +97,9 @@ class RegressorStudent(Student):
 class LeafTree(RegressorStudent):
     """A binary tree of axis-aligned splits whose leaves hold constant or linear actions."""
 
-    def _set_tree(self, feature: np.ndarray, threshold: np.ndarray, left: np.ndarray, right: np.ndarray,
-                  intercept: np.ndarray, coef: np.ndarray, samples: np.ndarray) -> None:
+    def _set_tree(
+        self, feature: np.ndarray, threshold: np.ndarray, left: np.ndarray, right: np.ndarray, intercept: np.ndarray, coef: np.ndarray, samples: np.ndarray
+    ) -> None:
         """Store the grown tree; ``samples`` (training weight reaching each node) gives the cost."""
         self.feature_, self.threshold_ = feature.astype(np.int64), threshold.astype(np.float64)
         self.left_, self.right_ = left.astype(np.int64), right.astype(np.int64)
@@ -100,8 +107,7 @@ class LeafTree(RegressorStudent):
         internal = self.feature_ != LEAF
         self.expected_comparisons_ = float(samples[internal].sum() / samples[0]) if samples[0] > 0 else 0.0
         leaves = ~internal
-        self.expected_multiply_adds_ = float(
-            (samples[leaves] * (self.coef_[leaves] != 0).sum(axis=(1, 2))).sum() / samples[0]) if samples[0] > 0 else 0.0
+        self.expected_multiply_adds_ = float((samples[leaves] * (self.coef_[leaves] != 0).sum(axis=(1, 2))).sum() / samples[0]) if samples[0] > 0 else 0.0
 
     def apply(self, X: Any) -> np.ndarray:
         """Leaf index of each state (float32 states against double thresholds, as scikit-learn)."""
@@ -135,14 +141,20 @@ class LeafTree(RegressorStudent):
         self._check_fitted()
         leaves = self.feature_ == LEAF
         params = int((~leaves).sum() + (self.coef_[leaves] != 0).sum() + self.intercept_[leaves].size)
-        return Cost(parameters=params, ops_per_decision=self.expected_comparisons_ + self.expected_multiply_adds_,
-                    bytes=len(canonical_json(self.to_dict())))
+        return Cost(parameters=params, ops_per_decision=self.expected_comparisons_ + self.expected_multiply_adds_, bytes=len(canonical_json(self.to_dict())))
 
     def _tree_state(self) -> dict[str, Any]:
-        return {**self._shared_state(), "feature": self.feature_.tolist(), "threshold": self.threshold_.tolist(),
-                "left": self.left_.tolist(), "right": self.right_.tolist(), "intercept": self.intercept_.tolist(),
-                "coef": self.coef_.tolist(), "expected_comparisons": self.expected_comparisons_,
-                "expected_multiply_adds": self.expected_multiply_adds_}
+        return {
+            **self._shared_state(),
+            "feature": self.feature_.tolist(),
+            "threshold": self.threshold_.tolist(),
+            "left": self.left_.tolist(),
+            "right": self.right_.tolist(),
+            "intercept": self.intercept_.tolist(),
+            "coef": self.coef_.tolist(),
+            "expected_comparisons": self.expected_comparisons_,
+            "expected_multiply_adds": self.expected_multiply_adds_,
+        }
 
     def _set_tree_state(self, state: dict[str, Any]) -> None:
         self._set_shared_state(state)
@@ -210,8 +222,7 @@ class LeafTree(RegressorStudent):
     def _python_source(self) -> str:
         """A standard-library-only module whose ``decide(state)`` returns the action tuple."""
         self._check_fitted()
-        lines = [f'"""{self.family} student {self.content_hash} (agent-distill): decide(state) -> action tuple."""',
-                 "", "", "def decide(state):"]
+        lines = [f'"""{self.family} student {self.content_hash} (agent-distill): decide(state) -> action tuple."""', "", "", "def decide(state):"]
         lines += self._py_node(0, "    ")
         return "\n".join(lines) + "\n"
 
@@ -223,31 +234,42 @@ class LeafTree(RegressorStudent):
             parts = [f"min(max({e}, {lo!r}), {hi!r})" for e, lo, hi in self._leaf_expressions(node, "state")]
             return [f"{indent}return ({', '.join(parts)},)"]
         test = f"{indent}if state[{int(self.feature_[node])}] <= {f32_split_bound(self.threshold_[node])!r}:"
-        return [test, *self._py_node(int(self.left_[node]), indent + "    ", leaf_code), f"{indent}else:",
-                *self._py_node(int(self.right_[node]), indent + "    ", leaf_code)]
+        return [
+            test,
+            *self._py_node(int(self.left_[node]), indent + "    ", leaf_code),
+            f"{indent}else:",
+            *self._py_node(int(self.right_[node]), indent + "    ", leaf_code),
+        ]
 
     def _c_source(self) -> str:
         """A C99 header with ``static inline void decide(const double *state, double *action)``."""
         self._check_fitted()
         body = self._c_node(0, "    ")
-        return (f"/* {self.family} student {self.content_hash} (agent-distill): decide(state, action) writes "
-                f"{self.n_actions_} action value(s) clipped to their bounds. */\n"
-                "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n\n"
-                "static inline double agent_distill_clip(double v, double lo, double hi) {\n"
-                "    return v < lo ? lo : (v > hi ? hi : v);\n}\n\n"
-                "static inline void decide(const double *state, double *action) {\n"
-                + "\n".join(body) + "\n}\n\n#endif\n")
+        return (
+            f"/* {self.family} student {self.content_hash} (agent-distill): decide(state, action) writes "
+            f"{self.n_actions_} action value(s) clipped to their bounds. */\n"
+            "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n\n"
+            "static inline double agent_distill_clip(double v, double lo, double hi) {\n"
+            "    return v < lo ? lo : (v > hi ? hi : v);\n}\n\n"
+            "static inline void decide(const double *state, double *action) {\n" + "\n".join(body) + "\n}\n\n#endif\n"
+        )
 
     def _c_node(self, node: int, indent: str, leaf_code: Any = None) -> list[str]:
         """Nested ifs of the subtree at ``node``; ``leaf_code(node, indent)`` may replace a leaf's lines."""
         if self.feature_[node] == LEAF:
             if leaf_code is not None and (lines := leaf_code(node, indent)) is not None:
                 return lines
-            return [f"{indent}action[{j}] = agent_distill_clip({e}, {lo!r}, {hi!r});"
-                    for j, (e, lo, hi) in enumerate(self._leaf_expressions(node, "state"))] + [f"{indent}return;"]
+            return [
+                f"{indent}action[{j}] = agent_distill_clip({e}, {lo!r}, {hi!r});" for j, (e, lo, hi) in enumerate(self._leaf_expressions(node, "state"))
+            ] + [f"{indent}return;"]
         test = f"{indent}if (state[{int(self.feature_[node])}] <= {f32_split_bound(self.threshold_[node])!r}) {{"
-        return [test, *self._c_node(int(self.left_[node]), indent + "    ", leaf_code), f"{indent}}} else {{",
-                *self._c_node(int(self.right_[node]), indent + "    ", leaf_code), f"{indent}}}"]
+        return [
+            test,
+            *self._c_node(int(self.left_[node]), indent + "    ", leaf_code),
+            f"{indent}}} else {{",
+            *self._c_node(int(self.right_[node]), indent + "    ", leaf_code),
+            f"{indent}}}",
+        ]
 
 
 def weighted_linear_fit(X: np.ndarray, A: np.ndarray, w: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray]:
@@ -277,5 +299,12 @@ def fit_continuous(student: Any, dataset: Any, sample_weight: Any = None) -> Any
     if getattr(dataset, "action_kind", None) != "continuous":
         raise DataError("fit_continuous needs a continuous dataset (action_kind='continuous'); discrete data fits discrete families")
     weights = dataset.weights if sample_weight is None else sample_weight
-    return student.fit(dataset.X, dataset.P, weights, action_low=dataset.action_low, action_high=dataset.action_high,
-                       feature_names=dataset.feature_names, action_names=dataset.action_names)
+    return student.fit(
+        dataset.X,
+        dataset.P,
+        weights,
+        action_low=dataset.action_low,
+        action_high=dataset.action_high,
+        feature_names=dataset.feature_names,
+        action_names=dataset.action_names,
+    )

@@ -86,8 +86,9 @@ def build_router(rules: list[Rule]) -> Router:
     nodes: list[list[Any]] = []  # [column, threshold, left, right, rule]
     _grow(boxes, {}, list(range(len(boxes))), nodes)
     a = np.array(nodes, dtype=object).reshape(-1, 5)
-    return Router(tuple(columns), a[:, 0].astype(np.int64), a[:, 1].astype(np.float64),
-                  a[:, 2].astype(np.int64), a[:, 3].astype(np.int64), a[:, 4].astype(np.int64))
+    return Router(
+        tuple(columns), a[:, 0].astype(np.int64), a[:, 1].astype(np.float64), a[:, 2].astype(np.int64), a[:, 3].astype(np.int64), a[:, 4].astype(np.int64)
+    )
 
 
 def _grow(boxes: list[dict[int, Interval]], region: dict[int, Interval], live: list[int], nodes: list[list[Any]]) -> int:

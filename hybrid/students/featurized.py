@@ -47,8 +47,9 @@ class FeaturizedStudent(Student):
         self.defer_below = defer_below
 
     # -- fit ----------------------------------------------------------------------------------
-    def fit(self, states: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None,
-            action_names: Sequence[str] | None = None) -> FeaturizedStudent:
+    def fit(
+        self, states: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None
+    ) -> FeaturizedStudent:
         """Fit the featurizer on ``states`` (records), then the student on their features
         (named by the featurizer; ``feature_names`` name numeric states when there is no featurizer)."""
         if self.student is None:
@@ -62,13 +63,16 @@ class FeaturizedStudent(Student):
         return self._set_parts(featurizer, inner, action_names)
 
     @classmethod
-    def from_parts(cls, featurizer: RecordFeaturizer | None, student: Student, *, defer_below: float | None = None,
-                   action_names: Sequence[str] | None = None) -> FeaturizedStudent:
+    def from_parts(
+        cls, featurizer: RecordFeaturizer | None, student: Student, *, defer_below: float | None = None, action_names: Sequence[str] | None = None
+    ) -> FeaturizedStudent:
         """Join an already fitted featurizer (or none) and a student fitted on its features."""
         student._check_fitted()
         if featurizer is not None and featurizer.n_features_out_ != student.n_features_in_:
-            raise DataError(f"the featurizer gives {featurizer.n_features_out_} features but the student was fitted on "
-                            f"{student.n_features_in_}; fit the student on featurizer.transform(records)")
+            raise DataError(
+                f"the featurizer gives {featurizer.n_features_out_} features but the student was fitted on "
+                f"{student.n_features_in_}; fit the student on featurizer.transform(records)"
+            )
         out = cls(student=None, featurizer=None, defer_below=defer_below)
         return out._set_parts(featurizer, student, action_names)
 
@@ -174,11 +178,16 @@ class FeaturizedStudent(Student):
         """Canonical form: the featurizer's layout, the inner student's artifact, the threshold."""
         self._check_fitted()
         return {
-            "format": FORMAT_VERSION, "family": self.family,
+            "format": FORMAT_VERSION,
+            "family": self.family,
             "params": {"defer_below": None if self.defer_below is None else float(self.defer_below)},
-            "n_features": self.n_features_in_, "n_actions": self.n_actions_,
-            "state": {"featurizer": None if self.featurizer_ is None else self.featurizer_.to_dict(),
-                      "student": self.student_.to_dict(), "action_names": list(self.action_names_)},
+            "n_features": self.n_features_in_,
+            "n_actions": self.n_actions_,
+            "state": {
+                "featurizer": None if self.featurizer_ is None else self.featurizer_.to_dict(),
+                "student": self.student_.to_dict(),
+                "action_names": list(self.action_names_),
+            },
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:

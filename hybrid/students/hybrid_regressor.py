@@ -48,8 +48,11 @@ class HybridRegressorStudent(RegressorStudent):
     @classmethod
     def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:
         """Hyperparameters AutoDistill tries, cheapest first."""
-        return [{"max_rules": r, "tau": t, "hidden_sizes": list(h), "epochs": max(epochs, 100)}
-                for h in ((8,), (16,)) for r, t in ((8, 0.9), (16, 0.9), (16, 0.8), (32, 0.8))]
+        return [
+            {"max_rules": r, "tau": t, "hidden_sizes": list(h), "epochs": max(epochs, 100)}
+            for h in ((8,), (16,))
+            for r, t in ((8, 0.9), (16, 0.9), (16, 0.8), (32, 0.8))
+        ]
 
     def __init__(
         self,
@@ -69,14 +72,22 @@ class HybridRegressorStudent(RegressorStudent):
         self.epochs = epochs
         self.random_state = random_state
 
-    def fit(self, X: Any, A: Any, sample_weight: Any = None, *, action_low: Any = None, action_high: Any = None,
-            feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None) -> HybridRegressorStudent:
+    def fit(
+        self,
+        X: Any,
+        A: Any,
+        sample_weight: Any = None,
+        *,
+        action_low: Any = None,
+        action_high: Any = None,
+        feature_names: Sequence[str] | None = None,
+        action_names: Sequence[str] | None = None,
+    ) -> HybridRegressorStudent:
         """Grow the rules, keep those within tolerance, train the MLP on the rest; returns self."""
         if not (0 < self.tolerance and 0 < self.tau <= 1):
             raise DataError(f"tolerance must be > 0 and tau in (0, 1]; got {self.tolerance} and {self.tau}.")
         X, A, w = self._prepare(X, A, sample_weight, action_low, action_high, feature_names, action_names)
-        bounds = dict(action_low=self.action_low_, action_high=self.action_high_, feature_names=self.feature_names_,
-                      action_names=self.action_names_)
+        bounds = dict(action_low=self.action_low_, action_high=self.action_high_, feature_names=self.feature_names_, action_names=self.action_names_)
         self.rules_ = LinearRuleListStudent(max_rules=self.max_rules, min_samples_leaf=self.min_samples_leaf).fit(X, A, w, **bounds)
         leaves = self.rules_.apply(X)
         span = self.action_high_ - self.action_low_
@@ -133,9 +144,14 @@ class HybridRegressorStudent(RegressorStudent):
         return out
 
     def _state(self) -> dict[str, Any]:
-        return {**self._shared_state(), "rules": self.rules_.to_dict(), "enabled": self.enabled_.tolist(),
-                "mlp": None if self.mlp_ is None else self.mlp_.to_dict(), "coverage": self.coverage_,
-                "expected_ops": self.expected_ops_}
+        return {
+            **self._shared_state(),
+            "rules": self.rules_.to_dict(),
+            "enabled": self.enabled_.tolist(),
+            "mlp": None if self.mlp_ is None else self.mlp_.to_dict(),
+            "coverage": self.coverage_,
+            "expected_ops": self.expected_ops_,
+        }
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self._set_shared_state(state)
@@ -158,9 +174,14 @@ class HybridRegressorStudent(RegressorStudent):
         mlp = "" if self.mlp_ is None else self.mlp_._c_function("agent_distill_mlp") + "\n"
         ask = lambda node, indent: None if self.enabled_[node] else [f"{indent}agent_distill_mlp(state, action);", f"{indent}return;"]  # noqa: E731
         body = self.rules_._c_node(0, "    ", ask)
-        return (f"/* hybrid_regressor student {self.content_hash} (agent-distill): decide(state, action) writes "
-                f"{self.n_actions_} action value(s) within their bounds. */\n"
-                "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n#include <math.h>\n\n"
-                "static inline double agent_distill_clip(double v, double lo, double hi) {\n"
-                "    return v < lo ? lo : (v > hi ? hi : v);\n}\n\n" + mlp
-                + "static inline void decide(const double *state, double *action) {\n" + "\n".join(body) + "\n}\n\n#endif\n")
+        return (
+            f"/* hybrid_regressor student {self.content_hash} (agent-distill): decide(state, action) writes "
+            f"{self.n_actions_} action value(s) within their bounds. */\n"
+            "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n#include <math.h>\n\n"
+            "static inline double agent_distill_clip(double v, double lo, double hi) {\n"
+            "    return v < lo ? lo : (v > hi ? hi : v);\n}\n\n"
+            + mlp
+            + "static inline void decide(const double *state, double *action) {\n"
+            + "\n".join(body)
+            + "\n}\n\n#endif\n"
+        )

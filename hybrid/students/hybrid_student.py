@@ -71,8 +71,11 @@ class HybridStudent(Student):
     def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:
         """Oblique rule trees reach ≥ 60% coverage at τ 0.7–0.8 where axis-aligned ones stay ≤ 20%."""
         rule_settings = ((3, False, 0.97), (6, False, 0.9), (6, True, 0.9), (6, True, 0.8), (8, True, 0.7))
-        return [{"tau": tau, "rule_depth": depth, "oblique": oblique, "hidden_sizes": list(h), "epochs": epochs}
-                for h in ((4,), (8,), (32,)) for depth, oblique, tau in rule_settings]
+        return [
+            {"tau": tau, "rule_depth": depth, "oblique": oblique, "hidden_sizes": list(h), "epochs": epochs}
+            for h in ((4,), (8,), (32,))
+            for depth, oblique, tau in rule_settings
+        ]
 
     def __init__(
         self,
@@ -114,7 +117,7 @@ class HybridStudent(Student):
         teacher: Any = None,
         feature_names: Sequence[str] | None = None,
         action_names: Sequence[str] | None = None,
-    ) -> "HybridStudent":
+    ) -> HybridStudent:
         """Fit rules, calibrate them on held-out states, then fit the fallback on what they leave.
 
         ``teacher`` (with ``predict_proba`` and ``ops_per_decision``) is required when
@@ -133,9 +136,9 @@ class HybridStudent(Student):
         order = np.random.default_rng(self.random_state).permutation(X.shape[0])
         cal, fit = np.sort(order[:n_cal]), np.sort(order[n_cal:])
 
-        self.rules_ = RuleListStudent(
-            max_depth=self.rule_depth, max_rules=self.max_rules, oblique=self.oblique, random_state=self.random_state
-        ).fit(X[fit], P[fit], None if w is None else w[fit], feature_names=feature_names, action_names=action_names)
+        self.rules_ = RuleListStudent(max_depth=self.rule_depth, max_rules=self.max_rules, oblique=self.oblique, random_state=self.random_state).fit(
+            X[fit], P[fit], None if w is None else w[fit], feature_names=feature_names, action_names=action_names
+        )
         self.rule_confidence_, self.rule_calibration_states_ = _held_out_confidence(self.rules_, X[cal], P[cal])
         self.n_features_in_, self.n_actions_ = X.shape[1], P.shape[1]
         self._enable()
@@ -146,8 +149,12 @@ class HybridStudent(Student):
         if self.fallback == "mlp":
             emphasis = np.where(decided, self.covered_weight, 1.0) * (1.0 if w is None else w)
             self.mlp_ = MLPStudent(
-                hidden_sizes=self.hidden_sizes, activation=self.activation, temperature=self.temperature,
-                alpha=self.alpha, epochs=self.epochs, random_state=self.random_state,
+                hidden_sizes=self.hidden_sizes,
+                activation=self.activation,
+                temperature=self.temperature,
+                alpha=self.alpha,
+                epochs=self.epochs,
+                random_state=self.random_state,
             ).fit(X, P, sample_weight=emphasis if emphasis.sum() > 0 else None)
             self.teacher_, self.teacher_record_ = None, None
         else:
@@ -165,17 +172,14 @@ class HybridStudent(Student):
         if self.fallback == "teacher" and teacher is None:
             raise DataError('fallback="teacher" needs the teacher: call fit(X, P, teacher=teacher).')
 
-    def set_teacher(self, teacher: Any) -> "HybridStudent":
+    def set_teacher(self, teacher: Any) -> HybridStudent:
         """Attach the teacher a cascade falls back to (after ``load``, the same teacher it was fitted with)."""
         if not callable(getattr(teacher, "predict_proba", None)):
             raise DataError("the teacher must have predict_proba(X) -> [n, k]; adapt it with hybrid.as_teacher().")
         record = _teacher_record(teacher)
         known = getattr(self, "teacher_record_", None)
         if known and known["content_hash"] and known["content_hash"] != record["content_hash"]:
-            raise DataError(
-                f"this cascade was fitted with teacher {known['content_hash']} but got {record['content_hash']}; "
-                "attach the same teacher or refit."
-            )
+            raise DataError(f"this cascade was fitted with teacher {known['content_hash']} but got {record['content_hash']}; attach the same teacher or refit.")
         self.teacher_, self.teacher_record_ = teacher, record
         return self
 
@@ -294,7 +298,6 @@ class HybridStudent(Student):
         lines.append(f"OTHERWISE ({1 - self.coverage_:.1%} of states) → {rest}")
         return "\n".join(lines)
 
-
     def _python_source(self) -> str:
         """A standard-library-only module: the rule chain, then the MLP, in ``decide(state)``.
 
@@ -304,19 +307,28 @@ class HybridStudent(Student):
         actions = tuple(rule.action for rule in self._deciding)
         fallback = "_mlp(state)" if self.mlp_ is not None else "-1  # the teacher decides"
         doc = self.to_text().replace('"""', "'''")
-        return "\n".join([
-            f'"""Hybrid student {self.content_hash} (agent-distill): decide(state) -> action index.\n\n{doc}\n"""',
-            "", "", "def _rule(state):", *self._router.source("python", "    "), "",
-            "" if self.mlp_ is None else "\n" + self.mlp_._python_function("_mlp"),
-            "", f"_ACTIONS = {actions!r}", "", "",
-            "def decide(state):",
-            "    state = [float(v) for v in state]",
-            "    i = _rule(state)",
-            "    if i >= 0:",
-            "        return _ACTIONS[i]",
-            f"    return {fallback}",
-            "",
-        ])
+        return "\n".join(
+            [
+                f'"""Hybrid student {self.content_hash} (agent-distill): decide(state) -> action index.\n\n{doc}\n"""',
+                "",
+                "",
+                "def _rule(state):",
+                *self._router.source("python", "    "),
+                "",
+                "" if self.mlp_ is None else "\n" + self.mlp_._python_function("_mlp"),
+                "",
+                f"_ACTIONS = {actions!r}",
+                "",
+                "",
+                "def decide(state):",
+                "    state = [float(v) for v in state]",
+                "    i = _rule(state)",
+                "    if i >= 0:",
+                "        return _ACTIONS[i]",
+                f"    return {fallback}",
+                "",
+            ]
+        )
 
     def _c_source(self) -> str:
         """A C99 header with ``static int decide(const double *state)``: rules, then the MLP
@@ -324,17 +336,30 @@ class HybridStudent(Student):
         self._check_fitted()
         actions = ", ".join(str(rule.action) for rule in self._deciding) or "0"
         fallback = "decide_mlp(state)" if self.mlp_ is not None else "-1"
-        return "\n".join([
-            f"/* Hybrid student {self.content_hash} (agent-distill): decide(state) -> action index. */",
-            "#ifndef AGENT_DISTILL_DECIDE_H", "#define AGENT_DISTILL_DECIDE_H", "#include <math.h>", "",
-            "static int decide_rule(const double *state) {", *self._router.source("c", "    "), "}", "",
-            "" if self.mlp_ is None else self.mlp_._c_function("decide_mlp"),
-            f"static const int decide_actions[] = {{{actions}}};", "",
-            "static int decide(const double *state) {",
-            "    int i = decide_rule(state);",
-            "    if (i >= 0) return decide_actions[i];",
-            f"    return {fallback};", "}", "", "#endif", "",
-        ])
+        return "\n".join(
+            [
+                f"/* Hybrid student {self.content_hash} (agent-distill): decide(state) -> action index. */",
+                "#ifndef AGENT_DISTILL_DECIDE_H",
+                "#define AGENT_DISTILL_DECIDE_H",
+                "#include <math.h>",
+                "",
+                "static int decide_rule(const double *state) {",
+                *self._router.source("c", "    "),
+                "}",
+                "",
+                "" if self.mlp_ is None else self.mlp_._c_function("decide_mlp"),
+                f"static const int decide_actions[] = {{{actions}}};",
+                "",
+                "static int decide(const double *state) {",
+                "    int i = decide_rule(state);",
+                "    if (i >= 0) return decide_actions[i];",
+                f"    return {fallback};",
+                "}",
+                "",
+                "#endif",
+                "",
+            ]
+        )
 
 
 def _held_out_confidence(rules: RuleListStudent, X: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -354,14 +379,10 @@ def _teacher_record(teacher: Any) -> dict[str, Any]:
     ops = getattr(teacher, "ops_per_decision", None)
     if ops is None:
         raise DataError(
-            "the cascade's teacher must declare ops_per_decision (multiply-adds per decision) "
-            "so the cascade's cost can count it; set teacher.ops_per_decision."
+            "the cascade's teacher must declare ops_per_decision (multiply-adds per decision) so the cascade's cost can count it; set teacher.ops_per_decision."
         )
     return {
         "content_hash": getattr(teacher, "content_hash", None),
-        "identity": str(
-            getattr(teacher, "identity", None) or getattr(teacher, "env_id", None) or type(teacher).__qualname__
-        ),
+        "identity": str(getattr(teacher, "identity", None) or getattr(teacher, "env_id", None) or type(teacher).__qualname__),
         "ops_per_decision": float(ops),
     }
-

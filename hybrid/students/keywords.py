@@ -52,8 +52,9 @@ class KeywordRulesStudent(RuleListStudent):
         """Decision lists of one or two keywords (0/1 features of records), shortest first."""
         return [{"max_rules": r, "max_terms": t, "min_precision": p} for r in (8, 16, 32, 64, 128) for t, p in ((1, 0.6), (2, 0.6), (2, 0.9))]
 
-    def __init__(self, max_rules: int = 32, max_terms: int = 2, min_precision: float = 0.8, min_support: int = 5,
-                 beam: int = 30, random_state: int = 0) -> None:
+    def __init__(
+        self, max_rules: int = 32, max_terms: int = 2, min_precision: float = 0.8, min_support: int = 5, beam: int = 30, random_state: int = 0
+    ) -> None:
         self.max_rules = max_rules
         self.max_terms = max_terms
         self.min_precision = min_precision
@@ -61,14 +62,17 @@ class KeywordRulesStudent(RuleListStudent):
         self.beam = beam
         self.random_state = random_state
 
-    def fit(self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None,
-            action_names: Sequence[str] | None = None) -> KeywordRulesStudent:
+    def fit(
+        self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None
+    ) -> KeywordRulesStudent:
         X = check_states(X)
         P = check_targets(P, X.shape[0])
         w = check_weights(sample_weight, X.shape[0])
         if self.max_rules < 0 or self.max_terms not in (1, 2) or not 0.0 < self.min_precision < 1.0:
-            raise DataError("KeywordRulesStudent needs max_rules ≥ 0, max_terms 1 or 2 and min_precision in (0, 1); "
-                            f"got {self.max_rules!r}, {self.max_terms!r}, {self.min_precision!r}.")
+            raise DataError(
+                "KeywordRulesStudent needs max_rules ≥ 0, max_terms 1 or 2 and min_precision in (0, 1); "
+                f"got {self.max_rules!r}, {self.max_terms!r}, {self.min_precision!r}."
+            )
         B, tests = _boolean_tests(X)
         self.feature_names_ = resolve_names(feature_names, X.shape[1], "x", "feature_names", "features")
         self.action_names_ = resolve_names(action_names, P.shape[1], "action_", "action_names", "actions")
@@ -101,8 +105,10 @@ class KeywordRulesStudent(RuleListStudent):
                         continue
                     both = np.asarray(S[rows].T @ Y[rows])  # f AND g
                     total_f = Y[rows].sum(axis=0)
-                    for cand in (self._best(both, both.sum(axis=1, keepdims=True), lam, (f, True)),
-                                 self._best(total_f - both, (total_f - both).sum(axis=1, keepdims=True), lam, (f, False))):
+                    for cand in (
+                        self._best(both, both.sum(axis=1, keepdims=True), lam, (f, True)),
+                        self._best(total_f - both, (total_f - both).sum(axis=1, keepdims=True), lam, (f, False)),
+                    ):
                         if cand is not None and cand[0] > best[0]:
                             best = cand
             _, terms, action = best
@@ -112,8 +118,10 @@ class KeywordRulesStudent(RuleListStudent):
             if not covered.any():
                 break
             open_ &= ~covered
-            conditions = tuple(Condition((tests[g][0],), (1.0,), tests[g][1], None) if present else Condition((tests[g][0],), (1.0,), None, tests[g][1])
-                               for g, present in terms)
+            conditions = tuple(
+                Condition((tests[g][0],), (1.0,), tests[g][1], None) if present else Condition((tests[g][0],), (1.0,), None, tests[g][1])
+                for g, present in terms
+            )
             rules.append(Rule(conditions, int(action), (), 0.0, 0.0))
         return rules
 

@@ -42,8 +42,9 @@ class LinearStudent(MLPStudent):
         """Softmax regression by L-BFGS on all training states (n-gram features), strongest L2 first."""
         return [{"C": c} for c in (0.1, 1.0, 10.0)]
 
-    def fit(self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None,
-            action_names: Sequence[str] | None = None) -> LinearStudent:
+    def fit(
+        self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None
+    ) -> LinearStudent:
         from sklearn.linear_model import LogisticRegression
 
         X = check_states(X)

@@ -68,8 +68,17 @@ class LinearRuleListStudent(LeafTree):
         self.ridge = ridge
         self.random_state = random_state
 
-    def fit(self, X: Any, A: Any, sample_weight: Any = None, *, action_low: Any = None, action_high: Any = None,
-            feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None) -> LinearRuleListStudent:
+    def fit(
+        self,
+        X: Any,
+        A: Any,
+        sample_weight: Any = None,
+        *,
+        action_low: Any = None,
+        action_high: Any = None,
+        feature_names: Sequence[str] | None = None,
+        action_names: Sequence[str] | None = None,
+    ) -> LinearRuleListStudent:
         """Grow the rules on ``X [n, d]`` and the teacher's actions ``A [n, m]``; returns self."""
         if self.leaf_model not in _LEAF_MODELS:
             raise DataError(f"leaf_model must be one of {_LEAF_MODELS}; got {self.leaf_model!r}.")
@@ -102,8 +111,7 @@ class LinearRuleListStudent(LeafTree):
         self._store(nodes, X64, A, w)
         return self
 
-    def _best_split(self, X: np.ndarray, Z: np.ndarray, Y: np.ndarray, w: np.ndarray, rows: np.ndarray,
-                    penalty: np.ndarray) -> tuple[float, int, float]:
+    def _best_split(self, X: np.ndarray, Z: np.ndarray, Y: np.ndarray, w: np.ndarray, rows: np.ndarray, penalty: np.ndarray) -> tuple[float, int, float]:
         """``(error removed, feature, threshold)`` of the leaf's best split; gain 0 when none is allowed."""
         best = (0.0, -1, 0.0)
         n = len(rows)

@@ -13,6 +13,7 @@ compute in double from the same numbers, so their decisions agree.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -92,8 +93,9 @@ class MLPStudent(Student):
         self.random_state = random_state
 
     # -- fit --------------------------------------------------------------------------------
-    def fit(self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None,
-            action_names: Sequence[str] | None = None) -> "MLPStudent":
+    def fit(
+        self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None
+    ) -> MLPStudent:
         """Distil teacher probabilities ``P`` (``[n, k]``, or labels ``[n]``) on states ``X``."""
         X = check_states(X)
         P = check_targets(P, X.shape[0])
@@ -218,7 +220,7 @@ class MLPStudent(Student):
                 np.tanh(h, out=h)
         return h
 
-    def torch_module(self) -> "torch.nn.Module":
+    def torch_module(self) -> torch.nn.Module:
         """The fitted net as a float32 ``torch.nn.Sequential`` mapping raw states to logits."""
         self._check_fitted()
         return _torch_mlp(self.weights_, self.biases_, self.activation).eval()
@@ -262,10 +264,7 @@ class MLPStudent(Student):
     def _python_source(self) -> str:
         """A standard-library-only module whose ``decide(state)`` returns the action index."""
         self._check_fitted()
-        return (
-            f'"""MLP student {self.content_hash} (agent-distill): decide(state) -> action index."""\n\n'
-            + self._python_function("decide")
-        )
+        return f'"""MLP student {self.content_hash} (agent-distill): decide(state) -> action index."""\n\n' + self._python_function("decide")
 
     def _python_function(self, name: str) -> str:
         """Source of ``def name(state) -> int`` (plus the constants it reads); used by hybrids too."""
@@ -278,9 +277,7 @@ class MLPStudent(Student):
         self._check_fitted()
         return (
             f"/* MLP student {self.content_hash} (agent-distill): decide(state) -> action index. */\n"
-            "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n#include <math.h>\n\n"
-            + self._c_function("decide")
-            + "#endif\n"
+            "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n#include <math.h>\n\n" + self._c_function("decide") + "#endif\n"
         )
 
     def _c_function(self, name: str) -> str:
@@ -291,14 +288,22 @@ class MLPStudent(Student):
             out.append(f"static const double {name}_w{i}[{W.shape[0]}][{W.shape[1]}] = {{\n{rows}\n}};\n")
             out.append(f"static const double {name}_b{i}[{b.size}] = {{{', '.join(map(repr, map(float, b)))}}};\n")
         act = "h > 0.0 ? h : 0.0" if self.activation == "relu" else "tanh(h)"
-        body = [f"static int {name}(const double *state) {{", f"    double a[{max(sizes)}], z[{max(sizes)}];",
-                "    int i, j, best = 0;", f"    for (i = 0; i < {sizes[0]}; ++i) a[i] = state[i];"]
+        body = [
+            f"static int {name}(const double *state) {{",
+            f"    double a[{max(sizes)}], z[{max(sizes)}];",
+            "    int i, j, best = 0;",
+            f"    for (i = 0; i < {sizes[0]}; ++i) a[i] = state[i];",
+        ]
         for i, W in enumerate(self.weights_):
             post = "z[i] = h;" if i == len(self.weights_) - 1 else f"z[i] = {act};"
-            body += [f"    for (i = 0; i < {W.shape[0]}; ++i) {{",
-                     f"        double h = {name}_b{i}[i];",
-                     f"        for (j = 0; j < {W.shape[1]}; ++j) h += {name}_w{i}[i][j] * a[j];",
-                     f"        {post}", "    }", f"    for (i = 0; i < {W.shape[0]}; ++i) a[i] = z[i];"]
+            body += [
+                f"    for (i = 0; i < {W.shape[0]}; ++i) {{",
+                f"        double h = {name}_b{i}[i];",
+                f"        for (j = 0; j < {W.shape[1]}; ++j) h += {name}_w{i}[i][j] * a[j];",
+                f"        {post}",
+                "    }",
+                f"    for (i = 0; i < {W.shape[0]}; ++i) a[i] = z[i];",
+            ]
         body += [f"    for (i = 1; i < {sizes[-1]}; ++i) if (a[i] > a[best]) best = i;", "    return best;", "}\n"]
         return "".join(out) + "\n" + "\n".join(body)
 
@@ -308,14 +313,14 @@ def _initial_layers(sizes: list[int], rng: np.random.Generator) -> tuple[list[np
     """U(−1/√fan_in, 1/√fan_in) for weights and biases (torch's Linear default), drawn from ``rng``
     so initialisation does not touch torch's global generator."""
     weights, biases = [], []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         bound = 1.0 / np.sqrt(fan_in)
         weights.append(rng.uniform(-bound, bound, size=(fan_out, fan_in)))
         biases.append(rng.uniform(-bound, bound, size=fan_out))
     return weights, biases
 
 
-def _torch_mlp(weights: list[np.ndarray], biases: list[np.ndarray], activation: str) -> "torch.nn.Sequential":
+def _torch_mlp(weights: list[np.ndarray], biases: list[np.ndarray], activation: str) -> torch.nn.Sequential:
     import torch
 
     layers: list[torch.nn.Module] = []
@@ -330,7 +335,7 @@ def _torch_mlp(weights: list[np.ndarray], biases: list[np.ndarray], activation: 
     return torch.nn.Sequential(*layers)
 
 
-def _layers_of(model: "torch.nn.Sequential") -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _layers_of(model: torch.nn.Sequential) -> tuple[list[np.ndarray], list[np.ndarray]]:
     linears = [m for m in model if hasattr(m, "weight")]
     return ([m.weight.detach().numpy().copy() for m in linears], [m.bias.detach().numpy().copy() for m in linears])
 

@@ -72,8 +72,17 @@ class MLPRegressorStudent(RegressorStudent):
         self.patience = patience
         self.random_state = random_state
 
-    def fit(self, X: Any, A: Any, sample_weight: Any = None, *, action_low: Any = None, action_high: Any = None,
-            feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None) -> MLPRegressorStudent:
+    def fit(
+        self,
+        X: Any,
+        A: Any,
+        sample_weight: Any = None,
+        *,
+        action_low: Any = None,
+        action_high: Any = None,
+        feature_names: Sequence[str] | None = None,
+        action_names: Sequence[str] | None = None,
+    ) -> MLPRegressorStudent:
         """Train on ``X [n, d]`` and the teacher's actions ``A [n, m]``; returns self."""
         if self.activation not in _ACTIVATIONS:
             raise DataError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}.")
@@ -99,8 +108,17 @@ class MLPRegressorStudent(RegressorStudent):
         self.weights_, self.biases_ = _fold_standardisation(weights, biases, mean, scale)
         return self
 
-    def _train(self, Xs: np.ndarray, U: np.ndarray, w: np.ndarray, train: np.ndarray, val: np.ndarray,
-               weights: list[np.ndarray], biases: list[np.ndarray], rng: np.random.Generator) -> tuple[Any, Any, int]:
+    def _train(
+        self,
+        Xs: np.ndarray,
+        U: np.ndarray,
+        w: np.ndarray,
+        train: np.ndarray,
+        val: np.ndarray,
+        weights: list[np.ndarray],
+        biases: list[np.ndarray],
+        rng: np.random.Generator,
+    ) -> tuple[Any, Any, int]:
         """Adam on the weighted squared error of ``tanh(net(x))``; keeps the best validation epoch."""
         import torch
 
@@ -117,7 +135,7 @@ class MLPRegressorStudent(RegressorStudent):
         for epoch in range(self.epochs):
             perm = torch.as_tensor(rng.permutation(len(train)))
             for start in range(0, len(train), self.batch_size):
-                idx = perm[start:start + self.batch_size]
+                idx = perm[start : start + self.batch_size]
                 loss = loss_of(Xt[idx], Ut[idx], Wt[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -154,12 +172,15 @@ class MLPRegressorStudent(RegressorStudent):
         """Multiply-adds of one decision (``in · out`` summed); parameters = weights + biases."""
         self._check_fitted()
         params = int(sum(W.size + b.size for W, b in zip(self.weights_, self.biases_)))
-        return Cost(parameters=params, ops_per_decision=float(sum(W.size for W in self.weights_)),
-                    bytes=len(canonical_json(self.to_dict())))
+        return Cost(parameters=params, ops_per_decision=float(sum(W.size for W in self.weights_)), bytes=len(canonical_json(self.to_dict())))
 
     def _state(self) -> dict[str, Any]:
-        return {**self._shared_state(), "weights": [W.tolist() for W in self.weights_],
-                "biases": [b.tolist() for b in self.biases_], "n_epochs": self.n_epochs_}
+        return {
+            **self._shared_state(),
+            "weights": [W.tolist() for W in self.weights_],
+            "biases": [b.tolist() for b in self.biases_],
+            "n_epochs": self.n_epochs_,
+        }
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self._set_shared_state(state)
@@ -171,31 +192,42 @@ class MLPRegressorStudent(RegressorStudent):
     def _python_source(self) -> str:
         """A module whose ``decide(state)`` returns the action tuple (``math`` only)."""
         self._check_fitted()
-        return (f'"""mlp_regressor student {self.content_hash} (agent-distill): decide(state) -> action tuple."""'
-                "\n\nimport math\n\n" + self._python_function("decide"))
+        return f'"""mlp_regressor student {self.content_hash} (agent-distill): decide(state) -> action tuple."""\n\nimport math\n\n' + self._python_function(
+            "decide"
+        )
 
     def _python_function(self, name: str) -> str:
         """Source of ``def name(state) -> tuple`` and the constants it reads (needs ``import math``)."""
         p = f"_{name.upper().strip('_')}"
-        lines = [f"{p}_WEIGHTS = {[W.tolist() for W in self.weights_]!r}", f"{p}_BIASES = {[b.tolist() for b in self.biases_]!r}",
-                 f"{p}_LOW = {self.action_low_.tolist()!r}", f"{p}_HIGH = {self.action_high_.tolist()!r}", "", "",
-                 f"def {name}(state):", "    h = [float(v) for v in state]", f"    last = len({p}_WEIGHTS) - 1",
-                 f"    for i, (W, b) in enumerate(zip({p}_WEIGHTS, {p}_BIASES)):",
-                 "        z = [bj + sum(w * x for w, x in zip(row, h)) for row, bj in zip(W, b)]",
-                 "        h = z if i == last else [" + ("max(v, 0.0)" if self.activation == "relu" else "math.tanh(v)")
-                 + " for v in z]",
-                 "    out = []", f"    for v, lo, hi in zip(h, {p}_LOW, {p}_HIGH):",
-                 "        a = lo + (math.tanh(v) + 1.0) * 0.5 * (hi - lo)", "        out.append(min(max(a, lo), hi))",
-                 "    return tuple(out)"]
+        lines = [
+            f"{p}_WEIGHTS = {[W.tolist() for W in self.weights_]!r}",
+            f"{p}_BIASES = {[b.tolist() for b in self.biases_]!r}",
+            f"{p}_LOW = {self.action_low_.tolist()!r}",
+            f"{p}_HIGH = {self.action_high_.tolist()!r}",
+            "",
+            "",
+            f"def {name}(state):",
+            "    h = [float(v) for v in state]",
+            f"    last = len({p}_WEIGHTS) - 1",
+            f"    for i, (W, b) in enumerate(zip({p}_WEIGHTS, {p}_BIASES)):",
+            "        z = [bj + sum(w * x for w, x in zip(row, h)) for row, bj in zip(W, b)]",
+            "        h = z if i == last else [" + ("max(v, 0.0)" if self.activation == "relu" else "math.tanh(v)") + " for v in z]",
+            "    out = []",
+            f"    for v, lo, hi in zip(h, {p}_LOW, {p}_HIGH):",
+            "        a = lo + (math.tanh(v) + 1.0) * 0.5 * (hi - lo)",
+            "        out.append(min(max(a, lo), hi))",
+            "    return tuple(out)",
+        ]
         return "\n".join(lines) + "\n"
 
     def _c_source(self) -> str:
         """A C99 header with ``static inline void decide(const double *state, double *action)``."""
         self._check_fitted()
-        return (f"/* mlp_regressor student {self.content_hash} (agent-distill): decide(state, action) writes "
-                f"{self.n_actions_} action value(s) within their bounds. */\n"
-                "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n#include <math.h>\n\n"
-                + self._c_function("decide") + "\n#endif\n")
+        return (
+            f"/* mlp_regressor student {self.content_hash} (agent-distill): decide(state, action) writes "
+            f"{self.n_actions_} action value(s) within their bounds. */\n"
+            "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n#include <math.h>\n\n" + self._c_function("decide") + "\n#endif\n"
+        )
 
     def _c_function(self, name: str) -> str:
         """C source of ``static inline void name(const double *state, double *action)`` and its constants."""
@@ -203,26 +235,37 @@ class MLPRegressorStudent(RegressorStudent):
         out = []
         for i, (W, b) in enumerate(zip(self.weights_, self.biases_)):
             flat = ", ".join(repr(float(v)) for v in W.ravel())
-            out += [f"static const double {p}_W{i}[{W.size}] = {{{flat}}};",
-                    f"static const double {p}_B{i}[{b.size}] = {{{', '.join(repr(float(v)) for v in b)}}};"]
-        out += [f"static const double {p}_LOW[{self.n_actions_}] = {{{', '.join(repr(float(v)) for v in self.action_low_)}}};",
-                f"static const double {p}_HIGH[{self.n_actions_}] = {{{', '.join(repr(float(v)) for v in self.action_high_)}}};",
-                "", f"static inline void {name}(const double *state, double *action) {{"]
+            out += [
+                f"static const double {p}_W{i}[{W.size}] = {{{flat}}};",
+                f"static const double {p}_B{i}[{b.size}] = {{{', '.join(repr(float(v)) for v in b)}}};",
+            ]
+        out += [
+            f"static const double {p}_LOW[{self.n_actions_}] = {{{', '.join(repr(float(v)) for v in self.action_low_)}}};",
+            f"static const double {p}_HIGH[{self.n_actions_}] = {{{', '.join(repr(float(v)) for v in self.action_high_)}}};",
+            "",
+            f"static inline void {name}(const double *state, double *action) {{",
+        ]
         width = max(W.shape[0] for W in self.weights_)
-        out += [f"    double a[{max(width, self.n_features_in_)}], z[{width}];",
-                f"    for (int j = 0; j < {self.n_features_in_}; ++j) a[j] = state[j];"]
+        out += [f"    double a[{max(width, self.n_features_in_)}], z[{width}];", f"    for (int j = 0; j < {self.n_features_in_}; ++j) a[j] = state[j];"]
         last = len(self.weights_) - 1
         for i, W in enumerate(self.weights_):
             n_out, n_in = W.shape
             act = "z[j]" if i == last else ("(z[j] > 0.0 ? z[j] : 0.0)" if self.activation == "relu" else "tanh(z[j])")
-            out += [f"    for (int j = 0; j < {n_out}; ++j) {{",
-                    f"        double s = {p}_B{i}[j];",
-                    f"        for (int k = 0; k < {n_in}; ++k) s += {p}_W{i}[j * {n_in} + k] * a[k];",
-                    "        z[j] = s;", "    }",
-                    f"    for (int j = 0; j < {n_out}; ++j) a[j] = {act};"]
-        out += [f"    for (int j = 0; j < {self.n_actions_}; ++j) {{",
-                f"        double v = {p}_LOW[j] + (tanh(a[j]) + 1.0) * 0.5 * ({p}_HIGH[j] - {p}_LOW[j]);",
-                f"        action[j] = v < {p}_LOW[j] ? {p}_LOW[j] : (v > {p}_HIGH[j] ? {p}_HIGH[j] : v);", "    }", "}"]
+            out += [
+                f"    for (int j = 0; j < {n_out}; ++j) {{",
+                f"        double s = {p}_B{i}[j];",
+                f"        for (int k = 0; k < {n_in}; ++k) s += {p}_W{i}[j * {n_in} + k] * a[k];",
+                "        z[j] = s;",
+                "    }",
+                f"    for (int j = 0; j < {n_out}; ++j) a[j] = {act};",
+            ]
+        out += [
+            f"    for (int j = 0; j < {self.n_actions_}; ++j) {{",
+            f"        double v = {p}_LOW[j] + (tanh(a[j]) + 1.0) * 0.5 * ({p}_HIGH[j] - {p}_LOW[j]);",
+            f"        action[j] = v < {p}_LOW[j] ? {p}_LOW[j] : (v > {p}_HIGH[j] ? {p}_HIGH[j] : v);",
+            "    }",
+            "}",
+        ]
         return "\n".join(out) + "\n"
 
     def _onnx_model(self) -> Any:
@@ -244,21 +287,32 @@ class MLPRegressorStudent(RegressorStudent):
                 nodes.append(helper.make_node(act, [h], [f"h{i}"], name=f"{act.lower()}{i}"))
                 h = f"h{i}"
         half = 0.5 * (self.action_high_ - self.action_low_)
-        inits += [numpy_helper.from_array(half, name="half_range"), numpy_helper.from_array(self.action_low_ + half, name="mid"),
-                  numpy_helper.from_array(self.action_low_, name="low"), numpy_helper.from_array(self.action_high_, name="high")]
-        nodes += [helper.make_node("Tanh", [h], ["u"], name="squash"),
-                  helper.make_node("Mul", ["u", "half_range"], ["scaled"], name="scale"),
-                  helper.make_node("Add", ["scaled", "mid"], ["shifted"], name="shift"),
-                  helper.make_node("Max", ["shifted", "low"], ["above"], name="clip_low"),
-                  helper.make_node("Min", ["above", "high"], ["action"], name="clip_high")]
+        inits += [
+            numpy_helper.from_array(half, name="half_range"),
+            numpy_helper.from_array(self.action_low_ + half, name="mid"),
+            numpy_helper.from_array(self.action_low_, name="low"),
+            numpy_helper.from_array(self.action_high_, name="high"),
+        ]
+        nodes += [
+            helper.make_node("Tanh", [h], ["u"], name="squash"),
+            helper.make_node("Mul", ["u", "half_range"], ["scaled"], name="scale"),
+            helper.make_node("Add", ["scaled", "mid"], ["shifted"], name="shift"),
+            helper.make_node("Max", ["shifted", "low"], ["above"], name="clip_low"),
+            helper.make_node("Min", ["above", "high"], ["action"], name="clip_high"),
+        ]
         graph = helper.make_graph(
-            nodes, "mlp_regressor_student",
+            nodes,
+            "mlp_regressor_student",
             [helper.make_tensor_value_info("state", TensorProto.FLOAT, ["n", self.n_features_in_])],
             [helper.make_tensor_value_info("action", TensorProto.DOUBLE, ["n", self.n_actions_])],
             initializer=inits,
         )
-        model = helper.make_model(graph, producer_name="agent-distill", opset_imports=[helper.make_opsetid("", OPSET)],
-                                  doc_string=f"mlp_regressor student {self.content_hash}: raw states in, bounded actions out.")
+        model = helper.make_model(
+            graph,
+            producer_name="agent-distill",
+            opset_imports=[helper.make_opsetid("", OPSET)],
+            doc_string=f"mlp_regressor student {self.content_hash}: raw states in, bounded actions out.",
+        )
         model.ir_version = IR_VERSION
         helper.set_model_props(model, {"content_hash": self.content_hash, "family": self.family})
         onnx.checker.check_model(model)

@@ -42,8 +42,7 @@ class RegressionTreeStudent(LeafTree):
     @classmethod
     def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:
         """Hyperparameters AutoDistill tries, cheapest first."""
-        return ([{"max_depth": d} for d in (2, 3, 4, 5, 6, 8, 10)]
-                + [{"max_depth": None, "max_leaf_nodes": n, "leaf_model": "linear"} for n in (4, 8, 16, 32)])
+        return [{"max_depth": d} for d in (2, 3, 4, 5, 6, 8, 10)] + [{"max_depth": None, "max_leaf_nodes": n, "leaf_model": "linear"} for n in (4, 8, 16, 32)]
 
     def __init__(
         self,
@@ -61,8 +60,17 @@ class RegressionTreeStudent(LeafTree):
         self.ridge = ridge
         self.random_state = random_state
 
-    def fit(self, X: Any, A: Any, sample_weight: Any = None, *, action_low: Any = None, action_high: Any = None,
-            feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None) -> RegressionTreeStudent:
+    def fit(
+        self,
+        X: Any,
+        A: Any,
+        sample_weight: Any = None,
+        *,
+        action_low: Any = None,
+        action_high: Any = None,
+        feature_names: Sequence[str] | None = None,
+        action_names: Sequence[str] | None = None,
+    ) -> RegressionTreeStudent:
         """Grow the tree on ``X [n, d]`` and the teacher's actions ``A [n, m]``; returns self."""
         if self.leaf_model not in _LEAF_MODELS:
             raise DataError(f"leaf_model must be one of {_LEAF_MODELS}; got {self.leaf_model!r}.")
@@ -73,8 +81,9 @@ class RegressionTreeStudent(LeafTree):
 
         scaled = (A - self.action_low_) / (self.action_high_ - self.action_low_)
         try:
-            sk = DecisionTreeRegressor(max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
-                                       min_samples_leaf=self.min_samples_leaf, random_state=self.random_state)
+            sk = DecisionTreeRegressor(
+                max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf, random_state=self.random_state
+            )
             sk.fit(X, scaled, sample_weight=w)
         except ValueError as e:  # scikit-learn's own parameter validation
             raise DataError(f"RegressionTreeStudent hyperparameters rejected by scikit-learn: {e}") from None
@@ -91,9 +100,15 @@ class RegressionTreeStudent(LeafTree):
             else:
                 weights = w[rows] if w[rows].sum() > 0 else np.ones(int(rows.sum()))
                 intercept[node] = np.average(A[rows], axis=0, weights=weights).astype(np.float32)
-        self._set_tree(np.where(leaf, LEAF, t.feature), np.where(leaf, 0.0, t.threshold),
-                       np.where(leaf, LEAF, t.children_left), np.where(leaf, LEAF, t.children_right),
-                       intercept, coef, t.weighted_n_node_samples)
+        self._set_tree(
+            np.where(leaf, LEAF, t.feature),
+            np.where(leaf, 0.0, t.threshold),
+            np.where(leaf, LEAF, t.children_left),
+            np.where(leaf, LEAF, t.children_right),
+            intercept,
+            coef,
+            t.weighted_n_node_samples,
+        )
         return self
 
     def _state(self) -> dict[str, Any]:

@@ -86,7 +86,7 @@ class Condition:
         return {"features": list(self.features), "weights": list(self.weights), "lower": self.lower, "upper": self.upper}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Condition":
+    def from_dict(cls, d: dict[str, Any]) -> Condition:
         return cls(tuple(d["features"]), tuple(d["weights"]), d["lower"], d["upper"])
 
 
@@ -107,13 +107,17 @@ class Rule:
         return ok
 
     def to_dict(self) -> dict[str, Any]:
-        return {"conditions": [c.to_dict() for c in self.conditions], "action": self.action,
-                "proba": list(self.proba), "coverage": self.coverage, "confidence": self.confidence}
+        return {
+            "conditions": [c.to_dict() for c in self.conditions],
+            "action": self.action,
+            "proba": list(self.proba),
+            "coverage": self.coverage,
+            "confidence": self.confidence,
+        }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Rule":
-        return cls(tuple(Condition.from_dict(c) for c in d["conditions"]), int(d["action"]),
-                   tuple(d["proba"]), d["coverage"], d["confidence"])
+    def from_dict(cls, d: dict[str, Any]) -> Rule:
+        return cls(tuple(Condition.from_dict(c) for c in d["conditions"]), int(d["action"]), tuple(d["proba"]), d["coverage"], d["confidence"])
 
 
 @register
@@ -140,10 +144,12 @@ class RuleListStudent(Student):
     def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:
         """Axis-aligned lists first, then oblique ones (a condition may weigh up to three
         features): on LunarLander only the latter keep the teacher's return within 32 rules."""
-        return [*({"max_depth": d, "max_rules": r} for d, r in ((2, None), (3, None), (4, None), (5, 16))),
-                {"max_depth": None, "max_leaf_nodes": 40, "max_rules": 32},
-                *({"max_depth": d, "oblique": True} for d in (2, 3, 4)),
-                {"max_depth": None, "max_leaf_nodes": 40, "max_rules": 32, "oblique": True, "simplify": True}]
+        return [
+            *({"max_depth": d, "max_rules": r} for d, r in ((2, None), (3, None), (4, None), (5, 16))),
+            {"max_depth": None, "max_leaf_nodes": 40, "max_rules": 32},
+            *({"max_depth": d, "oblique": True} for d in (2, 3, 4)),
+            {"max_depth": None, "max_leaf_nodes": 40, "max_rules": 32, "oblique": True, "simplify": True},
+        ]
 
     def __init__(
         self,
@@ -172,7 +178,7 @@ class RuleListStudent(Student):
         *,
         feature_names: Sequence[str] | None = None,
         action_names: Sequence[str] | None = None,
-    ) -> "RuleListStudent":
+    ) -> RuleListStudent:
         """Extract the rule list; names (optional) are used by ``to_text`` and kept in the artifact."""
         X = check_states(X)
         P = check_targets(P, X.shape[0])
@@ -187,8 +193,9 @@ class RuleListStudent(Student):
         if self.oblique:
             columns += _projections(X, P.argmax(axis=1), w)
         A = np.column_stack([Condition(f, wt, None, None).value(X) for f, wt in columns])
-        tree = TreeStudent(max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
-                           min_samples_leaf=self.min_samples_leaf, random_state=self.random_state).fit(A, P, w)
+        tree = TreeStudent(
+            max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf, random_state=self.random_state
+        ).fit(A, P, w)
         leaves = leaf_boxes(tree)
         boxes = [box for box, _ in merge_boxes(leaves)]
 
@@ -214,7 +221,7 @@ class RuleListStudent(Student):
         labels = P.argmax(axis=1)
         weights = np.ones(X.shape[0]) if w is None else w
         rules = []
-        for i, rule in enumerate(self.rules_ + [None]):
+        for i, rule in enumerate([*self.rules_, None]):
             mine = fired == (i if rule is not None else -1)
             if rule is None and not mine.any():  # nothing falls to the default: most common action overall
                 mine = np.ones(X.shape[0], dtype=bool)
@@ -275,8 +282,10 @@ class RuleListStudent(Student):
         self._check_fitted()
         lines = [f"{self.rule_text(r)}   # covers {r.coverage:.1%}, agrees {r.confidence:.1%}" for r in self.rules_]
         if not (self.rules_ and not self.rules_[-1].conditions):
-            lines.append(f"{'ELSE' if self.rules_ else 'ALWAYS'} {self.action_names_[self.default_action_]}"
-                         f"   # covers {self.default_coverage_:.1%}, agrees {self.default_confidence_:.1%}")
+            lines.append(
+                f"{'ELSE' if self.rules_ else 'ALWAYS'} {self.action_names_[self.default_action_]}"
+                f"   # covers {self.default_coverage_:.1%}, agrees {self.default_confidence_:.1%}"
+            )
         return "\n".join(lines)
 
     # -- cost and identity --------------------------------------------------------------------
@@ -284,14 +293,19 @@ class RuleListStudent(Student):
         """Operations of the rules tried up to the deciding one, averaged over training states."""
         self._check_fitted()
         bounds_and_weights = sum(c.operations for r in self.rules_ for c in r.conditions)
-        return Cost(parameters=int(bounds_and_weights + len(self.rules_) + 1), ops_per_decision=self.expected_operations_,
-                    bytes=len(canonical_json(self.to_dict())))
+        return Cost(
+            parameters=int(bounds_and_weights + len(self.rules_) + 1), ops_per_decision=self.expected_operations_, bytes=len(canonical_json(self.to_dict()))
+        )
 
     def _state(self) -> dict[str, Any]:
         return {
             "rules": [r.to_dict() for r in self.rules_],
-            "default": {"action": self.default_action_, "proba": list(self.default_proba_),
-                        "coverage": self.default_coverage_, "confidence": self.default_confidence_},
+            "default": {
+                "action": self.default_action_,
+                "proba": list(self.default_proba_),
+                "coverage": self.default_coverage_,
+                "confidence": self.default_confidence_,
+            },
             "feature_names": list(self.feature_names_),
             "action_names": list(self.action_names_),
             "expected_operations": self.expected_operations_,
@@ -318,15 +332,16 @@ class RuleListStudent(Student):
         for i, rule in enumerate(self.rules_):
             test = " and ".join(_expression(c, "python") for c in rule.conditions) or "True"
             lines += [f"    if {test}:", f"        return {i if match else rule.action}"]
-        return "\n".join(lines + [f"    return {-1 if match else self.default_action_}"]) + "\n"
+        return "\n".join([*lines, f"    return {-1 if match else self.default_action_}"]) + "\n"
 
     def _c_source(self) -> str:
         """A C99 header with ``static inline int decide(const double *state)``."""
         self._check_fitted()
-        return (f"/* Rule-list student {self.content_hash} (agent-distill): decide(state) -> action index.\n"
-                "   Oblique sums are exact unless compiled with floating-point contraction (-ffp-contract=fast). */\n"
-                "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n\n"
-                + self._c_function("decide") + "\n#endif\n")
+        return (
+            f"/* Rule-list student {self.content_hash} (agent-distill): decide(state) -> action index.\n"
+            "   Oblique sums are exact unless compiled with floating-point contraction (-ffp-contract=fast). */\n"
+            "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n\n" + self._c_function("decide") + "\n#endif\n"
+        )
 
     def _c_function(self, name: str, *, match: bool = False) -> str:
         """``static inline int name(const double *state)``: the action, or with ``match`` the rule index or -1."""
@@ -334,7 +349,7 @@ class RuleListStudent(Student):
         for i, rule in enumerate(self.rules_):
             test = " && ".join(_expression(c, "c") for c in rule.conditions) or "1"
             lines.append(f"    if ({test}) return {i if match else rule.action};")
-        return "\n".join(lines + [f"    return {-1 if match else self.default_action_};", "}"]) + "\n"
+        return "\n".join([*lines, f"    return {-1 if match else self.default_action_};", "}"]) + "\n"
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -73,8 +73,9 @@ class TreeStudent(Student):
         self.random_state = random_state
 
     # -- fit --------------------------------------------------------------------------------
-    def fit(self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None,
-            action_names: Sequence[str] | None = None) -> "TreeStudent":
+    def fit(
+        self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None
+    ) -> TreeStudent:
         """Grow the tree with scikit-learn, then keep only its arrays."""
         X = check_states(X)
         P = check_targets(P, X.shape[0])
@@ -85,8 +86,7 @@ class TreeStudent(Student):
             raise DataError(f"criterion must be one of {_CRITERIA}; got {self.criterion!r}.")
         from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-        grow = dict(max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
-                    min_samples_leaf=self.min_samples_leaf, random_state=self.random_state)
+        grow = dict(max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf, random_state=self.random_state)
         try:
             if self.criterion == "soft":
                 sk = DecisionTreeRegressor(**grow).fit(X, P, sample_weight=w)
@@ -143,8 +143,7 @@ class TreeStudent(Student):
     def cost(self) -> Cost:
         """Comparisons on the path averaged over training states; parameters = nodes."""
         self._check_fitted()
-        return Cost(parameters=int(len(self.feature_)), ops_per_decision=self.expected_comparisons_,
-                    bytes=len(canonical_json(self.to_dict())))
+        return Cost(parameters=len(self.feature_), ops_per_decision=self.expected_comparisons_, bytes=len(canonical_json(self.to_dict())))
 
     def _state(self) -> dict[str, Any]:
         return {
@@ -177,21 +176,25 @@ class TreeStudent(Student):
         """Source of ``def name(state) -> int``: nested ifs, or a table walk for very deep trees."""
         actions = self.value_.argmax(axis=1)
         if self.depth_ <= _PY_NESTING_MAX:
-            lines = [f"def {name}(state):"] + self._nested("    ", 0, actions, "if state[{f}] <= {t!r}:", "else:", "return {a}")
+            lines = [f"def {name}(state):", *self._nested("    ", 0, actions, "if state[{f}] <= {t!r}:", "else:", "return {a}")]
             return "\n".join(lines) + "\n"
-        table = [(int(f), f32_split_bound(t), int(lo), int(r), int(a))
-                 for f, t, lo, r, a in zip(self.feature_, self.threshold_, self.left_, self.right_, actions)]
-        return (f"_{name}_NODES = {table!r}  # (feature, bound, left, right, action); feature -1 = leaf\n\n\n"
-                f"def {name}(state):\n    node = _{name}_NODES[0]\n    while node[0] >= 0:\n"
-                f"        node = _{name}_NODES[node[2] if state[node[0]] <= node[1] else node[3]]\n"
-                "    return node[4]\n")
+        table = [
+            (int(f), f32_split_bound(t), int(lo), int(r), int(a)) for f, t, lo, r, a in zip(self.feature_, self.threshold_, self.left_, self.right_, actions)
+        ]
+        return (
+            f"_{name}_NODES = {table!r}  # (feature, bound, left, right, action); feature -1 = leaf\n\n\n"
+            f"def {name}(state):\n    node = _{name}_NODES[0]\n    while node[0] >= 0:\n"
+            f"        node = _{name}_NODES[node[2] if state[node[0]] <= node[1] else node[3]]\n"
+            "    return node[4]\n"
+        )
 
     def _c_source(self) -> str:
         """A C99 header with ``static inline int decide(const double *state)``."""
         self._check_fitted()
-        return (f"/* Tree student {self.content_hash} (agent-distill): decide(state) -> action index. */\n"
-                "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n\n"
-                + self._c_function("decide") + "\n#endif\n")
+        return (
+            f"/* Tree student {self.content_hash} (agent-distill): decide(state) -> action index. */\n"
+            "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n\n" + self._c_function("decide") + "\n#endif\n"
+        )
 
     def _c_function(self, name: str) -> str:
         """C source of ``static inline int name(const double *state)`` as nested ifs."""

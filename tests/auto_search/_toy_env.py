@@ -9,12 +9,14 @@ rate it near the teacher, while its true retention is far lower.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import gymnasium as gym
 import numpy as np
 
 
 class EasyOrHard(gym.Env):
-    metadata: dict = {"render_modes": []}
+    metadata: ClassVar[dict] = {"render_modes": []}
 
     def __init__(self, c: float = 0.5, p_hard: float = 0.3, steps: int = 20) -> None:
         self.c, self.p_hard, self.steps = c, p_hard, steps

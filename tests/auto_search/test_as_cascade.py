@@ -33,7 +33,7 @@ def test_threshold_is_the_lowest_keeping_the_target():
     rng = np.random.default_rng(0)
     confidence = rng.random(2000)
     teacher = np.zeros(2000, dtype=int)
-    student = np.where(rng.random(2000) < confidence ** 0.3, 0, 1)  # more confident → more often right
+    student = np.where(rng.random(2000) < confidence**0.3, 0, 1)  # more confident → more often right
     t = choose_threshold(teacher, student, confidence, 0.95)
     decided = confidence >= t
     assert (student[decided] == 0).mean() >= 0.95
@@ -76,9 +76,36 @@ def _text_decisions(path: Path, n: int, seed: int) -> Path:
 def test_cli_cascade_on_text_decisions_writes_a_deciding_or_deferring_export(tmp_path):
     data = _text_decisions(tmp_path / "decisions.jsonl", 1500, 0)  # ≥ 100 calibration states: fewer cannot show 99%
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "auto_search.cli", "search", str(data), "--out", str(out), "--policy", "cascade:0.99",
-                           "--budget", "40", "--val-fraction", "0.3", "--families", "tree", "rules", "mlp", "--n-jobs", "1", "--verbose", "0"],
-                          capture_output=True, text=True, cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auto_search.cli",
+            "search",
+            str(data),
+            "--out",
+            str(out),
+            "--policy",
+            "cascade:0.99",
+            "--budget",
+            "40",
+            "--val-fraction",
+            "0.3",
+            "--families",
+            "tree",
+            "rules",
+            "mlp",
+            "--n-jobs",
+            "1",
+            "--verbose",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "fields: text (text), channel (category), n_items (number)" in proc.stderr
     report = json.loads((out / "report.json").read_text())
@@ -104,7 +131,8 @@ def test_cascade_on_numeric_states_ships_a_deferring_student():
     X = rng.normal(size=(800, 2)).astype(np.float32)
     P = np.eye(2, dtype=np.float32)[(X[:, 0] + 0.3 * rng.normal(size=800) > 0).astype(int)]  # noisy near the boundary
     result = AutoDistill(families=("tree",), budget_s=30, policy="cascade:0.95", n_jobs=1, verbose=0, val_fraction=0.5).fit(
-        DistillDataset(X, P, ["left", "right"], ["x", "y"]))
+        DistillDataset(X, P, ["left", "right"], ["x", "y"])
+    )
     student, info = result.student, result.cascade
     assert info["threshold"] is not None and student.defer_below == info["threshold"]
     assert info["calibration"]["n"] + info["held_out"]["n"] == 400  # two disjoint halves of the held-out states

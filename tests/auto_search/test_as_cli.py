@@ -46,8 +46,23 @@ def test_search_records_in_a_ledger_when_given_a_key(data_npz, tmp_path):
 
     generate_key(tmp_path / "k.key")
     out = tmp_path / "out"
-    proc = run_cli("search", data_npz, "--out", out, "--budget", 10, "--families", "tree", "--n-jobs", 1,
-                   "--ledger", tmp_path / "l.db", "--key", tmp_path / "k.key", "--json")
+    proc = run_cli(
+        "search",
+        data_npz,
+        "--out",
+        out,
+        "--budget",
+        10,
+        "--families",
+        "tree",
+        "--n-jobs",
+        1,
+        "--ledger",
+        tmp_path / "l.db",
+        "--key",
+        tmp_path / "k.key",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     printed = json.loads(proc.stdout)
     assert [e["kind"] for e in printed["ledger_entries"]] == ["dataset", "search", "model", "export", "export"]  # Python and C
@@ -57,9 +72,10 @@ def test_search_records_in_a_ledger_when_given_a_key(data_npz, tmp_path):
 def test_jsonl_decisions_and_a_trajectory_store_are_read(small_dataset, tmp_path):
     from hybrid.store import TrajectoryStore
 
-    lines = [json.dumps({"state": dict(zip(small_dataset.feature_names, map(float, x))),
-                         "action_probs": dict(zip(small_dataset.action_names, map(float, p)))})
-             for x, p in zip(small_dataset.X[:300], small_dataset.P[:300])]
+    lines = [
+        json.dumps({"state": dict(zip(small_dataset.feature_names, map(float, x))), "action_probs": dict(zip(small_dataset.action_names, map(float, p)))})
+        for x, p in zip(small_dataset.X[:300], small_dataset.P[:300])
+    ]
     (tmp_path / "d.jsonl").write_text("\n".join(lines) + "\n")
     store = TrajectoryStore(tmp_path / "d.db")
     store.ingest_jsonl(tmp_path / "d.jsonl")
@@ -74,11 +90,14 @@ def test_jsonl_decisions_and_a_trajectory_store_are_read(small_dataset, tmp_path
     assert hashes[0] == hashes[1]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--budget", "0"], "budget_s must be > 0"),
-    (["--families", "forest"], "unknown student family"),
-    (["--policy", "cheapest"], "unknown policy"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--budget", "0"], "budget_s must be > 0"),
+        (["--families", "forest"], "unknown student family"),
+        (["--policy", "cheapest"], "unknown policy"),
+    ],
+)
 def test_bad_options_exit_2_with_a_message_and_no_traceback(data_npz, tmp_path, args, message):
     proc = run_cli("search", data_npz, "--out", tmp_path / "out", *args)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
@@ -102,8 +121,24 @@ def test_ctrl_c_writes_the_report_of_what_finished(make_dataset, tmp_path):
     data = tmp_path / "big.npz"
     make_dataset(n=20_000, d=8, k=4).save(data)  # a search of ~30 s on one worker: Ctrl-C lands mid-search
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "auto_search.cli", "search", str(data), "--out", str(out), "--budget", "120",
-           "--families", "tree", "mlp", "--n-jobs", "1", "--verbose", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "auto_search.cli",
+        "search",
+        str(data),
+        "--out",
+        str(out),
+        "--budget",
+        "120",
+        "--families",
+        "tree",
+        "mlp",
+        "--n-jobs",
+        "1",
+        "--verbose",
+        "0",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert proc.stderr.readline().startswith("searching 20000 states")
     time.sleep(2)  # let some candidates finish
@@ -124,9 +159,35 @@ def test_with_an_environment_the_cli_chooses_by_retention_and_records_the_teache
     collect("CartPole-v1", load_teacher("CartPole-v1"), episodes=2, seed=0).dataset.save(data)
     generate_key(tmp_path / "k.key")
     out = tmp_path / "out"
-    proc = run_cli("search", data, "--out", out, "--env", "CartPole-v1", "--policy", "min-retention:0.99", "--budget", 20,
-                   "--families", "tree", "rules", "--n-jobs", 1, "--closed-loop-episodes", 2, "--closed-loop-max-episodes", 4, "--dagger-iterations", 0,
-                   "--verbose", 0, "--ledger", tmp_path / "l.db", "--key", tmp_path / "k.key")
+    proc = run_cli(
+        "search",
+        data,
+        "--out",
+        out,
+        "--env",
+        "CartPole-v1",
+        "--policy",
+        "min-retention:0.99",
+        "--budget",
+        20,
+        "--families",
+        "tree",
+        "rules",
+        "--n-jobs",
+        1,
+        "--closed-loop-episodes",
+        2,
+        "--closed-loop-max-episodes",
+        4,
+        "--dagger-iterations",
+        0,
+        "--verbose",
+        0,
+        "--ledger",
+        tmp_path / "l.db",
+        "--key",
+        tmp_path / "k.key",
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "report.json").read_text())
     assert "teacher's return" in report["chosen"]["choice"] and report["closed_loop"]["teacher_return"] > 400

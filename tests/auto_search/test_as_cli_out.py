@@ -14,8 +14,23 @@ def test_out_gets_the_model_and_exports_without_a_ledger(small_dataset, tmp_path
     data = tmp_path / "decisions.npz"
     small_dataset.save(data)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "auto_search.cli", "search", str(data), "--out", str(out), "--budget", "20",
-           "--families", "tree", "--n-jobs", "1", "--verbose", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "auto_search.cli",
+        "search",
+        str(data),
+        "--out",
+        str(out),
+        "--budget",
+        "20",
+        "--families",
+        "tree",
+        "--n-jobs",
+        "1",
+        "--verbose",
+        "0",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "report.json").read_text())

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _toy_env import EasyOrHard, teacher_proba
 
 from auto_search.closed_loop import PairedEpisodes, paired_interval, retention
 from auto_search.search import AutoDistill
 from hybrid.dataset import DistillDataset
 from hybrid.rollouts import collect, episode_seeds, run_episodes
 from hybrid.teachers import as_teacher
-
-from _toy_env import EasyOrHard, teacher_proba
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +24,9 @@ def cartpole_teacher():
 @pytest.fixture(scope="module")
 def cartpole_result(cartpole_teacher):
     rollouts = collect("CartPole-v1", cartpole_teacher, episodes=3, seed=0)
-    search = AutoDistill(families=("tree",), budget_s=120, n_jobs=1, env="CartPole-v1", teacher=cartpole_teacher,
-                         dagger_iterations=2, closed_loop_max_episodes=10, verbose=0)
+    search = AutoDistill(
+        families=("tree",), budget_s=120, n_jobs=1, env="CartPole-v1", teacher=cartpole_teacher, dagger_iterations=2, closed_loop_max_episodes=10, verbose=0
+    )
     return search.fit(rollouts), rollouts.dataset  # fit takes what collect returns
 
 
@@ -54,7 +54,7 @@ def test_no_held_out_row_is_in_the_data_the_shipped_student_was_fitted_on(cartpo
     """DAgger rounds refit on training rows and visited states only, and the shipped figures
     are the shipped student's own agreement on the held-out split."""
     r, dataset = cartpole_result
-    train, val = dataset.split(r.config.val_fraction, r.config.seed)
+    _train, val = dataset.split(r.config.val_fraction, r.config.seed)
     seen: list[np.ndarray] = []
     from hybrid.students.tree import TreeStudent
 
@@ -65,8 +65,17 @@ def test_no_held_out_row_is_in_the_data_the_shipped_student_was_fitted_on(cartpo
         return original(self, X, P, sample_weight, **kw)
 
     monkeypatch.setattr(TreeStudent, "fit", spy)
-    search = AutoDistill(families=("tree",), budget_s=120, n_jobs=1, backend="threading", env="CartPole-v1", teacher=cartpole_teacher,
-                         dagger_iterations=2, closed_loop_max_episodes=10, verbose=0)
+    search = AutoDistill(
+        families=("tree",),
+        budget_s=120,
+        n_jobs=1,
+        backend="threading",
+        env="CartPole-v1",
+        teacher=cartpole_teacher,
+        dagger_iterations=2,
+        closed_loop_max_episodes=10,
+        verbose=0,
+    )
     result = search.fit(dataset)
     assert seen, "no fit was observed"
     val_rows = {row.tobytes() for row in val.X}
@@ -147,8 +156,9 @@ def _toy_dataset(c: float, n: int = 3000) -> DistillDataset:
 def test_a_cheap_student_lucky_on_three_episodes_is_not_chosen(c):
     seed = _lucky_seed(c, 0.99)
     teacher = as_teacher(teacher_proba(c), ["left", "right"])
-    result = AutoDistill(families=("tree",), budget_s=120, n_jobs=1, env=EasyOrHard(c=c), teacher=teacher, seed=seed,
-                         dagger_iterations=0, verbose=0).fit(_toy_dataset(c))
+    result = AutoDistill(families=("tree",), budget_s=120, n_jobs=1, env=EasyOrHard(c=c), teacher=teacher, seed=seed, dagger_iterations=0, verbose=0).fit(
+        _toy_dataset(c)
+    )
     stump = next(c for c in result.candidates if c.params.get("max_depth") == 1)
     assert result.chosen.params.get("max_depth") != 1
     if stump.id in result.pareto:  # scored: its interval, with more episodes, does not clear the bar
@@ -158,8 +168,9 @@ def test_a_cheap_student_lucky_on_three_episodes_is_not_chosen(c):
 
 def test_a_truly_good_cheap_student_is_still_chosen():
     teacher = as_teacher(teacher_proba(0.0), ["left", "right"])  # the rule needs x0 only: a stump is exact
-    result = AutoDistill(families=("tree",), budget_s=120, n_jobs=1, env=EasyOrHard(c=0.0), teacher=teacher,
-                         dagger_iterations=0, verbose=0).fit(_toy_dataset(0.0))
+    result = AutoDistill(families=("tree",), budget_s=120, n_jobs=1, env=EasyOrHard(c=0.0), teacher=teacher, dagger_iterations=0, verbose=0).fit(
+        _toy_dataset(0.0)
+    )
     assert result.chosen.params.get("max_depth") == 1 and result.chosen.retention_low >= 0.99
     assert result.shipped.loop["retention_low"] >= 0.99  # and it holds on fresh episodes
 

@@ -11,19 +11,22 @@ from auto_search.config import SearchConfig, add_config_arguments, config_from_n
 from auto_search.errors import SearchConfigError
 from auto_search.evaluate import Candidate
 from auto_search.pareto import pareto_front
-from auto_search.space import RUNG_SIZE, family_space, is_expensive, full_data_rung, level_sizes, make_plan, pareto_ranks, promote
+from auto_search.space import RUNG_SIZE, family_space, full_data_rung, is_expensive, level_sizes, make_plan, pareto_ranks, promote
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"budget_s": 0}, "budget_s must be > 0"),
-    ({"budget_s": -3}, "budget_s must be > 0"),
-    ({"families": ("tree", "forest")}, "unknown student family"),
-    ({"families": ()}, "families is empty"),
-    ({"policy": "best"}, "unknown policy"),
-    ({"backend": "spark"}, "unknown backend"),
-    ({"val_fraction": 1.0}, "val_fraction"),
-    ({"n_jobs": 0}, "n_jobs"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"budget_s": 0}, "budget_s must be > 0"),
+        ({"budget_s": -3}, "budget_s must be > 0"),
+        ({"families": ("tree", "forest")}, "unknown student family"),
+        ({"families": ()}, "families is empty"),
+        ({"policy": "best"}, "unknown policy"),
+        ({"backend": "spark"}, "unknown backend"),
+        ({"val_fraction": 1.0}, "val_fraction"),
+        ({"n_jobs": 0}, "n_jobs"),
+    ],
+)
 def test_bad_options_raise_a_search_config_error(bad, match):
     with pytest.raises(SearchConfigError, match=match):
         SearchConfig(**bad)
@@ -74,8 +77,22 @@ def test_plan_interleaves_families_and_gives_expensive_ones_the_smallest_level()
 def test_promotion_keeps_the_best_third_and_gives_it_more_data():
     plan = make_plan(("mlp",), 9000, eta=3, min_states=1000, epochs=5, seed=0)
     specs = [s for r in plan.first_rungs for s in r]
-    finished = [Candidate(id=s.id, rung=s.rung, level=0, family="mlp", params=s.params, n_train=s.n_train, status="ok",
-                          fidelity=(s.id % 5) / 10, ops_per_decision=float(s.id), parameters=1, bytes=1) for s in specs]
+    finished = [
+        Candidate(
+            id=s.id,
+            rung=s.rung,
+            level=0,
+            family="mlp",
+            params=s.params,
+            n_train=s.n_train,
+            status="ok",
+            fidelity=(s.id % 5) / 10,
+            ops_per_decision=float(s.id),
+            parameters=1,
+            bytes=1,
+        )
+        for s in specs
+    ]
     nxt = promote(plan, 1, finished, first_id=100, rung=len(plan.first_rungs))
     assert len(nxt) == -(-len(specs) // 3)
     assert all(s.n_train == 3000 and s.level == 1 for s in nxt)
@@ -91,10 +108,37 @@ def test_full_data_rungs_go_by_level0_pareto_rank_and_skip_what_is_done():
     plan = make_plan(("mlp",), 9000, eta=3, min_states=1000, epochs=5, seed=0)
     specs = [s for r in plan.first_rungs for s in r]
     # fidelity rises with cost for even ids (the front); odd ids are dominated
-    finished = [Candidate(id=s.id, rung=s.rung, level=0, family="mlp", params=s.params, n_train=s.n_train, status="ok",
-                          fidelity=0.5 + s.id / 100 - 0.2 * (s.id % 2), ops_per_decision=float(s.id), parameters=1, bytes=1) for s in specs]
-    finished.append(Candidate(id=99, rung=9, level=plan.n_levels - 1, family="mlp", params=specs[0].params, n_train=9000,
-                              status="ok", fidelity=0.9, ops_per_decision=1.0, parameters=1, bytes=1))
+    finished = [
+        Candidate(
+            id=s.id,
+            rung=s.rung,
+            level=0,
+            family="mlp",
+            params=s.params,
+            n_train=s.n_train,
+            status="ok",
+            fidelity=0.5 + s.id / 100 - 0.2 * (s.id % 2),
+            ops_per_decision=float(s.id),
+            parameters=1,
+            bytes=1,
+        )
+        for s in specs
+    ]
+    finished.append(
+        Candidate(
+            id=99,
+            rung=9,
+            level=plan.n_levels - 1,
+            family="mlp",
+            params=specs[0].params,
+            n_train=9000,
+            status="ok",
+            fidelity=0.9,
+            ops_per_decision=1.0,
+            parameters=1,
+            bytes=1,
+        )
+    )
     rung = full_data_rung(plan, plan.n_levels - 1, finished, first_id=100, rung=10)
     front = [s.params for s in specs if s.id % 2 == 0][1:]  # id 0 is already fitted on all states
     assert [s.params for s in rung] == (front + [s.params for s in specs if s.id % 2])[:RUNG_SIZE]

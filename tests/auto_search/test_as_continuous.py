@@ -20,8 +20,18 @@ def pendulum_result():
 
     teacher = load_teacher("Pendulum-v1")
     dataset = collect("Pendulum-v1", teacher, episodes=3, seed=0).dataset
-    search = AutoDistill(budget_s=60, n_jobs=1, env="Pendulum-v1", teacher=teacher, policy="min-retention:0.9",
-                         families=("regression_tree", "linear_rules"), closed_loop_episodes=2, closed_loop_max_episodes=4, dagger_iterations=1, verbose=0)
+    search = AutoDistill(
+        budget_s=60,
+        n_jobs=1,
+        env="Pendulum-v1",
+        teacher=teacher,
+        policy="min-retention:0.9",
+        families=("regression_tree", "linear_rules"),
+        closed_loop_episodes=2,
+        closed_loop_max_episodes=4,
+        dagger_iterations=1,
+        verbose=0,
+    )
     return search.fit(dataset), teacher
 
 
@@ -55,18 +65,16 @@ def test_the_choice_is_recorded_and_exported(pendulum_result, tmp_path):
 def test_default_families_follow_the_action_kind_and_a_constant_teacher_is_refused():
     X = np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32)
     A = np.tanh(X[:, :1])
-    r = AutoDistill(budget_s=6, n_jobs=1, verbose=0, max_epochs=2).fit(
-        DistillDataset(X, A, ["u"], action_kind="continuous", action_low=[-1], action_high=[1]))
+    r = AutoDistill(budget_s=6, n_jobs=1, verbose=0, max_epochs=2).fit(DistillDataset(X, A, ["u"], action_kind="continuous", action_low=[-1], action_high=[1]))
     assert set(r.config.families) == set(continuous_families()) and {c.family for c in r.candidates} <= set(continuous_families())
     assert r.shipped is not None and r.shipped.confusion is None
     with pytest.raises(SearchDataError, match="same action"):
-        AutoDistill(budget_s=5, verbose=0).fit(
-            DistillDataset(X, np.zeros((200, 1)), ["u"], action_kind="continuous", action_low=[-1], action_high=[1]))
+        AutoDistill(budget_s=5, verbose=0).fit(DistillDataset(X, np.zeros((200, 1)), ["u"], action_kind="continuous", action_low=[-1], action_high=[1]))
 
 
 def test_a_search_refuses_families_of_the_other_action_kind():
-    from auto_search.errors import SearchConfigError
     from auto_search.config import default_families
+    from auto_search.errors import SearchConfigError
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 2)).astype(np.float32)
@@ -74,7 +82,8 @@ def test_a_search_refuses_families_of_the_other_action_kind():
     assert not set(default_families()) & set(continuous_families())  # a discrete default search never gets them
     with pytest.raises(SearchConfigError, match="continuous actions but family \\['tree'\\]"):
         AutoDistill(families=("tree", "regression_tree"), budget_s=5, verbose=0).fit(
-            DistillDataset(X, A, ["u"], action_kind="continuous", action_low=[-1], action_high=[1]))
+            DistillDataset(X, A, ["u"], action_kind="continuous", action_low=[-1], action_high=[1])
+        )
     P = np.eye(2)[(X[:, 0] > 0).astype(int)]
     with pytest.raises(SearchConfigError, match="discrete actions but family \\['regression_tree'\\]"):
         AutoDistill(families=("tree", "regression_tree"), budget_s=5, verbose=0).fit(DistillDataset(X, P, ["a", "b"]))

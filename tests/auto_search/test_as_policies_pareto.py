@@ -13,8 +13,21 @@ from auto_search.policies import CallablePolicy, Knee, MaxFidelity, MinCost, par
 
 
 def cand(i: int, fidelity: float, ops: float, family: str = "tree") -> Candidate:
-    return Candidate(id=i, rung=0, level=0, family=family, params={"max_depth": i}, n_train=100, status="ok",
-                     fidelity=fidelity, kl=0.1, parameters=int(ops), ops_per_decision=ops, bytes=10, latency_us=1.0)
+    return Candidate(
+        id=i,
+        rung=0,
+        level=0,
+        family=family,
+        params={"max_depth": i},
+        n_train=100,
+        status="ok",
+        fidelity=fidelity,
+        kl=0.1,
+        parameters=int(ops),
+        ops_per_decision=ops,
+        bytes=10,
+        latency_us=1.0,
+    )
 
 
 POOL = [cand(0, 0.60, 1), cand(1, 0.90, 3), cand(2, 0.85, 7), cand(3, 0.95, 15), cand(4, 0.991, 600, "mlp"), cand(5, 0.99, 100, "mlp")]
@@ -70,10 +83,16 @@ def test_callable_policy_is_used_and_must_return_a_candidate():
         CallablePolicy(lambda pool: "nope")(POOL)
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("knee", Knee()), ("knee:0.05", Knee(gain_per_decade=0.05)), ("min-cost:0.95", MinCost(fidelity_at_least=0.95)),
-    ("within-best:0.01", MinCost(within_best=0.01)), ("max-fidelity:200", MaxFidelity(ops_at_most=200)),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("knee", Knee()),
+        ("knee:0.05", Knee(gain_per_decade=0.05)),
+        ("min-cost:0.95", MinCost(fidelity_at_least=0.95)),
+        ("within-best:0.01", MinCost(within_best=0.01)),
+        ("max-fidelity:200", MaxFidelity(ops_at_most=200)),
+    ],
+)
 def test_policy_specs_round_trip(spec, expected):
     assert parse_policy(spec) == expected and parse_policy(spec).spec == spec
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import itertools
 import json
 
 import numpy as np
@@ -30,7 +31,7 @@ def test_search_finds_a_front_and_states_its_choice(serial_result):
     assert r.stopped_by is None and r.reproducible and all(x["status"] == "complete" for x in r.rungs)
     front = r.pareto_candidates
     assert [c.ops_per_decision for c in front] == sorted(c.ops_per_decision for c in front)
-    assert all(a.fidelity < b.fidelity for a, b in zip(front, front[1:]))
+    assert all(a.fidelity < b.fidelity for a, b in itertools.pairwise(front))
     assert r.chosen.id in r.pareto and r.choice.startswith("knee of the Pareto front")
     assert r.chosen.family in r.choice and r.student.content_hash == r.chosen.content_hash
     assert {c.family for c in r.candidates} == {"tree", "mlp"}
@@ -87,17 +88,20 @@ def test_the_budget_cuts_whole_rungs_and_the_report_says_so(small_dataset):
     r = AutoDistill(families=("mlp",), budget_s=0.3, n_jobs=1, min_rung_states=300, max_epochs=400, verbose=0).fit(small_dataset)
     assert r.stopped_by == "budget"
     cut = [x for x in r.rungs if x["status"] == "cut"]
-    assert cut and all(x["status"] == "cut" for x in r.rungs[r.rungs.index(cut[0]):])
+    assert cut and all(x["status"] == "cut" for x in r.rungs[r.rungs.index(cut[0]) :])
     whole = {x["index"] for x in r.rungs if x["status"] == "complete"}
     if r.chosen is not None and r.reproducible:
         assert r.chosen.rung in whole
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"budget_s": 0}, SearchConfigError, "budget_s must be > 0"),
-    ({"families": ("tree", "svm")}, SearchConfigError, "unknown student family"),
-    ({"policy": "cheapest"}, SearchConfigError, "unknown policy"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"budget_s": 0}, SearchConfigError, "budget_s must be > 0"),
+        ({"families": ("tree", "svm")}, SearchConfigError, "unknown student family"),
+        ({"policy": "cheapest"}, SearchConfigError, "unknown policy"),
+    ],
+)
 def test_bad_options_fail_before_any_work(kwargs, error, match, small_dataset):
     with pytest.raises(error, match=match):
         AutoDistill(**{"families": ("tree",), "budget_s": 5, **kwargs}).fit(small_dataset)

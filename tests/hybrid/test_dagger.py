@@ -28,13 +28,21 @@ def cloning_data(teacher):
     return collect("CartPole-v1", teacher, episodes=2, seed=100).dataset
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def dagger_run(depth: int):
     """DAgger and plain cloning of a ``depth`` tree, computed once per test session."""
     teacher = load_teacher("CartPole-v1")
     cloning_data = collect("CartPole-v1", teacher, episodes=2, seed=100).dataset
-    result = dagger("CartPole-v1", teacher, TreeStudent(max_depth=depth), iterations=4, episodes_per_iteration=2,
-                    seed=SEED, eval_episodes=EVAL_EPISODES, dataset=cloning_data)
+    result = dagger(
+        "CartPole-v1",
+        teacher,
+        TreeStudent(max_depth=depth),
+        iterations=4,
+        episodes_per_iteration=2,
+        seed=SEED,
+        eval_episodes=EVAL_EPISODES,
+        dataset=cloning_data,
+    )
     cloned = TreeStudent(max_depth=depth).fit(cloning_data.X, cloning_data.P)
     return depth, result, cloned
 
@@ -108,18 +116,20 @@ def test_a_teacher_of_another_environment_is_refused_before_any_rollout(toy_teac
 
 
 def test_viper_weights_and_a_custom_beta_schedule_on_a_three_action_toy_world(toy_teacher, line_world):
-    result = dagger(line_world, toy_teacher, TreeStudent(max_depth=3), iterations=2, episodes_per_iteration=3,
-                    beta=lambda i: 0.0, seed=1, weighting="q")
+    result = dagger(line_world, toy_teacher, TreeStudent(max_depth=3), iterations=2, episodes_per_iteration=3, beta=lambda i: 0.0, seed=1, weighting="q")
     assert [h.beta for h in result.history] == [1.0, 0.0, 0.0]
     assert result.dataset.weights is not None and np.mean(result.dataset.weights) == pytest.approx(1.0, rel=1e-5)
     assert result.dataset.action_names == ("move_left", "move_right", "stay")
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"beta": 1.5}, r"beta must lie in \[0, 1\]"),
-    ({"iterations": -1}, "iterations must be ≥ 0"),
-    ({"episodes_per_iteration": 0}, "episodes_per_iteration ≥ 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"beta": 1.5}, r"beta must lie in \[0, 1\]"),
+        ({"iterations": -1}, "iterations must be ≥ 0"),
+        ({"episodes_per_iteration": 0}, "episodes_per_iteration ≥ 1"),
+    ],
+)
 def test_bad_settings_are_refused(teacher, kwargs, match):
     with pytest.raises(DataError, match=match):
         dagger("CartPole-v1", teacher, TreeStudent(max_depth=2), **kwargs)
@@ -128,7 +138,8 @@ def test_bad_settings_are_refused(teacher, kwargs, match):
 def test_every_iterate_keeps_the_names_a_rule_list_prints(teacher, cloning_data):
     from hybrid.students.rules import RuleListStudent
 
-    result = dagger("CartPole-v1", teacher, RuleListStudent(max_depth=2), iterations=1, episodes_per_iteration=1,
-                    seed=SEED, eval_episodes=1, dataset=cloning_data)
+    result = dagger(
+        "CartPole-v1", teacher, RuleListStudent(max_depth=2), iterations=1, episodes_per_iteration=1, seed=SEED, eval_episodes=1, dataset=cloning_data
+    )
     text = result.student.to_text()
     assert any(name in text for name in teacher.feature_names) and "push_" in text and "x0" not in text

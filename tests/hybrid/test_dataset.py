@@ -35,20 +35,23 @@ def test_arrays_are_float32_read_only_copies():
         ds.X[0, 0] = 1.0
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"X": np.zeros(4)}, "2-D"),
-    ({"P": np.full((4, 3), 1 / 3)}, r"P has shape \(4, 3\); expected \[4, 2\]"),
-    ({"P": [[0.5, 0.5]] * 3 + [[np.nan, 0.5]]}, "P has NaN or infinity at row 3"),
-    ({"X": [[0.0]] * 2 + [[np.inf]] + [[0.0]]}, "X has NaN or infinity at row 2"),
-    ({"P": [[0.5, 0.5]] * 3 + [[1.5, -0.5]]}, "negative probability at row 3"),
-    ({"P": [[0.5, 0.5], [0.5, 0.51], [0.5, 0.5], [0.5, 0.5]]}, r"P row 1 sums to 1\.01"),
-    ({"weights": [1, 1, 1]}, r"weights must have shape \(4,\)"),
-    ({"weights": [1, 1, -1, 1]}, "negative value at row 2"),
-    ({"action_names": ["l", "l"]}, "duplicate"),
-    ({"action_names": "lr"}, "list of names"),
-    ({"feature_names": ["x", "y"]}, "2 names but X has 1"),
-    ({"X": [["a"]] * 4}, "numeric"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"X": np.zeros(4)}, "2-D"),
+        ({"P": np.full((4, 3), 1 / 3)}, r"P has shape \(4, 3\); expected \[4, 2\]"),
+        ({"P": [[0.5, 0.5]] * 3 + [[np.nan, 0.5]]}, "P has NaN or infinity at row 3"),
+        ({"X": [[0.0]] * 2 + [[np.inf]] + [[0.0]]}, "X has NaN or infinity at row 2"),
+        ({"P": [[0.5, 0.5]] * 3 + [[1.5, -0.5]]}, "negative probability at row 3"),
+        ({"P": [[0.5, 0.5], [0.5, 0.51], [0.5, 0.5], [0.5, 0.5]]}, r"P row 1 sums to 1\.01"),
+        ({"weights": [1, 1, 1]}, r"weights must have shape \(4,\)"),
+        ({"weights": [1, 1, -1, 1]}, "negative value at row 2"),
+        ({"action_names": ["l", "l"]}, "duplicate"),
+        ({"action_names": "lr"}, "list of names"),
+        ({"feature_names": ["x", "y"]}, "2 names but X has 1"),
+        ({"X": [["a"]] * 4}, "numeric"),
+    ],
+)
 def test_malformed_data_is_refused_with_where_and_why(kwargs, match):
     args = {"X": np.zeros((4, 1)), "P": [[0.5, 0.5]] * 4, "action_names": ["l", "r"], **kwargs}
     with pytest.raises(DataError, match=match):

@@ -17,11 +17,16 @@ def toy_records(toy_teacher, toy_states, n: int = 30) -> list[dict]:
     records = []
     for i, (position, speed) in enumerate(toy_states[:n].tolist()):
         probs = toy_teacher.act((position, speed))
-        records.append({
-            "state": {"position": position, "speed": speed}, "action_probs": probs, "episode": i // 10,
-            "reward": -abs(position), "action": max(probs, key=probs.get),
-            "trace": {"thought": f"step {i}", "tools": ["ruler"]},
-        })
+        records.append(
+            {
+                "state": {"position": position, "speed": speed},
+                "action_probs": probs,
+                "episode": i // 10,
+                "reward": -abs(position),
+                "action": max(probs, key=probs.get),
+                "trace": {"thought": f"step {i}", "tools": ["ruler"]},
+            }
+        )
     return records
 
 
@@ -35,8 +40,11 @@ def write_csv(path, records) -> None:
         writer = csv.writer(f)
         writer.writerow([f"state.{k}" for k in features] + [f"action_probs.{a}" for a in actions] + ["episode", "reward", "action", "trace"])
         for r in records:
-            writer.writerow([repr(r["state"][k]) for k in features] + [repr(r["action_probs"][a]) for a in actions]
-                            + [r["episode"], repr(r["reward"]), r["action"], json.dumps(r["trace"])])
+            writer.writerow(
+                [repr(r["state"][k]) for k in features]
+                + [repr(r["action_probs"][a]) for a in actions]
+                + [r["episode"], repr(r["reward"]), r["action"], json.dumps(r["trace"])]
+            )
 
 
 @pytest.fixture
@@ -53,7 +61,7 @@ def test_jsonl_decisions_become_a_run_with_named_features_and_actions(tmp_path, 
     assert ds.action_names == ("move_left", "move_right", "stay")
     np.testing.assert_array_equal(ds.X, toy_states[:30])
     np.testing.assert_allclose(ds.P, as_teacher(toy_teacher).predict_proba(toy_states[:30]), rtol=1e-6)
-    np.testing.assert_allclose(store.episode_returns(run_id), [sum(r["reward"] for r in records[i:i + 10]) for i in (0, 10, 20)])
+    np.testing.assert_allclose(store.episode_returns(run_id), [sum(r["reward"] for r in records[i : i + 10]) for i in (0, 10, 20)])
     run = store.runs()[0]
     assert run["source"] == "jsonl" and run["teacher"] == "toy" and run["meta"]["file_hash"].startswith("sha256:")
     trace, action = store.db.execute("select trace, action from steps where t = 3 and episode_id = 1").fetchone()
@@ -71,8 +79,7 @@ def test_csv_of_the_same_decisions_gives_the_same_dataset_hash(tmp_path, records
 
 def test_list_states_blank_lines_and_optional_keys(tmp_path):
     (tmp_path / "log.jsonl").write_text(
-        '{"state": [1, 2.5], "action_probs": {"up": 0.25, "down": 0.75}}\n\n'
-        '{"state": [3, 4], "action_probs": {"down": 1, "up": 0}, "done": true}\n'
+        '{"state": [1, 2.5], "action_probs": {"up": 0.25, "down": 0.75}}\n\n{"state": [3, 4], "action_probs": {"down": 1, "up": 0}, "done": true}\n'
     )
     store = TrajectoryStore(tmp_path / "s.db")
     store.ingest_jsonl(tmp_path / "log.jsonl")
@@ -95,7 +102,7 @@ BAD_JSONL = [
     ('{"state": [1], "action_probs": {"a": 0.5, "b": 0.5}, "action": "z"}', "line 2: action 'z' is not one of"),
     ('{"state": [1], "action_probs": {"a": 0.5, "b": 0.5}, "reward": "high"}', "line 2: reward is 'high'"),
     ('{"state": [1], "action_prob": {"a": 0.5, "b": 0.5}}', r"line 2: unknown key\(s\) \['action_prob'\]"),
-    ('[1, 2]', "line 2: expected a JSON object"),
+    ("[1, 2]", "line 2: expected a JSON object"),
 ]
 
 
@@ -132,10 +139,13 @@ def test_a_malformed_csv_line_fails_the_ingest_and_leaves_the_store_unchanged(tm
     assert store.runs() == [] and store.n_steps() == 0 and store.db["episodes"].count == 0
 
 
-@pytest.mark.parametrize("suffix, text, match", [
-    (".jsonl", "\n\n", "holds no decisions"),
-    (".csv", "", "is empty"),
-])
+@pytest.mark.parametrize(
+    "suffix, text, match",
+    [
+        (".jsonl", "\n\n", "holds no decisions"),
+        (".csv", "", "is empty"),
+    ],
+)
 def test_empty_files_are_refused(tmp_path, suffix, text, match):
     (tmp_path / f"e{suffix}").write_text(text)
     store = TrajectoryStore(tmp_path / "s.db")

@@ -36,21 +36,26 @@ def test_jsonl_with_text_states_gives_records_kinds_and_one_hot_targets(tmp_path
 
 
 def test_action_probs_and_declared_kinds(tmp_path):
-    lines = [{"state": {"text": "hi", "code": "a1"}, "action_probs": {"x": 0.25, "y": 0.75}},
-             {"state": {"text": "hello there", "code": "b2"}, "action_probs": {"x": 1.0, "y": 0.0}, "action": "x"}]
+    lines = [
+        {"state": {"text": "hi", "code": "a1"}, "action_probs": {"x": 0.25, "y": 0.75}},
+        {"state": {"text": "hello there", "code": "b2"}, "action_probs": {"x": 1.0, "y": 0.0}, "action": "x"},
+    ]
     d = read_jsonl(write(tmp_path / "d.jsonl", lines), fields={"text": "text"})
     assert d.fields["text"] == "text" and d.fields["code"] == "category"
     np.testing.assert_allclose(d.probs, [[0.25, 0.75], [1.0, 0.0]])
 
 
-@pytest.mark.parametrize("bad, words", [
-    ({"state": {"text": 5}, "action": "GetWeather"}, "holds a number but held a string on line 1"),
-    ({"state": {"text": "x", "nested": {"a": 1}}, "action": "GetWeather"}, "is an object"),
-    ({"state": {"text": "x", "tools_used": [1, 2]}, "action": "GetWeather"}, "non-strings"),
-    ({"state": {"text": "x"}}, "give the teacher's choice"),
-    ({"state": {}, "action": "GetWeather"}, "non-empty object"),
-    ({"state": {"text": "x"}, "action": "GetWeather", "extra": 1}, "unknown key"),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ({"state": {"text": 5}, "action": "GetWeather"}, "holds a number but held a string on line 1"),
+        ({"state": {"text": "x", "nested": {"a": 1}}, "action": "GetWeather"}, "is an object"),
+        ({"state": {"text": "x", "tools_used": [1, 2]}, "action": "GetWeather"}, "non-strings"),
+        ({"state": {"text": "x"}}, "give the teacher's choice"),
+        ({"state": {}, "action": "GetWeather"}, "non-empty object"),
+        ({"state": {"text": "x"}, "action": "GetWeather", "extra": 1}, "unknown key"),
+    ],
+)
 def test_a_malformed_text_line_fails_with_its_number_and_stores_nothing(tmp_path, bad, words):
     path = write(tmp_path / "d.jsonl", [*LINES, bad])
     with TrajectoryStore(tmp_path / "s.db") as store:
@@ -82,9 +87,11 @@ def test_store_round_trip_keeps_records_and_hash(tmp_path):
 
 def test_csv_with_text_cells_and_action_column(tmp_path):
     path = tmp_path / "d.csv"
-    path.write_text('state.text,state.channel,state.basket,state.tools_used,action\n'
-                    '"book a table for two",app,12.5,"[""search""]",BookRestaurant\n'
-                    '"what is the weather",web,0,[],GetWeather\n')
+    path.write_text(
+        "state.text,state.channel,state.basket,state.tools_used,action\n"
+        '"book a table for two",app,12.5,"[""search""]",BookRestaurant\n'
+        '"what is the weather",web,0,[],GetWeather\n'
+    )
     d = read_csv(path)
     assert d.fields == {"text": "text", "channel": "category", "basket": "number", "tools_used": "list"}
     assert d.records[0]["tools_used"] == ["search"] and d.action_names == ("BookRestaurant", "GetWeather")

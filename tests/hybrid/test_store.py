@@ -26,7 +26,7 @@ def logged(tmp_path_factory):
 
 
 def test_twenty_thousand_steps_round_trip_store_npz_and_jsonl_with_one_hash(logged, tmp_path):
-    path, store, collected, _ = logged
+    path, _store, collected, _ = logged
     assert len(collected) >= 20_000
     from_store = TrajectoryStore(path).to_dataset()  # a fresh connection reads what was committed
     assert from_store.content_hash == collected.content_hash
@@ -69,13 +69,16 @@ def test_steps_logged_in_batches_continue_their_episode(tmp_path):
     assert reopened.db.execute("select t from steps order by id desc limit 1").fetchone()[0] == 2
 
 
-@pytest.mark.parametrize("states, probs, kwargs, match", [
-    (np.zeros((2, 3)), np.full((2, 2), 0.5), {}, r"states \[n, 2\] and probs \[n, 2\]; got \(2, 3\)"),
-    (np.zeros((2, 2)), np.full((2, 3), 1 / 3), {}, r"probs \[n, 2\]"),
-    (np.array([[0, np.nan], [0, 0]]), np.full((2, 2), 0.5), {}, "NaN or infinity .*row 0"),
-    (np.zeros((2, 2)), [[0.5, 0.5], [0.9, 0.2]], {}, "P row 1 sums to 1.1"),
-    (np.zeros((2, 2)), np.full((2, 2), 0.5), {"rewards": [1.0]}, "rewards has 1 items for 2 states"),
-])
+@pytest.mark.parametrize(
+    "states, probs, kwargs, match",
+    [
+        (np.zeros((2, 3)), np.full((2, 2), 0.5), {}, r"states \[n, 2\] and probs \[n, 2\]; got \(2, 3\)"),
+        (np.zeros((2, 2)), np.full((2, 3), 1 / 3), {}, r"probs \[n, 2\]"),
+        (np.array([[0, np.nan], [0, 0]]), np.full((2, 2), 0.5), {}, "NaN or infinity .*row 0"),
+        (np.zeros((2, 2)), [[0.5, 0.5], [0.9, 0.2]], {}, "P row 1 sums to 1.1"),
+        (np.zeros((2, 2)), np.full((2, 2), 0.5), {"rewards": [1.0]}, "rewards has 1 items for 2 states"),
+    ],
+)
 def test_bad_batches_are_refused_and_nothing_is_logged(tmp_path, states, probs, kwargs, match):
     store = TrajectoryStore(tmp_path / "s.db")
     run = store.start_run(["l", "r"], ["x", "v"])
@@ -126,13 +129,15 @@ def test_any_finite_decisions_hash_the_same_through_store_jsonl_and_npz(tmp_path
     direct = DistillDataset(X, P, names)
     store = TrajectoryStore(tmp / "s.db")
     store.log_steps(store.start_run(names, n_features=d), X, P)
-    (tmp / "d.jsonl").write_text("".join(
-        json.dumps({"state": x, "action_probs": dict(zip(names, p))}) + "\n" for x, p in zip(X.tolist(), P.tolist())
-    ))
+    (tmp / "d.jsonl").write_text("".join(json.dumps({"state": x, "action_probs": dict(zip(names, p))}) + "\n" for x, p in zip(X.tolist(), P.tolist())))
     via_jsonl = TrajectoryStore(tmp / "j.db")
     via_jsonl.ingest_jsonl(tmp / "d.jsonl")
-    hashes = {direct.content_hash, store.to_dataset().content_hash, via_jsonl.to_dataset().content_hash,
-              DistillDataset.load(direct.save(tmp / "d.npz")).content_hash}
+    hashes = {
+        direct.content_hash,
+        store.to_dataset().content_hash,
+        via_jsonl.to_dataset().content_hash,
+        DistillDataset.load(direct.save(tmp / "d.npz")).content_hash,
+    }
     assert len(hashes) == 1
 
 

@@ -76,21 +76,24 @@ def test_batch_callable_gets_default_names_from_its_width():
 
 def test_action_names_before_any_call_say_how_to_name_them():
     with pytest.raises(TeacherError, match="pass action_names"):
-        as_teacher(lambda X: X).action_names
+        _ = as_teacher(lambda X: X).action_names
 
 
 GOOD = np.array([[0.5, 0.5], [0.2, 0.8], [0.9, 0.1]])
 
 
-@pytest.mark.parametrize("bad, match", [
-    (lambda P: P[:, :1], r"shape \(3, 1\).*expected \[3, 2\]"),
-    (lambda P: P[:2], r"shape \(2, 2\)"),
-    (lambda P: np.where(np.arange(3)[:, None] == 1, np.nan, P), "NaN or infinity at row 1"),
-    (lambda P: np.where(np.arange(3)[:, None] == 2, np.inf, P), "NaN or infinity at row 2"),
-    (lambda P: P * np.array([[1, 1], [1, 1], [-1, 1]]), "negative probability at row 2"),
-    (lambda P: P * np.array([[1], [1.001], [1]]), r"row 1 sums to 1\.001.*softmax the logits"),
-    (lambda P: P.astype(str).astype(object) + "x", "non-numeric"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda P: P[:, :1], r"shape \(3, 1\).*expected \[3, 2\]"),
+        (lambda P: P[:2], r"shape \(2, 2\)"),
+        (lambda P: np.where(np.arange(3)[:, None] == 1, np.nan, P), "NaN or infinity at row 1"),
+        (lambda P: np.where(np.arange(3)[:, None] == 2, np.inf, P), "NaN or infinity at row 2"),
+        (lambda P: P * np.array([[1, 1], [1, 1], [-1, 1]]), "negative probability at row 2"),
+        (lambda P: P * np.array([[1], [1.001], [1]]), r"row 1 sums to 1\.001.*softmax the logits"),
+        (lambda P: P.astype(str).astype(object) + "x", "non-numeric"),
+    ],
+)
 def test_bad_teacher_output_names_the_row_and_the_fix(bad, match):
     teacher = as_teacher(lambda X: bad(GOOD), action_names=["left", "right"])
     with pytest.raises(TeacherError, match=match):

@@ -64,8 +64,12 @@ class FakeServer:
         choice = {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
         if self.logprobs and body.get("logprobs"):
             others = [x for x in LABELS if x != label]
-            top = [{"token": label, "logprob": math.log(0.7)}, {"token": " " + others[0], "logprob": math.log(0.2)},
-                   {"token": others[1][:3], "logprob": math.log(0.05)}, {"token": "\n", "logprob": math.log(0.05)}]
+            top = [
+                {"token": label, "logprob": math.log(0.7)},
+                {"token": " " + others[0], "logprob": math.log(0.2)},
+                {"token": others[1][:3], "logprob": math.log(0.05)},
+                {"token": "\n", "logprob": math.log(0.05)},
+            ]
             choice["logprobs"] = {"content": [{"token": label, "logprob": math.log(0.7), "top_logprobs": top[: body["top_logprobs"]]}]}
         return {"id": "x", "object": "chat.completion", "model": body["model"], "choices": [choice]}
 
@@ -86,8 +90,9 @@ STATES = [{"text": "will it rain tomorrow"}, {"text": "reserve a table for four"
 
 
 def teacher(server, tmp_path, **kw):
-    return LLMTeacher(server.url, "tiny-router", LABELS, "Options: {actions}.\nRequest: {text}\nAnswer:", cache=tmp_path / "store.db",
-                      backoff_s=0.01, timeout_s=5, **kw)
+    return LLMTeacher(
+        server.url, "tiny-router", LABELS, "Options: {actions}.\nRequest: {text}\nAnswer:", cache=tmp_path / "store.db", backoff_s=0.01, timeout_s=5, **kw
+    )
 
 
 def test_probabilities_come_from_the_label_logprobs(server, tmp_path):
@@ -150,8 +155,14 @@ def test_an_answer_outside_the_labels_is_an_error(server, tmp_path):
 
 
 def test_shared_first_tokens_go_to_the_sampled_label():
-    response = {"choices": [{"message": {"content": "credit_cards"}, "logprobs": {"content": [{"top_logprobs": [
-        {"token": "credit", "logprob": math.log(0.9)}, {"token": "bank", "logprob": math.log(0.1)}]}]}}]}
+    response = {
+        "choices": [
+            {
+                "message": {"content": "credit_cards"},
+                "logprobs": {"content": [{"top_logprobs": [{"token": "credit", "logprob": math.log(0.9)}, {"token": "bank", "logprob": math.log(0.1)}]}]},
+            }
+        ]
+    }
     assert label_probabilities(response, ["credit_limit", "credit_cards", "banking"]) == pytest.approx([0.0, 0.9, 0.1])
 
 

@@ -11,9 +11,26 @@ HEAVY = ("torch", "sklearn", "numpy", "pandas", "sqlite_utils", "hybrid", "auto_
 
 
 def test_all_lists_exactly_the_promised_api():
-    promised = {"Ledger", "Entry", "generate_key", "load_key", "load_public_key", "SigningKey", "verify_ledger",
-                "VerificationResult", "Finding", "LedgerError", "ProvenanceKeyError", "ProvenanceError",
-                "canonical_json", "hash_array", "hash_bytes", "hash_dir", "hash_file", "hash_json"}
+    promised = {
+        "Ledger",
+        "Entry",
+        "generate_key",
+        "load_key",
+        "load_public_key",
+        "SigningKey",
+        "verify_ledger",
+        "VerificationResult",
+        "Finding",
+        "LedgerError",
+        "ProvenanceKeyError",
+        "ProvenanceError",
+        "canonical_json",
+        "hash_array",
+        "hash_bytes",
+        "hash_dir",
+        "hash_file",
+        "hash_json",
+    }
     assert promised <= set(provenance.__all__)
     for name in provenance.__all__:
         assert getattr(provenance, name) is not None

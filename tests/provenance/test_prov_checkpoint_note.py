@@ -61,6 +61,7 @@ def copy_ledger(world, name: str, *sql: str) -> Path:
 
 # --- the format, read by our code -------------------------------------------------------------
 
+
 def test_note_text_is_origin_size_and_base64_root_with_one_signature_line(world):
     cp, key = world["note"], world["key"]
     text = (world["root"] / "cp.note").read_text(encoding="utf-8")
@@ -129,14 +130,17 @@ def test_signed_note_rules_unknown_keys_ignored_known_bad_signature_rejects(worl
     assert SignedNote.parse(note.to_text().replace("hello", "hullo")).verified_by([key.public_key]) == []
 
 
-@pytest.mark.parametrize("bad", [
-    "no blank line\n\u2014 a AAAAAAA=\n",
-    "text\n\n- a AAAAAAAAAAAA\n",  # a hyphen, not an em dash
-    "text\n\n\u2014 a AAAA\n",  # fewer than 5 signature bytes
-    "text\n\n\u2014 a+b AAAAAAAAAAAA\n",  # '+' in the key name
-    "te\x07xt\n\n\u2014 a AAAAAAAAAAAA\n",  # a control character
-    "text\n\n\u2014 a AAAAAAAAAAAA",  # no final newline
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "no blank line\n\u2014 a AAAAAAA=\n",
+        "text\n\n- a AAAAAAAAAAAA\n",  # a hyphen, not an em dash
+        "text\n\n\u2014 a AAAA\n",  # fewer than 5 signature bytes
+        "text\n\n\u2014 a+b AAAAAAAAAAAA\n",  # '+' in the key name
+        "te\x07xt\n\n\u2014 a AAAAAAAAAAAA\n",  # a control character
+        "text\n\n\u2014 a AAAAAAAAAAAA",  # no final newline
+    ],
+)
 def test_malformed_notes_are_refused_with_a_note_error(bad, tmp_path):
     with pytest.raises(NoteError):
         SignedNote.parse(bad)
@@ -175,6 +179,7 @@ def test_cli_writes_a_note_checkpoint_that_verify_and_verify_proof_read(world, t
 
 # --- the same notes, read and written by Go's reference implementation ---------------------------
 
+
 @pytest.fixture(scope="module")
 def notecheck(tmp_path_factory):
     """Go's sumdb/note and sumdb/tlog, built into a small checker from c2sp_notecheck/main.go."""
@@ -206,8 +211,14 @@ def test_go_opens_our_note_recomputes_its_root_and_checks_our_inclusion_proof(wo
     checked = run_go(notecheck, vkey, world["root"] / "cp.note", leaves_file(tmp_path / "leaves", hashes), tmp_path / "p.json")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     summary = json.loads(checked.stdout)
-    assert summary == {"origin": world["note"].origin, "size": N, "root": world["note"].root[7:], "signer": world["note"].origin,
-                       "leaves_match_root": True, "proof_verified": True}
+    assert summary == {
+        "origin": world["note"].origin,
+        "size": N,
+        "root": world["note"].root[7:],
+        "signer": world["note"].origin,
+        "leaves_match_root": True,
+        "proof_verified": True,
+    }
 
 
 def test_go_rejects_a_tampered_note_a_foreign_signer_changed_leaves_and_a_moved_proof(world, notecheck, tmp_path):

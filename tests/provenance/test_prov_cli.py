@@ -19,8 +19,7 @@ def run(*args, cwd, env=None, passphrase=None):
     environment.pop("PROVENANCE_PASSPHRASE", None)
     if passphrase is not None:
         environment["PROVENANCE_PASSPHRASE"] = passphrase
-    return subprocess.run([sys.executable, "-m", "provenance.cli", *map(str, args)], cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "provenance.cli", *map(str, args)], cwd=cwd, env=environment, capture_output=True, text=True, timeout=120)
 
 
 def assert_one_line_error(proc, *words):
@@ -41,8 +40,7 @@ def workspace(tmp_path_factory):
     assert run("keygen", "ci.key", cwd=d).returncode == 0
     dataset = run("record", "--ledger", "L.db", "--key", "ci.key", "dataset", "data.csv", cwd=d).stdout.strip()
     data_subject = json.loads(run("show", "L.db", dataset, cwd=d).stdout)["subject"]
-    run("record", "--ledger", "L.db", "--key", "ci.key", "model", "student.json", "--parent", data_subject,
-        "--attr", "family=tree", "--attr", "depth=3", cwd=d)
+    run("record", "--ledger", "L.db", "--key", "ci.key", "model", "student.json", "--parent", data_subject, "--attr", "family=tree", "--attr", "depth=3", cwd=d)
     return d, data_subject
 
 
@@ -63,7 +61,7 @@ def test_log_show_and_verify_with_artifact_lineage(workspace):
 
 
 def test_checkpoint_prove_and_offline_proof_check(workspace, tmp_path):
-    d, data_subject = workspace
+    d, _data_subject = workspace
     assert run("checkpoint", "--ledger", "L.db", "--key", "ci.key", "-o", tmp_path / "cp.json", cwd=d).returncode == 0
     head = json.loads(run("show", "L.db", "1", cwd=d).stdout)["entry_hash"]
     assert run("prove", "L.db", head, "--checkpoint", tmp_path / "cp.json", "-o", tmp_path / "p.json", cwd=d).returncode == 0

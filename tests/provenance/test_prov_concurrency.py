@@ -39,8 +39,10 @@ with Ledger(ledger_path) as ledger:
 def test_four_processes_append_250_each_into_one_chain(tmp_path):
     key = generate_key(tmp_path / "k")
     ledger_path = tmp_path / "shared.db"
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(ledger_path), str(tmp_path / "k"), str(w), "250"],
-                                stderr=subprocess.PIPE, text=True) for w in range(4)]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(ledger_path), str(tmp_path / "k"), str(w), "250"], stderr=subprocess.PIPE, text=True)
+        for w in range(4)
+    ]
     errors = [p.communicate(timeout=300)[1] for p in writers]
     assert [p.returncode for p in writers] == [0, 0, 0, 0], errors
     with Ledger(ledger_path) as ledger:
@@ -56,8 +58,7 @@ def test_four_processes_append_250_each_into_one_chain(tmp_path):
 def test_a_writer_killed_mid_batch_leaves_only_whole_batches(tmp_path):
     key = generate_key(tmp_path / "k")
     ledger_path, batch = tmp_path / "crash.db", 2000
-    writer = subprocess.Popen([sys.executable, "-c", BATCHER, str(ledger_path), str(tmp_path / "k"), str(batch)],
-                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen([sys.executable, "-c", BATCHER, str(ledger_path), str(tmp_path / "k"), str(batch)], stdout=subprocess.PIPE, text=True)
     for _ in range(4):  # three batches committed, the fourth being signed
         assert writer.stdout.readline().startswith("begin")
     time.sleep(0.01)

@@ -41,8 +41,7 @@ WORKTREE = Path(__file__).resolve().parents[2]
 def run_cli(*args: object, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(WORKTREE))
     env.pop("PROVENANCE_PASSPHRASE", None)
-    return subprocess.run([sys.executable, "-m", "provenance.cli", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "provenance.cli", *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +51,14 @@ def exported(tmp_path_factory):
     assert run_cli("keygen", "ci.key", cwd=d).returncode == 0
     key = load_key(d / "ci.key")
     with Ledger(d / "L.db") as ledger:
-        ledger.append_many([
-            {"kind": "dataset", "subject": subject("data")},
-            {"kind": "search", "subject": subject("search"), "parents": [subject("data")], "attrs": {"config": {"seed": 0, "max_epochs": 30}}},
-            {"kind": "model", "subject": subject("model"), "parents": [subject("search")], "attrs": {"name": "model.json", "family": "tree"}},
-        ], key=key)
+        ledger.append_many(
+            [
+                {"kind": "dataset", "subject": subject("data")},
+                {"kind": "search", "subject": subject("search"), "parents": [subject("data")], "attrs": {"config": {"seed": 0, "max_epochs": 30}}},
+                {"kind": "model", "subject": subject("model"), "parents": [subject("search")], "attrs": {"name": "model.json", "family": "tree"}},
+            ],
+            key=key,
+        )
     proc = run_cli("export", "L.db", "--in-toto", "att", "--key", "ci.key", cwd=d)
     assert proc.returncode == 0, proc.stderr
     (path,) = sorted((d / "att").glob("*.intoto.json"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-
 from _prov_helpers import subject
+
 from provenance.errors import ProvenanceError
 from provenance.intoto import PAYLOAD_TYPE, STATEMENT_TYPE, envelope, export_in_toto, pae, verify_envelope
 from provenance.keys import generate_key
@@ -21,13 +21,16 @@ def test_pae_matches_the_dsse_specification_example():
 @pytest.fixture
 def chain(ledger_path, key):
     with Ledger(ledger_path) as ledger:
-        return ledger.append_many([
-            {"kind": "dataset", "subject": subject("d")},
-            {"kind": "teacher", "subject": subject("t")},
-            {"kind": "search", "subject": subject("s"), "parents": [subject("d"), subject("t")]},
-            {"kind": "model", "subject": subject("m"), "parents": [subject("s")], "attrs": {"name": "tree.json"}},
-            {"kind": "export", "subject": subject("x"), "parents": [subject("m")]},
-        ], key=key)
+        return ledger.append_many(
+            [
+                {"kind": "dataset", "subject": subject("d")},
+                {"kind": "teacher", "subject": subject("t")},
+                {"kind": "search", "subject": subject("s"), "parents": [subject("d"), subject("t")]},
+                {"kind": "model", "subject": subject("m"), "parents": [subject("s")], "attrs": {"name": "tree.json"}},
+                {"kind": "export", "subject": subject("x"), "parents": [subject("m")]},
+            ],
+            key=key,
+        )
 
 
 def test_in_toto_statement_in_a_dsse_envelope_round_trips(chain, key, tmp_path):

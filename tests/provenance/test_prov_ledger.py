@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from _prov_helpers import subject
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,8 +17,6 @@ from provenance.hashing import canonical_json, hash_bytes
 from provenance.keys import SigningKey, generate_key
 from provenance.ledger import GENESIS, Entry, Ledger
 from provenance.verify import verify_ledger
-
-from _prov_helpers import subject
 
 
 def test_append_chains_signs_and_reads_back(ledger_path, key):
@@ -37,8 +36,10 @@ def test_append_chains_signs_and_reads_back(ledger_path, key):
 
 
 def test_append_many_is_one_chain_in_order(ledger_path, key):
-    items = [{"kind": k, "subject": subject(k), "parents": [subject(p)] if p else []}
-             for k, p in [("dataset", None), ("teacher", None), ("search", "dataset"), ("model", "search"), ("export", "model")]]
+    items = [
+        {"kind": k, "subject": subject(k), "parents": [subject(p)] if p else []}
+        for k, p in [("dataset", None), ("teacher", None), ("search", "dataset"), ("model", "search"), ("export", "model")]
+    ]
     with Ledger(ledger_path) as ledger:
         entries = ledger.append_many(items, key=key)
         assert [e.seq for e in entries] == [0, 1, 2, 3, 4]
@@ -47,15 +48,18 @@ def test_append_many_is_one_chain_in_order(ledger_path, key):
         assert ledger.append_many([], key=key) == []
 
 
-@pytest.mark.parametrize(("item", "match"), [
-    ({"kind": "weights", "subject": subject(1)}, "unknown entry kind"),
-    ({"kind": "model", "subject": "not-a-hash"}, "prefixed hex hash"),
-    ({"kind": "model", "subject": subject(1), "parents": ["x"]}, "parent"),
-    ({"kind": "model", "subject": subject(1), "parents": subject(2)}, "not one string"),
-    ({"kind": "model", "subject": subject(1), "extra": 1}, "unknown item field"),
-    ({"kind": "key-rotation", "subject": subject(1), "attrs": {"public_key": "00" * 32}}, "not the key id"),
-    ({"kind": "key-rotation", "subject": subject(1)}, "public_key"),
-])
+@pytest.mark.parametrize(
+    ("item", "match"),
+    [
+        ({"kind": "weights", "subject": subject(1)}, "unknown entry kind"),
+        ({"kind": "model", "subject": "not-a-hash"}, "prefixed hex hash"),
+        ({"kind": "model", "subject": subject(1), "parents": ["x"]}, "parent"),
+        ({"kind": "model", "subject": subject(1), "parents": subject(2)}, "not one string"),
+        ({"kind": "model", "subject": subject(1), "extra": 1}, "unknown item field"),
+        ({"kind": "key-rotation", "subject": subject(1), "attrs": {"public_key": "00" * 32}}, "not the key id"),
+        ({"kind": "key-rotation", "subject": subject(1)}, "public_key"),
+    ],
+)
 def test_bad_items_are_refused_and_nothing_is_written(ledger_path, key, item, match):
     with Ledger(ledger_path) as ledger:
         with pytest.raises(LedgerError, match=match):
@@ -76,8 +80,7 @@ def test_triggers_refuse_update_delete_and_a_forked_insert(ledger_path, key):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute(sql)
     with pytest.raises(sqlite3.IntegrityError, match="chain broken"):
-        conn.execute("INSERT INTO entries (seq, body, entry_hash, signature) VALUES (1, ?, ?, ?)",
-                     (e.body.decode(), e.entry_hash, e.signature))
+        conn.execute("INSERT INTO entries (seq, body, entry_hash, signature) VALUES (1, ?, ?, ?)", (e.body.decode(), e.entry_hash, e.signature))
     conn.close()
 
 
@@ -131,22 +134,31 @@ def test_revoking_a_key_stops_it_from_the_next_entry(ledger_path, key, tmp_path)
 
 def test_revoking_a_dataset_lists_every_descendant_and_still_passes(ledger_path, key):
     with Ledger(ledger_path) as ledger:
-        ledger.append_many([
-            {"kind": "dataset", "subject": subject("d")},
-            {"kind": "teacher", "subject": subject("t")},
-            {"kind": "model", "subject": subject("m"), "parents": [subject("d"), subject("t")]},
-            {"kind": "export", "subject": subject("x"), "parents": [subject("m")]},
-            {"kind": "model", "subject": subject("clean"), "parents": [subject("t")]},
-        ], key=key)
+        ledger.append_many(
+            [
+                {"kind": "dataset", "subject": subject("d")},
+                {"kind": "teacher", "subject": subject("t")},
+                {"kind": "model", "subject": subject("m"), "parents": [subject("d"), subject("t")]},
+                {"kind": "export", "subject": subject("x"), "parents": [subject("m")]},
+                {"kind": "model", "subject": subject("clean"), "parents": [subject("t")]},
+            ],
+            key=key,
+        )
         rev = ledger.revoke(subject("d"), key=key, reason="contains personal data")
     result = verify_ledger(ledger_path, [key])
     assert result.ok
     assert result.revoked == {subject("d"): rev.seq, subject("m"): rev.seq, subject("x"): rev.seq}
 
 
-json_attrs = st.dictionaries(st.text(max_size=6), st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6),
-    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4), c, max_size=3), max_leaves=8), max_size=4)
+json_attrs = st.dictionaries(
+    st.text(max_size=6),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6),
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4), c, max_size=3),
+        max_leaves=8,
+    ),
+    max_size=4,
+)
 
 
 @settings(max_examples=40, deadline=None)
@@ -159,8 +171,16 @@ def test_stored_body_is_exactly_the_canonical_json_of_the_entry(attrs, note, kin
             first, second = ledger.append_many([{"kind": kind, "subject": subject_, "parents": [subject("p")], "attrs": attrs}] * 2, key=key)
             stored = ledger.entries()
     for e in (first, second):
-        fields = {"seq": e.seq, "time": e.time, "kind": e.kind, "subject": e.subject, "parents": list(e.parents),
-                  "attrs": e.attrs, "prev": e.prev, "key_id": e.key_id}
+        fields = {
+            "seq": e.seq,
+            "time": e.time,
+            "kind": e.kind,
+            "subject": e.subject,
+            "parents": list(e.parents),
+            "attrs": e.attrs,
+            "prev": e.prev,
+            "key_id": e.key_id,
+        }
         assert e.body == canonical_json(fields) and e.attrs == attrs
     assert stored == [first, second]
 

@@ -24,12 +24,16 @@ CT_ROOTS = [
     "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
 ]
 CT_PROOFS = {
-    0: ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+    0: [
+        "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
         "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"],
-    5: ["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+    ],
+    5: [
+        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
         "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"],
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    ],
 }
 
 
@@ -75,5 +79,5 @@ def test_every_inclusion_proof_verifies_and_only_in_its_place(case):
         other = (index + 1) % n
         assert not verify_inclusion(leaves[index], other, n, proof, root)
         assert not verify_inclusion(leaves[index], index, n, proof[:-1], root)
-        flipped = [proof[0][:-1] + bytes([proof[0][-1] ^ 1])] + proof[1:]
+        flipped = [proof[0][:-1] + bytes([proof[0][-1] ^ 1]), *proof[1:]]
         assert not verify_inclusion(leaves[index], index, n, flipped, root)

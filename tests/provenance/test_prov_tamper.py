@@ -8,10 +8,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from _prov_helpers import subject
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _prov_helpers import subject
 from provenance.checkpoint import make_checkpoint
 from provenance.hashing import canonical_json, hash_bytes, hash_file
 from provenance.keys import generate_key
@@ -28,8 +28,10 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("tamper")
     key, attacker = generate_key(root / "trusted.key"), generate_key(root / "attacker.key")
     artifact_kinds = KINDS[:5]
-    items = [{"kind": artifact_kinds[i % 5], "subject": subject(i), "parents": [subject(i - 1)] if i % 5 else [],
-              "attrs": {"i": i, "score": i / 7}} for i in range(N)]
+    items = [
+        {"kind": artifact_kinds[i % 5], "subject": subject(i), "parents": [subject(i - 1)] if i % 5 else [], "attrs": {"i": i, "score": i / 7}}
+        for i in range(N)
+    ]
     with Ledger(root / "ledger.db") as ledger:
         entries = ledger.append_many(items, key=key)
         cp = make_checkpoint(ledger, key)
@@ -72,8 +74,9 @@ def test_untampered_copy_verifies_in_both_modes(world):
 
 # Below a checkpoint the signed Merkle root, not the row signature, authenticates a body, so a
 # changed signature there is checked by full verification only.
-COLUMN_CASES = [(column, row, cp) for column in ("body", "entry_hash", "signature", "seq") for row in SAMPLED
-                for cp in (False, True) if not (column == "signature" and cp)]
+COLUMN_CASES = [
+    (column, row, cp) for column in ("body", "entry_hash", "signature", "seq") for row in SAMPLED for cp in (False, True) if not (column == "signature" and cp)
+]
 
 
 @pytest.mark.parametrize(("column", "row", "with_checkpoint"), COLUMN_CASES)
@@ -103,34 +106,55 @@ def test_a_deleted_row_is_caught_at_the_gap(world):
 
 
 def test_two_swapped_rows_are_both_caught(world):
-    path = tampered(world, "swapped",
-                    ("UPDATE entries SET seq = -1 WHERE seq = 300",), ("UPDATE entries SET seq = 300 WHERE seq = 301",),
-                    ("UPDATE entries SET seq = 301 WHERE seq = -1",))
+    path = tampered(
+        world,
+        "swapped",
+        ("UPDATE entries SET seq = -1 WHERE seq = 300",),
+        ("UPDATE entries SET seq = 300 WHERE seq = 301",),
+        ("UPDATE entries SET seq = 301 WHERE seq = -1",),
+    )
     assert {f.seq for f in verify(world, path).findings} >= {300, 301}
 
 
 def test_a_forged_row_signed_by_an_untrusted_key_is_caught(world):
     attacker, victim = world["attacker"], world["entries"][700]
-    body = canonical_json({"seq": 700, "time": victim.time, "kind": "model", "subject": subject("backdoor"), "parents": [],
-                           "attrs": {}, "prev": victim.prev, "key_id": attacker.key_id})
+    body = canonical_json(
+        {
+            "seq": 700,
+            "time": victim.time,
+            "kind": "model",
+            "subject": subject("backdoor"),
+            "parents": [],
+            "attrs": {},
+            "prev": victim.prev,
+            "key_id": attacker.key_id,
+        }
+    )
     forged_hash = hash_bytes(body)
-    path = tampered(world, "forged", ("UPDATE entries SET body = ?, entry_hash = ?, signature = ? WHERE seq = 700",
-                                      (body.decode(), forged_hash, attacker.sign(forged_hash.encode()))))
+    path = tampered(
+        world,
+        "forged",
+        ("UPDATE entries SET body = ?, entry_hash = ?, signature = ? WHERE seq = 700", (body.decode(), forged_hash, attacker.sign(forged_hash.encode()))),
+    )
     findings = verify(world, path).findings
     assert any(f.seq == 700 and f.entry_hash == forged_hash and "untrusted key" in f.problem for f in findings)
 
 
 def test_a_replayed_entry_is_caught(world):
-    path = tampered(world, "replayed", (f"INSERT INTO entries (seq, body, entry_hash, signature) "
-                                        f"SELECT {N}, body, entry_hash, signature FROM entries WHERE seq = 10",))
+    path = tampered(
+        world, "replayed", (f"INSERT INTO entries (seq, body, entry_hash, signature) SELECT {N}, body, entry_hash, signature FROM entries WHERE seq = 10",)
+    )
     findings = verify(world, path).findings
     assert any(f.seq == N and "replayed" in f.problem for f in findings)
 
 
 def test_signatures_swapped_between_rows_are_caught_with_parallel_checks(world):
-    path = tampered(world, "sigswap",
-                    ("UPDATE entries SET signature = (SELECT signature FROM entries WHERE seq = 401) WHERE seq = 400",),
-                    ("UPDATE entries SET signature = ? WHERE seq = 401", (world["entries"][400].signature,)))
+    path = tampered(
+        world,
+        "sigswap",
+        ("UPDATE entries SET signature = (SELECT signature FROM entries WHERE seq = 401) WHERE seq = 400",),
+        ("UPDATE entries SET signature = ? WHERE seq = 401", (world["entries"][400].signature,)),
+    )
     for jobs in (1, 2):
         findings = verify(world, path, jobs=jobs).findings
         assert [(f.seq, "signature does not verify" in f.problem) for f in findings] == [(400, True), (401, True)]
@@ -191,11 +215,24 @@ def test_a_revoked_artifact_fails_the_artifact_check(world, tmp_path):
 
 def test_a_malformed_rotation_signed_by_the_trusted_key_is_a_finding_not_a_crash(world):
     key, head = world["key"], world["entries"][-1]
-    body = canonical_json({"seq": N, "time": head.time, "kind": "key-rotation", "subject": subject("k"), "parents": [],
-                           "attrs": {"public_key": "zz"}, "prev": head.entry_hash, "key_id": key.key_id})
+    body = canonical_json(
+        {
+            "seq": N,
+            "time": head.time,
+            "kind": "key-rotation",
+            "subject": subject("k"),
+            "parents": [],
+            "attrs": {"public_key": "zz"},
+            "prev": head.entry_hash,
+            "key_id": key.key_id,
+        }
+    )
     entry_hash = hash_bytes(body)
-    path = tampered(world, "bad-rotation", ("INSERT INTO entries (seq, body, entry_hash, signature) VALUES (?, ?, ?, ?)",
-                                            (N, body.decode(), entry_hash, key.sign(entry_hash.encode()))))
+    path = tampered(
+        world,
+        "bad-rotation",
+        ("INSERT INTO entries (seq, body, entry_hash, signature) VALUES (?, ?, ?, ?)", (N, body.decode(), entry_hash, key.sign(entry_hash.encode()))),
+    )
     findings = verify(world, path).findings
     assert [(f.seq, "malformed key-rotation" in f.problem) for f in findings] == [(N, True)]
 

@@ -10,7 +10,7 @@ import numpy as np
 from hybrid.zoo import load_teacher
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cartpole_teacher_data(n_states: int = 6000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """States the committed CartPole teacher visits (actions sampled from its probabilities,
     seeded) and its probabilities there; read-only, shared by every test in the session."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from _cartpole_data import cartpole_teacher_data
+
 from hybrid.zoo import load_teacher
 
 
@@ -16,8 +16,14 @@ def cartpole_split():
     so fidelity is measured on episodes the student never saw."""
     X, P = cartpole_teacher_data(16_000, 0)
     teacher = load_teacher("CartPole-v1")
-    return {"X": X[:10_000], "P": P[:10_000], "X_test": X[10_000:], "P_test": P[10_000:],
-            "feature_names": list(teacher.feature_names), "action_names": list(teacher.action_names)}
+    return {
+        "X": X[:10_000],
+        "P": P[:10_000],
+        "X_test": X[10_000:],
+        "P_test": P[10_000:],
+        "feature_names": list(teacher.feature_names),
+        "action_names": list(teacher.action_names),
+    }
 
 
 @pytest.fixture(scope="session")
@@ -88,11 +94,9 @@ def c_decide(tmp_path):
         (tmp_path / "main.c").write_text(
             '#include <stdio.h>\n#include "student.h"\n'
             f"int main(void) {{ double s[{d}]; int i;\n"
-            "  for (;;) { for (i = 0; i < %d; i++) if (scanf(\"%%lf\", s + i) != 1) return 0;\n" % d
-            + '    printf("%d\\n", decide(s)); }\n}\n'
+            '  for (;;) { for (i = 0; i < %d; i++) if (scanf("%%lf", s + i) != 1) return 0;\n' % d + '    printf("%d\\n", decide(s)); }\n}\n'
         )
-        subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Werror", "-o", str(tmp_path / "main"),
-                        str(tmp_path / "main.c"), "-lm"], check=True)
+        subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Werror", "-o", str(tmp_path / "main"), str(tmp_path / "main.c"), "-lm"], check=True)
         text = "\n".join(" ".join(repr(v) for v in row) for row in states.astype(np.float64).tolist())
         out = subprocess.run([str(tmp_path / "main")], input=text, capture_output=True, text=True, check=True).stdout
         return np.array(out.split(), dtype=int)

@@ -17,8 +17,12 @@ from hybrid.students import Student, registered_families
 from hybrid.students._regressor import LeafTree
 
 FAMILIES = sorted(registered_families(action_kind="continuous"))
-FAST = {"mlp_regressor": {"hidden_sizes": (8,), "epochs": 30}, "regression_tree": {"max_depth": 5},
-        "linear_rules": {"max_rules": 8}, "hybrid_regressor": {"max_rules": 4, "hidden_sizes": (8,), "epochs": 30}}
+FAST = {
+    "mlp_regressor": {"hidden_sizes": (8,), "epochs": 30},
+    "regression_tree": {"max_depth": 5},
+    "linear_rules": {"max_rules": 8},
+    "hybrid_regressor": {"max_rules": 4, "hidden_sizes": (8,), "epochs": 30},
+}
 CASES = [(f, {}) for f in FAMILIES] + [
     ("regression_tree", {"leaf_model": "linear", "max_leaf_nodes": 12, "max_depth": None}),
     ("mlp_regressor", {"hidden_sizes": (6, 5), "activation": "relu", "epochs": 10}),
@@ -45,8 +49,7 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 def fitted(family: str, overrides: dict, data) -> Student:
     X, A = data
     student = registered_families()[family](**{**FAST.get(family, {}), **overrides})
-    return student.fit(X, A, action_low=LOW, action_high=HIGH, feature_names=["angle", "velocity", "load"],
-                       action_names=["torque", "thrust"])
+    return student.fit(X, A, action_low=LOW, action_high=HIGH, feature_names=["angle", "velocity", "load"], action_names=["torque", "thrust"])
 
 
 def probe(student: Student, X: np.ndarray, seed: int) -> np.ndarray:
@@ -144,10 +147,10 @@ def test_c_export_compiled_equals_predict(case, data, tmp_path) -> None:
     (tmp_path / "main.c").write_text(
         '#include <stdio.h>\n#include "student.h"\n'
         f"int main(void) {{ double s[{d}], a[{m}]; int i;\n"
-        f"  for (;;) {{ for (i = 0; i < {d}; i++) if (scanf(\"%lf\", s + i) != 1) return 0;\n"
-        f"    decide(s, a); for (i = 0; i < {m}; i++) printf(\"%.17g \", a[i]); printf(\"\\n\"); }}\n}}\n")
-    subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Werror", "-o", str(tmp_path / "main"), str(tmp_path / "main.c"), "-lm"],
-                   check=True)
+        f'  for (;;) {{ for (i = 0; i < {d}; i++) if (scanf("%lf", s + i) != 1) return 0;\n'
+        f'    decide(s, a); for (i = 0; i < {m}; i++) printf("%.17g ", a[i]); printf("\\n"); }}\n}}\n'
+    )
+    subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Werror", "-o", str(tmp_path / "main"), str(tmp_path / "main.c"), "-lm"], check=True)
     text = "\n".join(" ".join(repr(v) for v in row) for row in states.astype(np.float64).tolist())
     out = subprocess.run([str(tmp_path / "main")], input=text, capture_output=True, text=True, check=True).stdout
     decided = np.array(out.split(), dtype=np.float64).reshape(-1, m)

@@ -40,8 +40,7 @@ def _bounds(student: Student) -> list[tuple[int, float]]:
         inner = student.feature_ >= 0
         return list(zip(student.feature_[inner], student.threshold_[inner]))
     if isinstance(student, RuleListStudent):
-        return [(c.features[0], b) for r in student.rules_ for c in r.conditions if not c.oblique
-                for b in (c.lower, c.upper) if b is not None]
+        return [(c.features[0], b) for r in student.rules_ for c in r.conditions if not c.oblique for b in (c.lower, c.upper) if b is not None]
     return []
 
 
@@ -75,8 +74,9 @@ def test_python_module_uses_the_standard_library_only(cartpole_split, fast_stude
     d = cartpole_split
     source = export_python(fast_student("rules").fit(d["X"], d["P"], action_names=d["action_names"]))
     (tmp_path / "student.py").write_text(source)
-    probe_script = ("import sys, student; student.decide([0.0, 0.0, 0.0, 0.0]); "
-                    "print(sorted(m for m in ('numpy', 'sklearn', 'torch', 'hybrid') if m in sys.modules))")
+    probe_script = (
+        "import sys, student; student.decide([0.0, 0.0, 0.0, 0.0]); print(sorted(m for m in ('numpy', 'sklearn', 'torch', 'hybrid') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", probe_script], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert "ACTION_NAMES = ('push_left', 'push_right')" in source

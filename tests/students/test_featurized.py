@@ -43,8 +43,11 @@ def data():
     return train, y, test, y_test, names
 
 
-@pytest.mark.parametrize("inner", [RuleListStudent(max_depth=6), TreeStudent(max_depth=6), MLPStudent(hidden_sizes=[8], epochs=20),
-                                   KeywordRulesStudent(max_rules=12), LinearStudent()], ids=["rules", "tree", "mlp", "keywords", "linear"])
+@pytest.mark.parametrize(
+    "inner",
+    [RuleListStudent(max_depth=6), TreeStudent(max_depth=6), MLPStudent(hidden_sizes=[8], epochs=20), KeywordRulesStudent(max_rules=12), LinearStudent()],
+    ids=["rules", "tree", "mlp", "keywords", "linear"],
+)
 def test_export_decides_exactly_as_predict_on_every_held_out_request(data, inner, tmp_path):
     train, y, test, y_test, names = data
     student = FeaturizedStudent(inner, RecordFeaturizer(min_df=2)).fit(train, y, action_names=names)
@@ -147,7 +150,7 @@ def test_a_featurized_hybrid_exports_without_deferral_and_refuses_a_threshold(da
     train, y, test, _, names = data
     s = FeaturizedStudent(HybridStudent(tau=0.8, rule_depth=3, hidden_sizes=(4,), epochs=3), RecordFeaturizer()).fit(train, y, action_names=names)
     ns: dict = {}
-    exec(export_python(s), ns)  # noqa: S102
+    exec(export_python(s), ns)
     assert [ns["decide_index"](r) for r in test] == s.predict(test).tolist()
     with pytest.raises(ExportError, match="deferring 'hybrid' student has no Python export"):
         export_python(s.with_threshold(0.9))

@@ -74,12 +74,15 @@ def test_header_compiles_with_Os_to_integer_code_and_states_its_tables_bytes(nam
     (tmp_path / "student.h").write_text(header.source)
     (tmp_path / "run.c").write_text(WRAPPER)
     obj = tmp_path / "run.o"
-    subprocess.run(["cc", "-std=c99", "-Os", "-Wall", "-Wextra", "-Werror", "-pedantic", "-ffreestanding", "-c",
-                    "-o", str(obj), str(tmp_path / "run.c")], check=True)
+    subprocess.run(
+        ["cc", "-std=c99", "-Os", "-Wall", "-Wextra", "-Werror", "-pedantic", "-ffreestanding", "-c", "-o", str(obj), str(tmp_path / "run.c")], check=True
+    )
     # nothing to link: no libm, no malloc, no soft-float routine on this target
     assert subprocess.run(["nm", "-u", str(obj)], capture_output=True, text=True, check=True).stdout.strip() == ""
-    declared = {name: int(n) * {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4}[ctype]
-                for ctype, name, n in re.findall(r"static const (\w+) (decide_q_\w+)\[(\d+)\]", header.source)}
+    declared = {
+        name: int(n) * {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4}[ctype]
+        for ctype, name, n in re.findall(r"static const (\w+) (decide_q_\w+)\[(\d+)\]", header.source)
+    }
     assert sum(declared.values()) == header.flash_bytes
     symbols = subprocess.run(["nm", "-S", str(obj)], capture_output=True, text=True, check=True).stdout.splitlines()
     kept = {f[3]: int(f[1], 16) for f in (line.split() for line in symbols) if len(f) == 4 and f[3] in declared}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import itertools
 
 import numpy as np
 import pytest
@@ -45,7 +46,7 @@ def test_coverage_falls_as_tau_rises_on_cartpole(cartpole):
         student = HybridStudent(tau=tau, fallback="teacher", **FAST).fit(X, P, teacher=load_teacher("CartPole-v1"))
         assert student.rules_.to_dict() == base.rules_.to_dict()
         coverages.append(student.coverage_)
-    assert all(a >= b for a, b in zip(coverages, coverages[1:])), coverages
+    assert all(a >= b for a, b in itertools.pairwise(coverages)), coverages
     assert coverages[0] > 0.9 and coverages[-1] == 0.0, coverages
 
 
@@ -65,9 +66,13 @@ def test_confidence_is_held_out_agreement_with_the_teacher_not_training_purity()
     p0 = np.where(X[:, 0] < 0, 0.5 + rng.uniform(-0.05, 0.05, size=len(X)), 0.01)
     P = np.column_stack([p0, 1 - p0])
     student = HybridStudent(tau=0.9, rule_depth=8, hidden_sizes=(4,), epochs=5).fit(X, P)
-    left = np.array([all(c.features != (0,) or (c.upper is not None and c.upper <= 0) for c in r.conditions)
-                     and any(c.features == (0,) and c.upper is not None and c.upper <= 0 for c in r.conditions)
-                     for r in student.rules_.rules_])
+    left = np.array(
+        [
+            all(c.features != (0,) or (c.upper is not None and c.upper <= 0) for c in r.conditions)
+            and any(c.features == (0,) and c.upper is not None and c.upper <= 0 for c in r.conditions)
+            for r in student.rules_.rules_
+        ]
+    )
     training_purity = np.array([r.confidence for r in student.rules_.rules_])
     assert training_purity[left].mean() > student.rule_confidence_[left].mean() + 0.1
     X_test = rng.uniform(-1, 1, size=(2000, 2))
@@ -84,6 +89,7 @@ def test_cost_is_rule_checks_plus_uncovered_share_of_mlp_operations(hybrid):
     assert cost.ops_per_decision == pytest.approx(expected)
     assert cost.parameters == hybrid.rules_.cost().parameters + hybrid.mlp_.cost().parameters
     assert cost.bytes == len(canonical_json(hybrid.to_dict()))
+
 
 def test_router_finds_the_same_rule_as_the_ordered_list_for_fewer_operations(cartpole):
     X, P, _, _ = cartpole

@@ -39,9 +39,7 @@ def test_32_hidden_units_reach_097_fidelity_on_held_out_cartpole_states(mlp32, c
     assert _fidelity(mlp32, X_test, P_test) >= 0.97
 
 
-@pytest.mark.parametrize(
-    "hidden_sizes, activation", [((32,), "relu"), ((), "relu"), ((8, 4), "tanh")]
-)
+@pytest.mark.parametrize("hidden_sizes, activation", [((32,), "relu"), ((), "relu"), ((8, 4), "tanh")])
 def test_numpy_inference_equals_the_torch_forward(cartpole, hidden_sizes, activation):
     X, P, X_test, _ = cartpole
     student = MLPStudent(hidden_sizes=hidden_sizes, activation=activation, **FAST).fit(X, P)

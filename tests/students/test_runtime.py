@@ -40,8 +40,12 @@ def test_compiled_batch_decides_like_predict(case, cartpole_split, fast_student,
 
 def test_three_actions_tanh_nets_and_a_rule_list_without_rules_compile_too(three_actions):
     X, P = three_actions
-    for student in (TreeStudent(max_depth=6), RuleListStudent(max_depth=3, oblique=True), RuleListStudent(max_depth=3, max_rules=0),
-                    MLPStudent(hidden_sizes=(8, 8), activation="tanh", epochs=5)):
+    for student in (
+        TreeStudent(max_depth=6),
+        RuleListStudent(max_depth=3, oblique=True),
+        RuleListStudent(max_depth=3, max_rules=0),
+        MLPStudent(hidden_sizes=(8, 8), activation="tanh", epochs=5),
+    ):
         student.fit(X, P)
         np.testing.assert_array_equal(compile_student(student).predict(X), student.predict(X))
 
@@ -98,8 +102,7 @@ def test_bad_shapes_and_outputs_are_refused_like_predict_refuses_them(cartpole_s
     with pytest.raises(DataError, match=r"out must be a contiguous int32 array of shape \(10,\)"):
         compiled.predict(d["X_test"][:10], out=np.empty(10, dtype=np.int64))
     # float64 and list input go through the same checks as predict, then decide the same
-    np.testing.assert_array_equal(compiled.predict(d["X_test"][:50].astype(np.float64).tolist()),
-                                  compiled.student.predict(d["X_test"][:50]))
+    np.testing.assert_array_equal(compiled.predict(d["X_test"][:50].astype(np.float64).tolist()), compiled.student.predict(d["X_test"][:50]))
 
 
 def test_without_a_compiler_the_runtime_says_so_and_decides_with_numpy(cartpole_split, tmp_path, monkeypatch):
