@@ -104,7 +104,7 @@ def write_model(student: Any, directory: str | Path) -> dict[str, Path]:
 
 def export_targets(student: Any) -> tuple[str, ...]:
     """Exports this student supports among Python and C (a featurized student: Python only)."""
-    return ("python", "c") if callable(getattr(student, "_c_source", None)) else ("python",)
+    return ("python", "c") if callable(getattr(student, "c_source", None)) else ("python",)
 
 
 def with_record_families(config: Any, ds: Any) -> Any:

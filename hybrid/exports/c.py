@@ -6,7 +6,7 @@ student was fitted on; it returns the action index. ``decide_batch`` decides ``n
 in one call without allocating (``hybrid.exports.c_batch``; ``hybrid.exports.runtime`` compiles
 it and calls it on numpy arrays). Trees and rule lists compare doubles with
 bounds that reproduce their float32 training splits exactly (see ``hybrid.students.tree``).
-Each family writes its own code (``_c_source``); this module dispatches.
+Each family writes its own code (``c_source``); this module dispatches.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ def export_c(student: Student, path: str | Path | None = None) -> str:
 
     Raises ExportError naming the families that support C export if this one does not.
     """
-    if not callable(getattr(student, "_c_source", None)):
-        supported = [name for name, cls in registered_families().items() if hasattr(cls, "_c_source")]
+    if not callable(getattr(student, "c_source", None)):
+        supported = [name for name, cls in registered_families().items() if hasattr(cls, "c_source")]
         raise ExportError(f"{type(student).__name__} has no C export; families that have one: {supported}.")
     student._check_fitted()
-    source = with_batch_entry(student._c_source(), student)
+    source = with_batch_entry(student.c_source(), student)
     if path is None:
         return source
     Path(path).write_text(source, encoding="utf-8")

@@ -116,7 +116,7 @@ def with_batch_entry(header: str, student: Any) -> str:
     if not guard_end or tail.strip():
         raise ExportError(
             f"the C header of {type(student).__name__} does not end with its include guard's #endif; "
-            "a family's _c_source must end with it so the batch entry can be added."
+            "a family's c_source must end with it so the batch entry can be added."
         )
     includes = "#include <stddef.h>\n#include <stdint.h>\n"
     return body.rstrip("\n") + "\n\n" + includes + "\n" + batch_function(student, int(student.n_features_in_)) + "\n" + guard_end + tail

@@ -3,7 +3,7 @@
 The generated module imports nothing outside the standard library, so it runs wherever Python
 does (no numpy, scikit-learn or torch). It also defines ``ACTION_NAMES`` (``ACTION_NAMES[i]`` is
 action ``i``) and ``CONTENT_HASH``, the student's identity, so a deployed file can be traced
-back to its artifact and ledger entry. Each family writes its own code (``_python_source``);
+back to its artifact and ledger entry. Each family writes its own code (``python_source``);
 this module dispatches and adds the shared header constants.
 """
 
@@ -29,9 +29,9 @@ def export_python(student: Student, path: str | Path | None = None) -> str:
 
 def python_source(student: Student) -> str:
     """Source of the module for a fitted student: family code, then ACTION_NAMES and CONTENT_HASH."""
-    if not callable(getattr(student, "_python_source", None)):
-        supported = [name for name, cls in registered_families().items() if hasattr(cls, "_python_source")]
+    if not callable(getattr(student, "python_source", None)):
+        supported = [name for name, cls in registered_families().items() if hasattr(cls, "python_source")]
         raise ExportError(f"{type(student).__name__} has no Python export; families that have one: {supported}.")
     student._check_fitted()
     names = list(getattr(student, "action_names_", None) or [f"action_{i}" for i in range(student.n_actions_)])
-    return student._python_source().rstrip("\n") + f"\n\n\nACTION_NAMES = {tuple(names)!r}\nCONTENT_HASH = {student.content_hash!r}\n"
+    return student.python_source().rstrip("\n") + f"\n\n\nACTION_NAMES = {tuple(names)!r}\nCONTENT_HASH = {student.content_hash!r}\n"

@@ -26,7 +26,7 @@ def _runtime_source() -> str:
 def _rules_choose(rules: Any) -> str:
     table = [list(r.proba) for r in rules.rules_] + [list(rules.default_proba_)]
     return (
-        rules._python_function("_rule", match=True) + f"\n\n_PROBA = {table!r}\n\n\ndef _choose(x):\n    p = _PROBA[_rule(x)]  # -1: the default, last row\n"
+        rules.python_function("_rule", match=True) + f"\n\n_PROBA = {table!r}\n\n\ndef _choose(x):\n    p = _PROBA[_rule(x)]  # -1: the default, last row\n"
         "    a = max(range(len(p)), key=p.__getitem__)\n    return a, p[a]\n"
     )
 
@@ -77,7 +77,7 @@ def _mlp_choose(mlp: Any) -> str:
 
 
 def _generic_choose(student: Any) -> str:
-    source = student._python_source()
+    source = student.python_source()
     if "def decide(state)" not in source:
         raise ExportError(f"{type(student).__name__} has no Python export usable inside a featurized student")
     return source.replace("def decide(state)", "def _inner_decide(state)") + "\n\ndef _choose(x):\n    return _inner_decide(x), 1.0\n"

@@ -128,8 +128,10 @@ class Student(BaseEstimator):
     with ``@register``; the search, the CLI and the report read the registry.
 
     Export hooks (the public part of the contract that ``hybrid.exports`` and composite
-    students call): ``python_function(name)`` returns the source of a standard-library
-    ``def name(state) -> int``; ``c_source()`` a C99 header. A family without them has no such export.
+    students call): ``python_source()`` returns a standard-library module whose ``decide(state)``
+    returns the action; ``python_function(name)`` the source of one such ``def name(state)`` (for
+    students that embed another, as a hybrid embeds its MLP); ``c_source()`` a C99 header. A
+    family without them has no such export.
     """
 
     family: ClassVar[str] = ""

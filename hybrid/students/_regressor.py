@@ -219,7 +219,7 @@ class LeafTree(RegressorStudent):
             exprs.append((" + ".join(terms), float(self.action_low_[j]), float(self.action_high_[j])))
         return exprs
 
-    def _python_source(self) -> str:
+    def python_source(self) -> str:
         """A standard-library-only module whose ``decide(state)`` returns the action tuple."""
         self._check_fitted()
         lines = [f'"""{self.family} student {self.content_hash} (agent-distill): decide(state) -> action tuple."""', "", "", "def decide(state):"]
@@ -241,7 +241,7 @@ class LeafTree(RegressorStudent):
             *self._py_node(int(self.right_[node]), indent + "    ", leaf_code),
         ]
 
-    def _c_source(self) -> str:
+    def c_source(self) -> str:
         """A C99 header with ``static inline void decide(const double *state, double *action)``."""
         self._check_fitted()
         body = self._c_node(0, "    ")

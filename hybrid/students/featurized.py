@@ -200,7 +200,7 @@ class FeaturizedStudent(Student):
         self._check_fitted()
         return type(self).from_parts(self.featurizer_, self.student_, defer_below=defer_below, action_names=self.action_names_)
 
-    def _python_source(self) -> str:
+    def python_source(self) -> str:
         from hybrid.exports.python_records import featurized_python_source
 
         return featurized_python_source(self)

@@ -160,15 +160,15 @@ class HybridRegressorStudent(RegressorStudent):
         self.mlp_ = None if state["mlp"] is None else Student.from_dict(state["mlp"])
         self.coverage_, self.expected_ops_ = float(state["coverage"]), float(state["expected_ops"])
 
-    def _python_source(self) -> str:
+    def python_source(self) -> str:
         """A module (``math`` only) whose ``decide(state)`` returns the action tuple."""
         self._check_fitted()
         head = f'"""hybrid_regressor student {self.content_hash} (agent-distill): decide(state) -> action tuple."""\n\nimport math\n\n'
-        mlp = "" if self.mlp_ is None else self.mlp_._python_function("_mlp") + "\n\n"
+        mlp = "" if self.mlp_ is None else self.mlp_.python_function("_mlp") + "\n\n"
         ask = lambda node, indent: None if self.enabled_[node] else [f"{indent}return _mlp(state)"]  # noqa: E731
         return head + mlp + "\n".join(["def decide(state):", *self.rules_._py_node(0, "    ", ask)]) + "\n"
 
-    def _c_source(self) -> str:
+    def c_source(self) -> str:
         """A C99 header with ``static inline void decide(const double *state, double *action)``."""
         self._check_fitted()
         mlp = "" if self.mlp_ is None else self.mlp_._c_function("agent_distill_mlp") + "\n"

@@ -298,7 +298,7 @@ class HybridStudent(Student):
         lines.append(f"OTHERWISE ({1 - self.coverage_:.1%} of states) → {rest}")
         return "\n".join(lines)
 
-    def _python_source(self) -> str:
+    def python_source(self) -> str:
         """A standard-library-only module: the rule chain, then the MLP, in ``decide(state)``.
 
         A cascade's module has no teacher: its ``decide`` returns -1 where the teacher must decide.
@@ -315,7 +315,7 @@ class HybridStudent(Student):
                 "def _rule(state):",
                 *self._router.source("python", "    "),
                 "",
-                "" if self.mlp_ is None else "\n" + self.mlp_._python_function("_mlp"),
+                "" if self.mlp_ is None else "\n" + self.mlp_.python_function("_mlp"),
                 "",
                 f"_ACTIONS = {actions!r}",
                 "",
@@ -330,7 +330,7 @@ class HybridStudent(Student):
             ]
         )
 
-    def _c_source(self) -> str:
+    def c_source(self) -> str:
         """A C99 header with ``static int decide(const double *state)``: rules, then the MLP
         (a cascade's header returns -1 where the teacher must decide)."""
         self._check_fitted()

@@ -261,18 +261,18 @@ class MLPStudent(Student):
         self.val_fidelity_ = training["val_fidelity"]
 
     # -- exports ------------------------------------------------------------------------------
-    def _python_source(self) -> str:
+    def python_source(self) -> str:
         """A standard-library-only module whose ``decide(state)`` returns the action index."""
         self._check_fitted()
-        return f'"""MLP student {self.content_hash} (agent-distill): decide(state) -> action index."""\n\n' + self._python_function("decide")
+        return f'"""MLP student {self.content_hash} (agent-distill): decide(state) -> action index."""\n\n' + self.python_function("decide")
 
-    def _python_function(self, name: str) -> str:
+    def python_function(self, name: str) -> str:
         """Source of ``def name(state) -> int`` (plus the constants it reads); used by hybrids too."""
         if sum(W.size for W in self.weights_) <= _UNROLL_MAX_OPS:
             return _python_unrolled(name, self.weights_, self.biases_, self.activation)
         return _python_looped(name, self.weights_, self.biases_, self.activation)
 
-    def _c_source(self) -> str:
+    def c_source(self) -> str:
         """A C99 header with ``static int decide(const double *state)`` (include <math.h> for tanh)."""
         self._check_fitted()
         return (

@@ -189,14 +189,14 @@ class MLPRegressorStudent(RegressorStudent):
         self.n_epochs_ = int(state["n_epochs"])
 
     # -- exports ------------------------------------------------------------------------------
-    def _python_source(self) -> str:
+    def python_source(self) -> str:
         """A module whose ``decide(state)`` returns the action tuple (``math`` only)."""
         self._check_fitted()
-        return f'"""mlp_regressor student {self.content_hash} (agent-distill): decide(state) -> action tuple."""\n\nimport math\n\n' + self._python_function(
+        return f'"""mlp_regressor student {self.content_hash} (agent-distill): decide(state) -> action tuple."""\n\nimport math\n\n' + self.python_function(
             "decide"
         )
 
-    def _python_function(self, name: str) -> str:
+    def python_function(self, name: str) -> str:
         """Source of ``def name(state) -> tuple`` and the constants it reads (needs ``import math``)."""
         p = f"_{name.upper().strip('_')}"
         lines = [
@@ -220,7 +220,7 @@ class MLPRegressorStudent(RegressorStudent):
         ]
         return "\n".join(lines) + "\n"
 
-    def _c_source(self) -> str:
+    def c_source(self) -> str:
         """A C99 header with ``static inline void decide(const double *state, double *action)``."""
         self._check_fitted()
         return (

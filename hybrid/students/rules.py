@@ -320,13 +320,13 @@ class RuleListStudent(Student):
         self.expected_operations_ = float(state["expected_operations"])
 
     # -- exports ------------------------------------------------------------------------------
-    def _python_source(self) -> str:
+    def python_source(self) -> str:
         """A standard-library-only module whose ``decide(state)`` returns the action index."""
         self._check_fitted()
         head = f'"""Rule-list student {self.content_hash} (agent-distill): decide(state) -> action index.\n\n'
-        return head + self.to_text().replace('"""', "'''") + '\n"""\n\n\n' + self._python_function("decide")
+        return head + self.to_text().replace('"""', "'''") + '\n"""\n\n\n' + self.python_function("decide")
 
-    def _python_function(self, name: str, *, match: bool = False) -> str:
+    def python_function(self, name: str, *, match: bool = False) -> str:
         """``def name(state)`` returning the action (or, with ``match``, the rule index or -1)."""
         lines = [f"def {name}(state):"]
         for i, rule in enumerate(self.rules_):
@@ -334,7 +334,7 @@ class RuleListStudent(Student):
             lines += [f"    if {test}:", f"        return {i if match else rule.action}"]
         return "\n".join([*lines, f"    return {-1 if match else self.default_action_}"]) + "\n"
 
-    def _c_source(self) -> str:
+    def c_source(self) -> str:
         """A C99 header with ``static inline int decide(const double *state)``."""
         self._check_fitted()
         return (

@@ -167,12 +167,12 @@ class TreeStudent(Student):
         self.expected_comparisons_ = float(state["expected_comparisons"])
 
     # -- exports ------------------------------------------------------------------------------
-    def _python_source(self) -> str:
+    def python_source(self) -> str:
         """A standard-library-only module whose ``decide(state)`` returns the action index."""
         self._check_fitted()
-        return f'"""Tree student {self.content_hash} (agent-distill): decide(state) -> action index."""\n\n\n' + self._python_function("decide")
+        return f'"""Tree student {self.content_hash} (agent-distill): decide(state) -> action index."""\n\n\n' + self.python_function("decide")
 
-    def _python_function(self, name: str) -> str:
+    def python_function(self, name: str) -> str:
         """Source of ``def name(state) -> int``: nested ifs, or a table walk for very deep trees."""
         actions = self.value_.argmax(axis=1)
         if self.depth_ <= _PY_NESTING_MAX:
@@ -188,7 +188,7 @@ class TreeStudent(Student):
             "    return node[4]\n"
         )
 
-    def _c_source(self) -> str:
+    def c_source(self) -> str:
         """A C99 header with ``static inline int decide(const double *state)``."""
         self._check_fitted()
         return (

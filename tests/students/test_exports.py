@@ -30,8 +30,8 @@ CASES = [(family, {}) for family in sorted(SHIPPED)] + [
     ("rules", {"max_depth": 4, "max_rules": 3}),
     ("rules", {"max_depth": 5, "simplify": True}),
 ]
-PY_CASES = [c for c in CASES if hasattr(SHIPPED[c[0]], "_python_source")]
-C_CASES = [c for c in CASES if hasattr(SHIPPED[c[0]], "_c_source")]
+PY_CASES = [c for c in CASES if hasattr(SHIPPED[c[0]], "python_source")]
+C_CASES = [c for c in CASES if hasattr(SHIPPED[c[0]], "c_source")]
 
 
 def _bounds(student: Student) -> list[tuple[int, float]]:

@@ -185,7 +185,7 @@ def test_use_before_fit_raises_not_fitted():
 def test_python_export_decides_like_predict_on_10k_states(hybrid, cartpole, tmp_path):
     X = cartpole[0]
     path = tmp_path / "hybrid_decide.py"
-    path.write_text(hybrid._python_source())
+    path.write_text(hybrid.python_source())
     spec = importlib.util.spec_from_file_location("hybrid_decide", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -198,7 +198,7 @@ def test_cascade_python_export_returns_minus_one_where_the_teacher_decides(cartp
     X, P, X_test, _ = cartpole
     cascade = HybridStudent(tau=0.97, fallback="teacher", **FAST).fit(X, P, teacher=load_teacher("CartPole-v1"))
     path = tmp_path / "cascade_decide.py"
-    path.write_text(cascade._python_source())
+    path.write_text(cascade.python_source())
     spec = importlib.util.spec_from_file_location("cascade_decide", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -211,4 +211,4 @@ def test_cascade_python_export_returns_minus_one_where_the_teacher_decides(cartp
 def test_c_export_compiles_and_decides_like_predict(hybrid, cartpole, c_decide):
     X = cartpole[0]
     states = np.random.default_rng(5).uniform(X.min(axis=0), X.max(axis=0), size=(10_000, 4)).astype(np.float32)
-    np.testing.assert_array_equal(c_decide(hybrid._c_source(), states), hybrid.predict(states))
+    np.testing.assert_array_equal(c_decide(hybrid.c_source(), states), hybrid.predict(states))

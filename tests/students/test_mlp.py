@@ -158,7 +158,7 @@ def test_python_export_decides_like_predict_on_10k_states(cartpole, tmp_path, hi
     """Small nets export unrolled, larger ones as loops over lists: both paths are checked."""
     X, P, _, _ = cartpole
     student = MLPStudent(hidden_sizes=hidden_sizes, activation=activation, **FAST).fit(X, P)
-    module = _import_source(student._python_source(), tmp_path, f"mlp_{activation}_{hidden_sizes[0]}")
+    module = _import_source(student.python_source(), tmp_path, f"mlp_{activation}_{hidden_sizes[0]}")
     states = np.random.default_rng(1).uniform(X.min(axis=0), X.max(axis=0), size=(10_000, 4)).astype(np.float32)
     decided = np.array([module.decide(state) for state in states])
     np.testing.assert_array_equal(decided, student.predict(states))
@@ -168,4 +168,4 @@ def test_c_export_compiles_and_decides_like_predict(cartpole, c_decide):
     X, P, _, _ = cartpole
     student = MLPStudent(hidden_sizes=(16, 8), activation="tanh", **FAST).fit(X, P)
     states = np.random.default_rng(2).uniform(X.min(axis=0), X.max(axis=0), size=(10_000, 4)).astype(np.float32)
-    np.testing.assert_array_equal(c_decide(student._c_source(), states), student.predict(states))
+    np.testing.assert_array_equal(c_decide(student.c_source(), states), student.predict(states))

@@ -129,6 +129,6 @@ def test_an_action_kind_without_a_batch_loop_keeps_its_header_and_is_refused_by_
         action_kind = "continuous"
 
     student = ContinuousTree(max_depth=2).fit(cartpole_split["X"], cartpole_split["P"])
-    assert export_c(student) == student._c_source()
+    assert export_c(student) == student.c_source()
     with pytest.raises(ExportError, match=r"action_kind='continuous', which has no C batch entry yet; kinds with one: \['discrete'\]"):
         compile_student(student)
