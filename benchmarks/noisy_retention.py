@@ -22,12 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from auto_search.closed_loop import paired_interval
+from auto_search.closed_loop import PairedEpisodes
 from auto_search.search import AutoDistill
 from hybrid.noise import make_stochastic
-from hybrid.rollouts import collect, episode_seeds, policy_actions, run_episodes
+from hybrid.rollouts import collect
 from hybrid.zoo import load_teacher
 
 TEST_SEED = 12345  # test episodes: never used by a search
@@ -48,17 +46,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def test_retention(env: Any, teacher: Any, student: Any, episodes: int) -> dict[str, float]:
-    """Retention of ``student`` on fresh paired test episodes, with the random baseline there."""
-    seeds = episode_seeds(TEST_SEED, episodes)
-    greedy_s, greedy_t = policy_actions(student), policy_actions(teacher)
-    s = [sum(r) for r in run_episodes(env, lambda x: greedy_s(x[None])[0], seeds)[1]]
-    t = [sum(r) for r in run_episodes(env, lambda x: greedy_t(x[None])[0], seeds)[1]]
-    rand = []
-    for seed in seeds:
-        env.action_space.seed(seed)
-        rand.append(sum(run_episodes(env, lambda x: env.action_space.sample(), [seed])[1][0]))
-    centre, low, high = paired_interval(np.array(s), np.array(t), np.array(rand), 0.95)
-    return {"retention": centre, "low": low, "high": high, "student_return": float(np.mean(s)), "teacher_return": float(np.mean(t))}
+    """Retention of ``student`` on fresh paired test episodes (the search's own paired scoring,
+    on a seed stream no search used, with every episode run)."""
+    with PairedEpisodes(env, teacher, seed=TEST_SEED, first=episodes, cap=episodes, confidence=0.95) as test:
+        score = test.score(student)
+        return {
+            "retention": score.retention,
+            "low": score.retention_low,
+            "high": score.retention_high,
+            "student_return": score.return_mean,
+            "teacher_return": test.teacher_return,
+        }
 
 
 def coverage(args: argparse.Namespace) -> list[dict[str, Any]]:
