@@ -11,6 +11,7 @@ from auto_search.evaluate import Candidate
 from auto_search.pareto import hypervolume, pareto_front
 from auto_search.policies import CallablePolicy, Knee, MaxFidelity, MinCost, MinRetention, parse_policy
 from auto_search.record import record
+from auto_search.reproduce import ReproduceError, Reproduction, reproduce
 from auto_search.result import REPORT_SCHEMA_VERSION, SearchResult
 from auto_search.search import AutoDistill
 
@@ -23,6 +24,8 @@ __all__ = [
     "MaxFidelity",
     "MinCost",
     "MinRetention",
+    "ReproduceError",
+    "Reproduction",
     "SearchConfig",
     "SearchConfigError",
     "SearchDataError",
@@ -33,4 +36,5 @@ __all__ = [
     "pareto_front",
     "parse_policy",
     "record",
+    "reproduce",
 ]

@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from auto_search.config import add_config_arguments, config_from_namespace
+from auto_search.data_files import load_dataset
 from hybrid.errors import HybridError
 
 EXAMPLE = """example:
@@ -26,32 +26,10 @@ EXAMPLE = """example:
   agent-distill search requests.jsonl --out router/ --policy cascade:0.99   # text states; router/model/student.py
 DATA may be a DistillDataset .npz, decisions as .jsonl or .csv, or a trajectory store (.db/.sqlite)."""
 
-
-def load_dataset(path: Path) -> Any:
-    """Read DATA by its suffix into a DistillDataset."""
-    from hybrid.dataset import DistillDataset
-    from hybrid.store import TrajectoryStore
-
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".npz":
-        return DistillDataset.load(path)
-    if suffix in (".db", ".sqlite", ".sqlite3"):
-        store = TrajectoryStore(path)
-        try:
-            return store.to_dataset()
-        finally:
-            store.close()
-    if suffix in (".jsonl", ".csv"):
-        with tempfile.TemporaryDirectory() as tmp:
-            store = TrajectoryStore(Path(tmp) / "store.db")
-            try:
-                (store.ingest_jsonl if suffix == ".jsonl" else store.ingest_csv)(path)
-                return store.to_dataset()
-            finally:
-                store.close()
-    raise ValueError(f"cannot read {path}: use a .npz dataset, .jsonl or .csv decisions, or a .db/.sqlite trajectory store.")
+REPRODUCE_EXAMPLE = """example:
+  agent-distill reproduce runs/cartpole/ledger.db sha256:3f2a --key runs/keys/demo.key.pub
+  agent-distill reproduce lineage.db sha256:3f2a --key keys/ --data moved/decisions.jsonl --search
+exit codes: 0 the refit model has the recorded hash, 1 it does not (the causes are printed), 2 bad input."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,12 +49,28 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print the report data as JSON on stdout")
     search.add_argument("--debug", action="store_true", help="show tracebacks")
     add_config_arguments(search)
+    again = sub.add_parser(
+        "reproduce",
+        help="refit a recorded model from its lineage and compare hashes",
+        epilog=REPRODUCE_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    again.add_argument("ledger", type=Path, metavar="LEDGER", help="the ledger the model was recorded in")
+    again.add_argument("model", metavar="MODEL_HASH", help="the model's sha256:… hash (a unique prefix will do)")
+    again.add_argument("--key", type=Path, action="append", required=True, help="trusted public key (.pub) or folder of them; repeatable")
+    again.add_argument("--data", type=Path, help="the dataset file, when it is no longer at the recorded path")
+    again.add_argument("--search", action="store_true", help="re-run the whole recorded search too and check it ships the same student")
+    again.add_argument("--allow-version-drift", action="store_true", help="accept a match under library versions other than the recorded ones")
+    again.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
+    again.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "reproduce":
+        return _reproduce(args)
     if (args.ledger is None) != (args.key is None):
         parser.error("--ledger and --key go together: the ledger signs each entry with the key.")
     try:
@@ -133,6 +127,22 @@ def _search(args: argparse.Namespace, config: Any) -> int:
     if result.student is not None and result.stopped_by != "interrupted":
         print(f"model: {args.out / 'model' / 'model.json'} (exports beside it)", file=sys.stderr)
     return 130 if result.stopped_by == "interrupted" else 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    """Exit 0 when the model is re-derived bit for bit, 1 when it is not (the causes on stdout), 2 on bad input."""
+    from auto_search.errors import SearchError
+    from auto_search.reproduce import reproduce
+
+    try:
+        outcome = reproduce(args.ledger, args.model, trusted_keys=args.key, data=args.data, search=args.search, allow_version_drift=args.allow_version_drift)
+    except (SearchError, HybridError, OSError, ValueError) as e:
+        if args.debug:
+            raise
+        print(f"agent-distill: error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(outcome.to_dict(), indent=2, sort_keys=True) if args.json else outcome.summary())
+    return 0 if outcome.ok else 1
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 
 from auto_search.errors import SearchError
 from auto_search.result import SearchResult
+from auto_search.shipping import DAGGER_BETA
 from provenance.hashing import hash_array, hash_file, hash_json
 
 
@@ -50,7 +51,14 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
     student, shipped, chosen, ds = result.student, result.shipped, result.chosen, result.dataset
 
     data_hash = ds["content_hash"]
-    items = [{"kind": "dataset", "subject": data_hash, "parents": [], "attrs": {k: ds[k] for k in ("n_states", "n_features", "n_actions", "action_names")}}]
+    items = [
+        {
+            "kind": "dataset",
+            "subject": data_hash,
+            "parents": [],
+            "attrs": {**{k: ds[k] for k in ("n_states", "n_features", "n_actions", "action_names")}, "source": ds.get("source")},
+        }
+    ]
     inputs = [data_hash]
     if teacher is not None:
         t_hash = teacher_hash(teacher)
@@ -90,6 +98,22 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
         "candidate": chosen.id,
         "split": {"val_fraction": cfg.val_fraction, "seed": cfg.seed},
     }
+    loop = result.closed_loop or {}
+    dagger = loop.get("dagger") or {}
+    shipped_round = dagger.get("shipped_round", 0)
+    steps = []  # what turned the chosen candidate into the shipped student, replayed by reproduce
+    if shipped_round:
+        steps.append(
+            {
+                "step": "dagger",
+                "round": shipped_round,
+                "env": loop.get("env"),
+                "env_by_id": loop.get("env_by_id", False),
+                "episodes_per_round": cfg.closed_loop_episodes,
+                "beta": DAGGER_BETA,
+                "seed": cfg.seed,
+            }
+        )
     model_parents = [search_hash, data_hash]
     if shipped.parent is not None:  # a DAgger round ships: the chosen candidate is its parent
         items.append(
@@ -101,7 +125,6 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
             }
         )
         model_parents = [chosen.content_hash, *model_parents]
-    dagger = (result.closed_loop or {}).get("dagger") or {}
     items.append(
         {
             "kind": "model",
@@ -113,9 +136,10 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
                 "source": shipped.source,
                 "reason": shipped.reason,
                 "artifact": model_file.name,
+                "artifact_path": str(model_file),
                 "artifact_hash": hash_file(model_file),
-                "recipe": recipe,
-                "dagger_round": dagger.get("shipped_round", 0),
+                "recipe": {**recipe, "steps": steps},
+                "dagger_round": shipped_round,
                 "env": _env_id(result),
                 **_figures(shipped.to_dict()),
                 "cost": student.cost().to_dict(),

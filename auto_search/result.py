@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from auto_search.config import SearchConfig
+from auto_search.data_files import source_of
 from auto_search.evaluate import Candidate
 from auto_search.shipping import Shipped
 
@@ -135,6 +136,7 @@ def dataset_summary(ds: Any) -> dict[str, Any]:
         "n_actions": int(ds.n_actions),
         "action_names": [str(a) for a in ds.action_names],
         "feature_names": None if ds.feature_names is None else [str(f) for f in ds.feature_names],
+        "source": source_of(getattr(ds, "meta", {})),
     }
 
 
@@ -154,7 +156,7 @@ def teacher_summary(teacher: Any) -> dict[str, Any] | None:
 def library_versions() -> dict[str, str]:
     """Versions that can change a search's outcome, recorded with it."""
     out = {"python": platform.python_version()}
-    for dist in ("agent-distill", "numpy", "scikit-learn", "torch", "joblib"):
+    for dist in ("agent-distill", "numpy", "scikit-learn", "torch", "joblib", "gymnasium"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

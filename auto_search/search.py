@@ -28,7 +28,7 @@ from auto_search.pareto import pareto_front
 from auto_search.policies import Policy, default_policy, parse_policy
 from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, dataset_summary, library_versions, teacher_summary
-from auto_search.shipping import Shipped, confirm, dagger_rounds, held_out_figures, pick_round, student_confusion
+from auto_search.shipping import Shipped, confirm, dagger_rounds, held_out_figures, loop_teacher, pick_round, student_confusion
 from auto_search.space import Spec, check_family, full_data_rung, make_plan, promote, student_class, unstarted_rungs
 from hybrid.dataset import DistillDataset
 from hybrid.rollouts import Rollouts
@@ -324,9 +324,7 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     teacher = episodes = loop = None
     students: dict[int, Any] = {}  # rebuilt Pareto students, reused for the one chosen
     if closed:  # before choosing, so a policy may choose by return in the environment
-        from hybrid.teachers import as_teacher
-
-        teacher = continuous.as_env_teacher(search.teacher, search.env) if continuous.is_continuous(data) else as_teacher(search.teacher)
+        teacher = loop_teacher(search.teacher, search.env, data)
         students = {c.id: _rebuild(c, run.artifacts[c.id]) for c in front}
         episodes = PairedEpisodes(
             search.env,
@@ -435,6 +433,7 @@ def _ship_closed_loop(
     loop = {
         **episodes.summary(),
         "env": _env_name(env),
+        "env_by_id": isinstance(env, str),  # an environment object (wrappers, noise) cannot be re-made from its id alone
         "episodes_run": episodes.episodes_run,
         "cut_by_budget": episodes.cut or dagger_cut or fresh["cut_by_budget"],
         "bar": bar,

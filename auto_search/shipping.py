@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from hybrid.dataset import DistillDataset
 
 
+DAGGER_BETA = 0.5  # share of steps the teacher drives while the student's states are collected
+
+
 @dataclass(frozen=True)
 class Shipped:
     """The student that ships and its own figures (all measured on it).
@@ -98,28 +101,9 @@ def dagger_rounds(
     """DAgger rounds of the chosen student on its own training rows; each round scored on the
     held-out split and on the selection episodes. Returns the rounds as candidates, their
     students by round, and whether the budget cut the rounds short."""
-    from hybrid.dagger import dagger_iterates
-    from hybrid.dataset import DistillDataset
-
-    n = chosen.n_train
-    kind: dict[str, Any] = {}
-    iterates: Any = dagger_iterates
-    if continuous.is_continuous(data):
-        kind = {"action_kind": "continuous", "action_low": data.action_low, "action_high": data.action_high}
-        iterates = continuous.dagger_iterates
-    rows = DistillDataset(
-        data.X[:n],
-        data.P[:n],
-        data.action_names or [f"action_{i}" for i in range(data.P.shape[1])],
-        data.feature_names,
-        None if data.w is None else data.w[:n],
-        **kind,
-    )
     rounds: list[Candidate] = []
     models: dict[int, Any] = {}
-    rounds_iter: Generator[tuple[int, float, Any, DistillDataset], None, None] = iterates(
-        env, teacher, student, rows, config.dagger_iterations, config.closed_loop_episodes, beta=0.5, seed=config.seed, start=student
-    )
+    rounds_iter = dagger_stream(student, chosen.n_train, data=data, config=config, env=env, teacher=teacher)
     for i, _beta, fitted, aggregate in rounds_iter:
         if i == 0:
             continue
@@ -131,6 +115,39 @@ def dagger_rounds(
         rounds.append(replace(chosen, params={**chosen.params, "dagger_iteration": i}, n_train=len(aggregate), **figures, **loop.as_fields()))
         models[i] = fitted
     return rounds, models, False
+
+
+def dagger_stream(
+    student: Any, n_train: int, *, data: SplitData, config: SearchConfig, env: Any, teacher: Any
+) -> Generator[tuple[int, float, Any, DistillDataset], None, None]:
+    """The DAgger iterates of ``student`` (fitted on the first ``n_train`` training rows) as the
+    search runs them: its own training rows plus the states it visits, on the config's seeds.
+    ``reproduce`` replays the same stream to refit a shipped round."""
+    from hybrid.dagger import dagger_iterates
+    from hybrid.dataset import DistillDataset
+
+    kind: dict[str, Any] = {}
+    iterates: Any = dagger_iterates
+    if continuous.is_continuous(data):
+        kind = {"action_kind": "continuous", "action_low": data.action_low, "action_high": data.action_high}
+        iterates = continuous.dagger_iterates
+    rows = DistillDataset(
+        data.X[:n_train],
+        data.P[:n_train],
+        data.action_names or [f"action_{i}" for i in range(data.P.shape[1])],
+        data.feature_names,
+        None if data.w is None else data.w[:n_train],
+        **kind,
+    )
+    return iterates(env, teacher, student, rows, config.dagger_iterations, config.closed_loop_episodes, beta=DAGGER_BETA, seed=config.seed, start=student)
+
+
+def loop_teacher(teacher: Any, env: Any, data: SplitData) -> Any:
+    """The teacher as the closed loop runs it: adapted to the environment's action bounds for
+    continuous actions, to probabilities otherwise."""
+    from hybrid.teachers import as_teacher
+
+    return continuous.as_env_teacher(teacher, env) if continuous.is_continuous(data) else as_teacher(teacher)
 
 
 def pick_round(chosen: Candidate, rounds: list[Candidate], policy: Policy) -> tuple[Candidate, str]:

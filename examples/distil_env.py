@@ -1,7 +1,8 @@
 """Distil a committed teacher end to end in a gymnasium environment.
 
 Teacher rollouts → trajectory store → AutoDistill (closed-loop scoring, DAgger for the chosen
-student) → report → signed ledger → Python and C exports → ``provenance verify``. The
+student) → report → signed ledger → Python and C exports → ``provenance verify`` →
+``agent-distill reproduce`` (the shipped model refitted from its recorded lineage, hashes compared). The
 per-environment scripts (``cartpole.py``, ``lunar_lander.py``) call :func:`run` with their
 settings; run this file directly for any teacher in the zoo:
 
@@ -19,6 +20,7 @@ from pathlib import Path
 import torch
 
 from auto_search import AutoDistill, record
+from auto_search.cli import main as agent_distill_cli
 from hybrid import TrajectoryStore, collect, load_teacher
 from provenance import Ledger, generate_key, load_key
 from provenance.cli import main as provenance_cli
@@ -88,7 +90,12 @@ def run(s: Settings) -> int:
         print("\n" + result.student.to_text() + "\n")
     print(f"report  {report / 'report.html'}\nledger  {ledger_path}\nmodel   {s.out / 'model'}")
     print(f"done in {time.monotonic() - t0:.0f} s; verifying:\n$ provenance verify {ledger_path} --key {s.key}.pub --artifact {s.out / 'model' / 'student.py'}")
-    return provenance_cli(["verify", str(ledger_path), "--key", f"{s.key}.pub", "--artifact", str(s.out / "model" / "student.py")])
+    code = provenance_cli(["verify", str(ledger_path), "--key", f"{s.key}.pub", "--artifact", str(s.out / "model" / "student.py")])
+    if code or result.student is None:
+        return code
+    model = result.student.content_hash
+    print(f"re-deriving the model from its lineage:\n$ agent-distill reproduce {ledger_path} {model[:23]} --key {s.key}.pub")
+    return agent_distill_cli(["reproduce", str(ledger_path), model, "--key", f"{s.key}.pub"])
 
 
 def main(defaults: Settings, argv: list[str] | None = None) -> int:

@@ -1,0 +1,52 @@
+"""Read logged decisions from a file into a dataset, and say where a dataset came from.
+
+The search CLI and ``reproduce`` read DATA the same way: a ``DistillDataset`` ``.npz``,
+decisions as ``.jsonl`` or ``.csv``, or a trajectory store (``.db``/``.sqlite``, optionally
+some of its runs). The dataset's ``meta`` names its file (and runs), which ``record()`` writes
+into the ledger so a model's data can be found again.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+STORE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def load_dataset(path: str | Path, runs: Sequence[int] | None = None) -> Any:
+    """Read DATA by its suffix into a dataset whose ``meta`` names the file (and the store's runs)."""
+    from hybrid.dataset import DistillDataset
+    from hybrid.store import TrajectoryStore
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if runs is not None and suffix not in STORE_SUFFIXES:
+        raise ValueError(f"runs={list(runs)} selects runs of a trajectory store, but {path} is a {suffix} file; leave runs out.")
+    if suffix == ".npz":
+        ds = DistillDataset.load(path)
+    elif suffix in STORE_SUFFIXES:
+        with TrajectoryStore(path) as store:
+            return store.to_dataset(runs)  # its meta already names the store and the runs
+    elif suffix in (".jsonl", ".csv"):
+        with tempfile.TemporaryDirectory() as tmp, TrajectoryStore(Path(tmp) / "store.db") as store:
+            (store.ingest_jsonl if suffix == ".jsonl" else store.ingest_csv)(path)
+            ds = store.to_dataset()
+    else:
+        raise ValueError(f"cannot read {path}: use a .npz dataset, .jsonl or .csv decisions, or a .db/.sqlite trajectory store.")
+    ds.meta = {**ds.meta, "source": "file", "file": str(path)}
+    return ds
+
+
+def source_of(meta: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Where a dataset was read from — ``{"path": …}`` plus ``"runs"`` for a trajectory store —
+    or ``None`` when it was built in memory."""
+    if meta.get("source") == "file" and meta.get("file"):
+        return {"path": str(meta["file"])}
+    if meta.get("source") == "trajectory_store" and meta.get("store"):
+        return {"path": str(meta["store"]), "runs": [int(r) for r in meta.get("runs") or []]}
+    return None
