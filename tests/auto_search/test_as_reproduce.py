@@ -134,3 +134,43 @@ def test_bad_input_exits_2_naming_the_fix(recorded, tmp_path, capsys):
     assert main(["reproduce", str(tmp_path / "none.db"), "sha256:ffff", "--key", key]) == 2
     with pytest.raises(ReproduceError, match="--data PATH"):
         reproduce(tmp / "ledger.db", result.student.content_hash, trusted_keys=[key], data=tmp_path / "gone.npz")
+
+
+def _text_requests(path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "students"))
+    from test_featurized import requests
+
+    records, labels, names = requests(600, 0)
+    path.write_text("".join(json.dumps({"state": r, "action": names[a]}) + "\n" for r, a in zip(records, labels, strict=True)))
+    return path
+
+
+def _continuous_actions(path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 3)).astype(np.float32)
+    A = np.clip(0.8 * X[:, :1] - 0.3 * X[:, 1:2], -1, 1).astype(np.float32)
+    DistillDataset(X, A, ["u"], ["x0", "x1", "x2"], action_kind="continuous", action_low=[-1], action_high=[1]).save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "options"),
+    [
+        (lambda tmp: _text_requests(tmp / "requests.jsonl"), ["--policy", "cascade:0.95", "--families", "keywords", "tree"]),
+        (lambda tmp: _continuous_actions(tmp / "actions.npz"), ["--families", "regression_tree", "linear_rules"]),
+    ],
+    ids=["text-records-cascade", "continuous-actions"],
+)
+def test_models_of_every_state_and_action_kind_recorded_by_the_cli_reproduce(tmp_path, make, options, capsys):
+    data = make(tmp_path)
+    generate_key(tmp_path / "k.key")
+    argv = ["search", str(data), "--out", str(tmp_path / "out"), "--budget", "30", "--n-jobs", "1", "--verbose", "0"]
+    assert main([*argv, *options, "--ledger", str(tmp_path / "l.db"), "--key", str(tmp_path / "k.key")]) == 0
+    shipped = json.loads((tmp_path / "out" / "report.json").read_text())["shipped"]["content_hash"]
+    capsys.readouterr()
+    assert main(["reproduce", str(tmp_path / "l.db"), shipped, "--key", str(tmp_path / "k.key.pub")]) == 0, capsys.readouterr().out
