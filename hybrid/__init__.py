@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from hybrid.errors import DataError, ExportError, HybridError, NotFittedError, TeacherError
+from hybrid.errors import DataError, ExportError, HybridError, NotFittedError, ParameterError, TeacherError
 
 _LAZY = {
     "Teacher": "hybrid.teachers",
@@ -36,7 +36,7 @@ _LAZY = {
     "RecordFeaturizer": "hybrid.featurize",
 }
 
-__all__ = ["DataError", "ExportError", "HybridError", "NotFittedError", "TeacherError", *_LAZY]
+__all__ = ["DataError", "ExportError", "HybridError", "NotFittedError", "ParameterError", "TeacherError", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

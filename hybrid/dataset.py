@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from hybrid.errors import DataError
+from hybrid.validation import non_finite_at, probability_problem
 from provenance.hashing import hash_array, hash_json
 
-PROBA_TOLERANCE = 1e-4
 _FORMAT = 1
 ACTION_KINDS = ("discrete", "continuous")
 
@@ -51,7 +51,7 @@ def check_names(names: Any, what: str) -> tuple[str, ...]:
 class DistillDataset:
     """Teacher decisions ready for distillation: ``X`` float32 ``[n, d]``, ``P`` float32 ``[n, k]``.
 
-    ``P`` rows are probabilities (finite, ≥ 0, summing to 1 within 1e-4); ``weights`` are
+    ``P`` rows are probabilities (finite, ≥ 0, summing to 1 within ``hybrid.validation.PROBA_TOLERANCE``); ``weights`` are
     optional per-state importances (finite, ≥ 0). ``meta`` is free-form provenance (JSON-able)
     that travels with the data but does not enter ``content_hash``.
 
@@ -306,22 +306,16 @@ def split_indices(n: int, val_fraction: float, seed: int | np.random.Generator =
 
 
 def _check_finite(a: np.ndarray, name: str) -> None:
-    bad = ~np.isfinite(a)
-    if bad.any():
-        where = np.argwhere(bad)[0]
-        raise DataError(f"{name} has NaN or infinity at row {int(where[0])}; drop or impute those states first")
+    where = non_finite_at(a)
+    if where is not None:
+        raise DataError(f"{name} has NaN or infinity at row {where[0]}; drop or impute those states first")
 
 
 def check_probabilities(P: np.ndarray) -> None:
-    """Raise DataError unless P is finite, ≥ 0 and its rows sum to 1 within 1e-4."""
-    _check_finite(P, "P")
-    if (P < 0).any():
-        raise DataError(f"P has a negative probability at row {int(np.argwhere(P < 0)[0][0])}; P must hold probabilities")
-    sums = P.sum(axis=1, dtype=np.float64)
-    off = np.abs(sums - 1.0) > PROBA_TOLERANCE
-    if off.any():
-        row = int(np.argmax(off))
-        raise DataError(f"P row {row} sums to {sums[row]:.6f}, not 1 (tolerance {PROBA_TOLERANCE}); normalise the teacher's probabilities")
+    """Raise DataError unless P's rows are probabilities (see :mod:`hybrid.validation`)."""
+    problem = probability_problem(P)
+    if problem is not None:
+        raise DataError(f"P {problem}; P must hold the teacher's probabilities, normalised per row (e.g. softmax the logits)")
 
 
 def _continuous_target(A: np.ndarray, std: Any, low: Any, high: Any) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:

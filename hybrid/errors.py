@@ -11,6 +11,10 @@ class DataError(HybridError, ValueError):
     """Input data is malformed: wrong shape, NaN, empty, inconsistent names, bad file line."""
 
 
+class ParameterError(HybridError, ValueError):
+    """A student's hyperparameter is out of range or unknown; raised by ``fit``, naming the valid values."""
+
+
 class TeacherError(HybridError, ValueError):
     """A teacher returned output that is not a valid probability table."""
 

@@ -29,8 +29,8 @@ import numpy as np
 
 from hybrid.errors import DataError
 from hybrid.record_ingest import RecordDecisions, csv_record_lines, is_record_log, parse_record_lines
+from hybrid.validation import row_sum_problem
 
-PROBA_TOLERANCE = 1e-4
 OPTIONAL_KEYS = ("episode", "reward", "action", "done", "trace")
 ALLOWED_KEYS = ("state", "action_probs", *OPTIONAL_KEYS, "action_std")
 
@@ -158,9 +158,8 @@ class _Builder:
         row = [self.number(probs[a], line, f"action_probs[{a!r}]") for a in self.action_names]
         if min(row) < 0:
             raise self.fail(line, "action_probs has a negative probability")
-        total = math.fsum(row)
-        if abs(total - 1.0) > PROBA_TOLERANCE:
-            raise self.fail(line, f"action_probs sum to {total:.6f}, not 1 (tolerance {PROBA_TOLERANCE})")
+        if (problem := row_sum_problem(row)) is not None:
+            raise self.fail(line, f"action_probs {problem}")
         return row
 
     def _vector(self, value: Any, line: int, what: str) -> list[float]:

@@ -25,8 +25,8 @@ import numpy as np
 
 from hybrid.errors import DataError
 from hybrid.featurize import KINDS, infer_kinds, value_kind
+from hybrid.validation import row_sum_problem
 
-PROBA_TOLERANCE = 1e-4
 _COMPATIBLE = {  # declared kind -> value kinds it accepts
     "number": {"number"},
     "bool": {"bool"},
@@ -183,9 +183,8 @@ def _probs(record: dict[str, Any], names: list[str], line: int, fail: Any) -> li
         if value_kind(p) != "number" or not math.isfinite(p) or p < 0:
             raise fail(line, f"action_probs[{a!r}] is {p!r}, not a probability ≥ 0")
         row.append(float(p))
-    total = math.fsum(row)
-    if abs(total - 1.0) > PROBA_TOLERANCE:
-        raise fail(line, f"action_probs sum to {total:.6f}, not 1 (tolerance {PROBA_TOLERANCE})")
+    if (problem := row_sum_problem(row)) is not None:
+        raise fail(line, f"action_probs {problem}")
     return row
 
 

@@ -4,7 +4,7 @@
 torch ``nn.Module`` returning logits, any object with ``predict_proba`` (a zoo teacher, a
 student, a scikit-learn classifier) and stable-baselines3 PPO/A2C/DQN models into a
 ``Teacher``. Every call is checked: a teacher that returns a wrong shape, NaN/inf, negative
-values or rows not summing to 1 (within 1e-4) raises ``TeacherError`` naming the row and the
+values or rows not summing to 1 (within ``hybrid.validation.PROBA_TOLERANCE``) raises ``TeacherError`` naming the row and the
 fix, so bad labels never reach a dataset.
 """
 
@@ -17,12 +17,12 @@ import numpy as np
 
 from hybrid.dataset import check_names as _names
 from hybrid.errors import DataError, HybridError, TeacherError
+from hybrid.validation import probability_problem
 from provenance.hashing import hash_array, hash_json
 
 if TYPE_CHECKING:
     from hybrid.teachers_continuous import ContinuousTeacher
 
-PROBA_TOLERANCE = 1e-4
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 
@@ -130,20 +130,10 @@ def validate_proba(out: Any, n_states: int, n_actions: int, identity: str = "tea
         raise TeacherError(
             f"teacher {identity!r} returned shape {P.shape} for {n_states} states; expected [{n_states}, {n_actions}] (one probability per action per state)"
         )
-    bad = ~np.isfinite(P)
-    if bad.any():
-        row = int(np.argwhere(bad)[0][0])
-        raise TeacherError(f"teacher {identity!r} returned NaN or infinity at row {row}; check the teacher's input scaling and that it outputs probabilities")
-    if (P < 0).any():
-        row = int(np.argwhere(P < 0)[0][0])
-        raise TeacherError(f"teacher {identity!r} returned a negative probability at row {row}; return probabilities, e.g. softmax of logits")
-    sums = P.sum(axis=1, dtype=np.float64)
-    off = np.abs(sums - 1.0) > PROBA_TOLERANCE
-    if off.any():
-        row = int(np.argmax(off))
+    problem = probability_problem(P)
+    if problem is not None:
         raise TeacherError(
-            f"teacher {identity!r} row {row} sums to {sums[row]:.6f}, not 1 (tolerance "
-            f"{PROBA_TOLERANCE}); normalise it, e.g. softmax the logits or divide by the row sum"
+            f"teacher {identity!r} output {problem}; return probabilities: check its input scaling, and softmax the logits or divide by the row sum"
         )
     return P
 

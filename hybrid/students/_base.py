@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from hybrid.errors import DataError, NotFittedError
+from hybrid.validation import non_finite_at, probability_problem
 from provenance.hashing import canonical_json, hash_json
 
 FORMAT_VERSION = 1
@@ -52,9 +53,9 @@ def check_states(X: Any, *, n_features: int | None = None, name: str = "X") -> n
         raise DataError(f"{name} is empty (0 states); log teacher decisions first, e.g. with hybrid.collect().")
     if n_features is not None and a.shape[1] != n_features:
         raise DataError(f"{name} has {a.shape[1]} features but the student was fitted on {n_features}; pass states with the same features in the same order.")
-    bad = ~np.isfinite(a)
-    if bad.any():
-        row, col = map(int, np.argwhere(bad)[0])
+    where = non_finite_at(a)
+    if where is not None:
+        row, col = where
         raise DataError(f"{name} has NaN or infinity (first at row {row}, feature {col}); drop or impute those states before fitting.")
     return a
 
@@ -82,13 +83,9 @@ def check_targets(P: Any, n_states: int, *, n_actions: int | None = None) -> np.
         raise DataError(f"P has {p.shape[1]} actions but {n_actions} were expected; check the teacher's action_names.")
     if p.shape[1] < 2:
         raise DataError(f"P has {p.shape[1]} action(s); distillation needs at least 2 actions.")
-    if not np.all(np.isfinite(p)) or (p < 0).any():
-        raise DataError("P holds NaN, infinity or negative values; teacher probabilities must be finite and ≥ 0.")
-    sums = p.sum(axis=1)
-    bad = np.abs(sums - 1.0) > 1e-3
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise DataError(f"P row {row} sums to {sums[row]:.6f}, not 1; pass normalised probabilities (softmax the logits).")
+    problem = probability_problem(p)
+    if problem is not None:
+        raise DataError(f"P {problem}; pass normalised probabilities (softmax the logits).")
     return p
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.errors import DataError
+from hybrid.errors import DataError, ParameterError
 from hybrid.featurize import RecordFeaturizer
 from hybrid.students._base import FORMAT_VERSION, Cost, Student, check_states, register
 from provenance.hashing import canonical_json
@@ -53,7 +53,7 @@ class FeaturizedStudent(Student):
         """Fit the featurizer on ``states`` (records), then the student on their features
         (named by the featurizer; ``feature_names`` name numeric states when there is no featurizer)."""
         if self.student is None:
-            raise DataError("FeaturizedStudent needs student=… (e.g. RuleListStudent(max_rules=32)) to fit")
+            raise ParameterError("FeaturizedStudent needs student=… (e.g. RuleListStudent(max_rules=32)) to fit")
         featurizer = None
         if self.featurizer is not None:
             featurizer = RecordFeaturizer(**_featurizer_params(self.featurizer)).fit(states)

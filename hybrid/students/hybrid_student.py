@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.errors import DataError, NotFittedError
+from hybrid.errors import DataError, NotFittedError, ParameterError
 from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, register
 from hybrid.students._router import build_router
 from hybrid.students.mlp import MLPStudent
@@ -129,7 +129,7 @@ class HybridStudent(Student):
         self._check_params(teacher)
         n_cal = int(round(self.calibration_fraction * X.shape[0]))
         if n_cal < 1 or n_cal >= X.shape[0]:
-            raise DataError(
+            raise ParameterError(
                 f"calibration_fraction={self.calibration_fraction} of {X.shape[0]} states leaves no "
                 "calibration or no training states; pass more states or a fraction in (0, 1)."
             )
@@ -164,13 +164,13 @@ class HybridStudent(Student):
 
     def _check_params(self, teacher: Any) -> None:
         if self.fallback not in _FALLBACKS:
-            raise DataError(f"fallback must be one of {_FALLBACKS}; got {self.fallback!r}.")
+            raise ParameterError(f"fallback must be one of {_FALLBACKS}; got {self.fallback!r}.")
         if not 0.0 <= self.tau <= 1.0:
-            raise DataError(f"tau must lie in [0, 1]; got {self.tau!r}.")
+            raise ParameterError(f"tau must lie in [0, 1]; got {self.tau!r}.")
         if self.covered_weight < 0:
-            raise DataError(f"covered_weight must be ≥ 0; got {self.covered_weight!r}.")
+            raise ParameterError(f"covered_weight must be ≥ 0; got {self.covered_weight!r}.")
         if self.fallback == "teacher" and teacher is None:
-            raise DataError('fallback="teacher" needs the teacher: call fit(X, P, teacher=teacher).')
+            raise ParameterError('fallback="teacher" needs the teacher: call fit(X, P, teacher=teacher).')
 
     def set_teacher(self, teacher: Any) -> HybridStudent:
         """Attach the teacher a cascade falls back to (after ``load``, the same teacher it was fitted with)."""

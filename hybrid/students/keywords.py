@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.errors import DataError
+from hybrid.errors import ParameterError
 from hybrid.students._base import check_states, check_targets, check_weights, register, resolve_names
 from hybrid.students.rules import Condition, Rule, RuleListStudent
 
@@ -69,7 +69,7 @@ class KeywordRulesStudent(RuleListStudent):
         P = check_targets(P, X.shape[0])
         w = check_weights(sample_weight, X.shape[0])
         if self.max_rules < 0 or self.max_terms not in (1, 2) or not 0.0 < self.min_precision < 1.0:
-            raise DataError(
+            raise ParameterError(
                 "KeywordRulesStudent needs max_rules ≥ 0, max_terms 1 or 2 and min_precision in (0, 1); "
                 f"got {self.max_rules!r}, {self.max_terms!r}, {self.min_precision!r}."
             )

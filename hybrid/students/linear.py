@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hybrid.errors import DataError
+from hybrid.errors import DataError, ParameterError
 from hybrid.students._base import check_states, check_targets, check_weights, register, resolve_names
 from hybrid.students.mlp import MLPStudent
 
@@ -53,7 +53,7 @@ class LinearStudent(MLPStudent):
         self.feature_names_ = resolve_names(feature_names, X.shape[1], "x", "feature_names", "features")
         self.action_names_ = resolve_names(action_names, P.shape[1], "action_", "action_names", "actions")
         if not self.C > 0:
-            raise DataError(f"C must be > 0 (inverse L2 strength); got {self.C!r}.")
+            raise ParameterError(f"C must be > 0 (inverse L2 strength); got {self.C!r}.")
         labels = P.argmax(axis=1)
         k = P.shape[1]
         if np.unique(labels).size < 2:

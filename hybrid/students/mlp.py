@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hybrid.errors import DataError
+from hybrid.errors import DataError, ParameterError
 from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, register, resolve_names
 from provenance.hashing import canonical_json
 
@@ -130,17 +130,17 @@ class MLPStudent(Student):
 
     def _check_params(self) -> None:
         if self.activation not in _ACTIVATIONS:
-            raise DataError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}.")
+            raise ParameterError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}.")
         if any(int(h) < 1 for h in self.hidden_sizes):
-            raise DataError(f"hidden_sizes must hold positive unit counts; got {tuple(self.hidden_sizes)}. Use () for softmax regression.")
+            raise ParameterError(f"hidden_sizes must hold positive unit counts; got {tuple(self.hidden_sizes)}. Use () for softmax regression.")
         if not 0.0 <= self.alpha <= 1.0:
-            raise DataError(f"alpha must lie in [0, 1]; got {self.alpha!r}.")
+            raise ParameterError(f"alpha must lie in [0, 1]; got {self.alpha!r}.")
         if not 0.0 <= self.val_fraction < 1.0:
             raise DataError(f"val_fraction must lie in [0, 1); got {self.val_fraction!r}.")
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
-            raise DataError("epochs, batch_size and patience must be ≥ 1.")
+            raise ParameterError("epochs, batch_size and patience must be ≥ 1.")
         if self.max_train_states is not None and self.max_train_states < 2:
-            raise DataError(f"max_train_states must be ≥ 2 or None; got {self.max_train_states!r}.")
+            raise ParameterError(f"max_train_states must be ≥ 2 or None; got {self.max_train_states!r}.")
 
     def _train(self, Xs, P, w, train, val, weights, biases, rng):
         """Adam on pre-built tensors, sliced per batch (several times faster than a DataLoader).

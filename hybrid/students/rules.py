@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.errors import DataError
+from hybrid.errors import ParameterError
 from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, register, resolve_names
 from hybrid.students._boxes import drop_covered_bounds, leaf_boxes, merge_boxes
 from hybrid.students.tree import TreeStudent
@@ -184,7 +184,7 @@ class RuleListStudent(Student):
         P = check_targets(P, X.shape[0])
         w = check_weights(sample_weight, X.shape[0])
         if self.max_rules is not None and self.max_rules < 0:
-            raise DataError(f"max_rules must be ≥ 0 or None; got {self.max_rules!r}.")
+            raise ParameterError(f"max_rules must be ≥ 0 or None; got {self.max_rules!r}.")
         self.feature_names_ = resolve_names(feature_names, X.shape[1], "x", "feature_names", "features")
         self.action_names_ = resolve_names(action_names, P.shape[1], "action_", "action_names", "actions")
         self.n_features_in_, self.n_actions_ = X.shape[1], P.shape[1]

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.errors import DataError
+from hybrid.errors import ParameterError
 from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, register, resolve_names
 from provenance.hashing import canonical_json
 
@@ -83,7 +83,7 @@ class TreeStudent(Student):
         self.feature_names_ = resolve_names(feature_names, X.shape[1], "x", "feature_names", "features")
         self.action_names_ = resolve_names(action_names, P.shape[1], "action_", "action_names", "actions")
         if self.criterion not in _CRITERIA:
-            raise DataError(f"criterion must be one of {_CRITERIA}; got {self.criterion!r}.")
+            raise ParameterError(f"criterion must be one of {_CRITERIA}; got {self.criterion!r}.")
         from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
         grow = dict(max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf, random_state=self.random_state)
@@ -97,7 +97,7 @@ class TreeStudent(Student):
                 value[:, sk.classes_] = sk.tree_.value[:, 0, :]
                 value /= value.sum(axis=1, keepdims=True)
         except ValueError as e:  # scikit-learn's own parameter validation
-            raise DataError(f"TreeStudent hyperparameters rejected by scikit-learn: {e}") from None
+            raise ParameterError(f"TreeStudent hyperparameters rejected by scikit-learn: {e}") from None
         t = sk.tree_
         leaf = t.children_left == -1
         self.feature_ = np.where(leaf, _LEAF, t.feature).astype(np.int64)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from hybrid.errors import DataError
+from hybrid.errors import DataError, ParameterError
 from hybrid.exports import export_python
 from hybrid.featurize import RecordFeaturizer
 from hybrid.students import FeaturizedStudent, KeywordRulesStudent, LinearStudent, MLPStudent, RuleListStudent, Student, TreeStudent
@@ -107,7 +107,7 @@ def test_bad_use_is_refused(data):
         s.decide([{"text": "x"}, {"text": "y"}])
     with pytest.raises(DataError, match="not a dict"):
         s.predict(["just a string"])
-    with pytest.raises(DataError, match="needs student"):
+    with pytest.raises(ParameterError, match="needs student"):
         FeaturizedStudent(None, RecordFeaturizer()).fit(train, y)
 
 

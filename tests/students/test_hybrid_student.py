@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from hybrid.errors import DataError, NotFittedError
+from hybrid.errors import DataError, NotFittedError, ParameterError
 from hybrid.students._base import Student
 from hybrid.students.hybrid_student import HybridStudent
 from hybrid.zoo import load_teacher
@@ -171,9 +171,9 @@ def test_sklearn_clone_keeps_params():
         (dict(calibration_fraction=0.0), {}, "calibration"),
     ],
 )
-def test_bad_settings_raise_data_error_naming_the_fix(cartpole, params, fit_kwargs, match):
+def test_bad_settings_raise_parameter_error_naming_the_fix(cartpole, params, fit_kwargs, match):
     X, P, _, _ = cartpole
-    with pytest.raises(DataError, match=match):
+    with pytest.raises(ParameterError, match=match):
         HybridStudent(**params).fit(X[:200], P[:200], **fit_kwargs)
 
 

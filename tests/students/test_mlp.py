@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from hybrid.errors import DataError, NotFittedError
+from hybrid.errors import DataError, NotFittedError, ParameterError
 from hybrid.students._base import Student
 from hybrid.students.mlp import MLPStudent
 from provenance.hashing import canonical_json
@@ -136,7 +136,7 @@ def test_bad_input_raises_data_error_naming_the_problem(cartpole, make_bad, fix)
 
 def test_bad_hyperparameters_and_use_before_fit_are_reported():
     X, y = np.random.default_rng(0).normal(size=(50, 2)), np.arange(50) % 2
-    with pytest.raises(DataError, match="activation"):
+    with pytest.raises(ParameterError, match="activation"):
         MLPStudent(activation="gelu").fit(X, y)
     with pytest.raises(NotFittedError, match="fit"):
         MLPStudent().predict(X)

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from hybrid.errors import DataError
+from hybrid.errors import DataError, ParameterError
 from hybrid.metrics import fidelity
 from hybrid.students._base import Student
 from hybrid.students.rules import MAX_OBLIQUE_FEATURES, RuleListStudent
@@ -137,7 +137,7 @@ def test_names_must_match_the_data(three_actions):
         RuleListStudent().fit(X, P, feature_names=["a", "b"])
     with pytest.raises(DataError, match="action_names"):
         RuleListStudent().fit(X, P, action_names=["left"])
-    with pytest.raises(DataError, match="max_rules"):
+    with pytest.raises(ParameterError, match="max_rules"):
         RuleListStudent(max_rules=-1).fit(X, P)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from hybrid.errors import DataError
+from hybrid.errors import ParameterError
 from hybrid.metrics import fidelity
 from hybrid.students.tree import TreeStudent, f32_split_bound
 
@@ -76,7 +76,7 @@ def test_cost_is_mean_path_length_over_training_states_and_node_count(three_acti
 
 def test_unknown_criterion_and_rejected_hyperparameters_name_the_fix(three_actions):
     X, P = three_actions
-    with pytest.raises(DataError, match="criterion must be one of"):
+    with pytest.raises(ParameterError, match="criterion must be one of"):
         TreeStudent(criterion="gini").fit(X, P)
-    with pytest.raises(DataError, match="max_depth"):
+    with pytest.raises(ParameterError, match="max_depth"):
         TreeStudent(max_depth=0).fit(X, P)
