@@ -179,10 +179,16 @@ def verify_ledger(
     if artifact is not None and not Path(artifact).exists():
         raise ProvenanceError(f"artifact {artifact} not found; check the path")
     scan = _Scan(roots, jobs)
+    root_signer = cp.signed_by(roots) if cp is not None else None
     trusted_checkpoint = False
-    if cp is not None and cp.signed_by(roots) is not None:
+    if cp is not None and root_signer is not None:
         trusted_checkpoint, scan.fast_until = True, cp.size
     scan.run(path, cp.size if cp is not None else 0)
+    if cp is not None and root_signer is not None and scan.signers.valid(root_signer, cp.size - 1)[0] is None:
+        # a root key retired (or revoked) inside the checkpoint's range cannot vouch for the entries
+        # after that: check every signature after all, and let the checkpoint's signer be a finding
+        trusted_checkpoint, scan = False, _Scan(roots, jobs)
+        scan.run(path, cp.size)
     findings = scan.findings
     findings += [Finding(s, h, "signature does not verify with its signer's key") for s, h in scan.checks.finish()]
     if cp is not None:

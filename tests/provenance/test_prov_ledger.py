@@ -197,9 +197,43 @@ def test_checkpointed_verify_still_applies_rotations_and_revocations_under_the_c
         by_root, by_rotated = make_checkpoint(ledger, key), make_checkpoint(ledger, new)
         ledger.append("export", subject("x"), parents=[subject("m")], key=new)
         stale = ledger.append("note", "old key after it retired", key=key)
-    results = [verify_ledger(ledger_path, [key], checkpoint=cp) for cp in (None, by_root, by_rotated)]
+    results = [verify_ledger(ledger_path, [key], checkpoint=cp) for cp in (None, by_rotated)]
     for result in results:
         assert [f.seq for f in result.findings] == [stale.seq]
         assert result.revoked == {subject("d"): rev.seq, subject("m"): rev.seq, subject("x"): rev.seq}
-    # a root-signed checkpoint vouches for entries 0-3: only its control entries and the export are checked
-    assert [r.signatures_checked for r in results] == [5, 3, 5]
+    # the root key retired at entry 1, so its checkpoint over entries 0-3 vouches for nothing
+    retired = verify_ledger(ledger_path, [key], checkpoint=by_root)
+    assert {f.seq for f in retired.findings} == {stale.seq, None}
+    assert any(f.seq is None and "after it was retired at entry 1" in f.problem for f in retired.findings)
+    assert [r.signatures_checked for r in (*results, retired)] == [5, 5, 5]
+
+
+def test_a_root_signed_checkpoint_vouches_for_its_prefix(ledger_path, key):
+    """Signatures under a checkpoint made by a current root key are not checked again."""
+    from provenance.checkpoint import make_checkpoint
+
+    with Ledger(ledger_path) as ledger:
+        for name in "abc":
+            ledger.append("dataset", subject(name), key=key)
+        cp = make_checkpoint(ledger, key)
+        ledger.append("model", subject("m"), parents=[subject("a")], key=key)
+    result = verify_ledger(ledger_path, [key], checkpoint=cp)
+    assert result.ok and result.signatures_checked == 1
+
+
+def test_a_checkpoint_signed_by_a_root_key_after_it_retired_is_not_trusted(tmp_path):
+    """The retired key may be the stolen one: it cannot vouch for entries signed after it left."""
+    from provenance.checkpoint import make_checkpoint
+
+    key, new = generate_key(tmp_path / "old.key"), generate_key(tmp_path / "new.key")
+    ledger_path = tmp_path / "l.db"
+    with Ledger(ledger_path) as ledger:
+        ledger.append("dataset", subject("d"), key=key)
+        before = make_checkpoint(ledger, key)
+        ledger.rotate_key(new, key=key)
+        ledger.append("model", subject("m"), parents=[subject("d")], key=new)
+        after = make_checkpoint(ledger, key)
+    assert verify_ledger(ledger_path, [key], checkpoint=before).ok  # made while the key was current
+    result = verify_ledger(ledger_path, [key], checkpoint=after)
+    assert [f.problem for f in result.findings] == ["checkpoint signature does not verify: signed by key " + key.key_id + " after it was retired at entry 1"]
+    assert result.signatures_checked == 3  # every entry checked, none skipped on the checkpoint's word
