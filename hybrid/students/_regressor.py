@@ -16,16 +16,18 @@ same float64 numbers in numpy, Python and C, so exports equal ``predict``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from hybrid.errors import DataError
-from hybrid.students._base import Cost, Student, check_states, check_weights
+from hybrid.students._base import Cost, Student, check_states, check_weights, resolve_names
 from hybrid.students.tree import f32_split_bound
 from provenance.hashing import canonical_json
 
 LEAF = -1
+LEAF_MODELS = ("constant", "linear")
+_R = TypeVar("_R", bound="RegressorStudent")
 
 
 def check_actions(A: Any, n_states: int) -> np.ndarray:
@@ -51,27 +53,44 @@ def check_bounds(A: np.ndarray, low: Any, high: Any) -> tuple[np.ndarray, np.nda
 
 
 class RegressorStudent(Student):
-    """Base of the continuous families: input checks, bounds, clipping, names and storage of both."""
+    """Base of the continuous families: the fit boundary, bounds, clipping, names and storage of both.
+
+    ``fit`` checks what every family takes alike — hyperparameters (``_check_params``), states,
+    actions, weights, bounds and names — once, then hands the checked arrays to ``_fit``.
+    """
 
     action_kind: ClassVar[str] = "continuous"
 
-    def _prepare(
-        self, X: Any, A: Any, sample_weight: Any, action_low: Any, action_high: Any, feature_names: Sequence[str] | None, action_names: Sequence[str] | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Check the fit inputs once and set the fitted shape, bounds and names; returns X, A, w."""
+    def fit(
+        self: _R,
+        X: Any,
+        A: Any,
+        sample_weight: Any = None,
+        *,
+        action_low: Any = None,
+        action_high: Any = None,
+        feature_names: Sequence[str] | None = None,
+        action_names: Sequence[str] | None = None,
+    ) -> _R:
+        """Learn from states ``X [n, d]`` and the teacher's actions ``A [n, m]`` (clipped to the
+        bounds, which default to the actions' range); returns self."""
+        self._check_params()
         X = check_states(X)
         A = check_actions(A, X.shape[0])
         w = check_weights(sample_weight, X.shape[0])
         self.action_low_, self.action_high_ = check_bounds(A, action_low, action_high)
         self.n_features_in_, self.n_actions_ = X.shape[1], A.shape[1]
-        self.feature_names_ = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(X.shape[1])]
-        self.action_names_ = list(action_names) if action_names is not None else [f"action_{i}" for i in range(A.shape[1])]
-        if len(self.feature_names_) != X.shape[1] or len(self.action_names_) != A.shape[1]:
-            raise DataError(
-                f"{len(self.feature_names_)} feature names and {len(self.action_names_)} action names for "
-                f"{X.shape[1]} features and {A.shape[1]} action dimensions; give one name each"
-            )
-        return X, np.clip(A, self.action_low_, self.action_high_), np.ones(X.shape[0]) if w is None else w
+        self.feature_names_ = resolve_names(feature_names, X.shape[1], "x", "feature_names", "features")
+        self.action_names_ = resolve_names(action_names, A.shape[1], "action_", "action_names", "action dimensions")
+        self._fit(X, np.clip(A, self.action_low_, self.action_high_), np.ones(X.shape[0]) if w is None else w)
+        return self
+
+    def _check_params(self) -> None:
+        """Refuse hyperparameters the family cannot use (``DataError``); called before any work."""
+
+    def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:  # pragma: no cover
+        """Learn from checked float32 states, float64 actions within the bounds and weights."""
+        raise NotImplementedError
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Not defined: a continuous student predicts actions (``predict``), not probabilities."""
@@ -95,7 +114,27 @@ class RegressorStudent(Student):
 
 
 class LeafTree(RegressorStudent):
-    """A binary tree of axis-aligned splits whose leaves hold constant or linear actions."""
+    """A binary tree of axis-aligned splits whose leaves hold constant or linear actions.
+
+    Subclasses take ``leaf_model`` (``"constant"`` or ``"linear"``) and ``ridge`` (penalty of the
+    linear leaves, on standardised features) and fill each leaf with ``_leaf_action``.
+    """
+
+    def _check_params(self) -> None:
+        if self.leaf_model not in LEAF_MODELS:
+            raise DataError(f"leaf_model must be one of {LEAF_MODELS}; got {self.leaf_model!r}.")
+        if not self.ridge >= 0:
+            raise DataError(f"ridge must be ≥ 0; got {self.ridge}.")
+
+    def _leaf_action(self, X64: np.ndarray, A: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(intercept [m], coef [m, d])`` of a leaf from the states it holds: a ridge fit when
+        ``leaf_model="linear"`` and it holds more states than coefficients, else the weighted mean
+        action (float32 values, as the linear fit's)."""
+        m, d = A.shape[1], X64.shape[1]
+        if self.leaf_model == "linear" and len(X64) > d + 1 and w.sum() > 0:
+            return weighted_linear_fit(X64, A, w, self.ridge)
+        mean = np.average(A, axis=0, weights=w if w.sum() > 0 else None)
+        return mean.astype(np.float32).astype(np.float64), np.zeros((m, d))
 
     def _set_tree(
         self, feature: np.ndarray, threshold: np.ndarray, left: np.ndarray, right: np.ndarray, intercept: np.ndarray, coef: np.ndarray, samples: np.ndarray

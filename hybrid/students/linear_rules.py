@@ -15,16 +15,13 @@ Actions are scaled to ``[0, 1]`` per dimension while growing, so every dimension
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from hybrid.errors import DataError
 from hybrid.students._base import register
-from hybrid.students._regressor import LEAF, LeafTree, weighted_linear_fit
-
-_LEAF_MODELS = ("linear", "constant")
+from hybrid.students._regressor import LEAF, LeafTree
 
 
 @register
@@ -68,23 +65,14 @@ class LinearRuleListStudent(LeafTree):
         self.ridge = ridge
         self.random_state = random_state
 
-    def fit(
-        self,
-        X: Any,
-        A: Any,
-        sample_weight: Any = None,
-        *,
-        action_low: Any = None,
-        action_high: Any = None,
-        feature_names: Sequence[str] | None = None,
-        action_names: Sequence[str] | None = None,
-    ) -> LinearRuleListStudent:
-        """Grow the rules on ``X [n, d]`` and the teacher's actions ``A [n, m]``; returns self."""
-        if self.leaf_model not in _LEAF_MODELS:
-            raise DataError(f"leaf_model must be one of {_LEAF_MODELS}; got {self.leaf_model!r}.")
-        if self.max_rules < 1 or self.min_samples_leaf < 1 or self.n_thresholds < 1 or not self.ridge >= 0:
-            raise DataError("max_rules, min_samples_leaf and n_thresholds must be ≥ 1 and ridge ≥ 0.")
-        X, A, w = self._prepare(X, A, sample_weight, action_low, action_high, feature_names, action_names)
+    def _check_params(self) -> None:
+        """Refuse hyperparameters the family cannot use."""
+        super()._check_params()
+        if self.max_rules < 1 or self.min_samples_leaf < 1 or self.n_thresholds < 1:
+            raise DataError("max_rules, min_samples_leaf and n_thresholds must be ≥ 1.")
+
+    def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:
+        """Grow the rules best-first, then fit each rule's action."""
         X64 = X.astype(np.float64)
         scale = X64.std(axis=0)
         Z = np.hstack([np.ones((len(X), 1)), (X64 - X64.mean(axis=0)) / np.where(scale > 1e-12, scale, 1.0)])
@@ -109,7 +97,6 @@ class LinearRuleListStudent(LeafTree):
                 frontier[len(nodes)] = self._best_split(X, Z, Y, w, part, penalty)
                 nodes.append({"rows": part, "split": None})
         self._store(nodes, X64, A, w)
-        return self
 
     def _best_split(self, X: np.ndarray, Z: np.ndarray, Y: np.ndarray, w: np.ndarray, rows: np.ndarray, penalty: np.ndarray) -> tuple[float, int, float]:
         """``(error removed, feature, threshold)`` of the leaf's best split; gain 0 when none is allowed."""
@@ -151,11 +138,8 @@ class LinearRuleListStudent(LeafTree):
             samples[i] = w[rows].sum()
             if node["split"] is not None:
                 feature[i], threshold[i], left[i], right[i] = node["split"]
-            elif self.leaf_model == "linear" and len(rows) > d + 1 and samples[i] > 0:
-                intercept[i], coef[i] = weighted_linear_fit(X64[rows], A[rows], w[rows], self.ridge)
-            elif len(rows):
-                weights = w[rows] if samples[i] > 0 else np.ones(len(rows))
-                intercept[i] = np.average(A[rows], axis=0, weights=weights).astype(np.float32)
+            else:
+                intercept[i], coef[i] = self._leaf_action(X64[rows], A[rows], w[rows])
         self._set_tree(feature, threshold, left, right, intercept, coef, samples)
 
     def _state(self) -> dict[str, Any]:
