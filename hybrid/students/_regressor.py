@@ -167,14 +167,14 @@ class LeafTree(RegressorStudent):
         d = self.n_features_in_
         return np.array([len(self.oblique_[f - d][0]) if f >= d else 0 for f in self.feature_], dtype=np.int64)
 
-    def columns(self, X: np.ndarray) -> np.ndarray:
+    def _columns(self, X: np.ndarray) -> np.ndarray:
         """``[state, oblique projections]`` in double: what the splits test (float32 states exactly)."""
         X64 = X.astype(np.float64)
         if not self.oblique_:
             return X64
         return np.column_stack([X64, *(Condition(fs, ws, None, None).value(X) for fs, ws in self.oblique_)])
 
-    def split_condition(self, node: int) -> Condition:
+    def _split_condition(self, node: int) -> Condition:
         """The test of a split node as a ``Condition`` that holds on its left branch; an axis split's
         bound reproduces the float32 comparison in double (``f32_split_bound``)."""
         f, t, d = int(self.feature_[node]), float(self.threshold_[node]), self.n_features_in_
@@ -183,7 +183,7 @@ class LeafTree(RegressorStudent):
     def apply(self, X: Any) -> np.ndarray:
         """Leaf index of each state (float32 states against double thresholds, as scikit-learn)."""
         self._check_fitted()
-        C = self.columns(check_states(X, n_features=self.n_features_in_))
+        C = self._columns(check_states(X, n_features=self.n_features_in_))
         node = np.zeros(C.shape[0], dtype=np.int64)
         active = np.flatnonzero(self.feature_[node] != LEAF)
         while active.size:
@@ -308,7 +308,7 @@ class LeafTree(RegressorStudent):
                 return lines
             parts = [f"min(max({e}, {lo!r}), {hi!r})" for e, lo, hi in self._leaf_expressions(node, "state")]
             return [f"{indent}return ({', '.join(parts)},)"]
-        test = f"{indent}if {condition_source(self.split_condition(node), 'python')}:"
+        test = f"{indent}if {condition_source(self._split_condition(node), 'python')}:"
         return [
             test,
             *self._py_node(int(self.left_[node]), indent + "    ", leaf_code),
@@ -337,7 +337,7 @@ class LeafTree(RegressorStudent):
             return [
                 f"{indent}action[{j}] = agent_distill_clip({e}, {lo!r}, {hi!r});" for j, (e, lo, hi) in enumerate(self._leaf_expressions(node, "state"))
             ] + [f"{indent}return;"]
-        test = f"{indent}if ({condition_source(self.split_condition(node), 'c')}) {{"
+        test = f"{indent}if ({condition_source(self._split_condition(node), 'c')}) {{"
         return [
             test,
             *self._c_node(int(self.left_[node]), indent + "    ", leaf_code),

@@ -85,7 +85,7 @@ class LinearRuleListStudent(LeafTree):
     def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:
         """Grow the rules best-first on the states (and oblique projections), then fit each rule's action."""
         self.oblique_ = _action_directions(X, A, w) if self.oblique else []
-        C = self.columns(X)  # what splits test: the states, then the oblique projections
+        C = self._columns(X)  # what splits test: the states, then the oblique projections
         X64 = X.astype(np.float64)
         scale = X64.std(axis=0)
         Z = np.hstack([np.ones((len(X), 1)), (X64 - X64.mean(axis=0)) / np.where(scale > 1e-12, scale, 1.0)])
