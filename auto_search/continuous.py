@@ -67,6 +67,18 @@ def split_fields(ds: Any) -> dict[str, Any]:
     return {"action_kind": "continuous", "action_low": ds.action_low, "action_high": ds.action_high}
 
 
+def report_fields(ds: Any) -> dict[str, Any]:
+    """What the report says of the dataset's action kind and how fidelity is counted for it: the
+    tolerance (a share of each dimension's range, ``hybrid.metrics.DEFAULT_TOLERANCE``) and the
+    bounds it is a share of; ``None`` for discrete actions, whose fidelity is top-1 agreement."""
+    if not is_continuous(ds):
+        return {"action_kind": "discrete", "fidelity_tolerance": None, "action_low": None, "action_high": None}
+    from hybrid.metrics import DEFAULT_TOLERANCE
+
+    bounds = {k: [float(v) for v in np.asarray(getattr(ds, k), dtype=np.float64)] for k in ("action_low", "action_high")}
+    return {"action_kind": "continuous", "fidelity_tolerance": DEFAULT_TOLERANCE, **bounds}
+
+
 def fit(student: Any, X: np.ndarray, A: np.ndarray, w: np.ndarray | None, data: Any) -> Any:
     """Fit a continuous student with the split's bounds and names."""
     return student.fit(X, A, w, action_low=data.action_low, action_high=data.action_high, feature_names=data.feature_names, action_names=data.action_names)

@@ -88,6 +88,29 @@ def _params(params: dict[str, Any]) -> str:
 _HEAD = ["id", "rung", "family", "params", "n_train", "fidelity %", "KL", "ops", "params#", "bytes", "latency µs", "fit s"]
 
 
+def _continuous(data: dict[str, Any]) -> bool:
+    return data["dataset"].get("action_kind") == "continuous"
+
+
+def _head(data: dict[str, Any]) -> list[str]:
+    """Candidate columns; the ``kl`` field holds normalised MSE for continuous actions."""
+    return [("nMSE" if h == "KL" and _continuous(data) else h) for h in _HEAD]
+
+
+def _dataset_words(data: dict[str, Any]) -> str:
+    """Size, action kind and how fidelity is counted, e.g. ``…, continuous actions torque in
+    [-2, 2]; fidelity: share of held-out states with every action within 5% of its range …``."""
+    ds = data["dataset"]
+    head = f"{ds['n_states']} states × {ds['n_features']} features"
+    if not _continuous(data):
+        return f"{head}, discrete actions {', '.join(ds['action_names'])}; fidelity: top-1 agreement with the teacher"
+    ranges = ", ".join(f"{n} in [{lo:g}, {hi:g}]" for n, lo, hi in zip(ds["action_names"], ds["action_low"], ds["action_high"]))
+    return (
+        f"{head}, continuous actions {ranges}; fidelity: share of held-out states whose every action is within "
+        f"{100 * ds['fidelity_tolerance']:g}% of its range of the teacher's (tolerance {ds['fidelity_tolerance']:g}); nMSE: normalised mean squared error"
+    )
+
+
 def _interval(x: dict[str, Any]) -> str:
     """Retention with its interval and episodes, e.g. ``99.6% [98.9, 100.3] (20 ep.)``."""
     if x.get("retention") is None:
@@ -109,7 +132,7 @@ def _shipped_rows(data: dict[str, Any]) -> list[list[str]]:
     rows = [
         ["model hash", f"{chosen['content_hash']}", f"{shipped['content_hash']}"],
         ["held-out fidelity", f"{100 * chosen['fidelity']:.2f}%", f"{100 * shipped['fidelity']:.2f}%"],
-        ["held-out KL", f"{chosen['kl']:.4f}", f"{shipped['kl']:.4f}"],
+        [f"held-out {'nMSE' if _continuous(data) else 'KL'}", f"{chosen['kl']:.4f}", f"{shipped['kl']:.4f}"],
         ["ops per decision", f"{chosen['ops_per_decision']:g}", f"{shipped['ops_per_decision']:g}"],
         ["parameters", str(chosen["parameters"]), str(shipped["parameters"])],
         ["bytes", str(chosen["bytes"]), str(shipped["bytes"])],
@@ -138,7 +161,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     if shipped:
         out += [f"**Ships:** {shipped['source']} — {shipped['reason']}.", ""]
     out += [f"Search: {_stop_words(data)}.", ""]
-    out += [f"Dataset `{ds['content_hash']}`: {ds['n_states']} states × {ds['n_features']} features, actions {', '.join(ds['action_names'])}.", ""]
+    out += [f"Dataset `{ds['content_hash']}`: {_dataset_words(data)}.", ""]
     if shipped:
         out += ["## Chosen and shipped", "", "| figure | chosen candidate | shipped student |", "|---|---|---|"]
         out += ["| " + " | ".join(r) + " |" for r in _shipped_rows(data)] + [""]
@@ -161,7 +184,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     out += _cascade_markdown(data.get("cascade"))
     out += ["## Configuration", "", "| option | value |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in data["config"].items()] + [f"| config hash | `{data['config_hash']}` |", ""]
-    out += ["## Candidates (★ chosen, ◆ Pareto front)", "", "| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
+    out += ["## Candidates (★ chosen, ◆ Pareto front)", "", "| " + " | ".join(_head(data)) + " |", "|" + "---|" * len(_HEAD)]
     out += ["| " + " | ".join(r) + " |" for r in _candidate_rows(data)] + [""]
     out += ["## Rungs", "", "| rung | level | candidates | finished | status |", "|---|---|---|---|---|"]
     out += [f"| {r['index']} | {r['level']} | {r['candidates']} | {r['finished']} | {r['status']} |" for r in data["rungs"]] + [""]
@@ -341,7 +364,7 @@ def render_html(data: dict[str, Any]) -> str:
         parts.append(f"<p><b>Ships:</b> {e(shipped['source'])} — {e(shipped['reason'])}.</p>")
     parts += [
         f"<p>Search: {e(_stop_words(data))}.</p>",
-        f"<p>Dataset <code>{e(ds['content_hash'])}</code>: {ds['n_states']} states × {ds['n_features']} features; actions {e(', '.join(ds['action_names']))}.</p>",
+        f"<p>Dataset <code>{e(ds['content_hash'])}</code>: {e(_dataset_words(data))}.</p>",
     ]
     parts.append(
         "<div class='plots'>"
@@ -360,7 +383,7 @@ def render_html(data: dict[str, Any]) -> str:
     if data["closed_loop"]:
         parts.append(f"<h2>Closed loop</h2><p>{e(_closed_loop_words(data))}</p>" + _table(*_closed_loop_table(data)))
     parts.append(_cascade_html(data.get("cascade")))
-    parts.append("<h2>Candidates (★ chosen, ◆ Pareto front)</h2>" + _table(_HEAD, _candidate_rows(data)))
+    parts.append("<h2>Candidates (★ chosen, ◆ Pareto front)</h2>" + _table(_head(data), _candidate_rows(data)))
     parts.append(
         "<h2>Rungs</h2>"
         + _table(

@@ -128,7 +128,10 @@ class SearchResult:
 
 
 def dataset_summary(ds: Any) -> dict[str, Any]:
-    """Identity and shape of the searched dataset, for the report header and the ledger."""
+    """Identity, shape and action kind of the searched dataset (with the fidelity tolerance and
+    bounds of continuous actions), for the report header and the ledger."""
+    from auto_search.continuous import report_fields
+
     return {
         "content_hash": ds.content_hash,
         "n_states": len(ds),
@@ -137,6 +140,7 @@ def dataset_summary(ds: Any) -> dict[str, Any]:
         "action_names": [str(a) for a in ds.action_names],
         "feature_names": None if ds.feature_names is None else [str(f) for f in ds.feature_names],
         "source": source_of(getattr(ds, "meta", {})),
+        **report_fields(ds),
     }
 
 

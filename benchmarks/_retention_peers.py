@@ -110,24 +110,6 @@ def measure(ctx: Context, name: str, student: Any, how: str, *, latency_states: 
     return row
 
 
-class UniformPolicy:
-    """The random baseline of retention: every action equally likely, from a seeded generator."""
-
-    def __init__(self, n_actions: int, seed: int) -> None:
-        self.n_actions = n_actions
-        self.rng = np.random.default_rng(seed)
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.rng.integers(0, self.n_actions, size=np.asarray(X).shape[0])
-
-
-def baseline_returns(ctx: Context) -> None:
-    """Teacher and uniform-random returns on the test episodes (the retention scale)."""
-    ctx.teacher_return = closed_loop(ctx.env_id, ctx.teacher, ctx.episodes, ctx.test_seed).mean_return
-    random_policy = UniformPolicy(len(ctx.teacher.action_names), ctx.test_seed)
-    ctx.random_return = closed_loop(ctx.env_id, random_policy, ctx.episodes, ctx.test_seed).mean_return
-
-
 def run_dagger(ctx: Context, student: Any, weighting: str | None = None) -> Any:
     """DAgger from the training data; best iterate by return on the validation episodes."""
     return dagger(

@@ -31,12 +31,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
+from _retention_run import UniformPolicy
 from _timing import per_call_s
 from threadpoolctl import threadpool_limits
 
-from auto_search.closed_loop import UniformPolicy, retention
+from auto_search.closed_loop import retention
 from hybrid.exports import export_c
 from hybrid.exports.fixed_point import fixed_point_header, near_a_bound
 from hybrid.exports.runtime import compile_fixed_point, compile_student
@@ -163,7 +165,7 @@ def fixed_point_section(env_id: str, episodes: int) -> dict[str, Any]:
         held_out_eps *= 2
     X_test = held_out.X[:HELD_OUT_STATES]
     teacher_return = evaluate(env_id, teacher, episodes, SEEDS["test"])[0]
-    random_return = evaluate(env_id, UniformPolicy(len(teacher.action_names), SEEDS["test"]), episodes, SEEDS["test"])[0]
+    random_return = evaluate(env_id, UniformPolicy(gym.make(env_id).action_space, SEEDS["test"]), episodes, SEEDS["test"])[0]
     print(
         f"\n3. fixed point, {env_id}: {len(train)} training states, {len(X_test)} held-out; {episodes} test episodes, "
         f"teacher {teacher_return:.1f}, random {random_return:.1f}"

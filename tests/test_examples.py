@@ -90,10 +90,14 @@ def test_continuous_control_example_distils_exports_signs_and_verifies(tmp_path)
     assert (tmp_path / "out" / "model" / "student.h").exists() and (tmp_path / "out" / "trajectories.db").exists()
 
 
-def test_continuous_teachers_measure_through_their_command_line(tmp_path):
-    proc = run_example("train_continuous_teachers.py", "--env", "Pendulum-v1", "--evaluate", "2", cwd=tmp_path)
+@pytest.mark.parametrize(
+    "script, env, ops", [("train_continuous_teachers.py", "Pendulum-v1", 66560), ("train_teachers.py", "CartPole-v1", 4480)], ids=["continuous", "discrete"]
+)
+def test_teachers_measure_through_their_command_line(tmp_path, script, env, ops):
+    proc = run_example(script, "--env", env, "--evaluate", "2", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("Pendulum-v1: mean return") and "66560 multiply-adds per decision" in proc.stdout
+    assert proc.stdout.startswith(f"{env}: mean return") and f"{ops} multiply-adds per decision" in proc.stdout
+    assert run_example(script, "--env", env, "--evaluate", "0", cwd=tmp_path).returncode == 2  # parser.error
 
 
 CLINC150 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clinc150"

@@ -15,6 +15,7 @@ ROWS = [
     "teacher",
     "AutoDistill",
     "best rules (≤32, linear)",
+    "oblique rules (≤32, linear)",
     "CART, linear leaves (≤32)",
     "BC tree d4",
     "BC tree d8",
@@ -40,5 +41,5 @@ def test_rows_and_figures_are_coherent(tmp_path: Path) -> None:
     for r in env["rows"][1:]:
         assert r["retention"] == pytest.approx((r["return_mean"] - env["random_return"]) / (env["teacher_return"] - env["random_return"]))
         assert 0.0 <= r["fidelity_held_out"] <= 1.0 and r["ops_share"] == pytest.approx(r["ops_per_decision"] / env["rows"][0]["ops_per_decision"])
-    rules = env["rows"][2]
-    assert rules["rules"] and all(line.startswith("IF ") or line.startswith("ALWAYS") for line in rules["rules"])
+    for rules in env["rows"][2:4]:
+        assert rules["rules"] and all(line.startswith("IF ") or line.startswith("ALWAYS") for line in rules["rules"])

@@ -16,16 +16,19 @@ same float64 numbers in numpy, Python and C, so exports equal ``predict``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from hybrid.errors import DataError
-from hybrid.students._base import Cost, Student, check_states, check_weights
+from hybrid.students._base import Cost, Student, check_states, check_weights, resolve_names
+from hybrid.students.rules import Condition, condition_source, term_text
 from hybrid.students.tree import f32_split_bound
 from provenance.hashing import canonical_json
 
 LEAF = -1
+LEAF_MODELS = ("constant", "linear")
+_R = TypeVar("_R", bound="RegressorStudent")
 
 
 def check_actions(A: Any, n_states: int) -> np.ndarray:
@@ -51,27 +54,44 @@ def check_bounds(A: np.ndarray, low: Any, high: Any) -> tuple[np.ndarray, np.nda
 
 
 class RegressorStudent(Student):
-    """Base of the continuous families: input checks, bounds, clipping, names and storage of both."""
+    """Base of the continuous families: the fit boundary, bounds, clipping, names and storage of both.
+
+    ``fit`` checks what every family takes alike — hyperparameters (``_check_params``), states,
+    actions, weights, bounds and names — once, then hands the checked arrays to ``_fit``.
+    """
 
     action_kind: ClassVar[str] = "continuous"
 
-    def _prepare(
-        self, X: Any, A: Any, sample_weight: Any, action_low: Any, action_high: Any, feature_names: Sequence[str] | None, action_names: Sequence[str] | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Check the fit inputs once and set the fitted shape, bounds and names; returns X, A, w."""
+    def fit(
+        self: _R,
+        X: Any,
+        A: Any,
+        sample_weight: Any = None,
+        *,
+        action_low: Any = None,
+        action_high: Any = None,
+        feature_names: Sequence[str] | None = None,
+        action_names: Sequence[str] | None = None,
+    ) -> _R:
+        """Learn from states ``X [n, d]`` and the teacher's actions ``A [n, m]`` (clipped to the
+        bounds, which default to the actions' range); returns self."""
+        self._check_params()
         X = check_states(X)
         A = check_actions(A, X.shape[0])
         w = check_weights(sample_weight, X.shape[0])
         self.action_low_, self.action_high_ = check_bounds(A, action_low, action_high)
         self.n_features_in_, self.n_actions_ = X.shape[1], A.shape[1]
-        self.feature_names_ = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(X.shape[1])]
-        self.action_names_ = list(action_names) if action_names is not None else [f"action_{i}" for i in range(A.shape[1])]
-        if len(self.feature_names_) != X.shape[1] or len(self.action_names_) != A.shape[1]:
-            raise DataError(
-                f"{len(self.feature_names_)} feature names and {len(self.action_names_)} action names for "
-                f"{X.shape[1]} features and {A.shape[1]} action dimensions; give one name each"
-            )
-        return X, np.clip(A, self.action_low_, self.action_high_), np.ones(X.shape[0]) if w is None else w
+        self.feature_names_ = resolve_names(feature_names, X.shape[1], "x", "feature_names", "features")
+        self.action_names_ = resolve_names(action_names, A.shape[1], "action_", "action_names", "action dimensions")
+        self._fit(X, np.clip(A, self.action_low_, self.action_high_), np.ones(X.shape[0]) if w is None else w)
+        return self
+
+    def _check_params(self) -> None:
+        """Refuse hyperparameters the family cannot use (``DataError``); called before any work."""
+
+    def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:  # pragma: no cover
+        """Learn from checked float32 states, float64 actions within the bounds and weights."""
+        raise NotImplementedError
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Not defined: a continuous student predicts actions (``predict``), not probabilities."""
@@ -95,29 +115,80 @@ class RegressorStudent(Student):
 
 
 class LeafTree(RegressorStudent):
-    """A binary tree of axis-aligned splits whose leaves hold constant or linear actions."""
+    """A binary tree of splits whose leaves hold constant or linear actions.
+
+    A split tests one column of ``[state, oblique projections]``: column ``f < d`` is feature
+    ``f``; column ``d + i`` is ``oblique_[i]``, a weighted sum of up to three features (the
+    discrete rule list's ``Condition``), compared in double against its threshold. Subclasses
+    take ``leaf_model`` (``"constant"`` or ``"linear"``) and ``ridge`` (penalty of the linear
+    leaves, on standardised features) and fill each leaf with ``_leaf_action``.
+    """
+
+    def _check_params(self) -> None:
+        if self.leaf_model not in LEAF_MODELS:
+            raise DataError(f"leaf_model must be one of {LEAF_MODELS}; got {self.leaf_model!r}.")
+        if not self.ridge >= 0:
+            raise DataError(f"ridge must be ≥ 0; got {self.ridge}.")
+
+    def _leaf_action(self, X64: np.ndarray, A: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(intercept [m], coef [m, d])`` of a leaf from the states it holds: a ridge fit when
+        ``leaf_model="linear"`` and it holds more states than coefficients, else the weighted mean
+        action (float32 values, as the linear fit's)."""
+        m, d = A.shape[1], X64.shape[1]
+        if self.leaf_model == "linear" and len(X64) > d + 1 and w.sum() > 0:
+            return weighted_linear_fit(X64, A, w, self.ridge)
+        mean = np.average(A, axis=0, weights=w if w.sum() > 0 else None)
+        return mean.astype(np.float32).astype(np.float64), np.zeros((m, d))
 
     def _set_tree(
-        self, feature: np.ndarray, threshold: np.ndarray, left: np.ndarray, right: np.ndarray, intercept: np.ndarray, coef: np.ndarray, samples: np.ndarray
+        self,
+        feature: np.ndarray,
+        threshold: np.ndarray,
+        left: np.ndarray,
+        right: np.ndarray,
+        intercept: np.ndarray,
+        coef: np.ndarray,
+        samples: np.ndarray,
+        oblique: Sequence[tuple[tuple[int, ...], tuple[float, ...]]] = (),
     ) -> None:
         """Store the grown tree; ``samples`` (training weight reaching each node) gives the cost."""
         self.feature_, self.threshold_ = feature.astype(np.int64), threshold.astype(np.float64)
         self.left_, self.right_ = left.astype(np.int64), right.astype(np.int64)
         self.intercept_, self.coef_ = intercept.astype(np.float64), coef.astype(np.float64)
+        self.oblique_ = [(tuple(int(f) for f in fs), tuple(float(w) for w in ws)) for fs, ws in oblique]
         internal = self.feature_ != LEAF
         self.expected_comparisons_ = float(samples[internal].sum() / samples[0]) if samples[0] > 0 else 0.0
         leaves = ~internal
-        self.expected_multiply_adds_ = float((samples[leaves] * (self.coef_[leaves] != 0).sum(axis=(1, 2))).sum() / samples[0]) if samples[0] > 0 else 0.0
+        leaf_ops = (samples[leaves] * (self.coef_[leaves] != 0).sum(axis=(1, 2))).sum() + (samples * self._split_multiply_adds()).sum()
+        self.expected_multiply_adds_ = float(leaf_ops / samples[0]) if samples[0] > 0 else 0.0
+
+    def _split_multiply_adds(self) -> np.ndarray:
+        """Multiply-adds of each node's split: the oblique projection's weights, else none."""
+        d = self.n_features_in_
+        return np.array([len(self.oblique_[f - d][0]) if f >= d else 0 for f in self.feature_], dtype=np.int64)
+
+    def _columns(self, X: np.ndarray) -> np.ndarray:
+        """``[state, oblique projections]`` in double: what the splits test (float32 states exactly)."""
+        X64 = X.astype(np.float64)
+        if not self.oblique_:
+            return X64
+        return np.column_stack([X64, *(Condition(fs, ws, None, None).value(X) for fs, ws in self.oblique_)])
+
+    def _split_condition(self, node: int) -> Condition:
+        """The test of a split node as a ``Condition`` that holds on its left branch; an axis split's
+        bound reproduces the float32 comparison in double (``f32_split_bound``)."""
+        f, t, d = int(self.feature_[node]), float(self.threshold_[node]), self.n_features_in_
+        return Condition((f,), (1.0,), None, f32_split_bound(t)) if f < d else Condition(*self.oblique_[f - d], None, t)
 
     def apply(self, X: Any) -> np.ndarray:
         """Leaf index of each state (float32 states against double thresholds, as scikit-learn)."""
         self._check_fitted()
-        X = check_states(X, n_features=self.n_features_in_)
-        node = np.zeros(X.shape[0], dtype=np.int64)
+        C = self._columns(check_states(X, n_features=self.n_features_in_))
+        node = np.zeros(C.shape[0], dtype=np.int64)
         active = np.flatnonzero(self.feature_[node] != LEAF)
         while active.size:
             n = node[active]
-            go_left = X[active, self.feature_[n]] <= self.threshold_[n]
+            go_left = C[active, self.feature_[n]] <= self.threshold_[n]
             node[active] = np.where(go_left, self.left_[n], self.right_[n])
             active = active[self.feature_[node[active]] != LEAF]
         return node
@@ -140,12 +211,14 @@ class LeafTree(RegressorStudent):
         states; parameters = split nodes + non-zero leaf numbers."""
         self._check_fitted()
         leaves = self.feature_ == LEAF
-        params = int((~leaves).sum() + (self.coef_[leaves] != 0).sum() + self.intercept_[leaves].size)
+        params = int((~leaves).sum() + self._split_multiply_adds().sum() + (self.coef_[leaves] != 0).sum() + self.intercept_[leaves].size)
         return Cost(parameters=params, ops_per_decision=self.expected_comparisons_ + self.expected_multiply_adds_, bytes=len(canonical_json(self.to_dict())))
 
     def _tree_state(self) -> dict[str, Any]:
+        oblique = {"oblique": [[list(fs), list(ws)] for fs, ws in self.oblique_]} if self.oblique_ else {}  # axis-only artifacts keep their form
         return {
             **self._shared_state(),
+            **oblique,
             "feature": self.feature_.tolist(),
             "threshold": self.threshold_.tolist(),
             "left": self.left_.tolist(),
@@ -167,6 +240,7 @@ class LeafTree(RegressorStudent):
         self.coef_ = np.asarray(state["coef"], dtype=np.float64).reshape(n, self.intercept_.shape[1], -1)
         self.expected_comparisons_ = float(state["expected_comparisons"])
         self.expected_multiply_adds_ = float(state["expected_multiply_adds"])
+        self.oblique_ = [(tuple(fs), tuple(ws)) for fs, ws in state.get("oblique", [])]
 
     # -- readable rules -------------------------------------------------------------------------
     def rules(self, precision: int = 3) -> list[str]:
@@ -193,14 +267,15 @@ class LeafTree(RegressorStudent):
 
     def _rule_text(self, node: int, lo: dict[int, float], hi: dict[int, float], p: int) -> str:
         names = self.feature_names_
+        columns = names + [term_text(Condition(fs, ws, None, None), names) for fs, ws in self.oblique_]
         conds = []
         for f in sorted(set(lo) | set(hi)):
             if f in lo and f in hi:
-                conds.append(f"{lo[f]:.{p}g} < {names[f]} <= {hi[f]:.{p}g}")
+                conds.append(f"{lo[f]:.{p}g} < {columns[f]} <= {hi[f]:.{p}g}")
             elif f in lo:
-                conds.append(f"{names[f]} > {lo[f]:.{p}g}")
+                conds.append(f"{columns[f]} > {lo[f]:.{p}g}")
             else:
-                conds.append(f"{names[f]} <= {hi[f]:.{p}g}")
+                conds.append(f"{columns[f]} <= {hi[f]:.{p}g}")
         actions = []
         for j, name in enumerate(self.action_names_):
             terms = [f"{c:+.{p}g}·{names[i]}" for i, c in enumerate(self.coef_[node, j]) if c != 0]
@@ -233,7 +308,7 @@ class LeafTree(RegressorStudent):
                 return lines
             parts = [f"min(max({e}, {lo!r}), {hi!r})" for e, lo, hi in self._leaf_expressions(node, "state")]
             return [f"{indent}return ({', '.join(parts)},)"]
-        test = f"{indent}if state[{int(self.feature_[node])}] <= {f32_split_bound(self.threshold_[node])!r}:"
+        test = f"{indent}if {condition_source(self._split_condition(node), 'python')}:"
         return [
             test,
             *self._py_node(int(self.left_[node]), indent + "    ", leaf_code),
@@ -262,7 +337,7 @@ class LeafTree(RegressorStudent):
             return [
                 f"{indent}action[{j}] = agent_distill_clip({e}, {lo!r}, {hi!r});" for j, (e, lo, hi) in enumerate(self._leaf_expressions(node, "state"))
             ] + [f"{indent}return;"]
-        test = f"{indent}if (state[{int(self.feature_[node])}] <= {f32_split_bound(self.threshold_[node])!r}) {{"
+        test = f"{indent}if ({condition_source(self._split_condition(node), 'c')}) {{"
         return [
             test,
             *self._c_node(int(self.left_[node]), indent + "    ", leaf_code),

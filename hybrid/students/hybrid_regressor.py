@@ -72,21 +72,13 @@ class HybridRegressorStudent(RegressorStudent):
         self.epochs = epochs
         self.random_state = random_state
 
-    def fit(
-        self,
-        X: Any,
-        A: Any,
-        sample_weight: Any = None,
-        *,
-        action_low: Any = None,
-        action_high: Any = None,
-        feature_names: Sequence[str] | None = None,
-        action_names: Sequence[str] | None = None,
-    ) -> HybridRegressorStudent:
-        """Grow the rules, keep those within tolerance, train the MLP on the rest; returns self."""
+    def _check_params(self) -> None:
+        """Refuse hyperparameters the family cannot use."""
         if not (0 < self.tolerance and 0 < self.tau <= 1):
             raise DataError(f"tolerance must be > 0 and tau in (0, 1]; got {self.tolerance} and {self.tau}.")
-        X, A, w = self._prepare(X, A, sample_weight, action_low, action_high, feature_names, action_names)
+
+    def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:
+        """Grow the rules, keep those within tolerance, train the MLP on the rest."""
         bounds = dict(action_low=self.action_low_, action_high=self.action_high_, feature_names=self.feature_names_, action_names=self.action_names_)
         self.rules_ = LinearRuleListStudent(max_rules=self.max_rules, min_samples_leaf=self.min_samples_leaf).fit(X, A, w, **bounds)
         leaves = self.rules_.apply(X)
@@ -109,7 +101,6 @@ class HybridRegressorStudent(RegressorStudent):
         leaf_ops = (self.rules_.coef_[leaves] != 0).sum(axis=(1, 2))
         per_state = np.where(rest, mlp_ops, leaf_ops)
         self.expected_ops_ = float(self.rules_.expected_comparisons_ + np.average(per_state, weights=w))
-        return self
 
     def predict(self, X: Any) -> np.ndarray:
         """The kept rule's linear action, else the MLP's: float64 ``[n, m]`` within the bounds."""

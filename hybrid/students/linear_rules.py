@@ -11,20 +11,25 @@ per feature, one small batched solve per cut point).
 The result prints as a rule list (``rules()``): the leaves in tree order, each
 ``IF <intervals> THEN action = b + w·state``, mutually exclusive and covering every state.
 Actions are scaled to ``[0, 1]`` per dimension while growing, so every dimension counts alike.
+
+Oblique conditions (``oblique=True``), as in the discrete ``RuleListStudent`` and with its code:
+each action dimension is cut at its tertiles into low / middle / high, and the rule list's
+sparse logistic directions separating those three (``rules.oblique_directions``: one per class
+against the rest and one per pair, each over at most three features) become extra columns the
+growth may split on. A condition then reads ``-0.2 < 0.5·vx - 1·angle <= 0.4``; it is computed in
+double, left to right, the same in ``predict`` and the exports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from hybrid.errors import DataError
 from hybrid.students._base import register
-from hybrid.students._regressor import LEAF, LeafTree, weighted_linear_fit
-
-_LEAF_MODELS = ("linear", "constant")
+from hybrid.students._regressor import LEAF, LeafTree
+from hybrid.students.rules import oblique_directions
 
 
 @register
@@ -38,6 +43,7 @@ class LinearRuleListStudent(LeafTree):
     n_thresholds: cut points tried per feature and split (quantiles of the leaf's states).
     leaf_model: ``"linear"`` (the default) or ``"constant"`` actions.
     ridge: penalty of the linear fits, on standardised features.
+    oblique: also let conditions test a weighted sum of up to three features.
     random_state: taken so that every family accepts a seed (AutoDistill passes one); growth
         draws no randomness, so it changes nothing.
     """
@@ -59,6 +65,7 @@ class LinearRuleListStudent(LeafTree):
         n_thresholds: int = 32,
         leaf_model: str = "linear",
         ridge: float = 1e-3,
+        oblique: bool = False,
         random_state: int = 0,
     ) -> None:
         self.max_rules = max_rules
@@ -66,25 +73,19 @@ class LinearRuleListStudent(LeafTree):
         self.n_thresholds = n_thresholds
         self.leaf_model = leaf_model
         self.ridge = ridge
+        self.oblique = oblique
         self.random_state = random_state
 
-    def fit(
-        self,
-        X: Any,
-        A: Any,
-        sample_weight: Any = None,
-        *,
-        action_low: Any = None,
-        action_high: Any = None,
-        feature_names: Sequence[str] | None = None,
-        action_names: Sequence[str] | None = None,
-    ) -> LinearRuleListStudent:
-        """Grow the rules on ``X [n, d]`` and the teacher's actions ``A [n, m]``; returns self."""
-        if self.leaf_model not in _LEAF_MODELS:
-            raise DataError(f"leaf_model must be one of {_LEAF_MODELS}; got {self.leaf_model!r}.")
-        if self.max_rules < 1 or self.min_samples_leaf < 1 or self.n_thresholds < 1 or not self.ridge >= 0:
-            raise DataError("max_rules, min_samples_leaf and n_thresholds must be ≥ 1 and ridge ≥ 0.")
-        X, A, w = self._prepare(X, A, sample_weight, action_low, action_high, feature_names, action_names)
+    def _check_params(self) -> None:
+        """Refuse hyperparameters the family cannot use."""
+        super()._check_params()
+        if self.max_rules < 1 or self.min_samples_leaf < 1 or self.n_thresholds < 1:
+            raise DataError("max_rules, min_samples_leaf and n_thresholds must be ≥ 1.")
+
+    def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:
+        """Grow the rules best-first on the states (and oblique projections), then fit each rule's action."""
+        self.oblique_ = _action_directions(X, A, w) if self.oblique else []
+        C = self._columns(X)  # what splits test: the states, then the oblique projections
         X64 = X.astype(np.float64)
         scale = X64.std(axis=0)
         Z = np.hstack([np.ones((len(X), 1)), (X64 - X64.mean(axis=0)) / np.where(scale > 1e-12, scale, 1.0)])
@@ -95,33 +96,33 @@ class LinearRuleListStudent(LeafTree):
         penalty = (self.ridge * max(w.sum(), 1e-12)) * np.diag([0.0] + [1.0] * (Z.shape[1] - 1)) + 1e-9 * np.eye(Z.shape[1])
 
         nodes: list[dict[str, Any]] = [{"rows": np.arange(len(X)), "split": None}]
-        frontier = {0: self._best_split(X, Z, Y, w, nodes[0]["rows"], penalty)}
+        frontier = {0: self._best_split(C, Z, Y, w, nodes[0]["rows"], penalty)}
         while len(frontier) < self.max_rules:  # every leaf is in the frontier: its size is the rule count
             node, best = max(frontier.items(), key=lambda kv: kv[1][0])
             if best[0] <= 1e-12 * max(w.sum(), 1.0):
                 break
             _, feature, threshold = best
             rows = nodes[node]["rows"]
-            go_left = X[rows, feature] <= threshold
+            go_left = C[rows, feature] <= threshold
             nodes[node]["split"] = (feature, threshold, len(nodes), len(nodes) + 1)
             del frontier[node]
             for part in (rows[go_left], rows[~go_left]):
-                frontier[len(nodes)] = self._best_split(X, Z, Y, w, part, penalty)
+                frontier[len(nodes)] = self._best_split(C, Z, Y, w, part, penalty)
                 nodes.append({"rows": part, "split": None})
         self._store(nodes, X64, A, w)
-        return self
 
-    def _best_split(self, X: np.ndarray, Z: np.ndarray, Y: np.ndarray, w: np.ndarray, rows: np.ndarray, penalty: np.ndarray) -> tuple[float, int, float]:
-        """``(error removed, feature, threshold)`` of the leaf's best split; gain 0 when none is allowed."""
+    def _best_split(self, C: np.ndarray, Z: np.ndarray, Y: np.ndarray, w: np.ndarray, rows: np.ndarray, penalty: np.ndarray) -> tuple[float, int, float]:
+        """``(error removed, column, threshold)`` of the leaf's best split over the columns ``C``;
+        gain 0 when none is allowed."""
         best = (0.0, -1, 0.0)
         n = len(rows)
         if n < 2 * self.min_samples_leaf:
             return best
         Zr, Yr, wr = Z[rows], Y[rows], w[rows]
         total = _sse(*_moments(Zr, Yr, wr), penalty)[None]
-        for f in range(X.shape[1]):
-            order = np.argsort(X[rows, f], kind="stable")
-            x = X[rows, f][order]
+        for f in range(C.shape[1]):
+            order = np.argsort(C[rows, f], kind="stable")
+            x = C[rows, f][order]
             # a cut between positions k-1 and k: allowed where the value changes and both sides are big enough
             k = np.arange(self.min_samples_leaf, n - self.min_samples_leaf + 1)
             k = k[x[k - 1] < x[np.minimum(k, n - 1)]]
@@ -136,7 +137,7 @@ class LinearRuleListStudent(LeafTree):
             gain = total - left - right
             i = int(np.argmax(gain))
             if gain[i] > best[0]:
-                threshold = (float(x[k[i] - 1]) + float(x[k[i]])) / 2.0  # midpoint of float32 values, as scikit-learn
+                threshold = (float(x[k[i] - 1]) + float(x[k[i]])) / 2.0  # midpoint, as scikit-learn (of float32 states on axis columns)
                 best = (float(gain[i]), f, threshold)
         return best
 
@@ -151,18 +152,28 @@ class LinearRuleListStudent(LeafTree):
             samples[i] = w[rows].sum()
             if node["split"] is not None:
                 feature[i], threshold[i], left[i], right[i] = node["split"]
-            elif self.leaf_model == "linear" and len(rows) > d + 1 and samples[i] > 0:
-                intercept[i], coef[i] = weighted_linear_fit(X64[rows], A[rows], w[rows], self.ridge)
-            elif len(rows):
-                weights = w[rows] if samples[i] > 0 else np.ones(len(rows))
-                intercept[i] = np.average(A[rows], axis=0, weights=weights).astype(np.float32)
-        self._set_tree(feature, threshold, left, right, intercept, coef, samples)
+            else:
+                intercept[i], coef[i] = self._leaf_action(X64[rows], A[rows], w[rows])
+        used = sorted({int(f) - d for f in feature if f >= d})  # keep only the projections a split tests
+        renumber = {d + old: d + new for new, old in enumerate(used)}
+        feature = np.array([renumber.get(int(f), f) for f in feature])
+        self._set_tree(feature, threshold, left, right, intercept, coef, samples, [self.oblique_[i] for i in used])
 
     def _state(self) -> dict[str, Any]:
         return self._tree_state()
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self._set_tree_state(state)
+
+
+def _action_directions(X: np.ndarray, A: np.ndarray, w: np.ndarray) -> list[tuple[tuple[int, ...], tuple[float, ...]]]:
+    """Oblique directions for continuous actions: each dimension's low / middle / high tertiles
+    separated as the discrete rule list separates actions; duplicates dropped."""
+    out: list[tuple[tuple[int, ...], tuple[float, ...]]] = []
+    for a in A.T:
+        labels = np.searchsorted(np.quantile(a, [1 / 3, 2 / 3]), a, side="right")
+        out += [d for d in oblique_directions(X, labels, w) if d not in out]
+    return out
 
 
 def _moments(Z: np.ndarray, Y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -72,25 +72,17 @@ class MLPRegressorStudent(RegressorStudent):
         self.patience = patience
         self.random_state = random_state
 
-    def fit(
-        self,
-        X: Any,
-        A: Any,
-        sample_weight: Any = None,
-        *,
-        action_low: Any = None,
-        action_high: Any = None,
-        feature_names: Sequence[str] | None = None,
-        action_names: Sequence[str] | None = None,
-    ) -> MLPRegressorStudent:
-        """Train on ``X [n, d]`` and the teacher's actions ``A [n, m]``; returns self."""
+    def _check_params(self) -> None:
+        """Refuse hyperparameters the family cannot use."""
         if self.activation not in _ACTIVATIONS:
             raise DataError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}.")
         if any(int(h) < 1 for h in self.hidden_sizes) or self.epochs < 1 or not self.lr > 0 or self.batch_size < 1:
             raise DataError("hidden_sizes must be ≥ 1 each, epochs and batch_size ≥ 1 and lr > 0.")
         if not 0.0 <= self.val_fraction < 1.0:
             raise DataError(f"val_fraction must lie in [0, 1); got {self.val_fraction}.")
-        X, A, w = self._prepare(X, A, sample_weight, action_low, action_high, feature_names, action_names)
+
+    def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:
+        """Train the net, keep the best validation epoch, fold the standardisation into layer 0."""
         rng = np.random.default_rng(self.random_state)
         n = X.shape[0]
         n_val = round(n * self.val_fraction) if n >= 10 else 0
@@ -106,7 +98,6 @@ class MLPRegressorStudent(RegressorStudent):
         with _single_thread():
             weights, biases, self.n_epochs_ = self._train((X64 - mean) / scale, U, w, train, val, weights, biases, rng)
         self.weights_, self.biases_ = _fold_standardisation(weights, biases, mean, scale)
-        return self
 
     def _train(
         self,

@@ -10,16 +10,13 @@ storage, readable rules and exports come from ``hybrid.students._regressor.LeafT
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from hybrid.errors import DataError
 from hybrid.students._base import register
-from hybrid.students._regressor import LEAF, LeafTree, weighted_linear_fit
-
-_LEAF_MODELS = ("constant", "linear")
+from hybrid.students._regressor import LEAF, LeafTree
 
 
 @register
@@ -60,23 +57,8 @@ class RegressionTreeStudent(LeafTree):
         self.ridge = ridge
         self.random_state = random_state
 
-    def fit(
-        self,
-        X: Any,
-        A: Any,
-        sample_weight: Any = None,
-        *,
-        action_low: Any = None,
-        action_high: Any = None,
-        feature_names: Sequence[str] | None = None,
-        action_names: Sequence[str] | None = None,
-    ) -> RegressionTreeStudent:
-        """Grow the tree on ``X [n, d]`` and the teacher's actions ``A [n, m]``; returns self."""
-        if self.leaf_model not in _LEAF_MODELS:
-            raise DataError(f"leaf_model must be one of {_LEAF_MODELS}; got {self.leaf_model!r}.")
-        if not self.ridge >= 0:
-            raise DataError(f"ridge must be ≥ 0; got {self.ridge}.")
-        X, A, w = self._prepare(X, A, sample_weight, action_low, action_high, feature_names, action_names)
+    def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:
+        """Grow the tree on the actions scaled to ``[0, 1]``, then fit each leaf's action."""
         from sklearn.tree import DecisionTreeRegressor
 
         scaled = (A - self.action_low_) / (self.action_high_ - self.action_low_)
@@ -95,11 +77,7 @@ class RegressionTreeStudent(LeafTree):
         X64 = X.astype(np.float64)
         for node in np.flatnonzero(leaf):
             rows = where == node
-            if self.leaf_model == "linear" and rows.sum() > d + 1 and w[rows].sum() > 0:
-                intercept[node], coef[node] = weighted_linear_fit(X64[rows], A[rows], w[rows], self.ridge)
-            else:
-                weights = w[rows] if w[rows].sum() > 0 else np.ones(int(rows.sum()))
-                intercept[node] = np.average(A[rows], axis=0, weights=weights).astype(np.float32)
+            intercept[node], coef[node] = self._leaf_action(X64[rows], A[rows], w[rows])
         self._set_tree(
             np.where(leaf, LEAF, t.feature),
             np.where(leaf, 0.0, t.threshold),
@@ -109,7 +87,6 @@ class RegressionTreeStudent(LeafTree):
             coef,
             t.weighted_n_node_samples,
         )
-        return self
 
     def _state(self) -> dict[str, Any]:
         return self._tree_state()

@@ -191,7 +191,7 @@ class RuleListStudent(Student):
 
         columns = [((f,), (1.0,)) for f in range(X.shape[1])]
         if self.oblique:
-            columns += _projections(X, P.argmax(axis=1), w)
+            columns += oblique_directions(X, P.argmax(axis=1), w)
         A = np.column_stack([Condition(f, wt, None, None).value(X) for f, wt in columns])
         tree = TreeStudent(
             max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf, random_state=self.random_state
@@ -260,10 +260,7 @@ class RuleListStudent(Student):
     # -- text ---------------------------------------------------------------------------------
     def condition_text(self, c: Condition) -> str:
         """``pole_angle > 0.031``, ``-0.2 < x <= 0.4`` or ``0.5·x + 1·v > 0.1``."""
-        if c.oblique:
-            term = " + ".join(f"{w:.4g}·{self.feature_names_[f]}" for f, w in zip(c.features, c.weights)).replace("+ -", "- ")
-        else:
-            term = self.feature_names_[c.features[0]]
+        term = term_text(c, self.feature_names_)
         if c.lower is not None and c.upper is not None:
             return f"{c.lower:.4g} < {term} <= {c.upper:.4g}"
         return f"{term} > {c.lower:.4g}" if c.lower is not None else f"{term} <= {c.upper:.4g}"
@@ -330,7 +327,7 @@ class RuleListStudent(Student):
         """``def name(state)`` returning the action (or, with ``match``, the rule index or -1)."""
         lines = [f"def {name}(state):"]
         for i, rule in enumerate(self.rules_):
-            test = " and ".join(_expression(c, "python") for c in rule.conditions) or "True"
+            test = " and ".join(condition_source(c, "python") for c in rule.conditions) or "True"
             lines += [f"    if {test}:", f"        return {i if match else rule.action}"]
         return "\n".join([*lines, f"    return {-1 if match else self.default_action_}"]) + "\n"
 
@@ -347,13 +344,20 @@ class RuleListStudent(Student):
         """``static inline int name(const double *state)``: the action, or with ``match`` the rule index or -1."""
         lines = [f"static inline int {name}(const double *state) {{"]
         for i, rule in enumerate(self.rules_):
-            test = " && ".join(_expression(c, "c") for c in rule.conditions) or "1"
+            test = " && ".join(condition_source(c, "c") for c in rule.conditions) or "1"
             lines.append(f"    if ({test}) return {i if match else rule.action};")
         return "\n".join([*lines, f"    return {-1 if match else self.default_action_};", "}"]) + "\n"
 
 
-# -- helpers ----------------------------------------------------------------------------------
-def _projections(X: np.ndarray, labels: np.ndarray, w: np.ndarray | None) -> list[tuple[tuple[int, ...], tuple[float, ...]]]:
+# -- helpers (shared with the continuous rule list, hybrid.students.linear_rules) ---------------
+def term_text(c: Condition, feature_names: Sequence[str]) -> str:
+    """The quantity a condition tests, as text: ``pole_angle`` or ``0.5·x - 1·v``."""
+    if not c.oblique:
+        return feature_names[c.features[0]]
+    return " + ".join(f"{w:.4g}·{feature_names[f]}" for f, w in zip(c.features, c.weights)).replace("+ -", "- ")
+
+
+def oblique_directions(X: np.ndarray, labels: np.ndarray, w: np.ndarray | None) -> list[tuple[tuple[int, ...], tuple[float, ...]]]:
     """Sparse linear directions separating the teacher's actions: one per action against the
     rest (when there are more than two) and one per pair of actions, each over ≤3 features."""
     classes = np.unique(labels)
@@ -386,7 +390,7 @@ def _sparse_direction(Xs: np.ndarray, y: np.ndarray, w: np.ndarray | None, scale
     return tuple(int(f) for f in feats), tuple(float(f"{v:.4g}") for v in raw / np.abs(raw).max())
 
 
-def _expression(c: Condition, language: str) -> str:
+def condition_source(c: Condition, language: str) -> str:
     """A condition as Python or C source: the same operations in the same order as ``value``."""
     terms = [f"state[{f}]" for f in c.features]
     z = " + ".join(f"{w!r} * {t}" for w, t in zip(c.weights, terms)) if c.oblique else terms[0]

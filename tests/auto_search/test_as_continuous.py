@@ -87,3 +87,23 @@ def test_a_search_refuses_families_of_the_other_action_kind():
     P = np.eye(2)[(X[:, 0] > 0).astype(int)]
     with pytest.raises(SearchConfigError, match="discrete actions but family \\['regression_tree'\\]"):
         AutoDistill(families=("tree", "regression_tree"), budget_s=5, verbose=0).fit(DistillDataset(X, P, ["a", "b"]))
+
+
+def test_the_report_states_the_action_kind_and_the_fidelity_tolerance(tmp_path):
+    import json
+
+    import jsonschema
+
+    from auto_search.report import SCHEMA_PATH
+
+    X = np.random.default_rng(0).normal(size=(400, 2)).astype(np.float32)
+    data = DistillDataset(X, 2.0 * np.tanh(X[:, :1]), ["torque"], action_kind="continuous", action_low=[-2], action_high=[2])
+    result = AutoDistill(budget_s=4, n_jobs=1, verbose=0, families=("regression_tree",)).fit(data)
+    report = result.write_report(tmp_path / "report")
+    written = json.loads((report / "report.json").read_text())
+    jsonschema.validate(written, json.loads(SCHEMA_PATH.read_text()))  # one action dimension is a valid n_actions
+    ds = written["dataset"]
+    assert ds["action_kind"] == "continuous" and ds["fidelity_tolerance"] == 0.05 and ds["action_low"] == [-2.0] and ds["action_high"] == [2.0]
+    words = "continuous actions torque in [-2, 2]; fidelity: share of held-out states whose every action is within 5% of its range"
+    assert words in (report / "report.md").read_text() and words in (report / "report.html").read_text()
+    assert "| nMSE |" in (report / "report.md").read_text()

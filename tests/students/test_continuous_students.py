@@ -27,6 +27,7 @@ CASES = [(f, {}) for f in FAMILIES] + [
     ("regression_tree", {"leaf_model": "linear", "max_leaf_nodes": 12, "max_depth": None}),
     ("mlp_regressor", {"hidden_sizes": (6, 5), "activation": "relu", "epochs": 10}),
     ("linear_rules", {"max_rules": 3, "leaf_model": "constant"}),
+    ("linear_rules", {"max_rules": 8, "oblique": True}),
     ("hybrid_regressor", {"max_rules": 6, "tau": 1.0, "hidden_sizes": (4,), "epochs": 5}),
 ]
 LOW, HIGH = np.array([-2.0, -1.0]), np.array([2.0, 1.0])
@@ -53,12 +54,12 @@ def fitted(family: str, overrides: dict, data) -> Student:
 
 
 def probe(student: Student, X: np.ndarray, seed: int) -> np.ndarray:
-    """``N_STATES`` float32 states around the data (some far outside), a tenth on split bounds."""
+    """``N_STATES`` float32 states around the data (some far outside), a tenth on axis split bounds."""
     rng = np.random.default_rng(seed)
     states = X[rng.integers(len(X), size=N_STATES)] + rng.normal(size=(N_STATES, X.shape[1])) * 1.5 * X.std(axis=0)
     tree = getattr(student, "rules_", student)
     if isinstance(tree, LeafTree) and (tree.feature_ >= 0).any():
-        inner = np.flatnonzero(tree.feature_ >= 0)
+        inner = np.flatnonzero((tree.feature_ >= 0) & (tree.feature_ < X.shape[1]))
         for row in rng.choice(N_STATES, size=N_STATES // 10, replace=False):
             node = inner[rng.integers(len(inner))]
             states[row, tree.feature_[node]] = tree.threshold_[node]
@@ -117,6 +118,25 @@ def test_rules_grown_for_linear_leaves_need_fewer_rules_than_cart_splits(data) -
     cart = fitted("regression_tree", {"max_leaf_nodes": 4, "max_depth": None, "leaf_model": "linear"}, data)
     grown = fitted("linear_rules", {"max_rules": 4}, data)
     assert grown.n_leaves_ <= 4 and err(grown) < err(cart)
+
+
+def test_oblique_rules_split_on_a_diagonal_switch_and_count_its_weights(tmp_path) -> None:
+    """A controller that switches sign across ``x0 + x1 = 0`` needs one oblique condition, many
+    axis-aligned ones; the weights are counted in the cost and kept in the artifact."""
+    X = np.random.default_rng(1).uniform(-1, 1, size=(3000, 3)).astype(np.float32)
+    A = np.where(X[:, :1] + X[:, 1:2] > 0, 1.0, -1.0) * (0.5 + 0.3 * X[:, 2:3])
+    make = registered_families()["linear_rules"]
+    kw = dict(max_rules=2, action_low=[-1.0], action_high=[1.0], feature_names=["x", "v", "load"])
+    axis = make(max_rules=2).fit(X, A, **{k: v for k, v in kw.items() if k != "max_rules"})
+    oblique = make(max_rules=2, oblique=True).fit(X, A, **{k: v for k, v in kw.items() if k != "max_rules"})
+    err = lambda s: float(np.mean((s.predict(X) - A) ** 2))  # noqa: E731
+    assert err(oblique) < err(axis) / 4
+    assert (oblique.feature_ >= X.shape[1]).any() and any("·x" in r and "·v" in r.split(" THEN ")[0] for r in oblique.rules())
+    assert oblique.cost().ops_per_decision >= axis.cost().ops_per_decision + 2  # the projection's multiply-adds
+    loaded = Student.load(oblique.save(tmp_path / "s.json"))
+    assert loaded.content_hash == oblique.content_hash and loaded.rules() == oblique.rules()
+    np.testing.assert_array_equal(loaded.predict(X), oblique.predict(X))
+    assert "oblique" not in axis.to_dict()["state"]  # axis-only artifacts keep their form
 
 
 def _import_fresh(path, name):
