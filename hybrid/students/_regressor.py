@@ -20,7 +20,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from hybrid.errors import DataError
+from hybrid.errors import DataError, ParameterError
 from hybrid.students._base import Cost, Student, check_states, check_weights, resolve_names
 from hybrid.students.rules import Condition, condition_source, term_text
 from hybrid.students.tree import f32_split_bound
@@ -126,9 +126,9 @@ class LeafTree(RegressorStudent):
 
     def _check_params(self) -> None:
         if self.leaf_model not in LEAF_MODELS:
-            raise DataError(f"leaf_model must be one of {LEAF_MODELS}; got {self.leaf_model!r}.")
+            raise ParameterError(f"leaf_model must be one of {LEAF_MODELS}; got {self.leaf_model!r}.")
         if not self.ridge >= 0:
-            raise DataError(f"ridge must be ≥ 0; got {self.ridge}.")
+            raise ParameterError(f"ridge must be ≥ 0; got {self.ridge}.")
 
     def _leaf_action(self, X64: np.ndarray, A: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(intercept [m], coef [m, d])`` of a leaf from the states it holds: a ridge fit when

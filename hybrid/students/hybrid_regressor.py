@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from hybrid.errors import DataError
+from hybrid.errors import ParameterError
 from hybrid.students._base import Cost, Student, check_states, register
 from hybrid.students._regressor import LEAF, RegressorStudent
 from hybrid.students.linear_rules import LinearRuleListStudent
@@ -75,7 +75,7 @@ class HybridRegressorStudent(RegressorStudent):
     def _check_params(self) -> None:
         """Refuse hyperparameters the family cannot use."""
         if not (0 < self.tolerance and 0 < self.tau <= 1):
-            raise DataError(f"tolerance must be > 0 and tau in (0, 1]; got {self.tolerance} and {self.tau}.")
+            raise ParameterError(f"tolerance must be > 0 and tau in (0, 1]; got {self.tolerance} and {self.tau}.")
 
     def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:
         """Grow the rules, keep those within tolerance, train the MLP on the rest."""

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.errors import DataError
+from hybrid.errors import ParameterError
 from hybrid.students._base import register
 from hybrid.students._regressor import LEAF, LeafTree
 from hybrid.students.rules import oblique_directions
@@ -80,7 +80,7 @@ class LinearRuleListStudent(LeafTree):
         """Refuse hyperparameters the family cannot use."""
         super()._check_params()
         if self.max_rules < 1 or self.min_samples_leaf < 1 or self.n_thresholds < 1:
-            raise DataError("max_rules, min_samples_leaf and n_thresholds must be ≥ 1.")
+            raise ParameterError("max_rules, min_samples_leaf and n_thresholds must be ≥ 1.")
 
     def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:
         """Grow the rules best-first on the states (and oblique projections), then fit each rule's action."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.errors import DataError
+from hybrid.errors import ParameterError
 from hybrid.students._base import Cost, register
 from hybrid.students._regressor import RegressorStudent
 from hybrid.students.mlp import _fold_standardisation, _initial_layers, _layers_of, _single_thread, _torch_mlp
@@ -75,11 +75,11 @@ class MLPRegressorStudent(RegressorStudent):
     def _check_params(self) -> None:
         """Refuse hyperparameters the family cannot use."""
         if self.activation not in _ACTIVATIONS:
-            raise DataError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}.")
+            raise ParameterError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}.")
         if any(int(h) < 1 for h in self.hidden_sizes) or self.epochs < 1 or not self.lr > 0 or self.batch_size < 1:
-            raise DataError("hidden_sizes must be ≥ 1 each, epochs and batch_size ≥ 1 and lr > 0.")
+            raise ParameterError("hidden_sizes must be ≥ 1 each, epochs and batch_size ≥ 1 and lr > 0.")
         if not 0.0 <= self.val_fraction < 1.0:
-            raise DataError(f"val_fraction must lie in [0, 1); got {self.val_fraction}.")
+            raise ParameterError(f"val_fraction must lie in [0, 1); got {self.val_fraction}.")
 
     def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:
         """Train the net, keep the best validation epoch, fold the standardisation into layer 0."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.errors import DataError
+from hybrid.errors import ParameterError
 from hybrid.students._base import register
 from hybrid.students._regressor import LEAF, LeafTree
 
@@ -68,7 +68,7 @@ class RegressionTreeStudent(LeafTree):
             )
             sk.fit(X, scaled, sample_weight=w)
         except ValueError as e:  # scikit-learn's own parameter validation
-            raise DataError(f"RegressionTreeStudent hyperparameters rejected by scikit-learn: {e}") from None
+            raise ParameterError(f"RegressionTreeStudent hyperparameters rejected by scikit-learn: {e}") from None
         t = sk.tree_
         leaf = t.children_left == -1
         n_nodes, m, d = t.node_count, A.shape[1], X.shape[1]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from hybrid.errors import DataError, NotFittedError
+from hybrid.errors import DataError, NotFittedError, ParameterError
 from hybrid.exports import export_c, export_onnx, export_python
 from hybrid.students import Student, registered_families
 from hybrid.students._regressor import LeafTree
@@ -195,3 +195,19 @@ def test_hybrid_keeps_rules_within_tolerance_and_asks_the_mlp_elsewhere(data) ->
     kept = strict.enabled_[strict.rules_.apply(X)]
     np.testing.assert_array_equal(strict.predict(X)[kept], strict.rules_.predict(X)[kept])
     np.testing.assert_array_equal(strict.predict(X)[~kept], strict.mlp_.predict(X[~kept]))
+
+
+@pytest.mark.parametrize(
+    ("family", "params", "match"),
+    [
+        ("regression_tree", {"leaf_model": "spline"}, "leaf_model"),
+        ("regression_tree", {"ridge": -1.0}, "ridge"),
+        ("linear_rules", {"max_rules": 0}, "max_rules"),
+        ("mlp_regressor", {"activation": "gelu"}, "activation"),
+        ("hybrid_regressor", {"tolerance": 0.0}, "tolerance"),
+    ],
+)
+def test_a_hyperparameter_out_of_range_is_a_parameter_error(data, family, params, match) -> None:
+    X, A = data
+    with pytest.raises(ParameterError, match=match):
+        registered_families()[family](**params).fit(X, A)
