@@ -7,6 +7,7 @@ All entries are appended in one transaction: the whole lineage lands or none of 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
             "kind": "dataset",
             "subject": data_hash,
             "parents": [],
-            "attrs": {**{k: ds[k] for k in ("n_states", "n_features", "n_actions", "action_names")}, "source": ds.get("source")},
+            "attrs": {**{k: ds[k] for k in ("n_states", "n_features", "n_actions", "action_names")}, "source": _beside_ledger(ds.get("source"), ledger)},
         }
     ]
     inputs = [data_hash]
@@ -137,6 +138,7 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
                 "reason": shipped.reason,
                 "artifact": model_file.name,
                 "artifact_path": str(model_file),
+                "artifact_from_ledger": _from_ledger(model_file, ledger),
                 "artifact_hash": hash_file(model_file),
                 "recipe": {**recipe, "steps": steps},
                 "dagger_round": shipped_round,
@@ -174,6 +176,16 @@ def write_artifacts(result: SearchResult, out_dir: str | Path, exports: Sequence
         getattr(targets, f"export_{target}")(result.student, path)
         export_files[target] = path
     return model_file, export_files
+
+
+def _from_ledger(path: str | Path, ledger: Any) -> str | None:
+    """``path`` relative to the ledger's folder, so a moved or cloned run folder still finds it."""
+    where = getattr(ledger, "path", None)
+    return None if where is None else os.path.relpath(Path(path).resolve(), Path(where).resolve().parent)
+
+
+def _beside_ledger(source: dict[str, Any] | None, ledger: Any) -> dict[str, Any] | None:
+    return None if source is None else {**source, "from_ledger": _from_ledger(source["path"], ledger)}
 
 
 def _figures(d: dict[str, Any]) -> dict[str, Any]:

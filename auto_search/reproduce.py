@@ -100,7 +100,7 @@ def reproduce(
         return Reproduction(model_hash, None, tuple(f"the ledger does not verify: {f}" for f in verified.findings))
     if model_hash in verified.revoked:
         return Reproduction(model_hash, None, (f"the model was revoked (entry {verified.revoked[model_hash]}); a revoked model is not reproduced",))
-    return _Replay(lineage, data=data, teacher=teacher, env=env, allow_version_drift=allow_version_drift).run(search=search)
+    return _Replay(lineage, path.resolve().parent, data=data, teacher=teacher, env=env, allow_version_drift=allow_version_drift).run(search=search)
 
 
 def _read_lineage(path: Path, model_hash: str) -> _Lineage:
@@ -126,8 +126,8 @@ def _read_lineage(path: Path, model_hash: str) -> _Lineage:
 class _Replay:
     """One reproduction: gathers findings while it re-executes the lineage."""
 
-    def __init__(self, lineage: _Lineage, *, data: str | Path | None, teacher: Any, env: Any, allow_version_drift: bool) -> None:
-        self.lineage, self.data_path, self.teacher, self.env = lineage, data, teacher, env
+    def __init__(self, lineage: _Lineage, ledger_dir: Path, *, data: str | Path | None, teacher: Any, env: Any, allow_version_drift: bool) -> None:
+        self.lineage, self.ledger_dir, self.data_path, self.teacher, self.env = lineage, ledger_dir, data, teacher, env
         self.allow_version_drift = allow_version_drift
         self.findings: list[str] = []
         self.notes: list[str] = []
@@ -179,7 +179,7 @@ class _Replay:
 
         entry = self.lineage.dataset
         source = entry.attrs.get("source") or {}
-        path = self.data_path or source.get("path")
+        path = self.data_path or _located(source.get("path"), source.get("from_ledger"), self.ledger_dir)
         if path is None:
             raise ReproduceError(f"the dataset {entry.subject} was built in memory, so no path was recorded; pass its file (--data PATH).")
         runs = source.get("runs") if self.data_path is None else None
@@ -289,12 +289,22 @@ class _Replay:
         from provenance.hashing import hash_file
 
         attrs = self.lineage.model.attrs
-        path = Path(attrs.get("artifact_path") or "")
+        path = Path(_located(attrs.get("artifact_path"), attrs.get("artifact_from_ledger"), self.ledger_dir) or "")
         if not path.is_file() or hash_file(path) != attrs.get("artifact_hash"):
             return "the recorded artifact is not at hand to compare fields (pass the run folder as it was recorded)"
         differences = _diff(json.loads(path.read_text()), student.to_dict())
         shown = "; ".join(differences[:8]) + (f"; … {len(differences) - 8} more" if len(differences) > 8 else "")
         return f"{len(differences)} field(s) of the artifact differ: {shown}"
+
+
+def _located(as_recorded: str | None, from_ledger: str | None, ledger_dir: Path) -> str | None:
+    """A recorded path as given at record time if it exists from here, else the same file found
+    beside the ledger (a run folder that moved or was cloned elsewhere)."""
+    if as_recorded is not None and Path(as_recorded).exists():
+        return as_recorded
+    if from_ledger is not None and (ledger_dir / from_ledger).exists():
+        return str(ledger_dir / from_ledger)
+    return as_recorded
 
 
 def _diff(recorded: Any, refit: Any, where: str = "") -> list[str]:

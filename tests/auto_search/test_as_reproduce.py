@@ -174,3 +174,21 @@ def test_models_of_every_state_and_action_kind_recorded_by_the_cli_reproduce(tmp
     shipped = json.loads((tmp_path / "out" / "report.json").read_text())["shipped"]["content_hash"]
     capsys.readouterr()
     assert main(["reproduce", str(tmp_path / "l.db"), shipped, "--key", str(tmp_path / "k.key.pub")]) == 0, capsys.readouterr().out
+
+
+def test_a_run_folder_moved_elsewhere_still_finds_its_data_beside_the_ledger(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    monkeypatch.chdir(run)  # every path recorded relative to here
+    _continuous_actions(run / "actions.npz")
+    generate_key(run / "k.key")
+    argv = ["search", "actions.npz", "--out", "out", "--budget", "20", "--n-jobs", "1", "--verbose", "0", "--families", "regression_tree"]
+    assert main([*argv, "--ledger", "l.db", "--key", "k.key"]) == 0
+    shipped = json.loads((run / "out" / "report.json").read_text())["shipped"]["content_hash"]
+    moved = tmp_path / "elsewhere" / "run"
+    moved.parent.mkdir()
+    run.rename(moved)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["reproduce", str(moved / "l.db"), shipped, "--key", str(moved / "k.key.pub")]) == 0, capsys.readouterr().out
+    assert str(moved / "actions.npz") in capsys.readouterr().out
