@@ -77,7 +77,7 @@ def _fit(student: Any, dataset: DistillDataset, teacher: Any, weighting: str | N
 
 
 def _check_matches_env(dataset: DistillDataset, env: gym.Env) -> None:
-    n_features = int(np.prod(env.observation_space.shape))
+    n_features = int(np.prod(env.observation_space.shape or ()))
     n_actions = int(getattr(env.action_space, "n", -1))
     if (dataset.n_features, dataset.n_actions) != (n_features, n_actions):
         raise DataError(
@@ -194,7 +194,7 @@ def dagger(
         for i, beta_i, current, weighted in dagger_iterates(env_obj, teacher, student, dataset, iterations, episodes_per_iteration, beta, seed, weighting):
             measured = closed_loop(env_obj, current, eval_episodes, seed, teacher)
             fitted.append(current)
-            history.append(Iterate(i, beta_i, len(weighted), measured.mean_return, measured.std_return, float(measured.agreement)))
+            history.append(Iterate(i, beta_i, len(weighted), measured.mean_return, measured.std_return, _agreement(measured.agreement)))
     finally:
         if owned:
             env_obj.close()
@@ -202,3 +202,8 @@ def dagger(
     admissible = [h for h in history if h.mean_return >= cloned.mean_return and h.agreement >= cloned.agreement]
     best = max(admissible, key=lambda h: (h.mean_return, h.agreement, -h.iteration))
     return DaggerResult(fitted[best.iteration], best.iteration, tuple(history), weighted)
+
+
+def _agreement(measured: float | None) -> float:
+    """Agreement on visited states (measured whenever the teacher rides along, as here), NaN if not."""
+    return float("nan") if measured is None else float(measured)

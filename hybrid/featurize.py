@@ -167,7 +167,7 @@ class RecordFeaturizer:
         if self.hashing is not None:
             buckets = int(self.hashing)
             counts: Counter[str] = Counter(g for d in docs for g in set(analyzer(d)))
-            label = {}
+            label: dict[int, str] = {}
             for gram, _ in sorted(counts.items(), key=lambda t: (-t[1], t[0])):
                 label.setdefault(runtime.hash_bucket(gram, buckets), gram)
             cols = [f'{field} has "{label[b]}"~' if b in label else f"{field} hash {b}" for b in range(buckets)]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -223,7 +224,7 @@ class _Builder:
         )
 
 
-def read_jsonl(path: str | Path, *, fields: dict[str, str] | None = None) -> Decisions | RecordDecisions:
+def read_jsonl(path: str | Path, *, fields: Mapping[str, str] | None = None) -> Decisions | RecordDecisions:
     """Parse a JSONL decision log; blank lines are skipped.
 
     States holding text, categories or lists (or lines giving only ``action``), or declared
@@ -250,7 +251,7 @@ def read_jsonl(path: str | Path, *, fields: dict[str, str] | None = None) -> Dec
     return builder.build()
 
 
-def read_csv(path: str | Path, *, fields: dict[str, str] | None = None) -> Decisions | RecordDecisions:
+def read_csv(path: str | Path, *, fields: Mapping[str, str] | None = None) -> Decisions | RecordDecisions:
     """Parse a CSV decision log with ``state.*`` and ``action_probs.*`` (or ``action``) columns.
 
     Without ``action_probs.*`` columns, with a state cell that is not a number, or with declared

@@ -319,11 +319,9 @@ def as_teacher(
         return _sb3_teacher(obj, names, feature_names, temperature)
     if _method(obj, "predict_proba") is not None:
         return _proba_object_teacher(obj, names, feature_names)
-    try:
-        from torch import nn
-    except ImportError:  # pragma: no cover - torch is a runtime dependency
-        nn = None
-    if nn is not None and isinstance(obj, nn.Module):
+    from torch import nn
+
+    if isinstance(obj, nn.Module):
         return _torch_teacher(obj, names, feature_names)
     act = _method(obj, "act")
     if act is not None:

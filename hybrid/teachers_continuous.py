@@ -198,16 +198,14 @@ def continuous_teacher(obj: Any, action_names: Sequence[str] | None, feature_nam
     std_fn = std if callable(std) else None
     ops = getattr(obj, "ops_per_decision", None)
     content_hash = getattr(obj, "content_hash", None)
-    try:
-        from torch import nn
-    except ImportError:  # pragma: no cover - torch is a runtime dependency
-        nn = None
+    from torch import nn
+
     predict = getattr(obj, "predict", None)
     if callable(predict):
         fn: ArrayFn = predict
         if ops is None and callable(getattr(obj, "cost", None)):
             ops = obj.cost().ops_per_decision
-    elif nn is not None and isinstance(obj, nn.Module):
+    elif isinstance(obj, nn.Module):
         import torch
 
         obj.eval()

@@ -260,5 +260,7 @@ def _open_cache(cache: Any) -> Any:
     from hybrid.store import TrajectoryStore
 
     store = cache if isinstance(cache, TrajectoryStore) else TrajectoryStore(Path(cache))
-    store.db["llm_calls"].create({"key": str, "endpoint": str, "model": str, "request": str, "response": str, "created_at": str}, pk="key", if_not_exists=True)
+    store.db.table("llm_calls").create(
+        {"key": str, "endpoint": str, "model": str, "request": str, "response": str, "created_at": str}, pk="key", if_not_exists=True
+    )
     return store

@@ -178,7 +178,7 @@ class LeafTree(RegressorStudent):
         """The test of a split node as a ``Condition`` that holds on its left branch; an axis split's
         bound reproduces the float32 comparison in double (``f32_split_bound``)."""
         f, t, d = int(self.feature_[node]), float(self.threshold_[node]), self.n_features_in_
-        return Condition((f,), (1.0,), None, f32_split_bound(t)) if f < d else Condition(*self.oblique_[f - d], None, t)
+        return Condition((f,), (1.0,), None, f32_split_bound(t)) if f < d else Condition(self.oblique_[f - d][0], self.oblique_[f - d][1], None, t)
 
     def apply(self, X: Any) -> np.ndarray:
         """Leaf index of each state (float32 states against double thresholds, as scikit-learn)."""
@@ -285,7 +285,7 @@ class LeafTree(RegressorStudent):
         return f"{head} THEN " + ", ".join(actions)
 
     # -- exports ----------------------------------------------------------------------------------
-    def _leaf_expressions(self, node: int, state: str) -> list[str]:
+    def _leaf_expressions(self, node: int, state: str) -> list[tuple[str, float, float]]:
         """Double-precision source of each action dimension at a leaf, clipped to its bounds."""
         exprs = []
         for j in range(self.n_actions_):

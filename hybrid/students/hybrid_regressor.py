@@ -79,7 +79,9 @@ class HybridRegressorStudent(RegressorStudent):
 
     def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:
         """Grow the rules, keep those within tolerance, train the MLP on the rest."""
-        bounds = dict(action_low=self.action_low_, action_high=self.action_high_, feature_names=self.feature_names_, action_names=self.action_names_)
+        bounds: dict[str, Any] = dict(
+            action_low=self.action_low_, action_high=self.action_high_, feature_names=self.feature_names_, action_names=self.action_names_
+        )
         self.rules_ = LinearRuleListStudent(max_rules=self.max_rules, min_samples_leaf=self.min_samples_leaf).fit(X, A, w, **bounds)
         leaves = self.rules_.apply(X)
         span = self.action_high_ - self.action_low_

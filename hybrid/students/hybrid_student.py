@@ -66,6 +66,9 @@ class HybridStudent(Student):
     searched_by_default = True
     search_order = 30
     colour = "#e7298a"
+    mlp_: MLPStudent | None  # fitted: the MLP for uncovered states (None when the teacher answers them)
+    teacher_: Any  # the teacher a cascade falls back to, attached by set_teacher (never saved)
+    teacher_record_: Any  # fitted: a cascade's teacher's identity and cost (a dict), None with an MLP
 
     @classmethod
     def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:

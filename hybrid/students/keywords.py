@@ -68,7 +68,7 @@ class KeywordRulesStudent(RuleListStudent):
         X = check_states(X)
         P = check_targets(P, X.shape[0])
         w = check_weights(sample_weight, X.shape[0])
-        if self.max_rules < 0 or self.max_terms not in (1, 2) or not 0.0 < self.min_precision < 1.0:
+        if self.max_rules is None or self.max_rules < 0 or self.max_terms not in (1, 2) or not 0.0 < self.min_precision < 1.0:
             raise ParameterError(
                 "KeywordRulesStudent needs max_rules ≥ 0, max_terms 1 or 2 and min_precision in (0, 1); "
                 f"got {self.max_rules!r}, {self.max_terms!r}, {self.min_precision!r}."
@@ -91,7 +91,7 @@ class KeywordRulesStudent(RuleListStudent):
         S = sparse.csc_matrix(B, dtype=np.float64)
         open_ = np.ones(len(labels), dtype=bool)
         rules: list[Rule] = []
-        while len(rules) < self.max_rules and open_.any():
+        while len(rules) < (self.max_rules or 0) and open_.any():
             Yo = Y * open_[:, None]
             counts = np.asarray(S.T @ Yo)  # [features, actions]: weighted states with f and each action
             best = self._best(counts, counts.sum(axis=1, keepdims=True), lam, None)
@@ -149,7 +149,7 @@ def _boolean_tests(X: np.ndarray) -> tuple[np.ndarray, list[tuple[int, float]]]:
     for j in range(X.shape[1]):
         x = X[:, j]
         if np.all((x == 0) | (x == 1)):
-            cuts = [np.float32(0.5)]
+            cuts: Any = [np.float32(0.5)]
         else:
             cuts = np.unique(np.quantile(x, np.linspace(0.1, 0.9, 9)).astype(np.float32))
         for t in cuts:

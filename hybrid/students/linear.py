@@ -11,7 +11,7 @@ so its probabilities — the cascade's confidence — are a softmax of its logit
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -29,8 +29,8 @@ class LinearStudent(MLPStudent):
     searched_by_default = False  # added on record states (auto_search.featurized.with_record_families)
     search_order = 12  # after the MLP, before keyword lists and tree-derived rule lists
     colour = "#e6ab02"
-    activation: ClassVar[str] = "relu"  # no hidden layer: never applied, read by the shared MLP code
-    hidden_sizes: ClassVar[tuple] = ()
+    activation = "relu"  # no hidden layer: never applied, read by the shared MLP code
+    hidden_sizes = ()
 
     def __init__(self, C: float = 1.0, max_iter: int = 300, random_state: int = 0) -> None:
         self.C = C

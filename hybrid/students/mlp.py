@@ -336,7 +336,9 @@ def _torch_mlp(weights: list[np.ndarray], biases: list[np.ndarray], activation: 
 
 
 def _layers_of(model: torch.nn.Sequential) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    linears = [m for m in model if hasattr(m, "weight")]
+    import torch
+
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
     return ([m.weight.detach().numpy().copy() for m in linears], [m.bias.detach().numpy().copy() for m in linears])
 
 

@@ -189,7 +189,7 @@ class RuleListStudent(Student):
         self.action_names_ = resolve_names(action_names, P.shape[1], "action_", "action_names", "actions")
         self.n_features_in_, self.n_actions_ = X.shape[1], P.shape[1]
 
-        columns = [((f,), (1.0,)) for f in range(X.shape[1])]
+        columns: list[tuple[tuple[int, ...], tuple[float, ...]]] = [((f,), (1.0,)) for f in range(X.shape[1])]
         if self.oblique:
             columns += oblique_directions(X, P.argmax(axis=1), w)
         A = np.column_stack([Condition(f, wt, None, None).value(X) for f, wt in columns])
@@ -200,7 +200,7 @@ class RuleListStudent(Student):
         boxes = [box for box, _ in merge_boxes(leaves)]
 
         def as_rules(boxes: list[dict]) -> list[Rule]:
-            return [Rule(tuple(Condition(*columns[c], lo, hi) for c, (lo, hi) in sorted(b.items())), 0, (), 0.0, 0.0) for b in boxes]
+            return [Rule(tuple(Condition(columns[c][0], columns[c][1], lo, hi) for c, (lo, hi) in sorted(b.items())), 0, (), 0.0, 0.0) for b in boxes]
 
         self.rules_ = as_rules(boxes)
         self._describe(X, P, w)  # coverage first: it orders and prunes
