@@ -26,15 +26,6 @@ def test_seed_toy_distils_rules_and_mlp(tmp_path):
     assert len(fidelities) == 2 and min(fidelities) > 0.8
 
 
-def test_agent_logs_ingests_reports_records_and_verifies(tmp_path):
-    proc = run_example("agent_logs.py", "--requests", "1500", "--budget", "20", "--out", "out", "--key", "k/demo.key", "--quiet", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "OK:" in proc.stdout
-    for name in ("report.json", "report.md", "report.html"):
-        assert (tmp_path / "out" / "report" / name).stat().st_size > 0
-    assert (tmp_path / "out" / "model" / "student.py").exists()
-
-
 @pytest.mark.parametrize("script", ["cartpole.py", pytest.param("lunar_lander.py", marks=pytest.mark.slow)])
 def test_environment_example_end_to_end(tmp_path, script):
     proc = run_example(script, "--budget", "20", "--episodes", "3", "--out", "out", "--key", "k/demo.key", "--quiet", cwd=tmp_path)
