@@ -137,9 +137,12 @@ class _Replay:
         from auto_search.result import library_versions
 
         model = self.lineage.model
-        recorded = self.lineage.search.attrs.get("versions") or {}
-        drift = {k: {"recorded": recorded.get(k), "installed": v} for k, v in library_versions().items() if recorded.get(k) != v}
-        drift.update({k: {"recorded": v, "installed": None} for k, v in recorded.items() if k not in library_versions()})
+        recorded, installed = self.lineage.search.attrs.get("versions") or {}, library_versions()
+        drift = {
+            k: {"recorded": recorded.get(k), "installed": installed.get(k)}
+            for k in sorted(set(recorded) | set(installed))
+            if recorded.get(k) != installed.get(k)
+        }
         config = self._config()
         dataset = self._dataset()
         refit = None
