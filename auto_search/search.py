@@ -324,9 +324,14 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     teacher = episodes = loop = None
     students: dict[int, Any] = {}  # rebuilt Pareto students, reused for the one chosen
     if closed:  # before choosing, so a policy may choose by return in the environment
+        from hybrid.team_dagger import team_search_teacher
+        from hybrid.team_env import is_team_env
         from hybrid.teachers import as_teacher
 
-        teacher = continuous.as_env_teacher(search.teacher, search.env) if continuous.is_continuous(data) else as_teacher(search.teacher)
+        if is_team_env(search.env):  # a team: its teacher decides for every agent, students for their own
+            teacher = team_search_teacher(search.env, search.teacher, data)
+        else:
+            teacher = continuous.as_env_teacher(search.teacher, search.env) if continuous.is_continuous(data) else as_teacher(search.teacher)
         students = {c.id: _rebuild(c, run.artifacts[c.id]) for c in front}
         episodes = PairedEpisodes(
             search.env,
@@ -455,6 +460,8 @@ def _ship_closed_loop(
 def _env_name(env: Any) -> str:
     if isinstance(env, str):
         return env
+    if isinstance(getattr(env, "env_id", None), str):  # a hybrid.team_env.TeamEnv
+        return str(env.env_id)
     spec = getattr(env, "spec", None)
     return spec.id if spec is not None else type(getattr(env, "unwrapped", env)).__name__
 

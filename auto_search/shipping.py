@@ -100,6 +100,7 @@ def dagger_rounds(
     students by round, and whether the budget cut the rounds short."""
     from hybrid.dagger import dagger_iterates
     from hybrid.dataset import DistillDataset
+    from hybrid.team_env import is_team_env
 
     n = chosen.n_train
     kind: dict[str, Any] = {}
@@ -107,6 +108,10 @@ def dagger_rounds(
     if continuous.is_continuous(data):
         kind = {"action_kind": "continuous", "action_low": data.action_low, "action_high": data.action_high}
         iterates = continuous.dagger_iterates
+    elif is_team_env(env):  # a PettingZoo team: the student plays the agents its TeamEnv controls
+        from hybrid.team_dagger import team_dagger_iterates
+
+        iterates = team_dagger_iterates
     rows = DistillDataset(
         data.X[:n],
         data.P[:n],
