@@ -120,6 +120,12 @@ class AutoDistill:
         dataset = _as_dataset(dataset)
         config = with_record_families(config, dataset)  # record states: keyword rule lists and linear students too
         _check_dataset(dataset)
+        if self.closed_loop:
+            from hybrid.team_dagger import team_search_teacher
+            from hybrid.team_env import is_team_env
+
+            if is_team_env(self.env):  # rows of another team view (features, agents) fail here, before any work
+                team_search_teacher(self.env, self.teacher, dataset)
         families = continuous.families_for(dataset, config.families, default_families())  # the one place the action kind picks families
         if families != config.families:  # continuous actions: the default families become the continuous ones
             config = replace(config, families=families)

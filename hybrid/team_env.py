@@ -140,6 +140,15 @@ class TeamEnv:
         names = list(observation_names) if observation_names is not None else [f"obs_{i}" for i in range(self.n_observations(agent))]
         return names + ([f"is_{a}" for a in self.agents] if self.agent_features else [])
 
+    def check_shared(self, agents: Sequence[str]) -> None:
+        """Refuse one student (or one dataset) for agents whose observations differ in size."""
+        sizes = {a: self.n_observations(a) for a in agents}
+        if len(set(sizes.values())) > 1:
+            raise DataError(
+                f"agents of {self.env_id} observe different numbers of values ({sizes}); one shared student needs equal sizes: "
+                "give one student per agent ({agent: student}), or search each agent alone with TeamEnv(…, controlled=[agent])"
+            )
+
     def features(self, agent: str, obs: np.ndarray) -> np.ndarray:
         """A student's input for ``agent`` from its observations ``[n, d]`` (or one ``[d]``) → ``[n, d']``."""
         X = np.asarray(obs, dtype=np.float32).reshape(-1, self.n_observations(agent))
@@ -181,9 +190,10 @@ class TeamEnv:
 
     def random_episode(self, seed: int) -> TeamEpisode:
         """A uniformly random team on the episode of ``seed`` (each agent's space seeded from it)."""
+        spaces = {a: self.env.action_space(a) for a in self.agents}  # held: an env may build a new space per call
         for i, a in enumerate(self.agents):
-            self.env.action_space(a).seed(seed + i)
-        return self._episode(lambda obs: {a: int(self.env.action_space(a).sample()) for a in self.agents}, seed)
+            spaces[a].seed(seed + i)
+        return self._episode(lambda obs: {a: int(spaces[a].sample()) for a in self.agents}, seed)
 
 
 def as_team_env(env: Any, **view: Any) -> tuple[TeamEnv, bool]:

@@ -78,6 +78,8 @@ def team_actions(team: TeamEnv, policy: Any, teacher: TeamTeacher | None = None)
     groups: dict[int, list[str]] = {}
     for a, s in students.items():
         groups.setdefault(id(s), []).append(a)
+    for agents in groups.values():
+        team.check_shared(agents)
 
     def act(observations: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -146,6 +148,7 @@ def label_dataset(team: TeamEnv, teacher: TeamTeacher, played: list[TeamEpisode]
     joint = joint_observations(played)
     P = teacher.team_proba(joint)
     agents = list(team.controlled)
+    team.check_shared(agents)  # the rows of one dataset have one width
     n = len(joint[agents[0]])
     X = np.stack([team.features(a, joint[a]) for a in agents], axis=1).reshape(n * len(agents), -1)
     P_rows = np.stack([P[a] for a in agents], axis=1).reshape(n * len(agents), -1)

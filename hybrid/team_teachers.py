@@ -42,7 +42,7 @@ class TeamTeacher:
         self,
         kind: str,
         agents: Sequence[str],
-        action_names: Sequence[str],
+        action_names: Sequence[str] | None,
         *,
         members: Mapping[str, Teacher] | None = None,
         joint_fn: JointFn | None = None,
@@ -55,7 +55,7 @@ class TeamTeacher:
             raise TeacherError(f"team teacher kind must be one of {TEAM_KINDS}; got {kind!r}")
         self.kind = kind
         self.agents = check_names(agents, "agents")
-        self.action_names = check_names(action_names, "action_names")
+        self._action_names = None if action_names is None else check_names(action_names, "action_names")
         self.members = dict(members or {})
         self.joint_fn = joint_fn
         self.identity = identity
@@ -79,7 +79,7 @@ class TeamTeacher:
         return cls(
             "shared",
             agents,
-            t.action_names,
+            None,  # read from the policy when needed: a batch callable names its actions on first call
             members={a: t for a in agents},
             identity=f"shared {t.identity}",
             content_hash=t.content_hash,
@@ -93,9 +93,9 @@ class TeamTeacher:
         members = {a: _discrete(t) for a, t in teachers.items()}
         if not members:
             raise TeacherError("per_agent needs at least one agent's teacher, e.g. {'agent_0': t0, 'agent_1': t1}")
-        names = {m.action_names for m in members.values()}
+        names = {_names_or_none(m) for m in members.values()}
         if len(names) != 1:
-            raise TeacherError(f"per-agent teachers name their actions differently ({sorted(names)}); a team teacher needs one set of action names")
+            raise TeacherError(f"per-agent teachers name their actions differently ({sorted(map(str, names))}); a team teacher needs one set of action names")
         hashes = {a: m.content_hash for a, m in members.items()}
         ops = [m.ops_per_decision for m in members.values()]
         return cls(
@@ -124,6 +124,13 @@ class TeamTeacher:
         return cls("centralised", agents, action_names, joint_fn=joint_fn, identity=identity, content_hash=content_hash, ops_per_decision=ops_per_decision)
 
     # -- deciding --------------------------------------------------------------------------------
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        """Names of the actions, one set for every agent (a member's, once it has named them)."""
+        if self._action_names is None:
+            self._action_names = self.members[self.agents[0]].action_names
+        return self._action_names
+
     @property
     def n_actions(self) -> int:
         return len(self.action_names)
@@ -163,6 +170,13 @@ class TeamTeacher:
     def decide(self, observations: Mapping[str, np.ndarray]) -> dict[str, int]:
         """Greedy actions for one step (each observation a 1-D array)."""
         return {a: int(x[0]) for a, x in self.team_predict({a: np.asarray(o).reshape(1, -1) for a, o in observations.items()}).items()}
+
+
+def _names_or_none(teacher: Teacher) -> tuple[str, ...] | None:
+    try:
+        return teacher.action_names
+    except TeacherError:  # a batch callable names its actions on its first call
+        return None
 
 
 def _discrete(teacher: Any) -> Teacher:
