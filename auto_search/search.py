@@ -330,9 +330,9 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     teacher = episodes = loop = None
     students: dict[int, Any] = {}  # rebuilt Pareto students, reused for the one chosen
     if closed:  # before choosing, so a policy may choose by return in the environment
+        from hybrid.teachers import as_teacher
         from hybrid.team_dagger import team_search_teacher
         from hybrid.team_env import is_team_env
-        from hybrid.teachers import as_teacher
 
         if is_team_env(search.env):  # a team: its teacher decides for every agent, students for their own
             teacher = team_search_teacher(search.env, search.teacher, data)

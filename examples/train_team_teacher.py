@@ -31,7 +31,7 @@ from hybrid.zoo import ZOO_DIR, PolicyTeacher
 from provenance.hashing import hash_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_teachers import policy_arrays, sb3_probabilities  # noqa: E402
+from train_teachers import policy_arrays, sb3_probabilities
 
 ENV_ID = "simple_spread_v3"
 EVAL_SEED = 1_000  # --evaluate / the exported figure: episodes reset from seeds drawn from this

@@ -12,13 +12,13 @@ import pytest
 pytest.importorskip("pettingzoo")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hybrid"))
 
-from _team_toy import SignTeam, centralised_sign, sign_teacher  # noqa: E402
+from _team_toy import SignTeam, centralised_sign, sign_teacher
 
-from auto_search.closed_loop import PairedEpisodes  # noqa: E402
-from auto_search.search import AutoDistill  # noqa: E402
-from hybrid.errors import DataError  # noqa: E402
-from hybrid.team_env import TeamEnv  # noqa: E402
-from hybrid.team_rollouts import team_closed_loop, team_collect  # noqa: E402
+from auto_search.closed_loop import PairedEpisodes
+from auto_search.search import AutoDistill
+from hybrid.errors import DataError
+from hybrid.team_env import TeamEnv
+from hybrid.team_rollouts import team_closed_loop, team_collect
 
 
 def search(env, teacher, **options):

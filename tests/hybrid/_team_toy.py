@@ -7,7 +7,7 @@ episodes last ``steps`` steps. ``mix`` > 0 makes the best action depend on the o
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -15,7 +15,7 @@ from pettingzoo.utils.env import ParallelEnv
 
 
 class SignTeam(ParallelEnv):
-    metadata = {"name": "sign_team_v0"}
+    metadata: ClassVar[dict[str, Any]] = {"name": "sign_team_v0"}
 
     def __init__(self, n_agents: int = 2, steps: int = 10, mix: float = 0.0, obs_sizes: list[int] | None = None) -> None:
         self.possible_agents = [f"agent_{i}" for i in range(n_agents)]

@@ -8,13 +8,13 @@ import pytest
 
 pytest.importorskip("pettingzoo")
 
-from _team_toy import SignTeam, centralised_sign, sign_teacher  # noqa: E402
+from _team_toy import SignTeam, centralised_sign, sign_teacher
 
-from hybrid import DataError, DistillDataset, TeacherError, TrajectoryStore  # noqa: E402
-from hybrid.team_dagger import team_dagger_iterates  # noqa: E402
-from hybrid.team_env import TeamEnv, is_team_env  # noqa: E402
-from hybrid.team_rollouts import team_closed_loop, team_collect, team_evaluate  # noqa: E402
-from hybrid.team_teachers import TeamTeacher, as_team_teacher  # noqa: E402
+from hybrid import DataError, DistillDataset, TeacherError, TrajectoryStore
+from hybrid.team_dagger import team_dagger_iterates
+from hybrid.team_env import TeamEnv, is_team_env
+from hybrid.team_rollouts import team_closed_loop, team_collect, team_evaluate
+from hybrid.team_teachers import TeamTeacher, as_team_teacher
 
 
 class Recorder:
