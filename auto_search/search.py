@@ -327,7 +327,8 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     front = pareto_front(pool)
     closed = search.closed_loop and ctx.stop != "interrupted" and bool(pool)
     bar = getattr(policy, "bar", None)
-    teacher = episodes = loop = None
+    teacher: Any = None  # the one-agent Teacher, or a TeamTeacher in a team environment
+    episodes = loop = None
     students: dict[int, Any] = {}  # rebuilt Pareto students, reused for the one chosen
     if closed:  # before choosing, so a policy may choose by return in the environment
         from hybrid.teachers import as_teacher
