@@ -47,7 +47,7 @@ SEEDS = {"train": 1, "test": 12345}
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--episodes", type=int, default=100, help="test episodes per row (default 100)")
-    p.add_argument("--train-episodes", type=int, default=60, help="teacher episodes logged for distillation (default 60)")
+    p.add_argument("--train-episodes", type=int, default=200, help="teacher episodes logged for distillation (default 200)")
     p.add_argument("--budget", type=float, default=120.0, help="seconds per shared-student search; per-agent searches get a third each")
     p.add_argument("--quick", action="store_true", help="skip the per-agent searches")
     p.add_argument("--json", type=Path, help="write the figures here (and a .txt beside it)")
