@@ -171,7 +171,7 @@ class PairedEpisodes:
 
     def _baselines(self, n: int) -> None:
         if len(self._teacher) < n:
-            more, _ = self._returns(self.teacher, self.seeds[len(self._teacher) : n])
+            more, _ = self._returns(self.runner.teacher, self.seeds[len(self._teacher) : n])  # as the runner adapted it
             self._teacher += more
         while len(self._random) < n:
             self._random.append(self.runner.random_return(self.seeds[len(self._random)]))
