@@ -57,6 +57,7 @@ def load_team_teacher(env_id: str, directory: Path | str | None = None) -> TeamT
     policy = load_teacher(env_id, directory or ZOO_DIR, index_name=TEAM_INDEX)
     assert isinstance(policy, PolicyTeacher)
     team = TeamTeacher.shared(policy, index[env_id]["agents"])
+    team.identity = f"parameter-shared PPO ({env_id})"
     team.shared = policy  # type: ignore[attr-defined]  # the torch policy itself, for timing and export
     return team
 
