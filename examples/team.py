@@ -167,7 +167,7 @@ def team_markdown(f: dict[str, Any]) -> str:
     for a, v in f["fidelity_by_agent_held_out"].items():
         lines.append(f"| {a} | {100 * v:.1f}% | {100 * f['agreement_by_agent_own_states'][a]:.1f}% |")
     if f.get("rules"):
-        lines += ["", "The shared student, as rules (a tree as its if/else source):", "", "```", f["rules"], "```"]
+        lines += ["", "The shared student, as rules:", "", "```", f["rules"], "```"]
     return "\n".join(lines) + "\n"
 
 
