@@ -131,3 +131,15 @@ def test_a_centralised_teacher_labels_states_decentralised_students_visit() -> N
     student = rounds[-1][2]
     score = team_closed_loop(team, student, episodes=5, seed=50, teacher=central)
     assert score.agreement > 0.8  # each agent sees the other's signal here, so it can learn the joint rule
+
+
+def test_the_single_agent_entry_points_take_a_team_too() -> None:
+    from hybrid import closed_loop, collect, evaluate
+
+    team = TeamEnv(SignTeam())
+    rollouts = collect(team, sign_teacher, episodes=2, seed=0)
+    assert rollouts.dataset.agent_ids is not None and rollouts.returns.tolist() == [20.0, 20.0]
+    assert closed_loop(team, Recorder(), 2, 0, teacher=sign_teacher).agent_agreement == {"agent_0": 1.0, "agent_1": 1.0}
+    assert evaluate(team, Recorder(), 2, 0) == (20.0, 0.0)
+    with pytest.raises(DataError, match="sample and weighting are for one agent"):
+        collect(team, sign_teacher, episodes=1, sample=True)
