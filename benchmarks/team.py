@@ -17,7 +17,7 @@ Team return = every agent's rewards summed over the episode. Retention = (R − 
 for the centralised planner's students too, so both kinds of students stand side by side.
 Seeds: teacher rollouts 1, search selection 0 (confirmation 7919), test 12345.
 
-    python benchmarks/team.py --json docs/team.json      # ~10 min on 2 shared cores
+    python benchmarks/team.py --json docs/team.json      # ~15 min on 2 shared cores
     python benchmarks/team.py --budget 20 --episodes 5 --quick
 """
 
@@ -76,7 +76,10 @@ def row(name: str, team: TeamEnv, policy: Any, teacher: Any, episodes: int, base
 
 
 def search(team: TeamEnv, teacher: Any, data: Any, budget: float) -> Any:
-    return AutoDistill(budget_s=budget, policy="min-retention:0.95", env=team, teacher=teacher, seed=0, n_jobs=2, verbose=0).fit(data)
+    result = AutoDistill(budget_s=budget, policy="min-retention:0.95", env=team, teacher=teacher, seed=0, n_jobs=2, verbose=0).fit(data)
+    if result.student is None:
+        raise SystemExit(f"the search in {team.env_id} finished no student within {budget} s; give it more --budget or --train-episodes")
+    return result
 
 
 def measure_teacher(kind: str, teacher: Any, args: argparse.Namespace, base: dict[str, float]) -> dict[str, Any]:
