@@ -85,18 +85,68 @@ def visited_fidelity(action_space: Any, student: np.ndarray, teacher: np.ndarray
     return float(np.mean(student == teacher))
 
 
+class GymEpisodeRunner:
+    """Episodes of one agent in a gymnasium environment, as ``PairedEpisodes`` runs them: greedy
+    returns of a policy, a uniformly random policy's return, and agreement on visited states.
+    (A team environment has its own runner, ``hybrid.team_rollouts.TeamEpisodeRunner``.)"""
+
+    def __init__(self, env: Any, teacher: Any) -> None:
+        from hybrid.rollouts import make_env
+
+        self.env, self._owned = make_env(env)
+        self.teacher = teacher
+
+    def close(self) -> None:
+        if self._owned:
+            self.env.close()
+
+    def returns(self, policy: Any, seeds: list[int]) -> tuple[list[float], list[np.ndarray]]:
+        from hybrid.rollouts import policy_actions, run_episodes
+
+        greedy = policy_actions(policy, self.env.action_space)
+        states, rewards = run_episodes(self.env, lambda x: greedy(x[None, :])[0], seeds)
+        return [float(sum(r)) for r in rewards], states
+
+    def random_return(self, seed: int) -> float:
+        from hybrid.rollouts import run_episodes
+
+        self.env.action_space.seed(seed)
+        _, rewards = run_episodes(self.env, lambda x: self.env.action_space.sample(), [seed])
+        return float(sum(rewards[0]))
+
+    def agreement(self, student: Any, states: list[np.ndarray]) -> float:
+        from hybrid.rollouts import policy_actions
+
+        X = np.concatenate(states)
+        space = self.env.action_space
+        return visited_fidelity(space, policy_actions(student, space)(X), policy_actions(self.teacher, space)(X))
+
+
+def episode_runner(env: Any, teacher: Any) -> Any:
+    """The runner of ``env``'s kind: a team (PettingZoo parallel) environment or a gymnasium one."""
+    from hybrid.team_env import is_team_env
+
+    if is_team_env(env):
+        from hybrid.team_rollouts import TeamEpisodeRunner
+
+        return TeamEpisodeRunner(env, teacher)
+    return GymEpisodeRunner(env, teacher)
+
+
 class PairedEpisodes:
     """Seeded episodes shared by the teacher, a random policy and every student scored on them.
 
     The teacher's and the random policy's returns are computed once per episode and reused, so
     scoring a student costs only its own episodes. ``deadline`` (``time.monotonic()``) stops
-    adding episodes; the scores then rest on the episodes run so far, and ``cut`` says so.
+    adding episodes; the scores then rest on the episodes run so far, and ``cut`` says so. In a
+    team environment the return is the team's (``hybrid.team_rollouts``): the student plays the
+    agents the ``TeamEnv`` controls and the team teacher the others.
     """
 
     def __init__(self, env: Any, teacher: Any, *, seed: int, first: int, cap: int, confidence: float, deadline: float | None = None) -> None:
-        from hybrid.rollouts import episode_seeds, make_env
+        from hybrid.rollouts import episode_seeds
 
-        self.env, self._owned = make_env(env)
+        self.runner = episode_runner(env, teacher)
         self.teacher = teacher
         self.first, self.cap, self.confidence, self.deadline = first, max(first, cap), confidence, deadline
         self.seeds = episode_seeds(seed, self.cap)
@@ -106,8 +156,7 @@ class PairedEpisodes:
         self.episodes_run = 0  # every episode rolled out here: teacher, random and students
 
     def close(self) -> None:
-        if self._owned:
-            self.env.close()
+        self.runner.close()
 
     def __enter__(self) -> PairedEpisodes:
         return self
@@ -115,25 +164,18 @@ class PairedEpisodes:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _returns(self, act: Any, seeds: list[int]) -> tuple[list[float], list[np.ndarray]]:
-        from hybrid.rollouts import run_episodes
-
-        states, rewards = run_episodes(self.env, act, seeds)
+    def _returns(self, policy: Any, seeds: list[int]) -> tuple[list[float], list[Any]]:
+        returns, states = self.runner.returns(policy, seeds)
         self.episodes_run += len(seeds)
-        return [float(sum(r)) for r in rewards], states
+        return returns, states
 
     def _baselines(self, n: int) -> None:
-        from hybrid.rollouts import policy_actions
-
         if len(self._teacher) < n:
-            greedy = policy_actions(self.teacher, self.env.action_space)
-            more, _ = self._returns(lambda x: greedy(x[None, :])[0], self.seeds[len(self._teacher) : n])
+            more, _ = self._returns(self.runner.teacher, self.seeds[len(self._teacher) : n])  # as the runner adapted it
             self._teacher += more
         while len(self._random) < n:
-            seed = self.seeds[len(self._random)]
-            self.env.action_space.seed(seed)
-            more, _ = self._returns(lambda x: self.env.action_space.sample(), [seed])
-            self._random += more
+            self._random.append(self.runner.random_return(self.seeds[len(self._random)]))
+            self.episodes_run += 1
 
     @property
     def teacher_return(self) -> float:
@@ -149,15 +191,12 @@ class PairedEpisodes:
     def score(self, student: Any, bar: float | None = None) -> LoopScore:
         """Roll ``student`` out on the shared episodes: ``first`` of them, then twice as many
         while the interval contains ``bar`` (or always ``first`` when ``bar`` is None)."""
-        from hybrid.rollouts import policy_actions
-
-        actions = policy_actions(student, self.env.action_space)
         returns: list[float] = []
-        states: list[np.ndarray] = []
+        states: list[Any] = []
         n = self.first
         while True:
             self._baselines(n)
-            more, seen = self._returns(lambda x: actions(x[None, :])[0], self.seeds[len(returns) : n])
+            more, seen = self._returns(student, self.seeds[len(returns) : n])
             returns += more
             states += seen
             centre, low, high = paired_interval(np.array(returns), np.array(self._teacher[:n]), np.array(self._random[:n]), self.confidence)
@@ -167,8 +206,7 @@ class PairedEpisodes:
                 self.cut = True
                 break
             n = min(2 * n, self.cap)
-        X = np.concatenate(states)
-        agreement = visited_fidelity(self.env.action_space, actions(X), policy_actions(self.teacher, self.env.action_space)(X))
+        agreement = self.runner.agreement(student, states)
         return LoopScore(n, float(np.mean(returns)), centre, low, high, agreement)
 
     def summary(self) -> dict[str, Any]:

@@ -120,6 +120,12 @@ class AutoDistill:
         dataset = _as_dataset(dataset)
         config = with_record_families(config, dataset)  # record states: keyword rule lists and linear students too
         _check_dataset(dataset)
+        if self.closed_loop:
+            from hybrid.team_dagger import team_search_teacher
+            from hybrid.team_env import is_team_env
+
+            if is_team_env(self.env):  # rows of another team view (features, agents) fail here, before any work
+                team_search_teacher(self.env, self.teacher, dataset)
         families = continuous.families_for(dataset, config.families, default_families())  # the one place the action kind picks families
         if families != config.families:  # continuous actions: the default families become the continuous ones
             config = replace(config, families=families)
@@ -321,7 +327,8 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     front = pareto_front(pool)
     closed = search.closed_loop and ctx.stop != "interrupted" and bool(pool)
     bar = getattr(policy, "bar", None)
-    teacher = episodes = loop = None
+    teacher: Any = None  # the one-agent Teacher, or a TeamTeacher in a team environment
+    episodes = loop = None
     students: dict[int, Any] = {}  # rebuilt Pareto students, reused for the one chosen
     if closed:  # before choosing, so a policy may choose by return in the environment
         teacher = loop_teacher(search.teacher, search.env, data)
@@ -454,6 +461,8 @@ def _ship_closed_loop(
 def _env_name(env: Any) -> str:
     if isinstance(env, str):
         return env
+    if isinstance(getattr(env, "env_id", None), str):  # a hybrid.team_env.TeamEnv
+        return str(env.env_id)
     spec = getattr(env, "spec", None)
     return spec.id if spec is not None else type(getattr(env, "unwrapped", env)).__name__
 

@@ -125,12 +125,17 @@ def dagger_stream(
     ``reproduce`` replays the same stream to refit a shipped round."""
     from hybrid.dagger import dagger_iterates
     from hybrid.dataset import DistillDataset
+    from hybrid.team_env import is_team_env
 
     kind: dict[str, Any] = {}
     iterates: Any = dagger_iterates
     if continuous.is_continuous(data):
         kind = {"action_kind": "continuous", "action_low": data.action_low, "action_high": data.action_high}
         iterates = continuous.dagger_iterates
+    elif is_team_env(env):  # a PettingZoo team: the student plays the agents its TeamEnv controls
+        from hybrid.team_dagger import team_dagger_iterates
+
+        iterates = team_dagger_iterates
     rows = DistillDataset(
         data.X[:n_train],
         data.P[:n_train],
@@ -146,7 +151,11 @@ def loop_teacher(teacher: Any, env: Any, data: SplitData) -> Any:
     """The teacher as the closed loop runs it: adapted to the environment's action bounds for
     continuous actions, to probabilities otherwise."""
     from hybrid.teachers import as_teacher
+    from hybrid.team_dagger import team_search_teacher
+    from hybrid.team_env import is_team_env
 
+    if is_team_env(env):  # a team: its teacher decides for every agent, students for their own
+        return team_search_teacher(env, teacher, data)
     return continuous.as_env_teacher(teacher, env) if continuous.is_continuous(data) else as_teacher(teacher)
 
 

@@ -34,6 +34,17 @@ _LAZY = {
     "LLMTeacher": "hybrid.teachers_llm",
     "RecordDataset": "hybrid.records",
     "RecordFeaturizer": "hybrid.featurize",
+    "TeamEnv": "hybrid.team_env",
+    "TeamTeacher": "hybrid.team_teachers",
+    "as_team_teacher": "hybrid.team_teachers",
+    "team_collect": "hybrid.team_rollouts",
+    "team_closed_loop": "hybrid.team_rollouts",
+    "team_evaluate": "hybrid.team_rollouts",
+    "TeamClosedLoop": "hybrid.team_rollouts",
+    "team_dagger_iterates": "hybrid.team_dagger",
+    "load_team_teacher": "hybrid.team_zoo",
+    "available_team_teachers": "hybrid.team_zoo",
+    "spread_planner": "hybrid.team_zoo",
 }
 
 __all__ = ["DataError", "ExportError", "HybridError", "NotFittedError", "ParameterError", "TeacherError", *_LAZY]

@@ -58,6 +58,9 @@ class DistillDataset:
     With ``action_kind="continuous"``, ``P`` holds actions ``[n, m]`` (also readable as
     ``actions``) within ``[action_low, action_high]`` per dimension, ``action_names`` names the
     dimensions, and ``action_std`` (optional, ``[n, m]``) is the teacher's spread per action.
+
+    ``agent_ids`` (optional, one string per row) names the agent of a team each decision was
+    made for (see ``hybrid.team_rollouts``); when present it enters the content hash.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class DistillDataset:
         action_std: Any = None,
         action_low: Any = None,
         action_high: Any = None,
+        agent_ids: Any = None,
     ) -> None:
         if action_kind not in ACTION_KINDS:
             raise DataError(f"action_kind must be one of {ACTION_KINDS}; got {action_kind!r}")
@@ -105,6 +109,7 @@ class DistillDataset:
             if (weights < 0).any():
                 raise DataError(f"weights has a negative value at row {int(np.argmax(weights < 0))}; weights must be ≥ 0")
         self.X, self.P, self.weights = X, P, weights
+        self.agent_ids = None if agent_ids is None else _agent_column(agent_ids, X.shape[0])
         self.meta: dict[str, Any] = dict(meta or {})
         self._hash: str | None = None
 
@@ -165,6 +170,7 @@ class DistillDataset:
                             "action_high": hash_array(self.action_high),
                         }
                     ),
+                    **({} if self.agent_ids is None else {"agent_ids": hash_json(self.agent_ids.tolist())}),
                 }
             )
         return self._hash
@@ -189,6 +195,7 @@ class DistillDataset:
             None if self.weights is None else self.weights[idx],
             dict(self.meta),
             **{**self._kind_args(), **({} if self.action_std is None else {"action_std": self.action_std[idx]})},
+            agent_ids=None if self.agent_ids is None else self.agent_ids[idx],
         )
 
     def split(self, val_fraction: float = 0.2, seed: int | np.random.Generator = 0) -> tuple[DistillDataset, DistillDataset]:
@@ -221,6 +228,9 @@ class DistillDataset:
         weights = None
         if any(d.weights is not None for d in datasets):
             weights = np.concatenate([np.ones(len(d), np.float32) if d.weights is None else d.weights for d in datasets])
+        with_agents = [d.agent_ids is not None for d in datasets]
+        if any(with_agents) and not all(with_agents):
+            raise DataError(f"datasets {[i for i, w in enumerate(with_agents) if not w]} have no agent ids but others do; stack team data with team data only")
         kind = first._kind_args()
         if kind:
             stds = [d.action_std for d in datasets]
@@ -233,11 +243,12 @@ class DistillDataset:
             weights,
             {"concat_of": [d.content_hash for d in datasets]},
             **kind,
+            agent_ids=np.concatenate([d.agent_ids for d in datasets]) if all(with_agents) else None,  # type: ignore[misc]
         )
 
     def with_weights(self, weights: Any) -> DistillDataset:
         """The same states and probabilities with new per-state weights (``None`` drops them)."""
-        return DistillDataset(self.X, self.P, self.action_names, self.feature_names, weights, dict(self.meta), **self._kind_args())
+        return DistillDataset(self.X, self.P, self.action_names, self.feature_names, weights, dict(self.meta), **self._kind_args(), agent_ids=self.agent_ids)
 
     def save(self, path: str | Path) -> Path:
         """Write an ``.npz`` (no pickled objects: names as unicode arrays, meta as JSON text)."""
@@ -253,6 +264,8 @@ class DistillDataset:
             arrays["feature_names"] = np.array(self.feature_names, dtype=np.str_)
         if self.weights is not None:
             arrays["weights"] = self.weights
+        if self.agent_ids is not None:
+            arrays["agent_ids"] = self.agent_ids
         if self.action_kind == "continuous":
             arrays.update(action_kind=np.array(self.action_kind), action_low=self.action_low, action_high=self.action_high)
             if self.action_std is not None:
@@ -287,11 +300,22 @@ class DistillDataset:
                             "action_high": data["action_high"] if "action_high" in files else None,
                         }
                     ),
+                    agent_ids=data["agent_ids"] if "agent_ids" in files else None,
                 )
         except (OSError, ValueError) as e:
             if isinstance(e, DataError):
                 raise
             raise DataError(f"cannot read dataset {path}: {e}") from None
+
+
+def _agent_column(agent_ids: Any, n: int) -> np.ndarray:
+    """Agent ids as a read-only unicode array of ``n`` non-empty strings."""
+    ids = np.asarray(agent_ids)
+    if ids.shape != (n,) or (n and (not all(isinstance(a, str) for a in ids.tolist()) or min(len(a) for a in ids.tolist()) == 0)):
+        raise DataError(f"agent_ids must hold one non-empty agent name (str) per state, {n} in all; got shape {ids.shape}")
+    ids = ids.astype(np.str_)
+    ids.setflags(write=False)
+    return ids
 
 
 def split_indices(n: int, val_fraction: float, seed: int | np.random.Generator = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -139,3 +139,15 @@ def dataset_fidelity(dataset: Any, student_output: Any, weights: Any = None, *, 
     if getattr(dataset, "action_kind", "discrete") == "continuous":
         return action_fidelity(dataset.P, student_output, dataset.action_low, dataset.action_high, tolerance=tolerance, weights=weights)
     return fidelity(dataset.P, student_output, weights)
+
+
+def fidelity_by_agent(dataset: Any, student_output: Any) -> dict[str, float]:
+    """Top-1 agreement per agent of a team dataset (rows keyed by ``dataset.agent_ids``), in
+    first-seen agent order: a shared student can be faithful for one agent and not another."""
+    if getattr(dataset, "agent_ids", None) is None:
+        raise DataError("the dataset has no agent ids; per-agent fidelity needs team decisions (hybrid.team_rollouts.team_collect)")
+    s = to_labels(student_output, name="student")
+    t = to_labels(dataset.P, name="teacher")
+    _check_aligned(t, s)
+    ids = dataset.agent_ids
+    return {str(a): float(np.mean(t[ids == a] == s[ids == a])) for a in sorted(set(ids.tolist()))}

@@ -52,6 +52,12 @@ class ClosedLoop:
         return float(np.std(self.returns))
 
 
+def _is_team(env: Any) -> bool:
+    from hybrid.team_env import is_team_env
+
+    return is_team_env(env)
+
+
 def make_env(env: str | gym.Env) -> tuple[gym.Env, bool]:
     """The environment, and whether we made it (and so must close it)."""
     if isinstance(env, str):
@@ -60,7 +66,7 @@ def make_env(env: str | gym.Env) -> tuple[gym.Env, bool]:
         except gym.error.Error as e:
             raise DataError(f"cannot make environment {env!r}: {e}") from None
     if not isinstance(env, gym.Env):
-        raise DataError(f"env must be a gymnasium id string or a gymnasium.Env; got {type(env).__name__}")
+        raise DataError(f"env must be a gymnasium id string or a gymnasium.Env (a team: a pettingzoo ParallelEnv or hybrid.TeamEnv); got {type(env).__name__}")
     return env, False
 
 
@@ -144,10 +150,19 @@ def collect(
     run and the run id is in ``dataset.meta["run_id"]``. ``weighting`` ("q" or "margin") adds
     VIPER-style state weights.
 
+    A team environment (a PettingZoo ParallelEnv, a ``hybrid.TeamEnv`` or a known team id) is
+    rolled out by ``hybrid.team_rollouts.team_collect``: every decision keyed by its agent.
+
     In a ``Box`` action space the dataset holds the teacher's deterministic actions (and its
     std when it has one); ``sample`` adds Gaussian noise of that std, and ``weighting`` favours
     states where the std is small (see ``hybrid.teachers_continuous.continuous_weights``).
     """
+    if _is_team(env):
+        if sample or weighting is not None:
+            raise DataError("team rollouts log the teacher's greedy decisions: sample and weighting are for one agent; leave them out")
+        from hybrid.team_rollouts import team_collect
+
+        return team_collect(env, teacher, episodes, seed, store)
     env_obj, owned = make_env(env)
     try:
         if action_kind(env_obj) == "continuous":
@@ -205,8 +220,13 @@ def _log(
     return run_id
 
 
-def closed_loop(env: str | gym.Env, policy: Any, episodes: int, seed: int, teacher: Any = None) -> ClosedLoop:
-    """Roll ``policy`` out greedily; with a ``teacher``, also its agreement on the visited states."""
+def closed_loop(env: str | gym.Env, policy: Any, episodes: int, seed: int, teacher: Any = None) -> Any:
+    """Roll ``policy`` out greedily; with a ``teacher``, also its agreement on the visited states.
+    In a team environment: ``hybrid.team_rollouts.team_closed_loop`` (team returns)."""
+    if _is_team(env):
+        from hybrid.team_rollouts import team_closed_loop
+
+        return team_closed_loop(env, policy, episodes, seed, teacher)
     env_obj, owned = make_env(env)
     try:
         continuous = action_kind(env_obj) == "continuous"

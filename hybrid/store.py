@@ -109,6 +109,9 @@ class TrajectoryStore:
                 self.db["runs"].add_column("action_space", str)
             if "std" not in self.db["steps"].columns_dict:
                 self.db["steps"].add_column("std", bytes)
+            # teams: the agent each decision was made for (NULL for single-agent runs)
+            if "agent" not in self.db["steps"].columns_dict:
+                self.db["steps"].add_column("agent", str)
 
     # -- writing ---------------------------------------------------------------------------
     def start_run(
@@ -206,13 +209,15 @@ class TrajectoryStore:
         dones: Sequence[bool] | None = None,
         traces: Sequence[Any] | None = None,
         stds: Any = None,
+        agents: Sequence[str] | None = None,
     ) -> int:
         """Append a batch of steps to ``run_id`` in one transaction; returns how many were logged.
 
         ``episode`` is one episode number for the whole batch or one per step; steps are
         numbered within their episode in the order given. ``traces`` items are JSON-able (or None).
         In a continuous run ``probs`` holds the teacher's actions ``[n, m]`` and ``stds`` its
-        optional per-dimension std; ``actions`` (indices) do not apply there.
+        optional per-dimension std; ``actions`` (indices) do not apply there. ``agents`` names the
+        agent of a team each step's decision was made for (``hybrid.team_rollouts``).
         """
         n_features, n_actions = self._run_shape(run_id)
         space = self._spaces[run_id]
@@ -243,6 +248,7 @@ class TrajectoryStore:
         rewards = _column(rewards, n, "rewards", float)
         done_flags = [int(d) for d in _column(dones, n, "dones", bool)]
         trace_text = [None if t is None else json.dumps(t, sort_keys=True) for t in _column(traces, n, "traces", None)]
+        agent_names = _column(agents, n, "agents", str)
         sx, sp = X.shape[1] * 4, P.shape[1] * 4
         xb, pb = X.tobytes(), P.tobytes()
         try:
@@ -251,7 +257,7 @@ class TrajectoryStore:
                 # sqlite-utils owns the schema and the transaction; this hot insert goes straight to
                 # its connection because per-value JSON checks in insert_all cost 60% of the time
                 self.db.conn.executemany(
-                    "insert into steps (run_id, episode_id, t, state, probs, action, reward, done, trace, std) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "insert into steps (run_id, episode_id, t, state, probs, action, reward, done, trace, std, agent) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     zip(
                         itertools.repeat(run_id),
                         episode_ids,
@@ -263,6 +269,7 @@ class TrajectoryStore:
                         done_flags,
                         trace_text,
                         std_blobs,
+                        agent_names,
                     ),
                 )
         except BaseException:
@@ -394,13 +401,14 @@ class TrajectoryStore:
                     f"{first['action_names']} and {first['feature_names']}; pass runs=[...] with matching names"
                 )
         ids = [r["id"] for r in chosen]
-        cursor = self.db.execute(f"select state, probs, std from steps where run_id in ({','.join('?' * len(ids))}) order by id", ids)
-        states, probs, stds = [], [], []
+        cursor = self.db.execute(f"select state, probs, std, agent from steps where run_id in ({','.join('?' * len(ids))}) order by id", ids)
+        states, probs, stds, agents = [], [], [], []
         while batch := cursor.fetchmany(100_000):
-            s, p, sd = zip(*batch)
+            s, p, sd, ag = zip(*batch)
             states.append(b"".join(s))
             probs.append(b"".join(p))
             stds.extend(sd)
+            agents.extend(ag)
         d, k = first["n_features"], len(first["action_names"])
         X = np.frombuffer(b"".join(states), dtype=_LE_F32)
         P = np.frombuffer(b"".join(probs), dtype=_LE_F32)
@@ -409,6 +417,10 @@ class TrajectoryStore:
         meta = {"source": "trajectory_store", "store": str(self.path), "runs": ids}
         space = first["action_space"]
         if space is None:
+            if any(a is not None for a in agents):  # a team's run: every decision keyed by its agent
+                if None in agents:
+                    raise DataError(f"runs {ids} mix team steps (with an agent) and single-agent steps; pass runs=[...] of one kind")
+                return DistillDataset(X.reshape(-1, d), P.reshape(-1, k), first["action_names"], first["feature_names"], meta=meta, agent_ids=agents)
             return DistillDataset(X.reshape(-1, d), P.reshape(-1, k), first["action_names"], first["feature_names"], meta=meta)
         std = None if any(b is None for b in stds) else np.frombuffer(b"".join(stds), dtype=_LE_F32).reshape(-1, k)
         return DistillDataset(

@@ -134,9 +134,10 @@ class PolicyTeacher(nn.Module):
         return self._logits(X).argmax(dim=1).numpy()
 
 
-def read_index(directory: Path | str | None = None) -> dict[str, Any]:
-    """The zoo's ``index.json`` as a dict keyed by environment id (empty when there is none)."""
-    path = Path(directory or ZOO_DIR) / INDEX_NAME
+def read_index(directory: Path | str | None = None, index_name: str = INDEX_NAME) -> dict[str, Any]:
+    """The zoo's ``index.json`` (or another index, e.g. the team index ``teams.json``) as a dict
+    keyed by environment id (empty when there is none)."""
+    path = Path(directory or ZOO_DIR) / index_name
     if not path.exists():
         return {}
     return json.loads(path.read_text(encoding="utf-8"))["teachers"]
@@ -149,14 +150,14 @@ def available_teachers(directory: Path | str | None = None, action_kind: str | N
     return sorted(e for e, entry in index.items() if action_kind is None or entry.get("action_kind", "discrete") == action_kind)
 
 
-def load_teacher(env_id: str, directory: Path | str | None = None) -> PolicyTeacher | ContinuousPolicyTeacher:
+def load_teacher(env_id: str, directory: Path | str | None = None, *, index_name: str = INDEX_NAME) -> PolicyTeacher | ContinuousPolicyTeacher:
     """Load the committed teacher for ``env_id`` after checking its file's SHA-256.
 
     Raises ``TeacherError`` when the environment has no teacher (naming those that exist) or
     when the weights file does not match the hash recorded in ``index.json``.
     """
     directory = Path(directory or ZOO_DIR)
-    index = read_index(directory)
+    index = read_index(directory, index_name)
     if env_id not in index:
         known = ", ".join(sorted(index)) or "none"
         raise TeacherError(f"no committed teacher for {env_id!r}; known teachers: {known}. Train one with `python examples/train_teachers.py --env {env_id}`")

@@ -15,6 +15,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 def run_example(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    # the scripts run in a temporary folder: a relative PYTHONPATH (e.g. ".") must still name this checkout
+    env["PYTHONPATH"] = os.pathsep.join([str(EXAMPLES.parent), *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)])
     return subprocess.run([sys.executable, str(EXAMPLES / script), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -104,3 +106,18 @@ def test_tool_router_distils_text_routing_into_a_cascade_and_verifies(tmp_path):
     ns: dict = {}
     exec(module, ns)
     assert ns["decide"]({"text": ""}) in (*ns["ACTION_NAMES"], None)
+
+
+def test_team_example_distils_a_team_reports_per_agent_and_verifies(tmp_path):
+    pytest.importorskip("mpe2")
+    args = ("--budget", "8", "--episodes", "4", "--test-episodes", "4", "--jobs", "1", "--out", "out", "--key", "k/demo.key", "--quiet")
+    proc = run_example("team.py", *args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "OK:" in proc.stdout and "| agent_0 |" in proc.stdout
+    figures = json.loads((tmp_path / "out" / "report" / "team.json").read_text())
+    assert set(figures["fidelity_by_agent_held_out"]) == {"agent_0", "agent_1", "agent_2"}
+    assert figures["teacher_kind"] == "shared" and figures["test_episodes"] == 4
+    from hybrid import TrajectoryStore
+
+    with TrajectoryStore(tmp_path / "out" / "trajectories.db") as store:  # every decision keyed by its agent
+        assert set(store.to_dataset().agent_ids.tolist()) == {"agent_0", "agent_1", "agent_2"}

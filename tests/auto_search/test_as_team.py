@@ -1,0 +1,76 @@
+"""AutoDistill in a team environment: students scored by the team's return on paired episodes,
+decentralised students from a centralised teacher, one student per agent, DAgger in the team."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pettingzoo")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hybrid"))
+
+from _team_toy import SignTeam, centralised_sign, sign_teacher
+
+from auto_search.closed_loop import PairedEpisodes
+from auto_search.search import AutoDistill
+from hybrid.errors import DataError
+from hybrid.team_env import TeamEnv
+from hybrid.team_rollouts import team_closed_loop, team_collect
+
+
+def search(env, teacher, **options):
+    settings = {"dagger_iterations": 1, "min_rung_states": 200, "closed_loop_max_episodes": 10, **options}
+    return AutoDistill(families=("tree", "rules"), budget_s=20, n_jobs=1, env=env, teacher=teacher, verbose=0, **settings)
+
+
+@pytest.fixture(scope="module")
+def shared_result():
+    team = TeamEnv(SignTeam(), agent_features=True)
+    data = team_collect(team, sign_teacher, episodes=15, seed=0).dataset
+    return search(team, sign_teacher).fit(data), team
+
+
+def test_students_are_scored_by_the_team_return_on_paired_episodes(shared_result):
+    r, team = shared_result
+    loop = r.closed_loop
+    assert loop["env"] == "sign_team_v0" and loop["teacher_return"] == 20.0 and 5 < loop["random_return"] < 15
+    assert r.chosen.retention_low >= 0.99 and r.shipped.loop["retention"] >= 0.99
+    again = team_closed_loop(team, r.student, episodes=10, seed=123, teacher=sign_teacher)
+    assert again.mean_return >= 19.0 and again.agreement >= 0.95  # fresh episodes: a split threshold may sit a hair off 0
+
+
+def test_paired_episodes_take_a_team_and_reuse_the_baselines():
+    team = TeamEnv(SignTeam())
+    with PairedEpisodes(team, sign_teacher, seed=0, first=5, cap=10, confidence=0.95) as episodes:
+        wrong = lambda X: (np.asarray(X)[:, 0] <= 0).astype(np.int64)  # noqa: E731
+        score = episodes.score(type("Wrong", (), {"predict": staticmethod(wrong)})())
+        assert score.retention < 0 and score.visited_fidelity == 0.0 and episodes.episodes_run == 15
+
+
+def test_a_centralised_teacher_distils_into_decentralised_students():
+    team = TeamEnv(SignTeam(mix=0.5))
+    central = centralised_sign(mix=0.5)
+    data = team_collect(team, central, episodes=15, seed=0).dataset
+    r = search(team, central, policy="min-retention:0.9").fit(data)
+    assert r.teacher["name"] == "central sign" and r.shipped.loop["retention"] > 0.8  # each agent sees the other's signal
+
+
+def test_one_student_per_agent_is_scored_with_the_teacher_as_partner():
+    base = TeamEnv(SignTeam())
+    students = {}
+    for agent in base.agents:
+        view = base.with_view(controlled=[agent])
+        data = team_collect(view, sign_teacher, episodes=15, seed=0).dataset
+        assert set(data.agent_ids.tolist()) == {agent}
+        students[agent] = search(view, sign_teacher, dagger_iterations=0).fit(data).student
+    team = team_closed_loop(base, students, episodes=5, seed=7, teacher=sign_teacher)
+    assert team.mean_return == 20.0
+
+
+def test_a_dataset_of_another_view_is_refused_naming_the_fix():
+    data = team_collect(TeamEnv(SignTeam(), agent_features=True), sign_teacher, episodes=5, seed=0).dataset
+    with pytest.raises(DataError, match="agent_features=True"):
+        search(TeamEnv(SignTeam()), sign_teacher).fit(data)
