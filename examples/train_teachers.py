@@ -7,6 +7,10 @@ float32 arrays plus an entry in ``index.json`` with its SHA-256, names, return a
 
     python examples/train_teachers.py --env CartPole-v1      # train and export one teacher
     python examples/train_teachers.py --env all --evaluate 100   # measure the committed ones
+    python examples/train_teachers.py --env LunarLander-v3-wind15  # a variant: same env, shifted world
+
+A variant is a zoo id of its own (``<EnvId>-<tag>``) over the same gymnasium environment made
+with extra keyword arguments (``env_kwargs``, e.g. LunarLander's wind), recorded in its entry.
 
 Needs the ``sb3`` extra for training (``pip install stable-baselines3``); evaluating the
 committed weights needs only this package.
@@ -19,7 +23,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +56,29 @@ class TeacherConfig:
     check_episodes: int = 20
     check_margin: float = 0.0  # the check must beat target + margin before the 100-episode run
     linear_schedules: tuple[str, ...] = field(default=())  # PPO args decayed linearly to 0
+    zoo_id: str = ""  # the id in index.json; empty means env_id (a variant names itself)
+    env_kwargs: dict[str, Any] = field(default_factory=dict)  # passed to gym.make (e.g. wind)
 
+    @property
+    def key(self) -> str:
+        """The teacher's id in the zoo: ``zoo_id`` for a variant, else the environment id."""
+        return self.zoo_id or self.env_id
+
+
+_LUNAR = TeacherConfig(
+    "LunarLander-v3",
+    200.0,
+    2_000_000,
+    16,
+    dict(n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4, ent_coef=0.01),
+    ("noop", "fire_left", "fire_main", "fire_right"),
+    ("x", "y", "vx", "vy", "angle", "angular_velocity", "left_leg_contact", "right_leg_contact"),
+    check_every=65_536,
+    check_margin=30.0,
+)
 
 CONFIGS: dict[str, TeacherConfig] = {
-    c.env_id: c
+    c.key: c
     for c in [
         TeacherConfig(
             "CartPole-v1",
@@ -81,24 +104,22 @@ CONFIGS: dict[str, TeacherConfig] = {
             check_every=40_000,
             check_margin=8.0,
         ),
-        TeacherConfig(
-            "LunarLander-v3",
-            200.0,
-            2_000_000,
-            16,
-            dict(n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4, ent_coef=0.01),
-            ("noop", "fire_left", "fire_main", "fire_right"),
-            ("x", "y", "vx", "vy", "angle", "angular_velocity", "left_leg_contact", "right_leg_contact"),
-            check_every=65_536,
-            check_margin=30.0,
+        _LUNAR,
+        # the shifted world of issue 12: same recipe, trained under wind (gymnasium's LunarLander wind model)
+        replace(
+            _LUNAR,
+            total_timesteps=1_500_000,
+            zoo_id="LunarLander-v3-wind15",
+            env_kwargs=dict(enable_wind=True, wind_power=15.0, turbulence_power=1.5),
+            check_margin=0.0,
         ),
     ]
 }
 
 
-def episode_returns(env_id: str, act: Callable[[np.ndarray], int], episodes: int, seed: int) -> np.ndarray:
+def episode_returns(env_id: str, act: Callable[[np.ndarray], int], episodes: int, seed: int, env_kwargs: dict[str, Any] | None = None) -> np.ndarray:
     """Undiscounted returns of ``episodes`` episodes, episode ``i`` reset with ``seed + i``."""
-    env = gym.make(env_id)
+    env = gym.make(env_id, **(env_kwargs or {}))
     returns = np.empty(episodes)
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
@@ -147,9 +168,9 @@ def sb3_probabilities(model: Any, normalizer: Any | None, states: np.ndarray) ->
         return dist.distribution.probs.numpy()
 
 
-def probe_states(env_id: str, teacher: PolicyTeacher, n: int, seed: int) -> np.ndarray:
+def probe_states(env_id: str, teacher: PolicyTeacher, n: int, seed: int, env_kwargs: dict[str, Any] | None = None) -> np.ndarray:
     """``n`` states spread over one seeded teacher episode (a fixed, realistic probe set)."""
-    env = gym.make(env_id)
+    env = gym.make(env_id, **(env_kwargs or {}))
     obs, _ = env.reset(seed=seed)
     states, done = [obs], False
     while not done:
@@ -164,7 +185,7 @@ def probe_states(env_id: str, teacher: PolicyTeacher, n: int, seed: int) -> np.n
 def _teacher(config: TeacherConfig, arrays: dict[str, np.ndarray]) -> PolicyTeacher:
     return PolicyTeacher.from_arrays(
         arrays,
-        env_id=config.env_id,
+        env_id=config.key,
         action_names=config.action_names,
         feature_names=config.feature_names,
     )
@@ -177,7 +198,7 @@ def train(config: TeacherConfig, seed: int, out_dir: Path) -> dict[str, Any]:
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-    venv = make_vec_env(config.env_id, n_envs=config.n_envs, seed=seed, vec_env_cls=DummyVecEnv)
+    venv = make_vec_env(config.env_id, n_envs=config.n_envs, seed=seed, vec_env_cls=DummyVecEnv, env_kwargs=config.env_kwargs)
     normalizer = None
     if config.normalize_obs:
         venv = normalizer = VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=np.inf)
@@ -200,12 +221,12 @@ def train(config: TeacherConfig, seed: int, out_dir: Path) -> dict[str, Any]:
                 return True
             self.next_check += config.check_every
             teacher = _teacher(config, policy_arrays(self.model, normalizer))
-            check = episode_returns(config.env_id, greedy(teacher), config.check_episodes, CHECK_SEED)
-            print(f"  {config.env_id} {self.num_timesteps:>8} steps: check {check.mean():8.2f} ± {check.std():.2f}", flush=True)
+            check = episode_returns(config.env_id, greedy(teacher), config.check_episodes, CHECK_SEED, config.env_kwargs)
+            print(f"  {config.key} {self.num_timesteps:>8} steps: check {check.mean():8.2f} ± {check.std():.2f}", flush=True)
             if check.mean() < config.target + config.check_margin:
                 return True
-            final = episode_returns(config.env_id, greedy(teacher), 100, EVAL_SEED)
-            print(f"  {config.env_id}: 100 episodes {final.mean():.2f} ± {final.std():.2f}", flush=True)
+            final = episode_returns(config.env_id, greedy(teacher), 100, EVAL_SEED, config.env_kwargs)
+            print(f"  {config.key}: 100 episodes {final.mean():.2f} ± {final.std():.2f}", flush=True)
             result.update(returns=final, steps=self.num_timesteps)
             return final.mean() < config.target
 
@@ -214,13 +235,15 @@ def train(config: TeacherConfig, seed: int, out_dir: Path) -> dict[str, Any]:
     arrays = policy_arrays(model, normalizer)
     teacher = _teacher(config, arrays)
     if result.get("steps") != model.num_timesteps:  # budget ended without a passing check
-        result.update(returns=episode_returns(config.env_id, greedy(teacher), 100, EVAL_SEED), steps=model.num_timesteps)
-    probes = probe_states(config.env_id, teacher, N_PROBES, EVAL_SEED)
-    npz_path = out_dir / f"{config.env_id}.npz"
+        result.update(returns=episode_returns(config.env_id, greedy(teacher), 100, EVAL_SEED, config.env_kwargs), steps=model.num_timesteps)
+    probes = probe_states(config.env_id, teacher, N_PROBES, EVAL_SEED, config.env_kwargs)
+    npz_path = out_dir / f"{config.key}.npz"
     np.savez(npz_path, **arrays)
     returns = result["returns"]
+    variant = {"env_id": config.env_id, "env_kwargs": config.env_kwargs} if config.zoo_id else {}
     return {
         "file": npz_path.name,
+        **variant,
         "sha256": hash_file(npz_path),
         "action_names": list(config.action_names),
         "feature_names": list(config.feature_names),
@@ -274,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             except HybridError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
-            r = episode_returns(env_id, greedy(teacher), args.evaluate, EVAL_SEED)
+            config = CONFIGS[env_id]
+            r = episode_returns(config.env_id, greedy(teacher), args.evaluate, EVAL_SEED, config.env_kwargs)
             print(
                 f"{env_id}: mean return {r.mean():.2f} ± {r.std():.2f} over {args.evaluate} "
                 f"episodes (seeds {EVAL_SEED}..{EVAL_SEED + args.evaluate - 1}), "

@@ -34,6 +34,22 @@ _LAZY = {
     "LLMTeacher": "hybrid.teachers_llm",
     "RecordDataset": "hybrid.records",
     "RecordFeaturizer": "hybrid.featurize",
+    "MixtureTeacher": "hybrid.teachers_mixture",
+    "mixture_teacher": "hybrid.teachers_mixture",
+    "DataPool": "hybrid.data_mix",
+    "teacher_rollouts": "hybrid.data_mix",
+    "noisy_rollouts": "hybrid.data_mix",
+    "student_states": "hybrid.data_mix",
+    "logged_decisions": "hybrid.data_mix",
+    "row_tags": "hybrid.data_mix",
+    "share_grid": "hybrid.data_mix",
+    "parse_shares": "hybrid.data_mix",
+    "EnvSpec": "hybrid.finetune",
+    "Finetuned": "hybrid.finetune",
+    "finetune_mlp": "hybrid.finetune",
+    "record_finetune": "hybrid.finetune",
+    "improve_leaves": "hybrid.finetune_leaves",
+    "paired_gain": "hybrid.paired",
 }
 
 __all__ = ["DataError", "ExportError", "HybridError", "NotFittedError", "TeacherError", *_LAZY]
