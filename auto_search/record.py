@@ -16,6 +16,14 @@ from auto_search.result import SearchResult
 from provenance.hashing import hash_array, hash_file, hash_json
 
 
+def teacher_members(teacher: Any) -> list[Any]:
+    """The teachers behind ``teacher``: a mixture's members (``hybrid.mixture_teacher``) or the
+    items of a list of teachers; empty for a single teacher."""
+    if isinstance(teacher, (list, tuple)):
+        return list(teacher)
+    return list(getattr(teacher, "members", None) or [])
+
+
 def teacher_hash(teacher: Any) -> str:
     """Content hash of a teacher: its own ``content_hash`` or, for a torch module, of its weights."""
     own = getattr(teacher, "content_hash", None)
@@ -35,6 +43,10 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
     into ``out_dir`` and append the dataset, teacher (when given), search, model and one export
     entry per file; returns the entries.
 
+    Several teachers — a mixture teacher, or a list of the teachers whose decisions the data
+    holds — get one teacher entry each, and each is a parent of the dataset and model entries
+    (the mixture's own entry names them as parents too), so ``provenance lineage`` shows all.
+
     The model entry carries the shipped student's own figures (held-out fidelity and KL, cost,
     confirmation retention). When a DAgger round ships, the chosen candidate gets a model entry
     too and the shipped one names it as its parent. The entries are kept in
@@ -50,16 +62,29 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
     student, shipped, chosen, ds = result.student, result.shipped, result.chosen, result.dataset
 
     data_hash = ds["content_hash"]
-    items = [{"kind": "dataset", "subject": data_hash, "parents": [], "attrs": {k: ds[k] for k in ("n_states", "n_features", "n_actions", "action_names")}}]
+    members = teacher_members(teacher)  # several teachers: each is a parent of the dataset and of the model
+    member_hashes = [teacher_hash(m) for m in members]
+    items = [
+        {
+            "kind": "teacher",
+            "subject": h,
+            "parents": [],
+            "attrs": {"name": str(getattr(m, "identity", type(m).__name__)), "ops_per_decision": getattr(m, "ops_per_decision", None)},
+        }
+        for m, h in zip(members, member_hashes)
+    ]
+    items.append({"kind": "dataset", "subject": data_hash, "parents": member_hashes, "attrs": _dataset_attrs(result)})
     inputs = [data_hash]
-    if teacher is not None:
+    if isinstance(teacher, (list, tuple)):
+        inputs += member_hashes
+    elif teacher is not None:
         t_hash = teacher_hash(teacher)
         summary = result.teacher or {}
         items.append(
             {
                 "kind": "teacher",
                 "subject": t_hash,
-                "parents": [],
+                "parents": member_hashes,
                 "attrs": {"name": summary.get("name", type(teacher).__name__), "ops_per_decision": summary.get("ops_per_decision")},
             }
         )
@@ -90,7 +115,7 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
         "candidate": chosen.id,
         "split": {"val_fraction": cfg.val_fraction, "seed": cfg.seed},
     }
-    model_parents = [search_hash, data_hash]
+    model_parents = [search_hash, data_hash, *member_hashes]
     if shipped.parent is not None:  # a DAgger round ships: the chosen candidate is its parent
         items.append(
             {
@@ -150,6 +175,14 @@ def write_artifacts(result: SearchResult, out_dir: str | Path, exports: Sequence
         getattr(targets, f"export_{target}")(result.student, path)
         export_files[target] = path
     return model_file, export_files
+
+
+def _dataset_attrs(result: SearchResult) -> dict[str, Any]:
+    ds = result.dataset
+    attrs = {k: ds[k] for k in ("n_states", "n_features", "n_actions", "action_names")}
+    if result.data_mix:  # the source shares the shipped student learned from (auto_search.mix_search)
+        attrs["data_mix"] = result.data_mix["shipped"]
+    return attrs
 
 
 def _figures(d: dict[str, Any]) -> dict[str, Any]:

@@ -129,7 +129,7 @@ def improve_leaves(
             }
             if gain.significant:
                 trial_guard = []
-                for g, old in zip(guards, guard_r):
+                for g in guards:
                     rg, n = greedy_returns(g, trial, seeds)
                     steps += n
                     trial_guard.append(rg)
