@@ -106,6 +106,7 @@ def fit_pool(search: AutoDistill, pool: DataPool) -> SearchResult:
         "total_s": time.monotonic() - t0,
         "words": words,
     }
+    chosen.mix_results = results
     return chosen
 
 

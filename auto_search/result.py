@@ -56,6 +56,7 @@ class SearchResult:
     policy_note: str | None = None
     cascade: dict[str, Any] | None = None  # threshold and figures of a cascade:… choice (auto_search.cascade)
     data_mix: dict[str, Any] | None = None  # the data-source mix that shipped and those searched (auto_search.mix_search)
+    mix_results: list[Any] = field(default_factory=list, repr=False)  # every mix's own search result, in data_mix["searched"] order
     ledger_entries: list[dict[str, Any]] = field(default_factory=list)
     report_dirs: list[Path] = field(default_factory=list)  # written reports, rewritten when the result is recorded
 

@@ -52,6 +52,14 @@ def _member_hash(t: Any) -> str:
 
 
 def _check_members(teachers: Sequence[Any]) -> None:
+    for i, t in enumerate(teachers):
+        try:
+            _ = t.action_names
+        except TeacherError:
+            raise TeacherError(
+                f"teacher {i} ({t.identity!r}) has not named its actions yet, so the mixture cannot check that the action sets match; "
+                "adapt it with as_teacher(t, action_names=[...]) first"
+            ) from None
     first = teachers[0]
     for i, t in enumerate(teachers[1:], start=1):
         if getattr(t, "action_kind", "discrete") != getattr(first, "action_kind", "discrete"):
@@ -69,20 +77,29 @@ def _check_members(teachers: Sequence[Any]) -> None:
             )
 
 
-def _value_of(t: Any, X: np.ndarray) -> np.ndarray | None:
-    """A teacher's value estimate per state: max Q, else its critic ``value(X)``, else None."""
+def _critic(original: Any, adapted: Any) -> Any:
+    """The value function a member exposes: ``value(X)`` on the object given or its adapter."""
+    for obj in (original, adapted):
+        critic = getattr(obj, "value", None)
+        if callable(critic):
+            return critic
+    return None
+
+
+def _value_of(t: Any, critic: Any, X: np.ndarray) -> np.ndarray:
+    """A member's value estimate per state: the max of its Q-values, else its critic."""
     q = t.q_values(X) if callable(getattr(t, "q_values", None)) else None
     if q is not None:
         return np.asarray(q, dtype=np.float64).max(axis=1)
-    critic = getattr(t, "value", None)
-    return None if not callable(critic) else np.asarray(critic(X), dtype=np.float64).reshape(-1)
+    return np.asarray(critic(X), dtype=np.float64).reshape(-1)
 
 
 class MixtureTeacher(Teacher):
     """A discrete-action teacher combining ``members`` by ``gate`` (see the module docstring)."""
 
-    def __init__(self, members: Sequence[Teacher], *, weights: np.ndarray, gate: str | Gate, identity: str) -> None:
+    def __init__(self, members: Sequence[Teacher], *, weights: np.ndarray, gate: str | Gate, identity: str, critics: Sequence[Any] = ()) -> None:
         self.members = tuple(members)
+        self.critics = tuple(critics) or (None,) * len(self.members)
         self.weights = weights
         self.gate = gate
         first = self.members[0]
@@ -107,8 +124,8 @@ class MixtureTeacher(Teacher):
         if self.gate == "confident":
             return np.argmax(np.stack([t.predict_proba(states).max(axis=1) for t in self.members]), axis=0).astype(np.int64)
         if self.gate == "value":
-            values = [_value_of(t, states) for t in self.members]
-            return np.argmax(np.stack(values), axis=0).astype(np.int64)  # type: ignore[arg-type]  (checked at build)
+            values = [_value_of(t, c, states) for t, c in zip(self.members, self.critics)]
+            return np.argmax(np.stack(values), axis=0).astype(np.int64)
         assert callable(self.gate)
         pick = np.asarray(self.gate(states, self.members)).reshape(-1)
         if pick.shape != (len(states),) or not np.issubdtype(pick.dtype, np.integer) or pick.min() < 0 or pick.max() >= len(self.members):
@@ -163,14 +180,15 @@ def mixture_teacher(teachers: Sequence[Any], *, weights: Sequence[float] | None 
     identity = f"mixture[{gate_name(gate)}]({', '.join(t.identity for t in members)})"
     if getattr(members[0], "action_kind", "discrete") == "continuous":
         return _continuous_mixture(members, w, gate, identity)
+    critics = [_critic(o, t) for o, t in zip(teachers, members)]
     if gate == "value":
-        for i, t in enumerate(members):
-            if getattr(t, "_q_fn", None) is None and not callable(getattr(t, "value", None)):
+        for i, (t, c) in enumerate(zip(members, critics)):
+            if getattr(t, "_q_fn", None) is None and c is None:
                 raise TeacherError(
                     f"gate='value' needs a value estimate from every teacher, but teacher {i} ({t.identity!r}) exposes neither "
                     "Q-values nor a value(X) critic; use gate='confident' or give it a value(X) method"
                 )
-    return MixtureTeacher(members, weights=w, gate=gate, identity=identity)
+    return MixtureTeacher(members, weights=w, gate=gate, identity=identity, critics=critics)
 
 
 def _continuous_mixture(members: Sequence[Any], w: np.ndarray, gate: str | Gate, identity: str) -> Any:
