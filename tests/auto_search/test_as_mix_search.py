@@ -68,7 +68,6 @@ def test_the_search_ships_the_best_mix_and_says_which(world, pool, tmp_path):
 
 def test_a_mixture_teacher_names_every_member_in_the_lineage(world, tmp_path):
     from provenance import Ledger, ancestors, generate_key, lineage_graph, verify_ledger
-
     from tests.conftest import ToyTeacher
 
     env_id, _ = world
