@@ -65,7 +65,7 @@ def fit_pool(search: AutoDistill, pool: DataPool) -> SearchResult:
         sub_config = replace(config, budget_s=per_mix, data_mixes=(mix_text(shares),))
         sub = AutoDistill.from_config(sub_config, env=search.env, teacher=search.teacher, policy=policy)
         results.append(sub.fit(pool.mix(shares, n_states, seed=config.seed)))
-    rows = []
+    rows: list[dict[str, Any]] = []
     n = config.closed_loop_max_episodes
     with PairedEpisodes(search.env, _teacher(search), seed=config.seed, first=n, cap=n, confidence=config.confidence) as episodes:
         for shares, result in zip(mixes, results):

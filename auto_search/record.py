@@ -64,7 +64,7 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
     data_hash = ds["content_hash"]
     members = teacher_members(teacher)  # several teachers: each is a parent of the dataset and of the model
     member_hashes = [teacher_hash(m) for m in members]
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "kind": "teacher",
             "subject": h,

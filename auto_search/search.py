@@ -121,7 +121,7 @@ class AutoDistill:
         if type(dataset).__name__ == "DataPool":  # hybrid.data_mix.DataPool: the source shares are searched too
             from auto_search.mix_search import fit_pool
 
-            return fit_pool(self, dataset)
+            return fit_pool(self, dataset)  # type: ignore[arg-type]
         if len(config.data_mixes) > 1:
             raise SearchConfigError(f"data_mixes lists {len(config.data_mixes)} mixes but fit got one dataset; pass a hybrid.DataPool of the sources to mix.")
         dataset = _as_dataset(dataset)

@@ -26,6 +26,7 @@ _LAZY = {
     "kl": "hybrid.metrics",
     "load_teacher": "hybrid.zoo",
     "available_teachers": "hybrid.zoo",
+    "teacher_world": "hybrid.zoo",
     "PolicyTeacher": "hybrid.zoo",
     "compile_student": "hybrid.exports.runtime",
     "ContinuousPolicyTeacher": "hybrid.zoo",
