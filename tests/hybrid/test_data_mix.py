@@ -108,3 +108,8 @@ def test_rows_from_several_teachers_keep_which_teacher_labelled_them(line_world,
     assert set(row_tags(gated, "teacher")) <= {teacher.identity, "stay-teacher"}
     logged = logged_decisions(DistillDataset(a.X, a.P, a.action_names), teacher_name="from-logs")
     assert set(row_tags(logged, "source")) == {"logged"} and set(row_tags(logged, "teacher")) == {"from-logs"}
+
+
+def test_noisy_rollouts_need_a_share_of_perturbed_actions(line_world, teacher):
+    with pytest.raises(DataError, match=r"epsilon must lie in \(0, 1\]"):
+        noisy_rollouts(line_world, teacher, 1, 0, epsilon=0.0)

@@ -115,3 +115,19 @@ def test_paired_gain_is_significant_only_beyond_noise():
     old = np.array([10.0, 20.0, 30.0, 40.0])
     assert paired_gain(old + 5 + np.array([0.1, -0.1, 0.2, -0.2]), old).significant
     assert not paired_gain(old + np.array([3.0, -3.0, 2.0, -2.5]), old).significant
+
+
+def test_bad_finetune_options_are_refused_naming_the_range(line_id, data):
+    mlp = MLPStudent(hidden_sizes=(2,), epochs=1).fit(data.X, data.P)
+    with pytest.raises(DataError, match="kl_coef ≥ 0"):
+        finetune_mlp(mlp, line_id, steps=1000, seed=0, kl_coef=-1.0, config=SMALL)
+    tree = TreeStudent(max_depth=1).fit(data.X, data.P)
+    with pytest.raises(DataError, match="confidence in"):
+        improve_leaves(tree, line_id, seed=0, confidence=1.5)
+
+
+def test_sampling_temperature_leaves_the_greedy_start_unchanged(line_id, data):
+    mlp = MLPStudent(hidden_sizes=(2,), epochs=1).fit(data.X, data.P)
+    cold = PPOConfig(rollout_steps=200, minibatch=50, critic_warmup=5, temperature=0.5)  # warm-up only: the policy never moves
+    result = finetune_mlp(mlp, line_id, steps=200, seed=0, select_episodes=2, checkpoints=1, config=cold)
+    assert np.array_equal(result.student.predict(data.X), mlp.predict(data.X))

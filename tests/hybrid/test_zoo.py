@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -110,3 +111,16 @@ def test_unknown_environment_lists_the_known_ones() -> None:
 def test_rejects_states_of_the_wrong_width() -> None:
     with pytest.raises(DataError, match="cart_position"):
         load_teacher("CartPole-v1").predict_proba(np.zeros((3, 5)))
+
+
+def test_the_training_script_declares_the_windy_variant_over_the_same_recipe() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_teachers", ZOO_DIR.parent.parent / "examples" / "train_teachers.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    windy, nominal = module.CONFIGS["LunarLander-v3-wind15"], module.CONFIGS["LunarLander-v3"]
+    assert windy.env_id == nominal.env_id and windy.ppo == nominal.ppo and windy.key == "LunarLander-v3-wind15"
+    assert windy.env_kwargs == {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5} and nominal.env_kwargs == {}
