@@ -116,4 +116,7 @@ def test_mixture_finetune_example_records_both_teachers_and_the_finetune_step(tm
     proc = run_example("mixture_finetune.py", "--episodes", "2", "--budget", "8", "--tune-episodes", "3", "--out", "out", "--key", "k/demo.key", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "LunarLander-v3:PolicyTeacher" in proc.stdout and "LunarLander-v3-wind15:PolicyTeacher" in proc.stdout
-    assert "fine-tune under wind" in proc.stdout and "ancestors" in proc.stdout.lower()
+    assert "fine-tune under wind" in proc.stdout
+    lineage = [line.split() for line in proc.stdout.splitlines() if line.startswith("ancestor")]
+    assert sum(kind == "teacher" for _, kind, _ in lineage) == 3  # both teachers and the mixture
+    assert sum(kind == "model" for _, kind, _ in lineage) == 1  # the distilled parent of the fine-tuned model
