@@ -218,7 +218,7 @@ def finetune_mlp(
     try:
         for update in range(1, n_updates + 1):
             batch = _rollout(environment, policy, router, obs, cfg, rng, train_seeds)
-            obs = batch.pop("next_obs")
+            obs = batch["next_obs"]
             _ppo_update(policy, critic, opt_pi, opt_v, batch, anchor_fn, kl_coef, cfg, train_policy=update > cfg.critic_warmup, rng=rng)
             history.append({"update": update, "episode_returns": batch["finished"]})
             if update in marks:
@@ -303,12 +303,13 @@ def _ppo_update(
     A = torch.from_numpy(batch["A"])
     with torch.no_grad():
         V = critic(X).squeeze(1).double().numpy()
+        v_last = float(critic(torch.as_tensor(np.asarray(batch["next_obs"], dtype=np.float32)[None, :]))[0, 0])  # bootstraps the cut-off tail
         old_logp = torch.log_softmax(policy(X) / cfg.temperature, dim=1).gather(1, A[:, None]).squeeze(1)
     R, D = batch["R"] * cfg.reward_scale, batch["D"]
     adv = np.zeros(len(R))
     last = 0.0
     for t in reversed(range(len(R))):
-        nxt = 0.0 if D[t] or t == len(R) - 1 else V[t + 1]
+        nxt = 0.0 if D[t] else (v_last if t == len(R) - 1 else V[t + 1])
         delta = R[t] + cfg.gamma * nxt - V[t]
         last = delta + cfg.gamma * cfg.gae_lambda * (0.0 if D[t] else last)
         adv[t] = last
