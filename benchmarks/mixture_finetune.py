@@ -109,7 +109,13 @@ def part_mixture(args: argparse.Namespace) -> dict[str, Any]:
         selection[name] = float(np.mean([returns(spec, students[name], SELECT_SEED, args.select_episodes).mean() for spec in WORLDS.values()]))
     best_gate = max(gates, key=lambda g: (selection[f"mixture ({g})"], g == "average"))
     shown = [*teachers, f"mixture ({best_gate})"]
-    out: dict[str, Any] = {"student": "MLP (16,) relu", "gate_chosen_on_selection": best_gate, "selection_mean": selection, "test": {}}
+    out: dict[str, Any] = {
+        "student": "MLP (16,) relu",
+        "gate_chosen_on_selection": best_gate,
+        "selection_mean": selection,
+        "test_episodes": args.episodes,
+        "test": {},
+    }
     for name in shown:
         per_world = {w: returns(spec, students[name], TEST_SEED, args.episodes) for w, spec in WORLDS.items()}
         out["test"][name] = {**{w: summary(r) for w, r in per_world.items()}, "average": round(float(np.mean([r.mean() for r in per_world.values()])), 2)}
@@ -256,7 +262,8 @@ def table(figures: dict[str, Any]) -> str:
     lines = []
     if "mixture" in figures:
         m = figures["mixture"]
-        lines += [f"Mixture ({m['student']}; gate {m['gate_chosen_on_selection']} chosen on selection episodes), 100 test episodes per world", ""]
+        n = m.get("test_episodes", 100)
+        lines += [f"Mixture ({m['student']}; gate {m['gate_chosen_on_selection']} chosen on selection episodes), {n} test episodes per world", ""]
         lines += [f"{'student from':<26} {'nominal':>16} {'wind 15':>16} {'average':>9}"]
         for name, r in m["test"].items():
             lines.append(
