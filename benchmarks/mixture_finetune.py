@@ -101,7 +101,12 @@ def part_mixture(args: argparse.Namespace) -> dict[str, Any]:
     nominal, windy = load_teacher(ENV), load_teacher(f"{ENV}-wind15")
     make = lambda: MLPStudent(hidden_sizes=(16,), epochs=40, random_state=0)  # noqa: E731  (one family and size for all)
     teachers: dict[str, Any] = {"nominal teacher alone": nominal, "windy teacher alone": windy}
-    gates = {g: mixture_teacher([nominal, windy], gate=g) for g in ("average", "confident")}
+    gates = {
+        "average": mixture_teacher([nominal, windy]),
+        "average 0.75/0.25": mixture_teacher([nominal, windy], weights=[0.75, 0.25]),
+        "average 0.25/0.75": mixture_teacher([nominal, windy], weights=[0.25, 0.75]),
+        "confident": mixture_teacher([nominal, windy], gate="confident"),
+    }  # the gate and the average's weights (nominal/windy) are chosen on selection episodes
     students, selection = {}, {}
     for name, t in {**teachers, **{f"mixture ({g})": m for g, m in gates.items()}}.items():
         data = collect_both(t, args.train_episodes, COLLECT_SEED)

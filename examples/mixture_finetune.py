@@ -52,7 +52,8 @@ def run(a: argparse.Namespace) -> int:
     labellers, counts = np.unique(row_tags(data, "teacher"), return_counts=True)
     print(f"{len(data)} states; labelled by " + ", ".join(f"{name} ({n})" for name, n in zip(labellers, counts)))
 
-    result = AutoDistill(families=["rules"], budget_s=a.budget, seed=a.seed, n_jobs=2, verbose=0).fit(data)
+    # a small rule list (≤ 8 operations per decision): the kind of student a fine-tune step can still improve
+    result = AutoDistill(families=["rules"], budget_s=a.budget, policy="max-fidelity:8", seed=a.seed, n_jobs=1, verbose=0).fit(data)
     print(result.summary())
     distilled = result.student
     tuned = improve_leaves(
