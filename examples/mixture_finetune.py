@@ -70,7 +70,10 @@ def run(a: argparse.Namespace) -> int:
     ledger_path = a.out / "ledger.db"
     with Ledger(ledger_path) as ledger:
         record(result, ledger, key, teacher=mixture, out_dir=a.out / "model")
-        record_finetune(tuned, ledger, key)
+        if tuned.changed:  # a fine-tune that kept nothing is its parent: no new model to record
+            record_finetune(tuned, ledger, key)
+        else:
+            print("no leaf change cleared the paired test: the distilled rule list stands (raise --tune-episodes to test changes more finely)")
     code = provenance_cli(["verify", str(ledger_path), "--key", f"{a.key}.pub"])
     print(f"\n$ provenance lineage {ledger_path} {tuned.student.content_hash[:19]}…")
     provenance_cli(["lineage", str(ledger_path), tuned.student.content_hash])

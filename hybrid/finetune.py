@@ -97,7 +97,13 @@ class Finetuned:
 
 
 def record_finetune(result: Finetuned, ledger: Any, key: Any) -> Any:
-    """Append ``result``'s model entry (parent: the distilled student) and return it."""
+    """Append ``result``'s model entry (parent: the distilled student) and return it; a result
+    that kept no change is refused, since it is its parent and there is no new model."""
+    if not result.changed:
+        raise DataError(
+            f"fine-tuning kept no change, so the student is still its parent {result.parent_hash[:19]}…; there is no new model to "
+            "record (check result.changed first, or fine-tune longer / with more episodes)"
+        )
     (entry,) = ledger.append_many([result.ledger_item()], key=key)
     return entry
 

@@ -117,6 +117,14 @@ def test_paired_gain_is_significant_only_beyond_noise():
     assert not paired_gain(old + np.array([3.0, -3.0, 2.0, -2.5]), old).significant
 
 
+def test_a_finetune_that_kept_nothing_is_not_recorded_as_a_new_model(line_id, data):
+    tree = TreeStudent(max_depth=1).fit(data.X, data.P)
+    unchanged = improve_leaves(tree, line_id, seed=0, episodes=2, max_leaves=1, confidence=0.99)
+    assert not unchanged.changed and unchanged.student.content_hash == tree.content_hash
+    with pytest.raises(DataError, match="no new model to record"):
+        record_finetune(unchanged, None, None)
+
+
 def test_bad_finetune_options_are_refused_naming_the_range(line_id, data):
     mlp = MLPStudent(hidden_sizes=(2,), epochs=1).fit(data.X, data.P)
     with pytest.raises(DataError, match="kl_coef ≥ 0"):
