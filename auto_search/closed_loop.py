@@ -24,6 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from hybrid.paired import paired_interval, retention  # the statistics live below both packages
+
+__all__ = ["CONFIRMATION_SEED_OFFSET", "LoopScore", "PairedEpisodes", "paired_interval", "retention", "visited_fidelity"]
+
 CONFIRMATION_SEED_OFFSET = 7919  # confirmation episodes: a seed stream never used to choose
 
 
@@ -48,28 +52,6 @@ class LoopScore:
             "retention_high": self.retention_high,
             "visited_fidelity": self.visited_fidelity,
         }
-
-
-def retention(student_return: float, teacher_return: float, random_return: float) -> float:
-    """(student − random) / (teacher − random); 1.0 when teacher and random tie."""
-    gap = teacher_return - random_return
-    return 1.0 if abs(gap) < 1e-12 else (student_return - random_return) / gap
-
-
-def paired_interval(student: np.ndarray, teacher: np.ndarray, random: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    """Retention and its two-sided ``confidence`` interval from paired per-episode returns."""
-    from scipy.stats import t as student_t
-
-    n = len(student)
-    gap = float(np.mean(teacher) - np.mean(random))
-    if abs(gap) < 1e-12:
-        return 1.0, 1.0, 1.0
-    diff = np.asarray(student, dtype=np.float64) - np.asarray(teacher, dtype=np.float64)
-    centre = 1.0 + float(np.mean(diff)) / gap
-    if n < 2:
-        return centre, -np.inf, np.inf
-    half = float(student_t.ppf(0.5 + confidence / 2, n - 1) * np.std(diff, ddof=1) / np.sqrt(n)) / abs(gap)
-    return centre, centre - half, centre + half
 
 
 def visited_fidelity(action_space: Any, student: np.ndarray, teacher: np.ndarray) -> float:

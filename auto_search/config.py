@@ -53,9 +53,17 @@ class SearchConfig:
     closed_loop_share: float = _opt("share of the budget kept for closed-loop scoring and DAgger (with an environment)", 0.3)
     dagger_iterations: int = _opt("DAgger rounds for the chosen student (needs env and teacher)", 2)
     verbose: int = _opt("0: silent; 1: progress bar on a terminal", 1)
+    data_mixes: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "data-source mixes to search over a DataPool, e.g. rollouts=1 rollouts=0.5,dagger=0.5 (empty: the pool's 0.5-step grid)",
+            "nargs": "*",
+        },
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "families", tuple(self.families))
+        object.__setattr__(self, "data_mixes", tuple(self.data_mixes))
         self.validate()
 
     def validate(self) -> None:
@@ -89,6 +97,14 @@ class SearchConfig:
             raise SearchConfigError(f"confidence must lie in [0.5, 1), e.g. 0.95; got {self.confidence!r}.")
         if not 0.0 <= self.closed_loop_share < 1.0:
             raise SearchConfigError(f"closed_loop_share must lie in [0, 1); got {self.closed_loop_share!r}.")
+        for mix in self.data_mixes:
+            from hybrid.data_mix import parse_shares
+            from hybrid.errors import DataError
+
+            try:
+                parse_shares(mix)
+            except DataError as e:
+                raise SearchConfigError(f"data_mixes: {e}.") from None
         from auto_search.policies import parse_policy
 
         if self.policy != "auto" and not self.policy.startswith("callable:"):  # a custom callable is recorded by name only
@@ -98,6 +114,10 @@ class SearchConfig:
         """JSON-able form (tuples as lists), as printed in the report header."""
         d = asdict(self)
         d["families"] = list(self.families)
+        if self.data_mixes:
+            d["data_mixes"] = list(self.data_mixes)
+        else:  # left out when unused, so configs (and their hashes) from before data mixes are unchanged
+            d.pop("data_mixes")
         return d
 
     @property

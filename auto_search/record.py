@@ -18,6 +18,16 @@ from auto_search.shipping import DAGGER_BETA
 from provenance.hashing import hash_array, hash_file, hash_json
 
 
+def teacher_members(teacher: Any) -> list[Any]:
+    """The teachers behind ``teacher``: a mixture's members (``hybrid.mixture_teacher``) or the
+    items of a list of teachers; empty for a single teacher."""
+    from hybrid.teachers_mixture import MixtureTeacher
+
+    if isinstance(teacher, (list, tuple)):
+        return list(teacher)
+    return list(teacher.members) if isinstance(teacher, MixtureTeacher) else []
+
+
 def teacher_hash(teacher: Any) -> str:
     """Content hash of a teacher: its own ``content_hash`` or, for a torch module, of its weights."""
     own = getattr(teacher, "content_hash", None)
@@ -37,6 +47,10 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
     into ``out_dir`` and append the dataset, teacher (when given), search, model and one export
     entry per file; returns the entries.
 
+    Several teachers — a mixture teacher, or a list of the teachers whose decisions the data
+    holds — get one teacher entry each, and each is a parent of the dataset and model entries
+    (the mixture's own entry names them as parents too), so ``provenance lineage`` shows all.
+
     The model entry carries the shipped student's own figures (held-out fidelity and KL, cost,
     confirmation retention). When a DAgger round ships, the chosen candidate gets a model entry
     too and the shipped one names it as its parent. The entries are kept in
@@ -52,23 +66,29 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
     student, shipped, chosen, ds = result.student, result.shipped, result.chosen, result.dataset
 
     data_hash = ds["content_hash"]
-    items = [
+    members = teacher_members(teacher)  # several teachers: each is a parent of the dataset and of the model
+    member_hashes = [teacher_hash(m) for m in members]
+    items: list[dict[str, Any]] = [
         {
-            "kind": "dataset",
-            "subject": data_hash,
+            "kind": "teacher",
+            "subject": h,
             "parents": [],
-            "attrs": {**{k: ds[k] for k in ("n_states", "n_features", "n_actions", "action_names")}, "source": _beside_ledger(ds.get("source"), ledger)},
+            "attrs": {"name": str(getattr(m, "identity", type(m).__name__)), "ops_per_decision": getattr(m, "ops_per_decision", None)},
         }
+        for m, h in zip(members, member_hashes)
     ]
+    items.append({"kind": "dataset", "subject": data_hash, "parents": member_hashes, "attrs": _dataset_attrs(result, ledger)})
     inputs = [data_hash]
-    if teacher is not None:
+    if isinstance(teacher, (list, tuple)):
+        inputs += member_hashes
+    elif teacher is not None:
         t_hash = teacher_hash(teacher)
         summary = result.teacher or {}
         items.append(
             {
                 "kind": "teacher",
                 "subject": t_hash,
-                "parents": [],
+                "parents": member_hashes,
                 "attrs": {"name": summary.get("name", type(teacher).__name__), "ops_per_decision": summary.get("ops_per_decision")},
             }
         )
@@ -115,7 +135,7 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
                 "seed": cfg.seed,
             }
         )
-    model_parents = [search_hash, data_hash]
+    model_parents = [search_hash, data_hash, *member_hashes]
     if shipped.parent is not None:  # a DAgger round ships: the chosen candidate is its parent
         items.append(
             {
@@ -186,6 +206,14 @@ def _from_ledger(path: str | Path, ledger: Any) -> str | None:
 
 def _beside_ledger(source: dict[str, Any] | None, ledger: Any) -> dict[str, Any] | None:
     return None if source is None else {**source, "from_ledger": _from_ledger(source["path"], ledger)}
+
+
+def _dataset_attrs(result: SearchResult, ledger: Any) -> dict[str, Any]:
+    ds = result.dataset
+    attrs = {**{k: ds[k] for k in ("n_states", "n_features", "n_actions", "action_names")}, "source": _beside_ledger(ds.get("source"), ledger)}
+    if result.data_mix:  # the source shares the shipped student learned from (auto_search.mix_search)
+        attrs["data_mix"] = result.data_mix["shipped"]
+    return attrs
 
 
 def _figures(d: dict[str, Any]) -> dict[str, Any]:

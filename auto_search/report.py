@@ -182,6 +182,8 @@ def render_markdown(data: dict[str, Any]) -> str:
         out += ["## Closed loop", "", _closed_loop_words(data), "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         out += ["| " + " | ".join(r) + " |" for r in rows] + [""]
     out += _cascade_markdown(data.get("cascade"))
+    if data.get("data_mix"):  # auto_search.mix_search: the shares searched and the mix that shipped
+        out += ["## Data mix", "", data["data_mix"]["words"], ""]
     out += ["## Configuration", "", "| option | value |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in data["config"].items()] + [f"| config hash | `{data['config_hash']}` |", ""]
     out += ["## Candidates (★ chosen, ◆ Pareto front)", "", "| " + " | ".join(_head(data)) + " |", "|" + "---|" * len(_HEAD)]

@@ -260,14 +260,22 @@ class _Replay:
             return self.teacher
         from hybrid.zoo import available_teachers, load_teacher
 
-        name = entry.attrs.get("name")
-        if name not in available_teachers():
-            raise ReproduceError(f"the recorded teacher {name!r} ({entry.subject}) is not in the committed zoo; pass it (teacher=… in Python).")
-        teacher = load_teacher(name)
-        if teacher_hash(teacher) != entry.subject:
-            self.findings.append(f"the zoo's teacher {name} hashes to {teacher_hash(teacher)}, not the recorded {entry.subject}: its weights changed")
-        self.teacher = teacher
-        return teacher
+        name = str(entry.attrs.get("name"))
+        zoo_id = name.split(":")[0]  # zoo teachers are named "<zoo id>:<class>"
+        known = available_teachers()
+        # the committed teacher with the recorded hash, whatever its name says; else the named one, to say its weights changed
+        for candidate in [zoo_id, *known] if zoo_id in known else known:
+            teacher = load_teacher(candidate)
+            if teacher_hash(teacher) == entry.subject:
+                self.teacher = teacher
+                return teacher
+        if zoo_id in known:
+            self.findings.append(
+                f"the zoo's teacher {zoo_id} hashes to {teacher_hash(load_teacher(zoo_id))}, not the recorded {entry.subject}: its weights changed"
+            )
+            self.teacher = load_teacher(zoo_id)
+            return self.teacher
+        raise ReproduceError(f"the recorded teacher {name!r} ({entry.subject}) is not in the committed zoo; pass it (teacher=… in Python).")
 
     def _rerun_search(self, config: Any, dataset: Any) -> None:
         from auto_search.search import AutoDistill

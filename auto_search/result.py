@@ -56,6 +56,8 @@ class SearchResult:
     closed_loop: dict[str, Any] | None = None
     policy_note: str | None = None
     cascade: dict[str, Any] | None = None  # threshold and figures of a cascade:… choice (auto_search.cascade)
+    data_mix: dict[str, Any] | None = None  # the data-source mix that shipped and those searched (auto_search.mix_search)
+    mix_results: list[Any] = field(default_factory=list, repr=False)  # every mix's own search result, in data_mix["searched"] order
     ledger_entries: list[dict[str, Any]] = field(default_factory=list)
     report_dirs: list[Path] = field(default_factory=list)  # written reports, rewritten when the result is recorded
 
@@ -99,6 +101,7 @@ class SearchResult:
             },
             "closed_loop": self.closed_loop,
             "cascade": self.cascade,
+            **({} if self.data_mix is None else {"data_mix": self.data_mix}),
             "ledger_entries": list(self.ledger_entries),
         }
 
@@ -124,6 +127,8 @@ class SearchResult:
         ships = f"ships {s.source}: {s.family}, {s.ops_per_decision:g} ops per decision, held-out fidelity {100 * s.fidelity:.1f}%"
         if s.loop:
             ships += f", retention {100 * s.loop['retention']:.1f}% [{100 * s.loop['retention_low']:.1f}, {100 * s.loop['retention_high']:.1f}] over {s.loop['loop_episodes']} fresh episodes"
+        if self.data_mix:
+            ships += f"\ndata mix: {self.data_mix['words']}"
         return f"{head}; chose {self.choice}\n{ships}"
 
 

@@ -112,11 +112,18 @@ class AutoDistill:
             **self.options,
         )
 
-    def fit(self, dataset: DistillDataset | Rollouts) -> SearchResult:
-        """Search ``dataset`` (a ``DistillDataset``, or what ``hybrid.collect`` returns);
-        returns what finished, with the student to ship in ``result.student``."""
+    def fit(self, dataset: DistillDataset | Rollouts | Any) -> SearchResult:
+        """Search ``dataset`` (a ``DistillDataset``, or what ``hybrid.collect`` returns, or a
+        ``hybrid.DataPool`` whose source shares are searched as well); returns what finished,
+        with the student to ship in ``result.student``."""
         started, t0 = time.time(), time.monotonic()
         config, policy = self.config(), self._policy()
+        if type(dataset).__name__ == "DataPool":  # hybrid.data_mix.DataPool: the source shares are searched too
+            from auto_search.mix_search import fit_pool
+
+            return fit_pool(self, dataset)  # type: ignore[arg-type]
+        if len(config.data_mixes) > 1:
+            raise SearchConfigError(f"data_mixes lists {len(config.data_mixes)} mixes but fit got one dataset; pass a hybrid.DataPool of the sources to mix.")
         dataset = _as_dataset(dataset)
         config = with_record_families(config, dataset)  # record states: keyword rule lists and linear students too
         _check_dataset(dataset)

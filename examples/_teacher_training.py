@@ -52,6 +52,13 @@ class TeacherConfig:
     n_envs: int = 1
     normalize_obs: bool = False  # VecNormalize observations (folded into the exported first layer)
     linear_schedules: tuple[str, ...] = field(default=())  # arguments decayed linearly to 0 over the budget
+    zoo_id: str = ""  # the teacher's id in index.json; empty means env_id (a variant names itself)
+    env_kwargs: dict[str, Any] = field(default_factory=dict)  # passed to gym.make (e.g. LunarLander's wind)
+
+    @property
+    def key(self) -> str:
+        """The teacher's id in the zoo: ``zoo_id`` for a variant trained in another world, else the environment id."""
+        return self.zoo_id or self.env_id
 
 
 @dataclass(frozen=True)
@@ -64,9 +71,9 @@ class TrainingRun:
     started: float
 
 
-def episode_returns(env_id: str, act: Act, episodes: int, seed: int) -> np.ndarray:
+def episode_returns(env_id: str, act: Act, episodes: int, seed: int, env_kwargs: dict[str, Any] | None = None) -> np.ndarray:
     """Undiscounted returns of ``episodes`` episodes, episode ``i`` reset with ``seed + i``."""
-    env = gym.make(env_id)
+    env = gym.make(env_id, **(env_kwargs or {}))
     returns = np.empty(episodes)
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
@@ -80,9 +87,9 @@ def episode_returns(env_id: str, act: Act, episodes: int, seed: int) -> np.ndarr
     return returns
 
 
-def probe_states(env_id: str, act: Act, n: int, seed: int) -> np.ndarray:
+def probe_states(env_id: str, act: Act, n: int, seed: int, env_kwargs: dict[str, Any] | None = None) -> np.ndarray:
     """``n`` states spread over one seeded teacher episode (a fixed, realistic probe set)."""
-    env = gym.make(env_id)
+    env = gym.make(env_id, **(env_kwargs or {}))
     obs, _ = env.reset(seed=seed)
     states, done = [obs], False
     while not done:
@@ -100,7 +107,7 @@ def make_model(config: TeacherConfig, seed: int) -> tuple[Any, Any]:
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-    venv = make_vec_env(config.env_id, n_envs=config.n_envs, seed=seed, vec_env_cls=DummyVecEnv)
+    venv = make_vec_env(config.env_id, n_envs=config.n_envs, seed=seed, vec_env_cls=DummyVecEnv, env_kwargs=config.env_kwargs)
     normalizer = None
     if config.normalize_obs:  # unbounded clip_obs keeps the folding into the first layer exact
         venv = normalizer = VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=np.inf)
@@ -131,19 +138,19 @@ def train_until_target(config: TeacherConfig, model: Any, export: Callable[[Any]
                 return True
             self.next_check += config.check_every
             teacher = export(self.model)
-            check = episode_returns(config.env_id, act(teacher), config.check_episodes, CHECK_SEED)
-            print(f"  {config.env_id} {self.num_timesteps:>8} steps: check {check.mean():8.2f} ± {check.std():.2f} ({time.time() - started:.0f} s)", flush=True)
+            check = episode_returns(config.env_id, act(teacher), config.check_episodes, CHECK_SEED, config.env_kwargs)
+            print(f"  {config.key} {self.num_timesteps:>8} steps: check {check.mean():8.2f} ± {check.std():.2f} ({time.time() - started:.0f} s)", flush=True)
             if check.mean() < config.target + config.check_margin:
                 return True
-            final = episode_returns(config.env_id, act(teacher), 100, EVAL_SEED)
-            print(f"  {config.env_id}: 100 episodes {final.mean():.2f} ± {final.std():.2f}", flush=True)
+            final = episode_returns(config.env_id, act(teacher), 100, EVAL_SEED, config.env_kwargs)
+            print(f"  {config.key}: 100 episodes {final.mean():.2f} ± {final.std():.2f}", flush=True)
             result.update(returns=final, steps=self.num_timesteps)
             return final.mean() < config.target
 
     model.learn(total_timesteps=config.total_timesteps, callback=StopAtTarget())
     teacher = export(model)
     if result.get("steps") != model.num_timesteps:  # budget ended without a passing check
-        result.update(returns=episode_returns(config.env_id, act(teacher), 100, EVAL_SEED), steps=model.num_timesteps)
+        result.update(returns=episode_returns(config.env_id, act(teacher), 100, EVAL_SEED, config.env_kwargs), steps=model.num_timesteps)
     return TrainingRun(teacher, result["returns"], int(result["steps"]), started)
 
 
@@ -152,10 +159,12 @@ def zoo_entry(
 ) -> dict[str, Any]:
     """Write the teacher's arrays as ``<env>.npz`` (no pickle) and return its ``index.json`` entry:
     file and hash, the script's ``description``, then training and evaluation figures and probes."""
-    npz_path = out_dir / f"{config.env_id}.npz"
+    npz_path = out_dir / f"{config.key}.npz"
     np.savez(npz_path, **arrays)
+    world = {"env_id": config.env_id, "env_kwargs": config.env_kwargs} if config.zoo_id else {}  # a variant says where it was trained
     return {
         "file": npz_path.name,
+        **world,
         "sha256": hash_file(npz_path),
         **description,
         "seed": seed,
@@ -207,7 +216,8 @@ def run_cli(
             except HybridError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
-            r = episode_returns(env_id, act(teacher), args.evaluate, EVAL_SEED)
+            config = configs[env_id]
+            r = episode_returns(config.env_id, act(teacher), args.evaluate, EVAL_SEED, config.env_kwargs)
             print(
                 f"{env_id}: mean return {r.mean():.2f} ± {r.std():.2f} over {args.evaluate} "
                 f"episodes (seeds {EVAL_SEED}..{EVAL_SEED + args.evaluate - 1}), "

@@ -15,6 +15,7 @@ committed weights needs only this package.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,21 @@ from _teacher_training import EVAL_SEED, N_PROBES, Act, TeacherConfig, make_mode
 
 from hybrid.zoo import PolicyTeacher, layer_keys
 
+_LUNAR = TeacherConfig(
+    "LunarLander-v3",
+    200.0,
+    2_000_000,
+    dict(n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4, ent_coef=0.01),
+    ("noop", "fire_left", "fire_main", "fire_right"),
+    ("x", "y", "vx", "vy", "angle", "angular_velocity", "left_leg_contact", "right_leg_contact"),
+    n_envs=16,
+    check_every=65_536,
+    check_episodes=20,
+    check_margin=30.0,
+)
+
 CONFIGS: dict[str, TeacherConfig] = {
-    c.env_id: c
+    c.key: c
     for c in [
         TeacherConfig(
             "CartPole-v1",
@@ -53,17 +67,14 @@ CONFIGS: dict[str, TeacherConfig] = {
             check_episodes=20,
             check_margin=8.0,
         ),
-        TeacherConfig(
-            "LunarLander-v3",
-            200.0,
-            2_000_000,
-            dict(n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4, ent_coef=0.01),
-            ("noop", "fire_left", "fire_main", "fire_right"),
-            ("x", "y", "vx", "vy", "angle", "angular_velocity", "left_leg_contact", "right_leg_contact"),
-            n_envs=16,
-            check_every=65_536,
-            check_episodes=20,
-            check_margin=30.0,
+        _LUNAR,
+        # the shifted world of issue 12: the same recipe trained under gymnasium's LunarLander wind
+        replace(
+            _LUNAR,
+            total_timesteps=1_500_000,
+            check_margin=0.0,
+            zoo_id="LunarLander-v3-wind15",
+            env_kwargs=dict(enable_wind=True, wind_power=15.0, turbulence_power=1.5),
         ),
     ]
 }
@@ -104,10 +115,10 @@ def sb3_probabilities(model: Any, normalizer: Any | None, states: np.ndarray) ->
         return dist.distribution.probs.numpy()
 
 
-def _teacher(config: TeacherConfig, arrays: dict[str, np.ndarray]) -> PolicyTeacher:
+def _teacher(config: TeacherConfig, arrays: dict[str, np.ndarray]) -> PolicyTeacher:  # named by its zoo id
     return PolicyTeacher.from_arrays(
         arrays,
-        env_id=config.env_id,
+        env_id=config.key,
         action_names=config.action_names,
         feature_names=config.feature_names,
     )
@@ -117,7 +128,7 @@ def train(config: TeacherConfig, seed: int, out_dir: Path) -> dict[str, Any]:
     """Train one teacher until it meets its target (or its step budget ends) and export it."""
     model, normalizer = make_model(config, seed)
     run = train_until_target(config, model, lambda m: _teacher(config, policy_arrays(m, normalizer)), greedy)
-    probes = probe_states(config.env_id, greedy(run.teacher), N_PROBES, EVAL_SEED)
+    probes = probe_states(config.env_id, greedy(run.teacher), N_PROBES, EVAL_SEED, config.env_kwargs)
     description = {
         "action_names": list(config.action_names),
         "feature_names": list(config.feature_names),

@@ -193,7 +193,7 @@ class DistillDataset:
             self.action_names,
             self.feature_names,
             None if self.weights is None else self.weights[idx],
-            dict(self.meta),
+            row_tags_subset(self.meta, idx),
             **{**self._kind_args(), **({} if self.action_std is None else {"action_std": self.action_std[idx]})},
             agent_ids=None if self.agent_ids is None else self.agent_ids[idx],
         )
@@ -241,7 +241,7 @@ class DistillDataset:
             first.action_names,
             first.feature_names,
             weights,
-            {"concat_of": [d.content_hash for d in datasets]},
+            {"concat_of": [d.content_hash for d in datasets], **row_tags_concat([d.meta for d in datasets], [len(d) for d in datasets])},
             **kind,
             agent_ids=np.concatenate([d.agent_ids for d in datasets]) if all(with_agents) else None,  # type: ignore[misc]
         )
@@ -316,6 +316,35 @@ def _agent_column(agent_ids: Any, n: int) -> np.ndarray:
     ids = ids.astype(np.str_)
     ids.setflags(write=False)
     return ids
+
+
+def row_tags_subset(meta: dict[str, Any], idx: np.ndarray) -> dict[str, Any]:
+    """``meta`` for the rows at ``idx``: per-row tags (``meta["rows"]``, e.g. which teacher
+    labelled a row, which data source it came from) follow their rows; the rest is copied."""
+    out = dict(meta)
+    if "rows" in meta:
+        out["rows"] = {k: {"names": list(v["names"]), "codes": np.asarray(v["codes"], dtype=np.int64)[idx].tolist()} for k, v in meta["rows"].items()}
+    return out
+
+
+def row_tags_concat(metas: Sequence[dict[str, Any]], lengths: Sequence[int]) -> dict[str, Any]:
+    """Per-row tags of stacked datasets: a tag kind every part carries is kept (names merged in
+    first-seen order); rows of a part without it are tagged ``"untagged"``."""
+    kinds = sorted({k for m in metas for k in m.get("rows", {})})
+    rows: dict[str, Any] = {}
+    for kind in kinds:
+        names: list[str] = []
+        codes: list[int] = []
+        for m, n in zip(metas, lengths):
+            tag = m.get("rows", {}).get(kind, {"names": ["untagged"], "codes": [0] * n})
+            remap = []
+            for name in tag["names"]:
+                if name not in names:
+                    names.append(name)
+                remap.append(names.index(name))
+            codes += [remap[c] for c in tag["codes"]]
+        rows[kind] = {"names": names, "codes": codes}
+    return {"rows": rows} if rows else {}
 
 
 def split_indices(n: int, val_fraction: float, seed: int | np.random.Generator = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -282,7 +282,7 @@ def _proba_object_teacher(obj: Any, action_names: Sequence[str] | None, feature_
         ops_per_decision=ops if isinstance(ops, (int, float)) else None,
         q_fn=_method(obj, "q_values"),
         log_proba_fn=_method(obj, "log_proba"),
-        identity=getattr(obj, "identity", None) or type(obj).__name__,
+        identity=getattr(obj, "identity", None) or (f"{obj.env_id}:{type(obj).__name__}" if getattr(obj, "env_id", None) else type(obj).__name__),
         content_hash=getattr(obj, "content_hash", None),
     )
 

@@ -150,6 +150,16 @@ def available_teachers(directory: Path | str | None = None, action_kind: str | N
     return sorted(e for e, entry in index.items() if action_kind is None or entry.get("action_kind", "discrete") == action_kind)
 
 
+def teacher_world(zoo_id: str, directory: Path | str | None = None) -> tuple[str, dict[str, Any]]:
+    """The gymnasium id and ``gym.make`` keyword arguments a zoo teacher was trained in: a
+    variant such as ``LunarLander-v3-wind15`` records its own (``env_id``, ``env_kwargs``)."""
+    index = read_index(directory)
+    if zoo_id not in index:
+        raise TeacherError(f"no committed teacher {zoo_id!r}; known teachers: {', '.join(sorted(index)) or 'none'}")
+    entry = index[zoo_id]
+    return str(entry.get("env_id", zoo_id)), dict(entry.get("env_kwargs", {}))
+
+
 def load_teacher(env_id: str, directory: Path | str | None = None, *, index_name: str = INDEX_NAME) -> PolicyTeacher | ContinuousPolicyTeacher:
     """Load the committed teacher for ``env_id`` after checking its file's SHA-256.
 

@@ -121,3 +121,14 @@ def test_team_example_distils_a_team_reports_per_agent_and_verifies(tmp_path):
 
     with TrajectoryStore(tmp_path / "out" / "trajectories.db") as store:  # every decision keyed by its agent
         assert set(store.to_dataset().agent_ids.tolist()) == {"agent_0", "agent_1", "agent_2"}
+
+
+@pytest.mark.slow
+def test_mixture_finetune_example_records_both_teachers_and_the_finetune_step(tmp_path):
+    proc = run_example("mixture_finetune.py", "--out", "out", "--key", "k/demo.key", cwd=tmp_path)  # the defaults: about 40 s
+    assert proc.returncode == 0, proc.stderr
+    assert "LunarLander-v3:PolicyTeacher" in proc.stdout and "LunarLander-v3-wind15:PolicyTeacher" in proc.stdout
+    assert "fine-tune under wind" in proc.stdout
+    lineage = [line.split() for line in proc.stdout.splitlines() if line.startswith("ancestor")]
+    assert sum(kind == "teacher" for _, kind, _ in lineage) == 3  # both teachers and the mixture
+    assert sum(kind == "model" for _, kind, _ in lineage) == 1  # the distilled parent of the fine-tuned model
