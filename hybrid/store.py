@@ -60,7 +60,7 @@ class TrajectoryStore:
 
     def _create_schema(self) -> None:
         with self.db.atomic():
-            self.db["runs"].create(
+            self.db.table("runs").create(
                 {
                     "id": int,
                     "teacher": str,
@@ -77,15 +77,15 @@ class TrajectoryStore:
                 not_null={"created_at", "source", "action_names", "n_features"},
                 if_not_exists=True,
             )
-            self.db["episodes"].create(
+            self.db.table("episodes").create(
                 {"id": int, "run_id": int, "episode": int},
                 pk="id",
                 foreign_keys=[("run_id", "runs", "id")],
                 not_null={"run_id", "episode"},
                 if_not_exists=True,
             )
-            self.db["episodes"].create_index(["run_id", "episode"], unique=True, if_not_exists=True)
-            self.db["steps"].create(
+            self.db.table("episodes").create_index(["run_id", "episode"], unique=True, if_not_exists=True)
+            self.db.table("steps").create(
                 {
                     "id": int,
                     "run_id": int,
@@ -103,15 +103,15 @@ class TrajectoryStore:
                 not_null={"run_id", "episode_id", "t", "state", "probs", "done"},
                 if_not_exists=True,
             )
-            self.db["steps"].create_index(["run_id"], if_not_exists=True)
+            self.db.table("steps").create_index(["run_id"], if_not_exists=True)
             # continuous actions, added to stores created before them: bounds per run, std per step
             if "action_space" not in self.db["runs"].columns_dict:
-                self.db["runs"].add_column("action_space", str)
+                self.db.table("runs").add_column("action_space", str)
             if "std" not in self.db["steps"].columns_dict:
-                self.db["steps"].add_column("std", bytes)
+                self.db.table("steps").add_column("std", bytes)
             # teams: the agent each decision was made for (NULL for single-agent runs)
             if "agent" not in self.db["steps"].columns_dict:
-                self.db["steps"].add_column("agent", str)
+                self.db.table("steps").add_column("agent", str)
 
     # -- writing ---------------------------------------------------------------------------
     def start_run(
@@ -143,7 +143,7 @@ class TrajectoryStore:
             raise DataError(f"action_names must hold at least {1 if space else 2} unique names; got {action_names}")
         with self.db.atomic():
             run_id = (
-                self.db["runs"]
+                self.db.table("runs")
                 .insert(
                     {
                         "teacher": teacher,
@@ -178,7 +178,7 @@ class TrajectoryStore:
         if key not in self._episodes:
             row = self.db.execute("select id from episodes where run_id = ? and episode = ?", key).fetchone()
             if row is None:
-                episode_id = self.db["episodes"].insert({"run_id": run_id, "episode": episode}).last_pk
+                episode_id = self.db.table("episodes").insert({"run_id": run_id, "episode": episode}).last_pk
                 self._episodes[key] = [episode_id, 0]
             else:
                 last = self.db.execute("select max(t) from steps where episode_id = ?", [row[0]]).fetchone()[0]
@@ -203,10 +203,10 @@ class TrajectoryStore:
         states: Any,
         probs: Any,
         *,
-        episode: int | Sequence[int] = 0,
-        actions: Sequence[int] | None = None,
-        rewards: Sequence[float] | None = None,
-        dones: Sequence[bool] | None = None,
+        episode: int | Sequence[int] | np.ndarray = 0,
+        actions: Sequence[int | None] | np.ndarray | None = None,
+        rewards: Sequence[float | None] | np.ndarray | None = None,
+        dones: Sequence[bool] | np.ndarray | None = None,
         traces: Sequence[Any] | None = None,
         stds: Any = None,
         agents: Sequence[str] | None = None,
@@ -402,7 +402,10 @@ class TrajectoryStore:
                 )
         ids = [r["id"] for r in chosen]
         cursor = self.db.execute(f"select state, probs, std, agent from steps where run_id in ({','.join('?' * len(ids))}) order by id", ids)
-        states, probs, stds, agents = [], [], [], []
+        states: list[bytes] = []
+        probs: list[bytes] = []
+        stds: list[bytes | None] = []
+        agents: list[str | None] = []
         while batch := cursor.fetchmany(100_000):
             s, p, sd, ag = zip(*batch)
             states.append(b"".join(s))
@@ -448,7 +451,7 @@ def _action_space(action_names: list[str], low: Sequence[float] | None, high: Se
     return {"kind": "continuous", "low": lo.astype(float).tolist(), "high": hi.astype(float).tolist()}
 
 
-def _column(values: Sequence[Any] | None, n: int, name: str, kind: type | None) -> Sequence[Any]:
+def _column(values: Sequence[Any] | np.ndarray | None, n: int, name: str, kind: type | None) -> Sequence[Any]:
     if values is None:
         return [False if kind is bool else None] * n
     if isinstance(values, np.ndarray):
