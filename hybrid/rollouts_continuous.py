@@ -36,6 +36,8 @@ def collect_continuous(
     (seeded, clipped to the bounds) while the dataset keeps the deterministic action as label.
     """
     space = env.action_space
+    if not isinstance(space, gym.spaces.Box):
+        raise DataError(f"continuous rollouts need a Box action space; this environment has {space}: collect discrete actions with hybrid.collect")
     teacher = as_teacher(teacher, action_space=space)
     if not isinstance(teacher, ContinuousTeacher):  # pragma: no cover - as_teacher guarantees it
         raise DataError(f"{teacher!r} is not a continuous teacher")
@@ -66,7 +68,7 @@ def collect_continuous(
     _, rewards = run_episodes(env, act, episode_seeds(seed, episodes))
     X = np.stack([r[0] for r in records])
     A = np.stack([r[1] for r in records])
-    S = None if records[0][2] is None else np.stack([r[2] for r in records])
+    S = None if any(r[2] is None for r in records) else np.stack([r[2] for r in records if r[2] is not None])
     env_id = env.spec.id if env.spec else type(env.unwrapped).__name__
     meta: dict[str, Any] = {"source": "collect", "env": env_id, "teacher": teacher.identity, "seed": seed, "episodes": episodes, "action_kind": "continuous"}
     if store is not None:

@@ -125,8 +125,8 @@ class TrajectoryStore:
         seed: int | None = None,
         source: str = "api",
         meta: dict[str, Any] | None = None,
-        action_low: Sequence[float] | None = None,
-        action_high: Sequence[float] | None = None,
+        action_low: Sequence[float] | np.ndarray | None = None,
+        action_high: Sequence[float] | np.ndarray | None = None,
     ) -> int:
         """Open a run and return its id. ``n_features`` is needed when features are unnamed.
 
