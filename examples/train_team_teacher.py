@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.evaluate < 1:
             parser.error("--evaluate needs a positive number of episodes, e.g. --evaluate 100")
         teacher = load_team_teacher(ENV_ID, args.out)
-        r = team_returns(teacher.shared, args.evaluate, EVAL_SEED)
+        r = team_returns(teacher.shared_policy, args.evaluate, EVAL_SEED)
         rr = team_returns(None, args.evaluate, EVAL_SEED)
         print(
             f"{ENV_ID}: team return {r.mean():.2f} ± {r.std():.2f} (random team {rr.mean():.2f} ± {rr.std():.2f}) over {args.evaluate} "

@@ -280,7 +280,11 @@ def _rollout(env: gym.Env, policy: Any, router: Any, obs: np.ndarray, cfg: PPOCo
             a = int(rng.choice(len(p), p=p / p.sum()))
         obs, reward, terminated, truncated, _ = env.step(a)
         total += float(reward)
-        X.append(x), A.append(a), R.append(float(reward)), D.append(terminated), own.append(not ruled)
+        X.append(x)
+        A.append(a)
+        R.append(float(reward))
+        D.append(terminated)
+        own.append(not ruled)
         if terminated or truncated:
             finished.append(total)
             total = 0.0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import gymnasium as gym
 import numpy as np
@@ -173,7 +173,7 @@ def collect(
         rng = np.random.default_rng(seed)
         seeds = episode_seeds(seed, episodes)
         records: list[tuple[np.ndarray, np.ndarray, int]] = []
-        n_env_actions = int(env_obj.action_space.n)
+        n_env_actions = int(cast(gym.spaces.Discrete, env_obj.action_space).n)  # action_kind checked it
 
         def act(x: np.ndarray) -> int:
             p = teacher.predict_proba(x[None, :])[0]
@@ -230,7 +230,7 @@ def closed_loop(env: str | gym.Env, policy: Any, episodes: int, seed: int, teach
     env_obj, owned = make_env(env)
     try:
         continuous = action_kind(env_obj) == "continuous"
-        space = env_obj.action_space if continuous else None
+        space = cast(gym.spaces.Box, env_obj.action_space) if continuous else None  # action_kind checked it
         actions = policy_actions(policy, space)
         states, rewards = run_episodes(env_obj, lambda x: actions(x[None, :])[0], episode_seeds(seed, episodes))
     finally:

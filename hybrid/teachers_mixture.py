@@ -114,7 +114,8 @@ class MixtureTeacher(Teacher):
 
     def _ops(self) -> float | None:
         ops = [t.ops_per_decision for t in self.members]
-        return None if any(o is None for o in ops) else float(sum(ops))  # every member is asked every time
+        known = [o for o in ops if o is not None]
+        return None if len(known) < len(ops) else float(sum(known))  # every member is asked every time
 
     def labelled_by(self, X: Any) -> np.ndarray:
         """Per state, the index of the member whose answer is the label (``AVERAGED`` = -1 for an average)."""
@@ -143,9 +144,10 @@ class MixtureTeacher(Teacher):
         """The answering member's Q-values when every member has them (average: weighted mean)."""
         states = self._states(X)
         Qs = [t.q_values(states) for t in self.members]
-        if any(q is None for q in Qs):
+        known = [q for q in Qs if q is not None]
+        if len(known) < len(Qs):
             return None
-        Q = np.stack(Qs).astype(np.float64)
+        Q = np.stack(known).astype(np.float64)
         if self.gate == "average":
             return np.tensordot(self.weights, Q, axes=1).astype(np.float32)
         return Q[self.labelled_by(states), np.arange(len(states))].astype(np.float32)
@@ -188,7 +190,8 @@ def mixture_teacher(teachers: Sequence[Any], *, weights: Sequence[float] | None 
                     f"gate='value' needs a value estimate from every teacher, but teacher {i} ({t.identity!r}) exposes neither "
                     "Q-values nor a value(X) critic; use gate='confident' or give it a value(X) method"
                 )
-    return MixtureTeacher(members, weights=w, gate=gate, identity=identity, critics=critics)
+    discrete = [t for t in members if isinstance(t, Teacher)]  # _check_members refused mixed kinds
+    return MixtureTeacher(discrete, weights=w, gate=gate, identity=identity, critics=critics)
 
 
 def _continuous_mixture(members: Sequence[Any], w: np.ndarray, gate: str | Gate, identity: str) -> Any:

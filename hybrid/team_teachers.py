@@ -38,6 +38,8 @@ class TeamTeacher:
     (the team's per step divided by the agents) when countable, else ``None``.
     """
 
+    shared_policy: Any = None  # a committed parameter-shared team's one policy (hybrid.team_zoo), for timing and export
+
     def __init__(
         self,
         kind: str,

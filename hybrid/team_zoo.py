@@ -48,7 +48,7 @@ def available_team_teachers(directory: Path | str | None = None) -> list[str]:
 
 def load_team_teacher(env_id: str, directory: Path | str | None = None) -> TeamTeacher:
     """The committed shared team teacher of ``env_id`` (its file's SHA-256 checked first); the
-    underlying per-agent policy is ``.shared``."""
+    underlying per-agent policy is ``.shared_policy``."""
     index = read_index(directory, TEAM_INDEX)
     if env_id not in index:
         raise TeacherError(
@@ -58,7 +58,7 @@ def load_team_teacher(env_id: str, directory: Path | str | None = None) -> TeamT
     assert isinstance(policy, PolicyTeacher)
     team = TeamTeacher.shared(policy, index[env_id]["agents"])
     team.identity = f"parameter-shared PPO ({env_id})"
-    team.shared = policy  # type: ignore[attr-defined]  # the torch policy itself, for timing and export
+    team.shared_policy = policy  # the torch policy itself, for timing and export
     return team
 
 

@@ -87,7 +87,7 @@ class PolicyTeacher(nn.Module):
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], **meta: Any) -> PolicyTeacher:
         """Build from ``layer{i}.weight`` / ``layer{i}.bias`` arrays (the ``.npz`` layout)."""
-        layers = []
+        layers: list[tuple[np.ndarray, np.ndarray]] = []
         while layer_keys(len(layers))[0] in arrays:
             w_key, b_key = layer_keys(len(layers))
             if b_key not in arrays:
@@ -276,7 +276,7 @@ class ContinuousPolicyTeacher(nn.Module):
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], **meta: Any) -> ContinuousPolicyTeacher:
         """Build from the ``.npz`` layout: ``layer{i}.*``, ``action_low/high`` and an optional log-std."""
-        layers = []
+        layers: list[tuple[np.ndarray, np.ndarray]] = []
         while layer_keys(len(layers))[0] in arrays:
             w_key, b_key = layer_keys(len(layers))
             layers.append((arrays[w_key], arrays[b_key]))
@@ -290,7 +290,7 @@ class ContinuousPolicyTeacher(nn.Module):
     @property
     def linears(self) -> list[nn.Linear]:
         """The Linear layers of the mean path, input first."""
-        return [m for m in self.hidden if isinstance(m, nn.Linear)] + [self.mean]
+        return [m for m in [*self.hidden, self.mean] if isinstance(m, nn.Linear)]
 
     @property
     def ops_per_decision(self) -> int:

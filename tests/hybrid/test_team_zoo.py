@@ -24,7 +24,7 @@ def test_the_team_teacher_is_committed_and_reproduces_sb3_on_probe_states():
     teacher = load_team_teacher(ENV_ID)
     entry = read_index(index_name=TEAM_INDEX)[ENV_ID]
     probes = np.asarray(entry["probes"]["states"], dtype=np.float32)
-    np.testing.assert_allclose(teacher.shared.predict_proba(probes), entry["probes"]["sb3_probabilities"], atol=1e-5)
+    np.testing.assert_allclose(teacher.shared_policy.predict_proba(probes), entry["probes"]["sb3_probabilities"], atol=1e-5)
     assert teacher.kind == "shared" and list(teacher.agents) == entry["agents"] and teacher.content_hash == entry["sha256"]
     assert teacher.ops_per_decision == entry["ops_per_decision"]
     assert entry["return_mean"] > entry["random_return_mean"]
