@@ -19,6 +19,7 @@ or model, no data file, no teacher for a closed-loop step) raises :class:`Reprod
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -244,7 +245,7 @@ class _Replay:
         recorded = self.lineage.search.attrs.get("versions", {}).get("platform")
         self.notes.append(
             "the DAgger step ran the environment: it reproduces bit for bit on the same platform and library versions"
-            + ("" if recorded in (None, _platform()) else f"; this one is {_platform()}, the search ran on {recorded}")
+            + ("" if recorded in (None, sys.platform) else f"; this one is {sys.platform}, the search ran on {recorded}")
         )
         return fitted
 
@@ -338,9 +339,3 @@ def _diff(recorded: Any, refit: Any, where: str = "") -> list[str]:
 def _short(value: Any) -> str:
     text = json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "…"
-
-
-def _platform() -> str:
-    import sys
-
-    return sys.platform

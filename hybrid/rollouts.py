@@ -33,15 +33,10 @@ class Rollouts(NamedTuple):
     returns: np.ndarray
 
 
-@dataclass(frozen=True)
-class ClosedLoop:
-    """A policy's closed-loop measurement: returns per episode, and (given a teacher) how often
-    the policy agreed with the teacher's greedy action on the states the policy itself visited
-    (continuous actions: share within ``metrics.DEFAULT_TOLERANCE`` of each dimension's range)."""
+class EpisodeReturns:
+    """Mean and spread of the per-episode ``returns`` of a closed-loop measurement."""
 
     returns: np.ndarray
-    states: np.ndarray
-    agreement: float | None
 
     @property
     def mean_return(self) -> float:
@@ -50,6 +45,17 @@ class ClosedLoop:
     @property
     def std_return(self) -> float:
         return float(np.std(self.returns))
+
+
+@dataclass(frozen=True)
+class ClosedLoop(EpisodeReturns):
+    """A policy's closed-loop measurement: returns per episode, and (given a teacher) how often
+    the policy agreed with the teacher's greedy action on the states the policy itself visited
+    (continuous actions: share within ``metrics.DEFAULT_TOLERANCE`` of each dimension's range)."""
+
+    returns: np.ndarray
+    states: np.ndarray
+    agreement: float | None
 
 
 def _is_team(env: Any) -> bool:

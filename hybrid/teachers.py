@@ -17,7 +17,7 @@ import numpy as np
 
 from hybrid.dataset import check_names as _names
 from hybrid.errors import DataError, HybridError, TeacherError
-from hybrid.validation import probability_problem
+from hybrid.validation import probability_problem, teacher_states
 from provenance.hashing import hash_array, hash_json
 
 if TYPE_CHECKING:
@@ -75,24 +75,7 @@ class Teacher:
         return len(self.action_names)
 
     def _states(self, X: Any) -> np.ndarray:
-        try:
-            a = np.asarray(X, dtype=np.float32)
-        except (TypeError, ValueError) as e:
-            raise DataError(f"states must be numeric [n, d]; could not convert: {e}") from None
-        if not a.flags.writeable:
-            a = a.copy()  # a teacher gets its own copy: torch refuses read-only buffers, and ours stay intact
-        if a.ndim == 1:
-            a = a[None, :]
-        if a.ndim != 2:
-            raise DataError(f"states must be 2-D [n_states, n_features]; got shape {a.shape}")
-        if not np.isfinite(a).all():
-            row = int(np.argwhere(~np.isfinite(a))[0][0])
-            raise DataError(f"state {row} holds NaN or infinity; a teacher can only label finite states")
-        if self.feature_names is not None and a.shape[1] != len(self.feature_names):
-            raise DataError(
-                f"states have {a.shape[1]} features but teacher {self.identity!r} takes {len(self.feature_names)} ({', '.join(self.feature_names)})"
-            )
-        return a
+        return teacher_states(X, self.feature_names, self.identity, copy=False)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Action probabilities, validated: float32 ``[n, k]``, finite, ≥ 0, rows summing to 1."""

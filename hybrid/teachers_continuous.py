@@ -18,6 +18,7 @@ import numpy as np
 
 from hybrid.dataset import check_names as _names
 from hybrid.errors import DataError, TeacherError
+from hybrid.validation import teacher_states
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 STD_FLOOR = 1e-3  # relative std below which a teacher counts as fully certain (keeps weights finite)
@@ -76,21 +77,7 @@ class ContinuousTeacher:
         return len(self.action_names)
 
     def _states(self, X: Any) -> np.ndarray:
-        try:
-            a = np.array(X, dtype=np.float32)  # a copy: the teacher may not write into our arrays
-        except (TypeError, ValueError) as e:
-            raise DataError(f"states must be numeric [n, d]; could not convert: {e}") from None
-        a = a[None, :] if a.ndim == 1 else a
-        if a.ndim != 2:
-            raise DataError(f"states must be 2-D [n_states, n_features]; got shape {a.shape}")
-        if not np.isfinite(a).all():
-            row = int(np.argwhere(~np.isfinite(a))[0][0])
-            raise DataError(f"state {row} holds NaN or infinity; a teacher can only label finite states")
-        if self.feature_names is not None and a.shape[1] != len(self.feature_names):
-            raise DataError(
-                f"states have {a.shape[1]} features but teacher {self.identity!r} takes {len(self.feature_names)} ({', '.join(self.feature_names)})"
-            )
-        return a
+        return teacher_states(X, self.feature_names, self.identity, copy=True)
 
     def predict(self, X: Any) -> np.ndarray:
         """Deterministic actions, validated and clipped to the bounds: float32 ``[n, m]``."""

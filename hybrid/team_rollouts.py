@@ -22,14 +22,14 @@ import numpy as np
 
 from hybrid.dataset import DistillDataset
 from hybrid.errors import DataError
-from hybrid.rollouts import Rollouts, episode_seeds, policy_actions
+from hybrid.rollouts import EpisodeReturns, Rollouts, episode_seeds, policy_actions
 from hybrid.store import TrajectoryStore
 from hybrid.team_env import TeamDecide, TeamEnv, TeamEpisode, as_team_env
 from hybrid.team_teachers import TeamTeacher, as_team_teacher
 
 
 @dataclass(frozen=True)
-class TeamClosedLoop:
+class TeamClosedLoop(EpisodeReturns):
     """A team policy's closed-loop measurement: team return per episode, the episodes, and (given
     a teacher) how often each controlled agent's action agreed with the teacher's on the
     observations it met."""
@@ -38,14 +38,6 @@ class TeamClosedLoop:
     episodes: list[TeamEpisode]
     agreement: float | None
     agent_agreement: dict[str, float] | None
-
-    @property
-    def mean_return(self) -> float:
-        return float(np.mean(self.returns))
-
-    @property
-    def std_return(self) -> float:
-        return float(np.std(self.returns))
 
 
 def observation_names(team: TeamEnv, teacher: TeamTeacher | None) -> list[str] | None:
