@@ -11,7 +11,10 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hybrid.records import RecordDataset
 
 STORE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
@@ -27,6 +30,7 @@ def load_dataset(path: str | Path, runs: Sequence[int] | None = None) -> Any:
     suffix = path.suffix.lower()
     if runs is not None and suffix not in STORE_SUFFIXES:
         raise ValueError(f"runs={list(runs)} selects runs of a trajectory store, but {path} is a {suffix} file; leave runs out.")
+    ds: DistillDataset | RecordDataset
     if suffix == ".npz":
         ds = DistillDataset.load(path)
     elif suffix in STORE_SUFFIXES:

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sqlite_utils
@@ -29,6 +29,9 @@ from hybrid.errors import DataError
 from hybrid.ingest import Decisions, read_csv, read_jsonl
 from hybrid.record_ingest import RecordDecisions
 from provenance.hashing import hash_file
+
+if TYPE_CHECKING:
+    from hybrid.records import RecordDataset
 
 _LE_F32 = np.dtype("<f4")
 
@@ -142,9 +145,8 @@ class TrajectoryStore:
         if len(action_names) < (1 if space else 2) or len(set(action_names)) != len(action_names):
             raise DataError(f"action_names must hold at least {1 if space else 2} unique names; got {action_names}")
         with self.db.atomic():
-            run_id = (
-                self.db.table("runs")
-                .insert(
+            run_id = _inserted_id(
+                self.db.table("runs").insert(
                     {
                         "teacher": teacher,
                         "env": env,
@@ -158,7 +160,6 @@ class TrajectoryStore:
                         "action_space": None if space is None else json.dumps(space),
                     }
                 )
-                .last_pk
             )
         self._runs[run_id] = (int(n_features), len(action_names))
         self._spaces[run_id] = space
@@ -178,7 +179,7 @@ class TrajectoryStore:
         if key not in self._episodes:
             row = self.db.execute("select id from episodes where run_id = ? and episode = ?", key).fetchone()
             if row is None:
-                episode_id = self.db.table("episodes").insert({"run_id": run_id, "episode": episode}).last_pk
+                episode_id = _inserted_id(self.db.table("episodes").insert({"run_id": run_id, "episode": episode}))
                 self._episodes[key] = [episode_id, 0]
             else:
                 last = self.db.execute("select max(t) from steps where episode_id = ?", [row[0]]).fetchone()[0]
@@ -371,11 +372,12 @@ class TrajectoryStore:
         ).fetchall()
         return np.asarray([r[1] for r in rows], dtype=np.float64)
 
-    def to_dataset(self, runs: Sequence[int] | None = None) -> DistillDataset:
+    def to_dataset(self, runs: Sequence[int] | None = None) -> DistillDataset | RecordDataset:
         """The states and teacher probabilities of ``runs`` (all when None), in logging order.
 
         All chosen runs must share action and feature names. ``meta`` records the store path
-        and run ids; like all meta it stays out of the dataset's content hash.
+        and run ids; like all meta it stays out of the dataset's content hash. Record runs
+        (structured states) come back as a ``hybrid.records.RecordDataset``.
         """
         chosen = [r for r in self.runs() if runs is None or r["id"] in set(runs)]
         if runs is not None and len(chosen) != len(set(runs)):
@@ -425,7 +427,8 @@ class TrajectoryStore:
                     raise DataError(f"runs {ids} mix team steps (with an agent) and single-agent steps; pass runs=[...] of one kind")
                 return DistillDataset(X.reshape(-1, d), P.reshape(-1, k), first["action_names"], first["feature_names"], meta=meta, agent_ids=agents)
             return DistillDataset(X.reshape(-1, d), P.reshape(-1, k), first["action_names"], first["feature_names"], meta=meta)
-        std = None if any(b is None for b in stds) else np.frombuffer(b"".join(stds), dtype=_LE_F32).reshape(-1, k)
+        logged = [b for b in stds if b is not None]
+        std = None if len(logged) < len(stds) else np.frombuffer(b"".join(logged), dtype=_LE_F32).reshape(-1, k)
         return DistillDataset(
             X.reshape(-1, d),
             P.reshape(-1, k),
@@ -439,7 +442,14 @@ class TrajectoryStore:
         )
 
 
-def _action_space(action_names: list[str], low: Sequence[float] | None, high: Sequence[float] | None) -> dict[str, Any] | None:
+def _inserted_id(table: sqlite_utils.db.Table) -> int:
+    """The primary key of the one row ``table`` has just inserted."""
+    if table.last_pk is None:  # sqlite-utils sets it after every single-row insert
+        raise DataError(f"sqlite-utils reported no id for the row just inserted into table {table.name!r}")
+    return int(table.last_pk)
+
+
+def _action_space(action_names: list[str], low: Sequence[float] | np.ndarray | None, high: Sequence[float] | np.ndarray | None) -> dict[str, Any] | None:
     """The run's continuous action space as JSON-able bounds, or None for a discrete run."""
     if low is None and high is None:
         return None
@@ -454,10 +464,9 @@ def _action_space(action_names: list[str], low: Sequence[float] | None, high: Se
 def _column(values: Sequence[Any] | np.ndarray | None, n: int, name: str, kind: type | None) -> Sequence[Any]:
     if values is None:
         return [False if kind is bool else None] * n
-    if isinstance(values, np.ndarray):
-        values = values.tolist()
-    if len(values) != n:
-        raise DataError(f"{name} has {len(values)} items for {n} states; give one per state")
+    items: Sequence[Any] = values.tolist() if isinstance(values, np.ndarray) else values
+    if len(items) != n:
+        raise DataError(f"{name} has {len(items)} items for {n} states; give one per state")
     if kind is None:
-        return values
-    return [None if v is None else kind(v) for v in values]
+        return items
+    return [None if v is None else kind(v) for v in items]
