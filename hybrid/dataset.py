@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -30,6 +30,23 @@ from provenance.hashing import hash_array, hash_json
 
 _FORMAT = 1
 ACTION_KINDS = ("discrete", "continuous")
+
+
+class _NpzArrays(TypedDict, total=False):
+    """The arrays of a saved dataset, by name (``DistillDataset.save`` and ``load``)."""
+
+    format: np.ndarray
+    X: np.ndarray
+    P: np.ndarray
+    action_names: np.ndarray
+    meta: np.ndarray
+    feature_names: np.ndarray
+    weights: np.ndarray
+    agent_ids: np.ndarray
+    action_kind: np.ndarray
+    action_low: np.ndarray
+    action_high: np.ndarray
+    action_std: np.ndarray
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -142,6 +159,12 @@ class DistillDataset:
             raise DataError("a discrete dataset has probabilities, not continuous actions; read dataset.P or labels")
         return self.P
 
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """A continuous dataset's ``(action_low, action_high)``, one bound per action dimension."""
+        if self.action_low is None or self.action_high is None:
+            raise DataError("a discrete dataset has no action bounds; only a continuous dataset has them")
+        return self.action_low, self.action_high
+
     def _kind_args(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this dataset's action kind (for derived datasets)."""
         if self.action_kind == "discrete":
@@ -215,11 +238,13 @@ class DistillDataset:
                     f"dataset {i} holds {d.action_kind} actions but dataset 0 holds {first.action_kind} ones; "
                     "a dataset has one action kind: collect the two teachers into separate datasets"
                 )
-            if d.action_kind == "continuous" and not (np.array_equal(d.action_low, first.action_low) and np.array_equal(d.action_high, first.action_high)):
-                raise DataError(
-                    f"dataset {i} has action bounds {d.action_low.tolist()}..{d.action_high.tolist()}, dataset 0 "
-                    f"{first.action_low.tolist()}..{first.action_high.tolist()}; only datasets with the same bounds stack"
-                )
+            if d.action_kind == "continuous":
+                (low, high), (low0, high0) = d._bounds(), first._bounds()
+                if not (np.array_equal(low, low0) and np.array_equal(high, high0)):
+                    raise DataError(
+                        f"dataset {i} has action bounds {low.tolist()}..{high.tolist()}, dataset 0 "
+                        f"{low0.tolist()}..{high0.tolist()}; only datasets with the same bounds stack"
+                    )
             if (d.action_names, d.feature_names, d.n_features) != (first.action_names, first.feature_names, first.n_features):
                 raise DataError(
                     f"dataset {i} has actions {list(d.action_names)} and {d.n_features} features {d.feature_names}, dataset 0 "
@@ -233,8 +258,8 @@ class DistillDataset:
             raise DataError(f"datasets {[i for i, w in enumerate(with_agents) if not w]} have no agent ids but others do; stack team data with team data only")
         kind = first._kind_args()
         if kind:
-            stds = [d.action_std for d in datasets]
-            kind["action_std"] = None if any(s is None for s in stds) else np.concatenate(stds)
+            stds = [d.action_std for d in datasets if d.action_std is not None]
+            kind["action_std"] = np.concatenate(stds) if len(stds) == len(datasets) else None
         return cls(
             np.concatenate([d.X for d in datasets]),
             np.concatenate([d.P for d in datasets]),
@@ -243,7 +268,7 @@ class DistillDataset:
             weights,
             {"concat_of": [d.content_hash for d in datasets], **row_tags_concat([d.meta for d in datasets], [len(d) for d in datasets])},
             **kind,
-            agent_ids=np.concatenate([d.agent_ids for d in datasets]) if all(with_agents) else None,  # type: ignore[misc]
+            agent_ids=np.concatenate([d.agent_ids for d in datasets]) if all(with_agents) else None,
         )
 
     def with_weights(self, weights: Any) -> DistillDataset:
@@ -253,7 +278,7 @@ class DistillDataset:
     def save(self, path: str | Path) -> Path:
         """Write an ``.npz`` (no pickled objects: names as unicode arrays, meta as JSON text)."""
         path = Path(path)
-        arrays: dict[str, np.ndarray] = {
+        arrays: _NpzArrays = {
             "format": np.array(_FORMAT),
             "X": self.X,
             "P": self.P,
@@ -267,7 +292,8 @@ class DistillDataset:
         if self.agent_ids is not None:
             arrays["agent_ids"] = self.agent_ids
         if self.action_kind == "continuous":
-            arrays.update(action_kind=np.array(self.action_kind), action_low=self.action_low, action_high=self.action_high)
+            arrays["action_kind"] = np.array(self.action_kind)
+            arrays["action_low"], arrays["action_high"] = self._bounds()
             if self.action_std is not None:
                 arrays["action_std"] = self.action_std
         with open(path, "wb") as f:
@@ -283,6 +309,16 @@ class DistillDataset:
                 missing = {"X", "P", "action_names"} - files
                 if missing:
                     raise DataError(f"{path} is not a DistillDataset file: it lacks {sorted(missing)}; write it with DistillDataset.save")
+                kind: dict[str, Any] = (
+                    {}
+                    if "action_kind" not in files
+                    else {
+                        "action_kind": str(data["action_kind"]),
+                        "action_std": data["action_std"] if "action_std" in files else None,
+                        "action_low": data["action_low"] if "action_low" in files else None,
+                        "action_high": data["action_high"] if "action_high" in files else None,
+                    }
+                )
                 return cls(
                     data["X"],
                     data["P"],
@@ -290,16 +326,7 @@ class DistillDataset:
                     data["feature_names"].tolist() if "feature_names" in files else None,
                     data["weights"] if "weights" in files else None,
                     json.loads(str(data["meta"])) if "meta" in files else None,
-                    **(
-                        {}
-                        if "action_kind" not in files
-                        else {
-                            "action_kind": str(data["action_kind"]),
-                            "action_std": data["action_std"] if "action_std" in files else None,
-                            "action_low": data["action_low"] if "action_low" in files else None,
-                            "action_high": data["action_high"] if "action_high" in files else None,
-                        }
-                    ),
+                    **kind,
                     agent_ids=data["agent_ids"] if "agent_ids" in files else None,
                 )
         except (OSError, ValueError) as e:
