@@ -12,8 +12,7 @@ accumulate (greedy hill climbing). The result is a new student (new content hash
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -21,6 +20,9 @@ from hybrid.errors import DataError
 from hybrid.finetune import EnvSpec, Finetuned, env_spec, greedy_returns, guard_ok
 from hybrid.paired import paired_gain
 from hybrid.rollouts import episode_seeds
+
+# a world as hybrid.finetune.env_spec takes it: a gymnasium id, an (id, kwargs) pair or an EnvSpec
+_World: TypeAlias = "str | EnvSpec | tuple[str, dict[str, Any]]"
 
 
 def _leaf_of(student: Any, X: np.ndarray) -> np.ndarray:
@@ -71,13 +73,13 @@ def _visits(spec: EnvSpec, student: Any, seeds: list[int]) -> tuple[dict[int, in
 
 def improve_leaves(
     student: Any,
-    env: str | EnvSpec | tuple[str, dict[str, Any]],
+    env: _World,
     *,
     seed: int,
     episodes: int = 30,
     max_leaves: int = 12,
     confidence: float = 0.95,
-    guard: str | EnvSpec | tuple[str, dict[str, Any]] | Sequence[Any] | None = None,
+    guard: _World | list[_World] | None = None,
     guard_tolerance: float = 0.02,
 ) -> Finetuned:
     """Try every other action at the ``max_leaves`` most visited leaves of a tree or rule list;
