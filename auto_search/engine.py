@@ -6,20 +6,23 @@ workers again; waits end at the deadline without touching process-wide signals o
 caller's ``SIGALRM`` stays theirs). ``dask`` and ``ray`` go through joblib so a cluster runs the
 same code; there the deadline is checked as each result arrives. At most one fit per worker is in
 flight, so when the deadline passes nothing is left queued: fits already running finish in the
-background (at most one per worker) and their results are ignored.
+background (at most one per worker) and their results are ignored. A fit the clock says cannot
+finish before the deadline is not started (:class:`FitClock`): once none can, the search ends
+early rather than keep workers on fits it would discard.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from auto_search.errors import SearchConfigError
 from auto_search.evaluate import Candidate, SplitData, evaluate_spec
-from auto_search.space import Spec, is_expensive
+from auto_search.space import Spec, config_key, is_expensive
 
 OnResult = Callable[[Candidate, "dict[str, Any] | None"], None]
 _ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # workers already fill the cores
@@ -27,6 +30,37 @@ _ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THR
 
 class BudgetExpired(BaseException):
     """The wall-clock deadline passed (a BaseException, so no ``except Exception`` in a fit swallows it)."""
+
+
+class FitClock:
+    """How long a planned fit is expected to take, from the fits that finished.
+
+    The median worker time of its family's fits on the same number of states, scaled by how
+    long this configuration took against its family at the smallest size both were fitted on;
+    ``None`` while no fit of its family has finished on that many states. Used only to decide
+    whether to start a fit, never to choose between students.
+    """
+
+    def __init__(self) -> None:
+        self._by_size: dict[tuple[str, int], dict[str, float]] = {}  # (family, states) → {configuration: worker seconds}
+
+    def add(self, c: Candidate) -> None:
+        if c.status == "ok":
+            self._by_size.setdefault((c.family, c.n_train), {})[config_key(c.params)] = c.task_s
+
+    def expected_s(self, spec: Spec) -> float | None:
+        at_size = self._by_size.get((spec.family, spec.n_train))
+        if not at_size:
+            return None
+        key = config_key(spec.params)
+        if key in at_size:
+            return at_size[key]
+        ratio = 1.0
+        sizes = sorted(n for (f, n), times in self._by_size.items() if f == spec.family and key in times)
+        if sizes:  # this configuration against its family, where it was fitted on the fewest states
+            own = self._by_size[(spec.family, sizes[0])]
+            ratio = own[key] / statistics.median(own.values())
+        return statistics.median(at_size.values()) * ratio
 
 
 def _workers(n_jobs: int) -> int:
@@ -39,6 +73,7 @@ class Engine:
     def __init__(self, backend: str, n_jobs: int) -> None:
         self.backend, self.n_jobs = backend, n_jobs
         self._executor: cf.Executor | None = None
+        self.clock = FitClock()
         if backend == "dask":
             try:
                 from distributed import get_client
@@ -72,37 +107,59 @@ class Engine:
 
     def run(self, specs: Sequence[Spec], data: SplitData, *, deadline: float, on_result: OnResult) -> None:
         """Evaluate ``specs``, calling ``on_result`` as each finishes (any order); raises
-        :class:`BudgetExpired` at ``deadline`` and lets ``KeyboardInterrupt`` through, in both
-        cases after cancelling what has not finished."""
+        :class:`BudgetExpired` at ``deadline``, or earlier once no fit left can finish by then,
+        and lets ``KeyboardInterrupt`` through, in both cases after cancelling what has not
+        finished."""
         if time.monotonic() >= deadline:
             raise BudgetExpired()
+
+        def record(c: Candidate, artifact: dict[str, Any] | None) -> None:
+            self.clock.add(c)
+            on_result(c, artifact)
+
         if self._executor is not None:
-            self._run_futures(specs, data, deadline, on_result)
+            self._run_futures(specs, data, deadline, record)
         elif self.backend in ("dask", "ray"):
-            self._run_joblib(specs, data, deadline, on_result)
+            self._run_joblib(specs, data, deadline, record)
         else:  # one worker: in this process, the clock checked between fits
             for spec in specs:
-                on_result(*evaluate_spec(spec, data))
+                if not self._fits_in_time(spec, deadline):
+                    raise BudgetExpired()
+                record(*evaluate_spec(spec, data))
                 if time.monotonic() >= deadline:
                     raise BudgetExpired()
 
+    def _fits_in_time(self, spec: Spec, deadline: float) -> bool:
+        expected = self.clock.expected_s(spec)
+        return expected is None or time.monotonic() + expected < deadline
+
     def _run_futures(self, specs: Sequence[Spec], data: SplitData, deadline: float, on_result: OnResult) -> None:
-        """At most one task per worker in flight, so at the deadline nothing sits queued in the executor."""
+        """At most one task per worker in flight, so at the deadline nothing sits queued in the
+        executor. Fits start in plan order; once the next one cannot finish in time, none after
+        it would count (only whole rungs of a prefix of the plan may be chosen), so none starts."""
         assert self._executor is not None
         todo = list(reversed(specs))
         if len({s.rung for s in specs}) == 1:  # one rung counts only whole: longest first (expensive
             # families, more states), so its last fit is short and fewer workers idle at its end
             todo = sorted(specs, key=lambda s: (is_expensive(s.family), s.n_train, -s.id))
         running: set[cf.Future] = set()
+        out_of_time = False
         try:
             while todo or running:
                 while todo and len(running) < _workers(self.n_jobs):
+                    if not self._fits_in_time(todo[-1], deadline):
+                        todo, out_of_time = [], True  # the rest counts for nothing: end when the running fits do
+                        break
                     running.add(self._executor.submit(evaluate_spec, todo.pop(), data))
+                if not running:
+                    break
                 done, running = cf.wait(running, timeout=max(0.0, deadline - time.monotonic()), return_when=cf.FIRST_COMPLETED)
                 for future in done:
                     on_result(*future.result())
                 if time.monotonic() >= deadline and (running or todo):
                     raise BudgetExpired()
+            if out_of_time:
+                raise BudgetExpired()
         except BaseException:
             for future in running:  # fits still running finish in the background, their results ignored
                 future.cancel()

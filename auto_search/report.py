@@ -51,10 +51,21 @@ def write_report(data: dict[str, Any], directory: Path) -> Path:
 
 
 # -- text -------------------------------------------------------------------------------------
+def _ranges(indices: list[int]) -> str:
+    """``[3, 4, 5, 9]`` → ``"3–5, 9"``: the one-fit rungs at the end of a search are many."""
+    spans: list[list[int]] = []
+    for i in indices:
+        if spans and i == spans[-1][1] + 1:
+            spans[-1][1] = i
+        else:
+            spans.append([i, i])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in spans)
+
+
 def _stop_words(data: dict[str, Any]) -> str:
     cut = [r["index"] for r in data["rungs"] if r["status"] == "cut"]
     why = {None: "the plan finished", "budget": "the budget ran out", "interrupted": "interrupted (Ctrl-C)"}[data["stopped_by"]]
-    rungs = f"rungs cut: {', '.join(map(str, cut))}" if cut else "no rung cut"
+    rungs = f"rungs cut: {_ranges(cut)}" if cut else "no rung cut"
     note = "" if data["reproducible"] else "; no rung finished whole, so this choice is NOT reproducible"
     base = f"; only students above the {100 * data['baseline_fidelity']:.1f}% of always playing the most common action were eligible"
     return f"{why} after {data['search_s']:.1f} s; {rungs}{base}{note}"

@@ -29,7 +29,7 @@ from auto_search.policies import Policy, default_policy, parse_policy
 from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, dataset_summary, library_versions, teacher_summary
 from auto_search.shipping import Shipped, confirm, dagger_rounds, held_out_figures, loop_teacher, pick_round, student_confusion
-from auto_search.space import Spec, check_family, full_data_rung, make_plan, promote, student_class, unstarted_rungs
+from auto_search.space import Spec, check_family, full_data_rungs, make_plan, promote, student_class, unstarted_rungs
 from hybrid.dataset import DistillDataset
 from hybrid.rollouts import Rollouts
 
@@ -169,18 +169,18 @@ class AutoDistill:
                     for level in range(1, plan.n_levels):
                         rung = promote(plan, level, list(run.done.values()), first_id=run.next_id, rung=len(run.rungs))
                         run.levels_started = level
-                        if rung:
-                            run.rungs.append(rung)
-                            workers.run(rung, data, deadline=deadline, on_result=on_result)
-                    while rung := full_data_rung(plan, plan.n_levels - 1, list(run.done.values()), first_id=run.next_id, rung=len(run.rungs)):
-                        run.rungs.append(rung)
-                        workers.run(rung, data, deadline=deadline, on_result=on_result)
+                        queued = [rung] if rung else []
+                        if level == plan.n_levels - 1:  # the full-data stream is known once the top level is promoted
+                            queued += full_data_rungs(plan, list(run.done.values()), rung, first_id=run.next_id + len(rung), rung=len(run.rungs) + len(queued))
+                        run.rungs += queued
+                        if queued:
+                            workers.run([s for r in queued for s in r], data, deadline=deadline, on_result=on_result)
             except BudgetExpired:
                 stop = "budget"
             except KeyboardInterrupt:
                 stop = "interrupted"
         fit_s = time.monotonic() - t0
-        unstarted = unstarted_rungs(plan, list(run.done.values()), run.levels_started) if stop else 0
+        unstarted = unstarted_rungs(plan, run.levels_started) if stop else 0
         ctx = _Context(config, policy, dataset, data, train, self, stop, started, fit_s, t0, end)
         return _finish(run, unstarted, ctx)
 

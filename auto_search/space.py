@@ -8,9 +8,10 @@ through successive halving on data size (Jamieson & Talwalkar 2016) — every co
 The plan is a list of rungs. Level 0 (every configuration once) is cut into rungs of at most
 ``RUNG_SIZE`` candidates, families interleaved in cost order so the first rung already spans
 the front; each further level is one rung whose members depend only on finished scores; then
-rungs of the remaining expensive configurations on all states, best level-0 Pareto rank first,
-use whatever budget is left. The plan never depends on timing or on the number of workers: a
-budget can only cut whole rungs.
+one-fit rungs of the remaining expensive configurations on all states, best level-0 Pareto rank
+first, use whatever budget is left (they are queued with the top level's rung, so no worker waits
+at their boundaries). The plan never depends on timing or on the number of workers: a budget can
+only cut whole rungs.
 """
 
 from __future__ import annotations
@@ -136,31 +137,35 @@ def promote(plan: Plan, level: int, finished: Sequence[Any], *, first_id: int, r
     return tuple(out)
 
 
-def _key(params: dict[str, Any]) -> str:
+def config_key(params: dict[str, Any]) -> str:
+    """One configuration's identity across levels (its hyperparameters, in a fixed order)."""
     return repr(sorted(params.items()))
 
 
-def full_data_rung(plan: Plan, level: int, finished: Sequence[Any], *, first_id: int, rung: int) -> tuple[Spec, ...]:
+def full_data_rungs(plan: Plan, finished: Sequence[Any], promoted: Sequence[Spec], *, first_id: int, rung: int) -> tuple[tuple[Spec, ...], ...]:
     """After the halving levels, the budget left fits the remaining expensive configurations on
-    all states, at most ``RUNG_SIZE`` a rung: best level-0 Pareto rank first (the rest of the
-    level-0 front, then the next layer, …), cheaper first within a rank. Empty when all are done."""
+    all states: best level-0 Pareto rank first (the rest of the level-0 front, then the next
+    layer, …), cheaper first within a rank, skipping what ``promoted`` (the top level's
+    promotion rung) fits. Each fit is its own rung: the whole stream is known once the top level
+    is promoted, so workers never wait at a rung boundary, and a budget cut discards at most the
+    fits still running. Empty when there is nothing left."""
     top = plan.n_levels - 1
     todo = []
     for family in sorted({c.family for c in finished if is_expensive(c.family)}):
-        done = {_key(c.params) for c in finished if c.family == family and c.level == top}
+        done = {config_key(c.params) for c in finished if c.family == family and c.level == top}
+        done |= {config_key(s.params) for s in promoted if s.family == family}
         level0 = [c for c in finished if c.family == family and c.level == 0 and c.fidelity is not None]
         rank = pareto_ranks(level0)
-        todo += [(rank[c.id], c.ops_per_decision, c.id, c) for c in level0 if _key(c.params) not in done]
+        todo += [(rank[c.id], c.ops_per_decision, c.id, c) for c in level0 if config_key(c.params) not in done]
     todo.sort(key=lambda t: t[:3])
-    return tuple(Spec(first_id + i, rung, top, t[3].family, dict(t[3].params), plan.level_sizes[top]) for i, t in enumerate(todo[:RUNG_SIZE]))
+    return tuple((Spec(first_id + i, rung + i, top, t[3].family, dict(t[3].params), plan.level_sizes[top]),) for i, t in enumerate(todo))
 
 
-def unstarted_rungs(plan: Plan, finished: Sequence[Any], levels_started: int) -> int:
-    """Rungs a stopped search never started: halving levels left, and full-data rungs for the
-    expensive configurations not yet fitted on all states (an upper bound: promotions fit some)."""
-    expensive = [s for r in plan.first_rungs for s in r if is_expensive(s.family)]
-    if plan.n_levels == 1 or not expensive:
+def unstarted_rungs(plan: Plan, levels_started: int) -> int:
+    """Rungs a search stopped before its top level never started: the halving levels left, and
+    one full-data rung per expensive configuration (an upper bound: the top level's promotions
+    fit some). Once the top level is promoted every rung is planned, so none is unstarted."""
+    expensive = sum(is_expensive(s.family) for r in plan.first_rungs for s in r)
+    if plan.n_levels == 1 or not expensive or levels_started == plan.n_levels - 1:
         return 0
-    top = {(c.family, _key(c.params)) for c in finished if c.level == plan.n_levels - 1}
-    left = sum((s.family, _key(s.params)) not in top for s in expensive)
-    return (plan.n_levels - 1 - levels_started) + math.ceil(left / RUNG_SIZE)
+    return (plan.n_levels - 1 - levels_started) + expensive

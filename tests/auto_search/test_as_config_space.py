@@ -11,7 +11,7 @@ from auto_search.config import SearchConfig, add_config_arguments, config_from_n
 from auto_search.errors import SearchConfigError
 from auto_search.evaluate import Candidate
 from auto_search.pareto import pareto_front
-from auto_search.space import RUNG_SIZE, family_space, full_data_rung, is_expensive, level_sizes, make_plan, pareto_ranks, promote
+from auto_search.space import RUNG_SIZE, Spec, family_space, full_data_rungs, is_expensive, level_sizes, make_plan, pareto_ranks, promote
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,11 @@ def test_full_data_rungs_go_by_level0_pareto_rank_and_skip_what_is_done():
             bytes=1,
         )
     )
-    rung = full_data_rung(plan, plan.n_levels - 1, finished, first_id=100, rung=10)
-    front = [s.params for s in specs if s.id % 2 == 0][1:]  # id 0 is already fitted on all states
-    assert [s.params for s in rung] == (front + [s.params for s in specs if s.id % 2])[:RUNG_SIZE]
-    assert all(s.n_train == 9000 for s in rung) and [s.id for s in rung] == list(range(100, 100 + len(rung)))
+    promoted = (Spec(100, 10, plan.n_levels - 1, "mlp", dict(specs[2].params), 9000),)  # the top level's rung, still running
+    rungs = full_data_rungs(plan, finished, promoted, first_id=101, rung=11)
+    assert all(len(r) == 1 for r in rungs)  # one fit per rung: a budget cut discards only fits still running
+    stream = [r[0] for r in rungs]
+    front = [s.params for s in specs if s.id % 2 == 0][2:]  # id 0 is fitted on all states, id 2 is promoted
+    assert [s.params for s in stream] == front + [s.params for s in specs if s.id % 2]
+    assert all(s.n_train == 9000 for s in stream)
+    assert [s.id for s in stream] == list(range(101, 101 + len(stream))) and [s.rung for s in stream] == list(range(11, 11 + len(stream)))
