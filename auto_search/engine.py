@@ -6,9 +6,9 @@ workers again; waits end at the deadline without touching process-wide signals o
 caller's ``SIGALRM`` stays theirs). ``dask`` and ``ray`` go through joblib so a cluster runs the
 same code; there the deadline is checked as each result arrives. At most one fit per worker is in
 flight, so when the deadline passes nothing is left queued: fits already running finish in the
-background (at most one per worker) and their results are ignored. A fit the clock says cannot
-finish before the deadline is not started (:class:`FitClock`): once none can, the search ends
-early rather than keep workers on fits it would discard.
+background (at most one per worker) and their results are ignored. Once a rung is whole, a fit
+the clock says cannot finish before the deadline is not started (:class:`FitClock`), nor any
+after it: the search ends early rather than keep workers on fits it would discard.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import concurrent.futures as cf
 import os
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -74,6 +75,7 @@ class Engine:
         self.backend, self.n_jobs = backend, n_jobs
         self._executor: cf.Executor | None = None
         self.clock = FitClock()
+        self._rung_done = False  # some rung given to run() finished whole
         if backend == "dask":
             try:
                 from distributed import get_client
@@ -113,8 +115,12 @@ class Engine:
         if time.monotonic() >= deadline:
             raise BudgetExpired()
 
+        left = Counter(s.rung for s in specs)
+
         def record(c: Candidate, artifact: dict[str, Any] | None) -> None:
             self.clock.add(c)
+            left[c.rung] -= 1
+            self._rung_done = self._rung_done or left[c.rung] == 0
             on_result(c, artifact)
 
         if self._executor is not None:
@@ -130,8 +136,10 @@ class Engine:
                     raise BudgetExpired()
 
     def _fits_in_time(self, spec: Spec, deadline: float) -> bool:
+        """Whether to start ``spec``: always while no rung is whole (nothing could be chosen
+        otherwise), then only if the clock expects it to finish by the deadline."""
         expected = self.clock.expected_s(spec)
-        return expected is None or time.monotonic() + expected < deadline
+        return not self._rung_done or expected is None or time.monotonic() + expected < deadline
 
     def _run_futures(self, specs: Sequence[Spec], data: SplitData, deadline: float, on_result: OnResult) -> None:
         """At most one task per worker in flight, so at the deadline nothing sits queued in the

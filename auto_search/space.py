@@ -8,8 +8,8 @@ through successive halving on data size (Jamieson & Talwalkar 2016) — every co
 The plan is a list of rungs. Level 0 (every configuration once) is cut into rungs of at most
 ``RUNG_SIZE`` candidates, families interleaved in cost order so the first rung already spans
 the front; each further level is one rung whose members depend only on finished scores; then
-one-fit rungs of the remaining expensive configurations on all states, best level-0 Pareto rank
-first, use whatever budget is left (they are queued with the top level's rung, so no worker waits
+one-fit rungs of the remaining expensive configurations on all states, those that survived more
+levels first, use whatever budget is left (they are queued with the top level's rung, so no worker waits
 at their boundaries). The plan never depends on timing or on the number of workers: a budget can
 only cut whole rungs.
 """
@@ -144,21 +144,26 @@ def config_key(params: dict[str, Any]) -> str:
 
 def full_data_rungs(plan: Plan, finished: Sequence[Any], promoted: Sequence[Spec], *, first_id: int, rung: int) -> tuple[tuple[Spec, ...], ...]:
     """After the halving levels, the budget left fits the remaining expensive configurations on
-    all states: best level-0 Pareto rank first (the rest of the level-0 front, then the next
-    layer, …), cheaper first within a rank, skipping what ``promoted`` (the top level's
-    promotion rung) fits. Each fit is its own rung: the whole stream is known once the top level
-    is promoted, so workers never wait at a rung boundary, and a budget cut discards at most the
-    fits still running. Empty when there is nothing left."""
+    all states, skipping what ``promoted`` (the top level's promotion rung) fits. Those that
+    survived more halving levels go first — their scores were measured on more states — then by
+    Pareto rank among their family's fits at the deepest level each reached (the rest of its
+    front, then the next layer, …), cheaper first within a rank. Each fit is its own rung: the
+    whole stream is known once the top level is promoted, so workers never wait at a rung
+    boundary, and a budget cut discards at most the fits still running. Empty when nothing is left."""
     top = plan.n_levels - 1
     todo = []
     for family in sorted({c.family for c in finished if is_expensive(c.family)}):
-        done = {config_key(c.params) for c in finished if c.family == family and c.level == top}
-        done |= {config_key(s.params) for s in promoted if s.family == family}
-        level0 = [c for c in finished if c.family == family and c.level == 0 and c.fidelity is not None]
-        rank = pareto_ranks(level0)
-        todo += [(rank[c.id], c.ops_per_decision, c.id, c) for c in level0 if config_key(c.params) not in done]
-    todo.sort(key=lambda t: t[:3])
-    return tuple((Spec(first_id + i, rung + i, top, t[3].family, dict(t[3].params), plan.level_sizes[top]),) for i, t in enumerate(todo))
+        placed = {config_key(c.params) for c in finished if c.family == family and c.level == top}
+        placed |= {config_key(s.params) for s in promoted if s.family == family}
+        for level in range(top - 1, -1, -1):  # deepest evidence first
+            fits = [c for c in finished if c.family == family and c.level == level and c.fidelity is not None]
+            rank = pareto_ranks(fits)
+            for c in fits:
+                if config_key(c.params) not in placed:
+                    todo.append((-level, rank[c.id], c.ops_per_decision, c.id, c))
+                    placed.add(config_key(c.params))
+    todo.sort(key=lambda t: t[:4])
+    return tuple((Spec(first_id + i, rung + i, top, t[4].family, dict(t[4].params), plan.level_sizes[top]),) for i, t in enumerate(todo))
 
 
 def unstarted_rungs(plan: Plan, levels_started: int) -> int:

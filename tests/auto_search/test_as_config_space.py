@@ -104,7 +104,7 @@ def test_promotion_keeps_the_best_third_and_gives_it_more_data():
     assert max(rank[c.id] for c in finished if repr(c.params) in kept) <= min(rank[c.id] for c in finished if repr(c.params) not in kept)
 
 
-def test_full_data_rungs_go_by_level0_pareto_rank_and_skip_what_is_done():
+def test_full_data_rungs_go_by_deepest_level_then_pareto_rank_and_skip_what_is_done():
     plan = make_plan(("mlp",), 9000, eta=3, min_states=1000, epochs=5, seed=0)
     specs = [s for r in plan.first_rungs for s in r]
     # fidelity rises with cost for even ids (the front); odd ids are dominated
@@ -145,5 +145,25 @@ def test_full_data_rungs_go_by_level0_pareto_rank_and_skip_what_is_done():
     stream = [r[0] for r in rungs]
     front = [s.params for s in specs if s.id % 2 == 0][2:]  # id 0 is fitted on all states, id 2 is promoted
     assert [s.params for s in stream] == front + [s.params for s in specs if s.id % 2]
+    assert plan.n_levels == 3
+    deeper = [  # two dominated configurations survived to level 1: their scores on more states count first
+        Candidate(
+            id=200 + i,
+            rung=8,
+            level=1,
+            family="mlp",
+            params=specs[j].params,
+            n_train=3000,
+            status="ok",
+            fidelity=f,
+            ops_per_decision=float(j),
+            parameters=1,
+            bytes=1,
+        )
+        for i, (j, f) in enumerate(((5, 0.6), (3, 0.9)))
+    ]
+    stream = [r[0] for r in full_data_rungs(plan, finished + deeper, promoted, first_id=101, rung=11)]
+    assert [s.params for s in stream[:2]] == [specs[3].params, specs[5].params]  # level-1 front first, then its next layer
+    assert [s.params for s in stream[2:]] == [p for p in front + [s.params for s in specs if s.id % 2] if p not in (specs[3].params, specs[5].params)]
     assert all(s.n_train == 9000 for s in stream)
     assert [s.id for s in stream] == list(range(101, 101 + len(stream))) and [s.rung for s in stream] == list(range(11, 11 + len(stream)))

@@ -108,3 +108,14 @@ def test_a_fit_with_no_time_known_still_starts():
     with Engine("threading", 2) as engine:
         engine.run([_spec(0, 0.05, n_train=30)], data, deadline=time.monotonic() + 60, on_result=lambda c, a: results.append(c))
     assert len(SleepyStudent.started) == 1 and results[0].status == "ok"
+
+
+def test_while_no_rung_is_whole_fits_start_whatever_the_clock_says():
+    data = _data()
+    SleepyStudent.started.clear()
+    with Engine("threading", 2) as engine:
+        engine.clock.add(_done("toy-sleepy", {"seconds": 0.5}, 40, 5.0))  # the clock thinks it cannot finish
+        rung = [Spec(i, 0, 0, "toy-sleepy", {"seconds": 0.5}, 40) for i in range(2)]
+        with pytest.raises(BudgetExpired):
+            engine.run(rung, data, deadline=time.monotonic() + 0.3, on_result=lambda c, a: None)
+    assert len(SleepyStudent.started) == 2  # nothing could be chosen otherwise, so both were tried
