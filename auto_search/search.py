@@ -449,7 +449,7 @@ def _ship_closed_loop(
         "env": _env_name(env),
         "env_by_id": isinstance(env, str),  # an environment object (wrappers, noise) cannot be re-made from its id alone
         "episodes_run": episodes.episodes_run,
-        "cut_by_budget": episodes.cut or dagger_cut or fresh["cut_by_budget"],
+        "cut_by_budget": episodes.cut or dagger_cut,  # the choice; the confirmation says its own cut in "confirmation"
         "bar": bar,
         "confirmation": fresh,
         "dagger": None

@@ -191,8 +191,10 @@ def pick_round(chosen: Candidate, rounds: list[Candidate], policy: Policy) -> tu
 
 def confirm(student: Any, *, env: Any, teacher: Any, config: SearchConfig, bar: float | None, deadline: float) -> tuple[LoopScore, dict[str, Any]]:
     """The shipped student's retention on fresh confirmation episodes (seeds never used to choose):
-    at least ``closed_loop_episodes``, then as many as its interval needs to leave the bar, up to
-    the cap or the ``deadline``; the report states how many it got."""
+    ``closed_loop_episodes``, doubled up to the cap (``closed_loop_max_episodes``) unless the
+    ``deadline`` comes first, whatever the interval says after a few: a pass on a handful of
+    episodes says little where a rare episode goes badly (a crash), and this figure chooses
+    nothing, so it may take every episode the settings allow. The report states how many it got."""
     with PairedEpisodes(
         env,
         teacher,
@@ -202,6 +204,6 @@ def confirm(student: Any, *, env: Any, teacher: Any, config: SearchConfig, bar: 
         confidence=config.confidence,
         deadline=deadline,
     ) as fresh:
-        loop = fresh.score(student, bar)
+        loop = fresh.score(student, bar, to_cap=True)
         summary = {**fresh.summary(), "cut_by_budget": fresh.cut, "episodes_run": fresh.episodes_run}
     return loop, summary
