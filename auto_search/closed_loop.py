@@ -170,9 +170,11 @@ class PairedEpisodes:
     def _out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
-    def score(self, student: Any, bar: float | None = None) -> LoopScore:
+    def score(self, student: Any, bar: float | None = None, *, to_cap: bool = False) -> LoopScore:
         """Roll ``student`` out on the shared episodes: ``first`` of them, then twice as many
-        while the interval contains ``bar`` (or always ``first`` when ``bar`` is None)."""
+        while the interval contains ``bar`` (or always ``first`` when ``bar`` is None). With
+        ``to_cap`` the count doubles up to the cap whatever the interval says (the deadline
+        still stops it): a figure to report rather than a choice to make early."""
         returns: list[float] = []
         states: list[Any] = []
         n = self.first
@@ -182,7 +184,7 @@ class PairedEpisodes:
             returns += more
             states += seen
             centre, low, high = paired_interval(np.array(returns), np.array(self._teacher[:n]), np.array(self._random[:n]), self.confidence)
-            if bar is None or not low < bar <= high or n >= self.cap:
+            if n >= self.cap or (not to_cap and (bar is None or not low < bar <= high)):
                 break
             if self._out_of_time():
                 self.cut = True

@@ -131,6 +131,7 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
                 "env": loop.get("env"),
                 "env_by_id": loop.get("env_by_id", False),
                 "episodes_per_round": cfg.closed_loop_episodes,
+                "training_rows": dagger.get("training_rows", chosen.n_train),  # the rows its rounds started from
                 "beta": DAGGER_BETA,
                 "seed": cfg.seed,
             }

@@ -231,10 +231,12 @@ def _closed_loop_words(data: dict[str, Any]) -> str:
     dag = loop.get("dagger")
     if dag:
         shipped = "kept the chosen student" if dag["shipped_round"] == 0 else f"round {dag['shipped_round']} replaced the chosen student"
-        words += f" DAgger ({dag['rounds_run']} of {dag['iterations']} rounds, on training rows and visited states only) {shipped}."
+        words += f" DAgger ({dag['rounds_run']} of {dag['iterations']} rounds, on all training rows and visited states, never held-out rows) {shipped}."
     shipped_loop = (data["shipped"] or {}).get("loop")
     if shipped_loop:
         words += f" On fresh confirmation episodes the shipped student keeps {_interval(shipped_loop)}."
+        if loop["confirmation"].get("cut_by_budget"):
+            words += f" The budget stopped the confirmation before its {loop['confirmation']['episodes_cap']} episodes."
     return words
 
 

@@ -238,7 +238,8 @@ class _Replay:
                 f"the search ran in an environment object ({step.get('env')!r} with wrappers or noise); pass env=… to replay its DAgger rounds."
             )
         teacher = loop_teacher(self._teacher(), env, data)
-        stream = dagger_stream(student, n_train, data=data, config=replace(config, dagger_iterations=int(step["round"])), env=env, teacher=teacher)
+        rows = int(step.get("training_rows", n_train))  # recorded since rounds start from every training row; before, the chosen's own
+        stream = dagger_stream(student, rows, data=data, config=replace(config, dagger_iterations=int(step["round"])), env=env, teacher=teacher)
         fitted = next(student_i for i, _beta, student_i, _aggregate in stream if i == step["round"])
         stream.close()
         self.steps.append(f"replayed DAgger round {step['round']} in {step.get('env')} ({config.closed_loop_episodes} episodes a round, seed {config.seed})")

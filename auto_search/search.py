@@ -28,7 +28,7 @@ from auto_search.pareto import pareto_front
 from auto_search.policies import Policy, default_policy, parse_policy
 from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, dataset_summary, library_versions, teacher_summary
-from auto_search.shipping import Shipped, confirm, dagger_rounds, held_out_figures, loop_teacher, pick_round, student_confusion
+from auto_search.shipping import Shipped, confirm, dagger_rounds, dagger_rows, held_out_figures, loop_teacher, pick_round, student_confusion
 from auto_search.space import Spec, check_family, full_data_rungs, make_plan, promote, student_class, unstarted_rungs
 from hybrid.dataset import DistillDataset
 from hybrid.rollouts import Rollouts
@@ -449,13 +449,14 @@ def _ship_closed_loop(
         "env": _env_name(env),
         "env_by_id": isinstance(env, str),  # an environment object (wrappers, noise) cannot be re-made from its id alone
         "episodes_run": episodes.episodes_run,
-        "cut_by_budget": episodes.cut or dagger_cut or fresh["cut_by_budget"],
+        "cut_by_budget": episodes.cut or dagger_cut,  # the choice; the confirmation says its own cut in "confirmation"
         "bar": bar,
         "confirmation": fresh,
         "dagger": None
         if not config.dagger_iterations
         else {
             "iterations": config.dagger_iterations,
+            "training_rows": dagger_rows(data),  # every training row, whatever rung the chosen candidate came from
             "rounds_run": len(rounds),
             "cut_by_budget": dagger_cut,
             "shipped_round": iteration,

@@ -1,7 +1,9 @@
 """From the chosen candidate to the student that ships, with figures measured on that student.
 
 The policy chooses a candidate; with an environment the chosen student then gets DAgger rounds
-on its own training rows plus the states it visits — never the held-out rows it is scored on.
+on every training row plus the states it visits — never the held-out rows it is scored on. A
+candidate chosen from an early halving rung was fitted on a share of the training rows only, so
+its rounds also refit it on all of them.
 A round's student replaces the chosen one only if it still holds the policy's declared bound
 (cost, fidelity or retention, see ``Policy.bound_holds``) and, for a retention policy, only as
 the policy itself would choose among them (cheapest whose lower bound clears the bar). The
@@ -98,12 +100,13 @@ def dagger_rounds(
     bar: float | None,
     deadline: float,
 ) -> tuple[list[Candidate], dict[int, Any], bool]:
-    """DAgger rounds of the chosen student on its own training rows; each round scored on the
-    held-out split and on the selection episodes. Returns the rounds as candidates, their
-    students by round, and whether the budget cut the rounds short."""
+    """DAgger rounds of the chosen student on all training rows (a candidate from an early
+    halving rung saw only a share of them); each round scored on the held-out split and on the
+    selection episodes. Returns the rounds as candidates, their students by round, and whether
+    the budget cut the rounds short."""
     rounds: list[Candidate] = []
     models: dict[int, Any] = {}
-    rounds_iter = dagger_stream(student, chosen.n_train, data=data, config=config, env=env, teacher=teacher)
+    rounds_iter = dagger_stream(student, dagger_rows(data), data=data, config=config, env=env, teacher=teacher)
     for i, _beta, fitted, aggregate in rounds_iter:
         if i == 0:
             continue
@@ -117,12 +120,17 @@ def dagger_rounds(
     return rounds, models, False
 
 
+def dagger_rows(data: SplitData) -> int:
+    """How many training rows DAgger rounds start from: all of them."""
+    return int(data.X.shape[0])
+
+
 def dagger_stream(
     student: Any, n_train: int, *, data: SplitData, config: SearchConfig, env: Any, teacher: Any
 ) -> Generator[tuple[int, float, Any, DistillDataset], None, None]:
-    """The DAgger iterates of ``student`` (fitted on the first ``n_train`` training rows) as the
-    search runs them: its own training rows plus the states it visits, on the config's seeds.
-    ``reproduce`` replays the same stream to refit a shipped round."""
+    """The DAgger iterates of ``student`` as the search runs them: iterate 0 is ``student`` as
+    fitted; each round refits it on the first ``n_train`` training rows plus the states visited
+    so far, on the config's seeds. ``reproduce`` replays the same stream to refit a shipped round."""
     from hybrid.dagger import dagger_iterates
     from hybrid.dataset import DistillDataset
     from hybrid.team_env import is_team_env
@@ -183,8 +191,10 @@ def pick_round(chosen: Candidate, rounds: list[Candidate], policy: Policy) -> tu
 
 def confirm(student: Any, *, env: Any, teacher: Any, config: SearchConfig, bar: float | None, deadline: float) -> tuple[LoopScore, dict[str, Any]]:
     """The shipped student's retention on fresh confirmation episodes (seeds never used to choose):
-    at least ``closed_loop_episodes``, then as many as its interval needs to leave the bar, up to
-    the cap or the ``deadline``; the report states how many it got."""
+    ``closed_loop_episodes``, doubled up to the cap (``closed_loop_max_episodes``) unless the
+    ``deadline`` comes first, whatever the interval says after a few: a pass on a handful of
+    episodes says little where a rare episode goes badly (a crash), and this figure chooses
+    nothing, so it may take every episode the settings allow. The report states how many it got."""
     with PairedEpisodes(
         env,
         teacher,
@@ -194,6 +204,6 @@ def confirm(student: Any, *, env: Any, teacher: Any, config: SearchConfig, bar: 
         confidence=config.confidence,
         deadline=deadline,
     ) as fresh:
-        loop = fresh.score(student, bar)
+        loop = fresh.score(student, bar, to_cap=True)
         summary = {**fresh.summary(), "cut_by_budget": fresh.cut, "episodes_run": fresh.episodes_run}
     return loop, summary

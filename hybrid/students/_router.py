@@ -33,39 +33,52 @@ class Router:
 
     def route(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per state: the index of the rule that decides (-1: none), and the operations spent
-        (one comparison per node passed, plus the multiply-adds of an oblique column there)."""
+        (one comparison per node passed, plus the multiply-adds of an oblique column the first
+        time its path tests it: the exports compute it once there and reuse it below)."""
         values = np.column_stack([Condition(f, w, None, None).value(X) for f, w in self.columns] or [np.zeros(X.shape[0])])
-        cost = np.array([1 + (len(f) if w != (1.0,) else 0) for f, w in self.columns] or [0])
+        weighted = np.array([len(f) if w != (1.0,) else 0 for f, w in self.columns] or [0])
         node = np.zeros(X.shape[0], dtype=np.int64)
         ops = np.zeros(X.shape[0])
+        computed = np.zeros((X.shape[0], max(len(self.columns), 1)), dtype=bool)  # oblique sums already on the state's path
         active = np.flatnonzero(self.column[node] >= 0)
         while active.size:
             cols = self.column[node[active]]
             z = values[active, cols]
-            ops[active] += cost[cols]
+            ops[active] += 1 + np.where(computed[active, cols], 0, weighted[cols])
+            computed[active, cols] = True
             go_left = z <= self.threshold[node[active]]
             node[active] = np.where(go_left, self.left[node[active]], self.right[node[active]])
             active = active[self.column[node[active]] >= 0]
         return self.rule[node], ops
 
     def source(self, language: str, indent: str) -> list[str]:
-        """Nested if/else returning the rule index (-1: fallback), as Python or C lines."""
+        """Nested if/else returning the rule index (-1: fallback), as Python or C lines. An
+        oblique sum is computed into a local (``z<column>``) where its path first tests it and
+        reused below, as ``route`` counts it."""
         lines: list[str] = []
-        self._emit(0, language, indent, lines)
+        self._emit(0, language, indent, lines, frozenset())
         return lines
 
-    def _emit(self, i: int, language: str, pad: str, lines: list[str]) -> None:
+    def _emit(self, i: int, language: str, pad: str, lines: list[str], computed: frozenset[int]) -> None:
         if self.column[i] < 0:
             lines.append(f"{pad}return {int(self.rule[i])}{';' if language == 'c' else ''}")
             return
-        f, w = self.columns[self.column[i]]
-        z = " + ".join(f"{c!r} * state[{j}]" for j, c in zip(f, w)) if w != (1.0,) else f"state[{f[0]}]"
+        c = int(self.column[i])
+        f, w = self.columns[c]
+        if w == (1.0,):
+            z = f"state[{f[0]}]"
+        else:
+            z = f"z{c}"
+            if c not in computed:
+                total = " + ".join(f"{v!r} * state[{j}]" for j, v in zip(f, w))
+                lines.append(f"{pad}{z} = {total}" if language == "python" else f"{pad}const double {z} = {total};")
+                computed = computed | {c}
         bound = repr(float(self.threshold[i]))
         inner = pad + "    "
         lines.append(f"{pad}if {z} <= {bound}:" if language == "python" else f"{pad}if ({z} <= {bound}) {{")
-        self._emit(int(self.left[i]), language, inner, lines)
+        self._emit(int(self.left[i]), language, inner, lines, computed)
         lines.append(f"{pad}else:" if language == "python" else f"{pad}}} else {{")
-        self._emit(int(self.right[i]), language, inner, lines)
+        self._emit(int(self.right[i]), language, inner, lines, computed)
         if language == "c":
             lines.append(f"{pad}}}")
 

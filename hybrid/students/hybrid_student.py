@@ -72,11 +72,15 @@ class HybridStudent(Student):
 
     @classmethod
     def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:
-        """Oblique rule trees reach ≥ 60% coverage at τ 0.7–0.8 where axis-aligned ones stay ≤ 20%."""
+        """Oblique rule trees reach ≥ 60% coverage at τ 0.7–0.8 where axis-aligned ones stay ≤ 20%.
+        Fallbacks from 2 hidden units up: once the rules decide most states, the router's
+        comparisons cost as much as a 4-unit fallback on the rest, so a 2- or 3-unit one is what
+        makes a hybrid cheaper still (LunarLander: 8 inputs, 4 actions, [4] costs 48
+        multiply-adds, [3] 36, [2] 24)."""
         rule_settings = ((3, False, 0.97), (6, False, 0.9), (6, True, 0.9), (6, True, 0.8), (8, True, 0.7))
         return [
             {"tau": tau, "rule_depth": depth, "oblique": oblique, "hidden_sizes": list(h), "epochs": epochs}
-            for h in ((4,), (8,), (32,))
+            for h in ((2,), (3,), (4,), (8,), (32,))
             for depth, oblique, tau in rule_settings
         ]
 

@@ -131,6 +131,25 @@ def test_sequential_scoring_adds_episodes_only_while_the_interval_straddles_the_
         assert noisy.retention_low < noisy.retention
 
 
+def test_to_cap_scoring_runs_every_episode_the_cap_allows_even_on_a_clear_pass():
+    env = EasyOrHard(c=0.5)
+    teacher = as_teacher(teacher_proba(0.5), ["left", "right"])
+    with PairedEpisodes(env, teacher, seed=0, first=5, cap=20, confidence=0.95) as episodes:
+        assert episodes.score(teacher, bar=0.99, to_cap=True).episodes == 20
+    with PairedEpisodes(env, teacher, seed=0, first=5, cap=20, confidence=0.95, deadline=0.0) as late:
+        assert late.score(teacher, bar=0.99, to_cap=True).episodes == 5 and late.cut  # the deadline still stops it
+
+
+def test_confirmation_takes_the_cap_and_dagger_starts_from_every_training_row(cartpole_result):
+    r, dataset = cartpole_result
+    loop = r.closed_loop
+    train, _ = dataset.split(r.config.val_fraction, r.config.seed)
+    assert loop["dagger"]["training_rows"] == len(train)
+    assert all(d["n_train"] > len(train) for d in loop["dagger"]["rounds"])  # every training row plus visited states
+    if not loop["confirmation"]["cut_by_budget"]:
+        assert r.shipped.loop["loop_episodes"] == r.config.closed_loop_max_episodes
+
+
 def _lucky_seed(c: float, bar: float) -> int:
     """A search seed whose first 3 selection episodes rate a depth-1 tree on x0 at ≥ ``bar``."""
     env = EasyOrHard(c=c)

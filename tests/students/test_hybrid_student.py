@@ -109,6 +109,51 @@ def test_router_finds_the_same_rule_as_the_ordered_list_for_fewer_operations(car
     assert ops.mean() < tried.mean() / 2
 
 
+@pytest.fixture(scope="module")
+def oblique(cartpole):
+    X, P, _, _ = cartpole
+    return HybridStudent(tau=0.7, rule_depth=6, oblique=True, hidden_sizes=(4,), epochs=15).fit(X, P)
+
+
+def test_router_counts_an_oblique_sum_once_per_path(oblique, cartpole):
+    """A path pays one comparison per node and an oblique column's multiply-adds only where it
+    first meets that column (the exports keep the sum in a local below that node)."""
+    router = oblique._router
+    assert any(w != (1.0,) for _, w in router.columns)
+    X = cartpole[2][:500]
+    rule, ops = router.route(X)
+    repeats = 0  # nodes re-testing an oblique column their path computed already
+    for x, r, spent in zip(X, rule, ops):
+        node, expected, seen = 0, 0.0, set()
+        while router.column[node] >= 0:
+            c = int(router.column[node])
+            f, w = router.columns[c]
+            expected += 1 + (len(f) if w != (1.0,) and c not in seen else 0)
+            repeats += w != (1.0,) and c in seen
+            seen.add(c)
+            z = float(np.dot(np.asarray(w, dtype=np.float64), x[list(f)].astype(np.float64)))
+            node = router.left[node] if z <= router.threshold[node] else router.right[node]
+        assert router.rule[node] == r
+        assert spent == pytest.approx(expected)
+    assert repeats > 0
+    assert oblique.rule_checks_ == pytest.approx(router.route(cartpole[0])[1].mean())
+
+
+def test_oblique_exports_decide_like_predict(oblique, cartpole, tmp_path, c_decide):
+    X = cartpole[0]
+    states = np.random.default_rng(7).uniform(X.min(axis=0), X.max(axis=0), size=(5_000, 4)).astype(np.float32)
+    source = oblique.python_source()
+    assert "z" in source and any(line.strip().startswith("z") and " = " in line for line in source.splitlines())
+    path = tmp_path / "oblique_decide.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("oblique_decide", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    expected = oblique.predict(states)
+    np.testing.assert_array_equal(np.array([module.decide(state) for state in states]), expected)
+    np.testing.assert_array_equal(c_decide(oblique.c_source(), states), expected)
+
+
 def test_cascade_sends_uncovered_states_to_the_teacher_and_counts_its_share(cartpole):
     X, P, X_test, _ = cartpole
     teacher = load_teacher("CartPole-v1")
