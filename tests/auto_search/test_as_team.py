@@ -38,8 +38,8 @@ def test_students_are_scored_by_the_team_return_on_paired_episodes(shared_result
     loop = r.closed_loop
     assert loop["env"] == "sign_team_v0" and loop["teacher_return"] == 20.0 and 5 < loop["random_return"] < 15
     assert r.chosen.retention_low >= 0.99
-    # confirmation takes every episode up to the cap, where a split threshold a hair off 0 may cost a point
-    assert r.shipped.loop["loop_episodes"] == 10 and r.shipped.loop["retention"] >= 0.95 and r.shipped.loop["retention_high"] >= 0.99
+    # confirmation takes all 10 capped episodes: a split threshold a hair off 0 may cost a step there
+    assert r.shipped.loop["loop_episodes"] == 10 and r.shipped.loop["retention"] >= 0.98
     again = team_closed_loop(team, r.student, episodes=10, seed=123, teacher=sign_teacher)
     assert again.mean_return >= 19.0 and again.agreement >= 0.95  # fresh episodes: a split threshold may sit a hair off 0
 
