@@ -26,6 +26,7 @@ from auto_search.evaluate import Candidate, SplitData, evaluate_spec
 from auto_search.space import Spec, config_key, is_expensive
 
 OnResult = Callable[[Candidate, "dict[str, Any] | None"], None]
+IDLE_WORKER_S = 300  # loky workers left idle this long exit (joblib's own default): the next search in the process finds them warm
 _ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # workers already fill the cores
 
 
@@ -34,13 +35,12 @@ class BudgetExpired(BaseException):
 
 
 class FitClock:
-    """How long a planned fit is expected to take, from the fits that finished.
-
-    The median worker time of its family's fits on the same number of states, scaled by how
-    long this configuration took against its family at the smallest size both were fitted on;
-    ``None`` while no fit of its family has finished on that many states. Used only to decide
-    whether to start a fit, never to choose between students.
-    """
+    """How long a planned fit is expected to take, from the fits that finished: its own worker
+    time if this configuration was fitted on as many states before, else the median of its
+    family's fits on that many states (``None`` while there is none). Scaling a configuration by
+    its time on few states proved too noisy (a worker's first fit pays warm-ups), and an
+    overestimate ends a search early, so the clock stays plain. Used only to decide whether to
+    start a fit, never to choose between students."""
 
     def __init__(self) -> None:
         self._by_size: dict[tuple[str, int], dict[str, float]] = {}  # (family, states) → {configuration: worker seconds}
@@ -53,15 +53,18 @@ class FitClock:
         at_size = self._by_size.get((spec.family, spec.n_train))
         if not at_size:
             return None
-        key = config_key(spec.params)
-        if key in at_size:
-            return at_size[key]
-        ratio = 1.0
-        sizes = sorted(n for (f, n), times in self._by_size.items() if f == spec.family and key in times)
-        if sizes:  # this configuration against its family, where it was fitted on the fewest states
-            own = self._by_size[(spec.family, sizes[0])]
-            ratio = own[key] / statistics.median(own.values())
-        return statistics.median(at_size.values()) * ratio
+        return at_size.get(config_key(spec.params), statistics.median(at_size.values()))
+
+
+def _preload(modules: tuple[str, ...]) -> None:
+    """Loky worker initializer: import the families' heavy modules before the first fit. Loky
+    takes a worker's memory reference after its first task; were that a tree fit, the torch
+    import of a later MLP fit would look like a leak and the worker would be restarted (and pay
+    the import again)."""
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
 
 
 def _workers(n_jobs: int) -> int:
@@ -71,8 +74,9 @@ def _workers(n_jobs: int) -> int:
 class Engine:
     """Evaluates specs on ``backend`` with ``n_jobs`` workers; use as a context manager around a search."""
 
-    def __init__(self, backend: str, n_jobs: int) -> None:
+    def __init__(self, backend: str, n_jobs: int, *, preload: Sequence[str] = ()) -> None:
         self.backend, self.n_jobs = backend, n_jobs
+        self.preload = tuple(sorted(set(preload)))  # modules workers import before their first fit
         self._executor: cf.Executor | None = None
         self.clock = FitClock()
         self._rung_done = False  # some rung given to run() finished whole
@@ -97,7 +101,7 @@ class Engine:
         if workers > 1 and self.backend == "loky":
             from joblib.externals.loky import get_reusable_executor
 
-            self._executor = get_reusable_executor(max_workers=workers, env=_ONE_THREAD)
+            self._executor = get_reusable_executor(max_workers=workers, env=_ONE_THREAD, timeout=IDLE_WORKER_S, initializer=_preload, initargs=(self.preload,))
         elif workers > 1 and self.backend == "threading":
             self._executor = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="autodistill")
         return self

@@ -164,7 +164,8 @@ class AutoDistill:
                 bar.update(len(run.done), run.planned, run.best_fidelity())
 
             try:
-                with Engine(config.backend, config.n_jobs) as workers:  # started once, kept for every rung
+                preload = [m for f in config.families for m in student_class(f).fit_imports]
+                with Engine(config.backend, config.n_jobs, preload=preload) as workers:  # started once, kept for every rung
                     workers.run([s for r in plan.first_rungs for s in r], data, deadline=deadline, on_result=on_result)
                     for level in range(1, plan.n_levels):
                         rung = promote(plan, level, list(run.done.values()), first_id=run.next_id, rung=len(run.rungs))

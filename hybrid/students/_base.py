@@ -121,7 +121,7 @@ class Student(BaseEstimator):
     Subclasses set ``family`` and implement ``fit``, ``predict_proba``, ``cost``, ``_state``
     (the learned part as JSON-able data) and ``_set_state``. A family also declares, in its own
     module, how AutoDistill searches and shows it — ``search_space``, ``expensive``,
-    ``searched_by_default``, ``search_order`` and ``colour`` — so adding a family is one module
+    ``searched_by_default``, ``search_order``, ``colour`` and ``fit_imports`` — so adding a family is one module
     with ``@register``; the search, the CLI and the report read the registry.
 
     Export hooks (the public part of the contract that ``hybrid.exports`` and composite
@@ -136,6 +136,7 @@ class Student(BaseEstimator):
     searched_by_default: ClassVar[bool] = False  # part of AutoDistill's default families
     search_order: ClassVar[int] = 100  # lower leads the interleaved first rungs of a search
     colour: ClassVar[str] = "#666666"  # its colour in report plots
+    fit_imports: ClassVar[tuple[str, ...]] = ()  # heavy modules its fits import: search workers load them before their first fit
     action_kind: ClassVar[str] = "discrete"  # "continuous" families predict action vectors (hybrid.students._regressor)
 
     @classmethod

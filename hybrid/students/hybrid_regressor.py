@@ -41,6 +41,7 @@ class HybridRegressorStudent(RegressorStudent):
 
     family = "hybrid_regressor"
     expensive = True
+    fit_imports = ("torch",)
     searched_by_default = False  # continuous actions: AutoDistill searches it for continuous datasets
     search_order = 13
     colour = "#e7298a"

@@ -63,6 +63,7 @@ class HybridStudent(Student):
 
     family = "hybrid"
     expensive = True
+    fit_imports = ("torch",)
     searched_by_default = True
     search_order = 30
     colour = "#e7298a"

@@ -55,6 +55,7 @@ class MLPStudent(Student):
 
     family = "mlp"
     expensive = True
+    fit_imports = ("torch",)
     searched_by_default = True
     search_order = 10
     colour = "#7570b3"

@@ -41,6 +41,7 @@ class MLPRegressorStudent(RegressorStudent):
 
     family = "mlp_regressor"
     expensive = True
+    fit_imports = ("torch",)
     searched_by_default = False  # continuous actions: AutoDistill searches it for continuous datasets
     search_order = 11
     colour = "#7570b3"

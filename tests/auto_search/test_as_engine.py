@@ -73,18 +73,20 @@ def _done(family: str, params: dict[str, Any], n_train: int, task_s: float) -> C
     return Candidate(id=0, rung=0, level=0, family=family, params=params, n_train=n_train, status="ok", task_s=task_s)
 
 
-def test_the_clock_scales_its_family_by_how_a_configuration_compared_on_fewer_states():
+def test_the_clock_takes_a_configurations_own_time_or_its_familys_median_on_as_many_states():
     clock = FitClock()
     assert clock.expected_s(Spec(0, 0, 1, "mlp", {"h": 1}, 900)) is None  # nothing known at that size yet
-    for h, t in ((1, 1.0), (2, 2.0), (3, 3.0)):
+    for h, t in ((1, 1.0), (2, 2.0), (3, 9.0)):
         clock.add(_done("mlp", {"h": h}, 100, t))
+    assert clock.expected_s(Spec(0, 0, 1, "mlp", {"h": 1}, 900)) is None  # fewer states say nothing about 900
     clock.add(_done("mlp", {"h": 2}, 900, 20.0))
     clock.add(_done("mlp", {"h": 3}, 900, 40.0))
+    clock.add(_done("mlp", {"h": 4}, 900, 25.0))
     assert clock.expected_s(Spec(0, 0, 1, "mlp", {"h": 3}, 900)) == 40.0  # its own time when it has one
-    assert clock.expected_s(Spec(0, 0, 1, "mlp", {"h": 1}, 900)) == pytest.approx(30.0 * 1.0 / 2.0)  # median 30 s, half its family's time
+    assert clock.expected_s(Spec(0, 0, 1, "mlp", {"h": 1}, 900)) == 25.0  # else its family's median there
     assert clock.expected_s(Spec(0, 0, 1, "tree", {"h": 1}, 900)) is None  # another family says nothing
-    clock.add(Candidate(id=9, rung=0, level=0, family="mlp", params={"h": 4}, n_train=900, status="failed", task_s=500.0))
-    assert clock.expected_s(Spec(0, 0, 1, "mlp", {"h": 3}, 900)) == 40.0  # failed fits do not count
+    clock.add(Candidate(id=9, rung=0, level=0, family="mlp", params={"h": 5}, n_train=900, status="failed", task_s=500.0))
+    assert clock.expected_s(Spec(0, 0, 1, "mlp", {"h": 1}, 900)) == 25.0  # failed fits do not count
 
 
 def test_no_fit_starts_that_cannot_finish_and_the_search_ends_before_its_deadline():
