@@ -87,7 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _search(args: argparse.Namespace, config: Any) -> int:
+    import importlib
+
     from auto_search.search import AutoDistill
+    from auto_search.space import fit_imports
 
     teacher = None
     if args.env is not None:
@@ -97,6 +100,8 @@ def _search(args: argparse.Namespace, config: Any) -> int:
     dataset = load_dataset(args.data)
     if hasattr(dataset, "describe_fields"):  # record states: say which kind each field was read as
         print(f"fields: {dataset.describe_fields()}", file=sys.stderr)
+    for module in fit_imports(config.families):  # now, not mid-search: a Ctrl-C landing while torch imports is lost
+        importlib.import_module(module)
     print(
         f"searching {len(dataset)} states × {dataset.n_features} features, {dataset.n_actions} actions, "
         f"budget {config.budget_s:g} s (Ctrl-C stops and reports what finished)",

@@ -29,7 +29,7 @@ from auto_search.policies import Policy, default_policy, parse_policy
 from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, dataset_summary, library_versions, teacher_summary
 from auto_search.shipping import Shipped, confirm, dagger_rounds, dagger_rows, held_out_figures, loop_teacher, pick_round, student_confusion
-from auto_search.space import Spec, check_family, full_data_rungs, make_plan, promote, student_class, unstarted_rungs
+from auto_search.space import Spec, check_family, fit_imports, full_data_rungs, make_plan, promote, student_class, unstarted_rungs
 from hybrid.dataset import DistillDataset
 from hybrid.rollouts import Rollouts
 
@@ -164,8 +164,7 @@ class AutoDistill:
                 bar.update(len(run.done), run.planned, run.best_fidelity())
 
             try:
-                preload = [m for f in config.families for m in student_class(f).fit_imports]
-                with Engine(config.backend, config.n_jobs, preload=preload) as workers:  # started once, kept for every rung
+                with Engine(config.backend, config.n_jobs, preload=fit_imports(config.families)) as workers:  # started once, kept for every rung
                     workers.run([s for r in plan.first_rungs for s in r], data, deadline=deadline, on_result=on_result)
                     for level in range(1, plan.n_levels):
                         rung = promote(plan, level, list(run.done.values()), first_id=run.next_id, rung=len(run.rungs))

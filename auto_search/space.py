@@ -60,6 +60,11 @@ def is_expensive(family: str) -> bool:
     return bool(student_class(family).expensive)
 
 
+def fit_imports(families: Sequence[str]) -> list[str]:
+    """The heavy modules the families' fits import (``Student.fit_imports``), each once."""
+    return sorted({m for f in families for m in student_class(f).fit_imports})
+
+
 def family_space(family: str, *, epochs: int) -> list[dict[str, Any]]:
     """Hyperparameters to try for one family, cheapest (fewest operations) first, as it declares them."""
     return student_class(family).search_space(epochs=epochs)
