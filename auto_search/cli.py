@@ -94,7 +94,7 @@ def _search(args: argparse.Namespace, config: Any) -> int:
 
     teacher = None
     if args.env is not None:
-        from hybrid.zoo import load_teacher
+        from hybrid.teachers.zoo import load_teacher
 
         teacher = load_teacher(args.env)  # an unknown environment fails here, naming the known ones
     dataset = load_dataset(args.data)

@@ -98,7 +98,7 @@ class SearchConfig:
         if not 0.0 <= self.closed_loop_share < 1.0:
             raise SearchConfigError(f"closed_loop_share must lie in [0, 1); got {self.closed_loop_share!r}.")
         for mix in self.data_mixes:
-            from hybrid.data_mix import parse_shares
+            from hybrid.loop.data_mix import parse_shares
             from hybrid.errors import DataError
 
             try:

@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hybrid.records import RecordDataset
+    from hybrid.data.records import RecordDataset
 
 STORE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def load_dataset(path: str | Path, runs: Sequence[int] | None = None) -> Any:
     """Read DATA by its suffix into a dataset whose ``meta`` names the file (and the store's runs)."""
-    from hybrid.dataset import DistillDataset
-    from hybrid.store import TrajectoryStore
+    from hybrid.data.dataset import DistillDataset
+    from hybrid.data.store import TrajectoryStore
 
     path = Path(path)
     if not path.exists():

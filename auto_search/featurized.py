@@ -1,7 +1,7 @@
 """Searching decisions with structured states: featurize once per search, on the training split.
 
 The search's families stay numeric students; a record dataset reaches them through a
-:class:`hybrid.featurize.RecordFeaturizer` fitted on the training part of the split only (its
+:class:`hybrid.data.featurize.RecordFeaturizer` fitted on the training part of the split only (its
 vocabulary never sees a held-out request), and the chosen student ships joined to that
 featurizer as one :class:`hybrid.students.featurized.FeaturizedStudent`, so the model hash and
 the Python export cover the vocabulary too.
@@ -35,7 +35,7 @@ def split_records(ds: Any, config: Any) -> tuple[RecordSplit, Any]:
     """The dataset's seeded split, featurized by a featurizer fitted on the training records only;
     training rows in a seeded order, as for numeric datasets. Returns the split and the training
     records as a dataset."""
-    from hybrid.featurize import RecordFeaturizer
+    from hybrid.data.featurize import RecordFeaturizer
 
     train, val = ds.split(config.val_fraction, config.seed)
     order = np.random.default_rng(config.seed).permutation(len(train))

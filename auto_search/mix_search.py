@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from auto_search.closed_loop import PairedEpisodes
 from auto_search.errors import SearchConfigError
-from hybrid.data_mix import check_shares, parse_shares, share_grid
+from hybrid.loop.data_mix import check_shares, parse_shares, share_grid
 from hybrid.errors import DataError
 
 if TYPE_CHECKING:
     from auto_search.result import SearchResult
     from auto_search.search import AutoDistill
-    from hybrid.data_mix import DataPool
+    from hybrid.loop.data_mix import DataPool
 
 MIX_SCORING_SHARE = 0.15  # of the budget, kept for scoring every mix's shipped student
 
@@ -111,6 +111,6 @@ def fit_pool(search: AutoDistill, pool: DataPool) -> SearchResult:
 
 
 def _teacher(search: AutoDistill) -> Any:
-    from hybrid.teachers import as_teacher
+    from hybrid.teachers.base import as_teacher
 
     return as_teacher(search.teacher)

@@ -260,7 +260,7 @@ class _Replay:
             if teacher_hash(self.teacher) != entry.subject:
                 raise ReproduceError(f"the teacher given hashes to {teacher_hash(self.teacher)}, but the search used {entry.subject}; pass that teacher.")
             return self.teacher
-        from hybrid.zoo import available_teachers, load_teacher
+        from hybrid.teachers.zoo import available_teachers, load_teacher
 
         name = str(entry.attrs.get("name"))
         zoo_id = name.split(":")[0]  # zoo teachers are named "<zoo id>:<class>"

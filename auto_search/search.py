@@ -30,8 +30,8 @@ from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, dataset_summary, library_versions, teacher_summary
 from auto_search.shipping import Shipped, confirm, dagger_rounds, dagger_rows, held_out_figures, loop_teacher, pick_round, student_confusion
 from auto_search.space import Spec, check_family, fit_imports, full_data_rungs, make_plan, promote, student_class, unstarted_rungs
-from hybrid.dataset import DistillDataset
-from hybrid.rollouts import Rollouts
+from hybrid.data.dataset import DistillDataset
+from hybrid.loop.rollouts import Rollouts
 
 RESERVE = 0.02  # share of the budget (at most 1 s) left for cancelling workers, choosing and reporting
 
@@ -118,7 +118,7 @@ class AutoDistill:
         with the student to ship in ``result.student``."""
         started, t0 = time.time(), time.monotonic()
         config, policy = self.config(), self._policy()
-        if type(dataset).__name__ == "DataPool":  # hybrid.data_mix.DataPool: the source shares are searched too
+        if type(dataset).__name__ == "DataPool":  # hybrid.loop.data_mix.DataPool: the source shares are searched too
             from auto_search.mix_search import fit_pool
 
             return fit_pool(self, dataset)  # type: ignore[arg-type]
@@ -128,8 +128,8 @@ class AutoDistill:
         config = with_record_families(config, dataset)  # record states: keyword rule lists and linear students too
         _check_dataset(dataset)
         if self.closed_loop:
-            from hybrid.team_dagger import team_search_teacher
-            from hybrid.team_env import is_team_env
+            from hybrid.loop._dagger_team import team_search_teacher
+            from hybrid.envs.team import is_team_env
 
             if is_team_env(self.env):  # rows of another team view (features, agents) fail here, before any work
                 team_search_teacher(self.env, self.teacher, dataset)
@@ -198,7 +198,7 @@ def _check_options(options: dict[str, Any]) -> None:
 
 
 def _as_dataset(data: Any) -> Any:
-    """The dataset of ``data``: a DistillDataset or a record dataset (``hybrid.records.RecordDataset``)
+    """The dataset of ``data``: a DistillDataset or a record dataset (``hybrid.data.records.RecordDataset``)
     as it is, or the ``.dataset`` of a ``Rollouts``."""
     if isinstance(data, Rollouts):
         return data.dataset
@@ -255,7 +255,7 @@ class _Run:
 
 def _check_dataset(ds: Any) -> None:
     if len(ds) == 0:
-        raise SearchDataError("the dataset is empty (0 states); record teacher decisions first, e.g. with hybrid.store.TrajectoryStore.")
+        raise SearchDataError("the dataset is empty (0 states); record teacher decisions first, e.g. with hybrid.data.store.TrajectoryStore.")
     if continuous.is_continuous(ds):
         if (reason := continuous.check_dataset(ds)) is not None:
             raise SearchDataError(f"{reason}. Log states where it acts differently.")
@@ -469,7 +469,7 @@ def _ship_closed_loop(
 def _env_name(env: Any) -> str:
     if isinstance(env, str):
         return env
-    if isinstance(getattr(env, "env_id", None), str):  # a hybrid.team_env.TeamEnv
+    if isinstance(getattr(env, "env_id", None), str):  # a hybrid.envs.team.TeamEnv
         return str(env.env_id)
     spec = getattr(env, "spec", None)
     return spec.id if spec is not None else type(getattr(env, "unwrapped", env)).__name__

@@ -1,6 +1,6 @@
 """Measurement helpers of ``benchmarks/retention.py``: rows, latency and the tuned students.
 
-Every student here is built from the library (``hybrid`` students, ``hybrid.dagger``,
+Every student here is built from the library (``hybrid`` students, ``hybrid.loop.dagger``,
 ``auto_search``); this module only fits, selects and measures them. Selection of the "best
 rules" and "best hybrid" rows uses validation episodes with their own seed, never the test
 episodes that the table reports.
@@ -16,11 +16,11 @@ import torch
 from _timing import per_call_s
 
 from auto_search.closed_loop import retention
-from hybrid.dagger import dagger
+from hybrid.loop.dagger import dagger
 from hybrid.errors import ExportError
 from hybrid.exports.python import export_python
 from hybrid.metrics import fidelity
-from hybrid.rollouts import closed_loop
+from hybrid.loop.rollouts import closed_loop
 from hybrid.students.hybrid_student import HybridStudent
 from hybrid.students.rules import RuleListStudent
 

@@ -22,8 +22,8 @@ import torch
 from _retention_peers import Context
 
 from auto_search.search import AutoDistill
-from hybrid.rollouts import closed_loop, collect
-from hybrid.zoo import load_teacher
+from hybrid.loop.rollouts import closed_loop, collect
+from hybrid.teachers.zoo import load_teacher
 
 SEEDS = {"train": 1, "held_out": 2, "val": 3, "test": 12345}
 Row = dict[str, Any]

@@ -34,16 +34,16 @@ import numpy as np
 import torch
 
 from auto_search.search import AutoDistill
-from hybrid.data_mix import DataPool, noisy_rollouts, student_states, teacher_rollouts
-from hybrid.finetune import EnvSpec, finetune_mlp
-from hybrid.finetune_leaves import improve_leaves
-from hybrid.paired import paired_gain, retention
-from hybrid.rollouts import episode_seeds, run_episodes
+from hybrid.loop.data_mix import DataPool, noisy_rollouts, student_states, teacher_rollouts
+from hybrid.loop.finetune import EnvSpec, finetune_mlp
+from hybrid.loop.finetune_leaves import improve_leaves
+from hybrid.loop.paired import paired_gain, retention
+from hybrid.loop.rollouts import episode_seeds, run_episodes
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.rules import RuleListStudent
 from hybrid.students.tree import TreeStudent
-from hybrid.teachers_mixture import mixture_teacher
-from hybrid.zoo import load_teacher
+from hybrid.teachers.mixture import mixture_teacher
+from hybrid.teachers.zoo import load_teacher
 
 ENV = "LunarLander-v3"
 WIND = {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5}
@@ -90,7 +90,7 @@ def summary(r: np.ndarray) -> dict[str, float]:
 
 def collect_both(teacher: Any, episodes: int, seed: int) -> Any:
     """The teacher's rollouts in both worlds, stacked (rows tagged with teacher and source)."""
-    from hybrid.dataset import DistillDataset
+    from hybrid.data.dataset import DistillDataset
 
     parts = [teacher_rollouts(spec.make(), teacher, episodes, seed + i) for i, spec in enumerate(WORLDS.values())]
     return DistillDataset.concat(parts)

@@ -24,9 +24,9 @@ from typing import Any
 
 from auto_search.closed_loop import PairedEpisodes
 from auto_search.search import AutoDistill
-from hybrid.noise import make_stochastic
-from hybrid.rollouts import collect
-from hybrid.zoo import load_teacher
+from hybrid.envs.noise import make_stochastic
+from hybrid.loop.rollouts import collect
+from hybrid.teachers.zoo import load_teacher
 
 TEST_SEED = 12345  # test episodes: never used by a search
 

@@ -33,12 +33,12 @@ from _retention_peers import Context
 from _retention_run import LEAD_COLUMNS, UniformPolicy, autodistill, cost_columns, env_result, main, make_context, parse_args, print_table, teacher_row
 
 from auto_search.closed_loop import retention
-from hybrid.dagger_continuous import dagger_continuous
+from hybrid.loop._dagger_box import dagger_continuous
 from hybrid.metrics import action_fidelity, normalised_mse
-from hybrid.rollouts import closed_loop
+from hybrid.loop.rollouts import closed_loop
 from hybrid.students import LinearRuleListStudent, MLPRegressorStudent, RegressionTreeStudent
 from hybrid.students._regressor import LeafTree, fit_continuous
-from hybrid.zoo import available_teachers
+from hybrid.teachers.zoo import available_teachers
 
 ENVS = ("Pendulum-v1", "MountainCarContinuous-v0", "LunarLanderContinuous-v3")
 RULE_GRID = (4, 8, 16, 32)

@@ -43,9 +43,9 @@ from hybrid.exports import export_c
 from hybrid.exports.fixed_point import fixed_point_header, near_a_bound
 from hybrid.exports.runtime import compile_fixed_point, compile_student
 from hybrid.metrics import fidelity
-from hybrid.rollouts import collect, evaluate
+from hybrid.loop.rollouts import collect, evaluate
 from hybrid.students import HybridStudent, MLPStudent, RuleListStudent, TreeStudent
-from hybrid.zoo import load_teacher
+from hybrid.teachers.zoo import load_teacher
 
 ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT_STATES = 10_000

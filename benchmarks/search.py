@@ -40,7 +40,7 @@ def teacher_data(n: int, seed: int) -> tuple[Any, float]:
     """States and the action probabilities of a random MLP teacher; returns (dataset, teacher ops)."""
     import torch
 
-    from hybrid.dataset import DistillDataset
+    from hybrid.data.dataset import DistillDataset
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)

@@ -1,6 +1,6 @@
 """Speed of students against scikit-learn, torch and the teacher, as ratios measured in one run.
 
-Data: the committed CartPole-v1 teacher's own greedy rollouts (hybrid.rollouts.collect) for
+Data: the committed CartPole-v1 teacher's own greedy rollouts (hybrid.loop.rollouts.collect) for
 fitting, and its states for timing. Prints three tables:
 
 1. one decision: the exported Python function of a depth-8 tree vs scikit-learn ``predict`` on
@@ -36,9 +36,9 @@ from _timing import per_call_s
 
 from hybrid.exports import export_c, export_python
 from hybrid.metrics import fidelity
-from hybrid.rollouts import collect
+from hybrid.loop.rollouts import collect
 from hybrid.students import HybridStudent, MLPStudent, RuleListStudent, TreeStudent
-from hybrid.zoo import load_teacher
+from hybrid.teachers.zoo import load_teacher
 
 BATCH = 100_000
 C_MAIN = r"""

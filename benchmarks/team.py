@@ -36,9 +36,9 @@ from auto_search.search import AutoDistill
 from hybrid.metrics import fidelity_by_agent
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.tree import TreeStudent
-from hybrid.team_env import TeamEnv
-from hybrid.team_rollouts import team_closed_loop, team_collect
-from hybrid.team_zoo import load_team_teacher, spread_planner
+from hybrid.envs.team import TeamEnv
+from hybrid.loop._rollouts_team import team_closed_loop, team_collect
+from hybrid.teachers._zoo_teams import load_team_teacher, spread_planner
 
 ENV_ID = "simple_spread_v3"
 SEEDS = {"train": 1, "test": 12345}

@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from auto_search import AutoDistill
     from hybrid.cascade import choose_threshold
-    from hybrid.featurize import RecordFeaturizer
-    from hybrid.records import RecordDataset
+    from hybrid.data.featurize import RecordFeaturizer
+    from hybrid.data.records import RecordDataset
     from hybrid.students import FeaturizedStudent, KeywordRulesStudent, RuleListStudent
 
     a.tmp.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hybrid.store import TrajectoryStore
+from hybrid.data.store import TrajectoryStore
 
 
 def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

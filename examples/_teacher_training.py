@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from hybrid.errors import HybridError
-from hybrid.zoo import INDEX_NAME, ZOO_DIR, load_teacher
+from hybrid.teachers.zoo import INDEX_NAME, ZOO_DIR, load_teacher
 from provenance.hashing import hash_file
 
 EVAL_SEED = 1_000  # final / --evaluate episodes use seeds EVAL_SEED .. EVAL_SEED + N - 1

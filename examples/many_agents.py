@@ -28,9 +28,9 @@ from threadpoolctl import threadpool_limits
 
 from hybrid.exports.runtime import compile_student
 from hybrid.metrics import fidelity
-from hybrid.rollouts import collect
+from hybrid.loop.rollouts import collect
 from hybrid.students import MLPStudent, RuleListStudent, TreeStudent
-from hybrid.zoo import available_teachers, load_teacher
+from hybrid.teachers.zoo import available_teachers, load_teacher
 
 STUDENTS = {
     "tree": ("tree depth 8", lambda: TreeStudent(max_depth=8)),

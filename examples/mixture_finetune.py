@@ -24,7 +24,7 @@ import torch
 
 from auto_search import AutoDistill, record
 from hybrid import DistillDataset, improve_leaves, load_teacher, mixture_teacher, record_finetune, row_tags, teacher_rollouts, teacher_world
-from hybrid.finetune import EnvSpec
+from hybrid.loop.finetune import EnvSpec
 from provenance import Ledger, generate_key, load_key
 from provenance.cli import main as provenance_cli
 

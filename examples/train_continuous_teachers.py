@@ -1,4 +1,4 @@
-"""Train the committed continuous-action teachers and export them to ``hybrid/teachers_zoo/``.
+"""Train the committed continuous-action teachers and export them to ``hybrid/teachers/weights/``.
 
 Trains stable-baselines3 SAC (Pendulum, MountainCarContinuous) or PPO (LunarLanderContinuous:
 16 vectorised environments train several times faster than SAC's gradient step per environment
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from _teacher_training import EVAL_SEED, N_PROBES, Act, TeacherConfig, make_model, probe_states, run_cli, train_until_target, zoo_entry
 
-from hybrid.zoo import ContinuousPolicyTeacher, layer_keys
+from hybrid.teachers.zoo import ContinuousPolicyTeacher, layer_keys
 
 CONFIGS: dict[str, TeacherConfig] = {
     c.env_id: c

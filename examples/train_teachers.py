@@ -1,4 +1,4 @@
-"""Train the committed PPO teachers and export their policies to ``hybrid/teachers_zoo/``.
+"""Train the committed PPO teachers and export their policies to ``hybrid/teachers/weights/``.
 
 Trains stable-baselines3 PPO (default ``MlpPolicy``: separate 64-64 tanh policy and value nets)
 with a fixed seed and rl-baselines3-zoo hyperparameters, stops as soon as an evaluation of the
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from _teacher_training import EVAL_SEED, N_PROBES, Act, TeacherConfig, make_model, probe_states, run_cli, train_until_target, zoo_entry
 
-from hybrid.zoo import PolicyTeacher, layer_keys
+from hybrid.teachers.zoo import PolicyTeacher, layer_keys
 
 _LUNAR = TeacherConfig(
     "LunarLander-v3",

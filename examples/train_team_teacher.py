@@ -4,8 +4,8 @@ Parameter-shared PPO: stable-baselines3 PPO (``MlpPolicy``, separate 64-64 tanh 
 nets) on a small ``VecEnv`` that presents every agent of every parallel game as one vector entry,
 so the three agents share one policy and each learns from its own reward. Fixed seed, fixed step
 budget (no early stopping); the policy half is written as float32 arrays (no value net, no
-pickle) to ``hybrid/teachers_zoo/simple_spread_v3.npz`` with its SHA-256 in the team index
-``hybrid/teachers_zoo/teams.json``, beside its mean team return over 100 episodes and a random
+pickle) to ``hybrid/teachers/weights/simple_spread_v3.npz`` with its SHA-256 in the team index
+``hybrid/teachers/weights/teams.json``, beside its mean team return over 100 episodes and a random
 team's on the same episodes.
 
     python examples/train_team_teacher.py                 # train and export (~10-15 min on 1 core)
@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from hybrid.team_env import TeamEnv, team_factory
-from hybrid.team_zoo import TEAM_INDEX, TEAM_TEACHERS, load_team_teacher
-from hybrid.zoo import ZOO_DIR, PolicyTeacher
+from hybrid.envs.team import TeamEnv, team_factory
+from hybrid.teachers._zoo_teams import TEAM_INDEX, TEAM_TEACHERS, load_team_teacher
+from hybrid.teachers.zoo import ZOO_DIR, PolicyTeacher
 from provenance.hashing import hash_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -106,7 +106,7 @@ def agent_vec_env(games: int, seed: int) -> Any:
 
 def team_returns(policy: Any, episodes: int, seed: int) -> np.ndarray:
     """Greedy team returns of a policy shared by every agent (``None``: a uniformly random team)."""
-    from hybrid.team_rollouts import team_closed_loop
+    from hybrid.loop._rollouts_team import team_closed_loop
 
     return team_closed_loop(TeamEnv(ENV_ID), policy, episodes, seed).returns
 

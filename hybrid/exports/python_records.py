@@ -1,6 +1,6 @@
 """Python export of a FeaturizedStudent: ``decide(state_dict)`` → action name, or ``None`` to defer.
 
-The module embeds the featurizing runtime (:mod:`hybrid.featurize_runtime`) verbatim and
+The module embeds the featurizing runtime (:mod:`hybrid.data.featurize_runtime`) verbatim and
 the fitted layout as literals, so tokenising is the code that ran in training. The inner student
 becomes ``_choose(x) -> (action index, confidence)``: rule lists and trees read their stored
 probability table, MLPs take the softmax of the winning logit; ``predict`` and the export pick
@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from hybrid import featurize_runtime
+from hybrid.data import featurize_runtime
 from hybrid.errors import ExportError
 
 

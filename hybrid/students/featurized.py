@@ -1,6 +1,6 @@
 """FeaturizedStudent: a featurizer and a numeric student as one model, optionally deferring.
 
-A student on structured states is two fitted stages: a :class:`hybrid.featurize.RecordFeaturizer`
+A student on structured states is two fitted stages: a :class:`hybrid.data.featurize.RecordFeaturizer`
 (vocabularies, category values, column layout) and any numeric student over its columns (rule
 list, tree, MLP, hybrid). Both live in one canonical artifact, so the content hash — the model's
 identity in the ledger — covers the vocabulary too, and the Python export runs both.
@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from hybrid.data.featurize import RecordFeaturizer
 from hybrid.errors import DataError, ParameterError
-from hybrid.featurize import RecordFeaturizer
 from hybrid.students._base import FORMAT_VERSION, Cost, Student, check_states, register
 from provenance.hashing import canonical_json
 

@@ -1,6 +1,6 @@
 """MLPStudent: a small multilayer perceptron distilled from the teacher's soft labels.
 
-Trained with the loss of Hinton et al. (2015) (see :mod:`hybrid.distill_loss`) on standardised
+Trained with the loss of Hinton et al. (2015) (see :mod:`hybrid.students.distill_loss`) on standardised
 states; the standardisation is then folded into the first layer, so the artifact is plain
 weights that take raw states. Inference runs in numpy from the student's own arrays; torch is
 needed only to train (and by :meth:`MLPStudent.torch_module`).
@@ -151,7 +151,7 @@ class MLPStudent(Student):
         """
         import torch
 
-        from hybrid.distill_loss import distillation_loss, soften
+        from hybrid.students.distill_loss import distillation_loss, soften
 
         def tensors(idx):
             return (

@@ -8,7 +8,7 @@ import pytest
 
 def teacher_dataset(n: int = 1500, d: int = 4, k: int = 3, seed: int = 0):
     """States and the softmax probabilities of a random linear teacher, as a DistillDataset."""
-    from hybrid.dataset import DistillDataset
+    from hybrid.data.dataset import DistillDataset
 
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d)).astype(np.float32)

@@ -124,7 +124,7 @@ def test_cli_cascade_on_text_decisions_writes_a_deciding_or_deferring_export(tmp
 
 def test_cascade_on_numeric_states_ships_a_deferring_student():
     from auto_search import AutoDistill
-    from hybrid.dataset import DistillDataset
+    from hybrid.data.dataset import DistillDataset
     from hybrid.exports import export_python
 
     rng = np.random.default_rng(0)

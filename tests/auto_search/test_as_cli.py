@@ -70,7 +70,7 @@ def test_search_records_in_a_ledger_when_given_a_key(data_npz, tmp_path):
 
 
 def test_jsonl_decisions_and_a_trajectory_store_are_read(small_dataset, tmp_path):
-    from hybrid.store import TrajectoryStore
+    from hybrid.data.store import TrajectoryStore
 
     lines = [
         json.dumps({"state": dict(zip(small_dataset.feature_names, map(float, x))), "action_probs": dict(zip(small_dataset.action_names, map(float, p)))})
@@ -150,8 +150,8 @@ def test_ctrl_c_writes_the_report_of_what_finished(make_dataset, tmp_path):
 
 
 def test_with_an_environment_the_cli_chooses_by_retention_and_records_the_teacher(tmp_path):
-    from hybrid.rollouts import collect
-    from hybrid.zoo import load_teacher
+    from hybrid.loop.rollouts import collect
+    from hybrid.teachers.zoo import load_teacher
     from provenance.keys import generate_key
     from provenance.verify import verify_ledger
 

@@ -9,14 +9,14 @@ from _toy_env import EasyOrHard, teacher_proba
 
 from auto_search.closed_loop import PairedEpisodes, paired_interval, retention
 from auto_search.search import AutoDistill
-from hybrid.dataset import DistillDataset
-from hybrid.rollouts import collect, episode_seeds, run_episodes
-from hybrid.teachers import as_teacher
+from hybrid.data.dataset import DistillDataset
+from hybrid.loop.rollouts import collect, episode_seeds, run_episodes
+from hybrid.teachers.base import as_teacher
 
 
 @pytest.fixture(scope="module")
 def cartpole_teacher():
-    from hybrid.zoo import load_teacher
+    from hybrid.teachers.zoo import load_teacher
 
     return load_teacher("CartPole-v1")
 

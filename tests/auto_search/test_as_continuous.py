@@ -15,8 +15,8 @@ from hybrid import DistillDataset
 
 @pytest.fixture(scope="module")
 def pendulum_result():
-    from hybrid.rollouts import collect
-    from hybrid.zoo import load_teacher
+    from hybrid.loop.rollouts import collect
+    from hybrid.teachers.zoo import load_teacher
 
     teacher = load_teacher("Pendulum-v1")
     dataset = collect("Pendulum-v1", teacher, episodes=3, seed=0).dataset

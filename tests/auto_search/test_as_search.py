@@ -108,7 +108,7 @@ def test_bad_options_fail_before_any_work(kwargs, error, match, small_dataset):
 
 
 def test_a_teacher_that_always_picks_one_action_is_refused():
-    from hybrid.dataset import DistillDataset
+    from hybrid.data.dataset import DistillDataset
 
     X = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32)
     P = np.tile(np.array([[0.1, 0.9]], dtype=np.float32), (100, 1))
@@ -117,7 +117,7 @@ def test_a_teacher_that_always_picks_one_action_is_refused():
 
 
 def test_an_empty_dataset_is_refused_with_a_clear_error():
-    from hybrid.dataset import DistillDataset
+    from hybrid.data.dataset import DistillDataset
 
     with pytest.raises(HybridError, match="empty|0 states"):
         AutoDistill(families=("tree",), budget_s=5).fit(DistillDataset(np.zeros((0, 3), np.float32), np.zeros((0, 2), np.float32), ["a", "b"]))
@@ -138,8 +138,8 @@ def test_a_misspelt_option_fails_at_construction_naming_the_closest():
 
 
 def test_fit_takes_what_collect_returns_and_refuses_other_things_by_name(fast):
-    from hybrid.rollouts import collect
-    from hybrid.zoo import load_teacher
+    from hybrid.loop.rollouts import collect
+    from hybrid.teachers.zoo import load_teacher
 
     rollouts = collect("CartPole-v1", load_teacher("CartPole-v1"), episodes=1, seed=0)
     r = AutoDistill(families=("tree",), budget_s=30, n_jobs=1, **fast).fit(rollouts)

@@ -73,7 +73,7 @@ def sign_teacher(X: np.ndarray) -> np.ndarray:
 
 def centralised_sign(mix: float, n_agents: int = 2):
     """A centralised teacher: sees both signals and answers ``x_i + mix * x_other > 0``."""
-    from hybrid.team_teachers import TeamTeacher
+    from hybrid.teachers.team import TeamTeacher
 
     def joint(X: np.ndarray) -> np.ndarray:
         x = np.asarray(X).reshape(len(X), n_agents, -1)[:, :, 0]

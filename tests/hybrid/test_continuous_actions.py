@@ -13,8 +13,8 @@ import torch
 from hybrid import DistillDataset, TrajectoryStore, as_teacher, collect, evaluate
 from hybrid.errors import DataError, TeacherError
 from hybrid.metrics import action_fidelity, dataset_fidelity, normalised_mse
-from hybrid.rollouts import closed_loop
-from hybrid.teachers_continuous import ContinuousTeacher
+from hybrid.loop.rollouts import closed_loop
+from hybrid.teachers._box import ContinuousTeacher
 
 PENDULUM = gym.spaces.Box(-2.0, 2.0, shape=(1,), dtype=np.float32)
 
@@ -156,7 +156,7 @@ def test_continuous_fidelity_uses_a_tolerance_of_the_range() -> None:
 
 
 def test_teacher_std_weights_states_and_drives_sampling() -> None:
-    from hybrid.zoo import load_teacher
+    from hybrid.teachers.zoo import load_teacher
 
     teacher = load_teacher("Pendulum-v1")
     greedy = collect("Pendulum-v1", teacher, episodes=1, seed=4, weighting="std").dataset

@@ -7,12 +7,12 @@ import functools
 import numpy as np
 import pytest
 
-from hybrid.dagger import dagger
-from hybrid.dataset import DistillDataset
+from hybrid.loop.dagger import dagger
+from hybrid.data.dataset import DistillDataset
 from hybrid.errors import DataError
-from hybrid.rollouts import closed_loop, collect
+from hybrid.loop.rollouts import closed_loop, collect
 from hybrid.students.tree import TreeStudent
-from hybrid.zoo import load_teacher
+from hybrid.teachers.zoo import load_teacher
 
 EVAL_EPISODES, SEED = 3, 0
 
@@ -102,7 +102,7 @@ def test_a_given_dataset_keeps_its_names_and_weights_and_new_states_weigh_one(te
 
 
 def test_a_dataset_from_another_environment_is_refused(teacher, toy_teacher, toy_states):
-    from hybrid.teachers import as_teacher
+    from hybrid.teachers.base import as_teacher
 
     toy = as_teacher(toy_teacher)
     other = DistillDataset(toy_states, toy.predict_proba(toy_states), toy.action_names)

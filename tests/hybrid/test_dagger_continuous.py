@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybrid.dagger_continuous import dagger_continuous, dagger_continuous_iterates
-from hybrid.rollouts import collect
+from hybrid.loop._dagger_box import dagger_continuous, dagger_continuous_iterates
+from hybrid.loop.rollouts import collect
 from hybrid.students import RegressionTreeStudent
 from hybrid.students._regressor import fit_continuous
-from hybrid.zoo import load_teacher
+from hybrid.teachers.zoo import load_teacher
 
 
 def test_iterates_start_from_the_fitted_student_and_aggregate_teacher_labels():

@@ -18,7 +18,7 @@ from hybrid import (
     student_states,
     teacher_rollouts,
 )
-from hybrid.dataset import DistillDataset
+from hybrid.data.dataset import DistillDataset
 from hybrid.students.tree import TreeStudent
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybrid.dataset import DistillDataset
+from hybrid.data.dataset import DistillDataset
 from hybrid.errors import DataError
-from hybrid.teachers import as_teacher
+from hybrid.teachers.base import as_teacher
 
 
 def make(n: int = 100, seed: int = 0, **kwargs) -> DistillDataset:

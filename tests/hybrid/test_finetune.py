@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from hybrid import DataError, as_teacher, collect, finetune_mlp, improve_leaves, paired_gain, record_finetune
-from hybrid.finetune import EnvSpec, PPOConfig, env_spec
-from hybrid.finetune_leaves import with_leaf_action
+from hybrid.loop.finetune import EnvSpec, PPOConfig, env_spec
+from hybrid.loop.finetune_leaves import with_leaf_action
 from hybrid.students.hybrid_student import HybridStudent
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.rules import RuleListStudent

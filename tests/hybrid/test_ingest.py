@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from hybrid.errors import DataError
-from hybrid.store import TrajectoryStore
-from hybrid.teachers import as_teacher
+from hybrid.data.store import TrajectoryStore
+from hybrid.teachers.base import as_teacher
 
 
 def toy_records(toy_teacher, toy_states, n: int = 30) -> list[dict]:

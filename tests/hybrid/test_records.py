@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from hybrid.errors import DataError
-from hybrid.featurize import RecordFeaturizer, infer_kinds
-from hybrid.ingest import read_csv, read_jsonl
-from hybrid.record_ingest import RecordDecisions
-from hybrid.records import RecordDataset
-from hybrid.store import TrajectoryStore
+from hybrid.data.featurize import RecordFeaturizer, infer_kinds
+from hybrid.data.ingest import read_csv, read_jsonl
+from hybrid.data.record_ingest import RecordDecisions
+from hybrid.data.records import RecordDataset
+from hybrid.data.store import TrajectoryStore
 
 LINES = [
     {"state": {"text": "book a table for two", "channel": "app", "basket": 12.5, "tools_used": ["search"], "vip": True}, "action": "BookRestaurant"},
@@ -139,7 +139,7 @@ def test_hashing_featurizer_uses_stable_buckets():
     f = RecordFeaturizer(hashing=16, min_df=1).fit(records)
     assert f.n_features_out_ == 16
     X = f.transform(records)
-    from hybrid.featurize_runtime import hash_bucket
+    from hybrid.data.featurize_runtime import hash_bucket
 
     expected = {hash_bucket(g, 16) for g in ("book", "a", "table", "book a", "a table")}
     assert set(np.flatnonzero(X[0])) == expected  # CRC-32 buckets, the same in every process

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from hybrid.errors import DataError
-from hybrid.rollouts import closed_loop, collect, episode_seeds, evaluate
-from hybrid.store import TrajectoryStore
-from hybrid.teachers import as_teacher
-from hybrid.zoo import load_teacher
+from hybrid.loop.rollouts import closed_loop, collect, episode_seeds, evaluate
+from hybrid.data.store import TrajectoryStore
+from hybrid.teachers.base import as_teacher
+from hybrid.teachers.zoo import load_teacher
 
 
 @pytest.fixture(scope="module")

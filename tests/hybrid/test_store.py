@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hybrid.dataset import DistillDataset
+from hybrid.data.dataset import DistillDataset
 from hybrid.errors import DataError
-from hybrid.rollouts import collect
-from hybrid.store import TrajectoryStore
-from hybrid.zoo import load_teacher
+from hybrid.loop.rollouts import collect
+from hybrid.data.store import TrajectoryStore
+from hybrid.teachers.zoo import load_teacher
 
 
 @pytest.fixture(scope="module")

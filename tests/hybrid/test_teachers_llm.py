@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from hybrid.errors import DataError, TeacherError
-from hybrid.teachers_llm import LLMTeacher, label_probabilities
+from hybrid.teachers.llm import LLMTeacher, label_probabilities
 
 LABELS = ("weather", "booking", "music")
 KEYWORDS = {"rain": "weather", "forecast": "weather", "table": "booking", "reserve": "booking", "song": "music", "play": "music"}
@@ -172,7 +172,7 @@ def test_template_field_missing_from_the_state_is_a_clear_error(server, tmp_path
 
 
 def test_labels_a_record_dataset_a_student_learns_from(server, tmp_path):
-    from hybrid.featurize import RecordFeaturizer
+    from hybrid.data.featurize import RecordFeaturizer
     from hybrid.students import FeaturizedStudent, TreeStudent
 
     rng = np.random.default_rng(0)

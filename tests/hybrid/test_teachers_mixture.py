@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hybrid import TeacherError, as_teacher, collect, mixture_teacher
-from hybrid.teachers_mixture import AVERAGED, MixtureTeacher
+from hybrid.teachers.mixture import AVERAGED, MixtureTeacher
 
 
 def _fixed(p: list[float], name: str):

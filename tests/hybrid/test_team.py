@@ -11,10 +11,10 @@ pytest.importorskip("pettingzoo")
 from _team_toy import SignTeam, centralised_sign, sign_teacher
 
 from hybrid import DataError, DistillDataset, TeacherError, TrajectoryStore
-from hybrid.team_dagger import team_dagger_iterates
-from hybrid.team_env import TeamEnv, is_team_env
-from hybrid.team_rollouts import team_closed_loop, team_collect, team_evaluate
-from hybrid.team_teachers import TeamTeacher, as_team_teacher
+from hybrid.loop._dagger_team import team_dagger_iterates
+from hybrid.envs.team import TeamEnv, is_team_env
+from hybrid.loop._rollouts_team import team_closed_loop, team_collect, team_evaluate
+from hybrid.teachers.team import TeamTeacher, as_team_teacher
 
 
 class Recorder:

@@ -11,10 +11,10 @@ import pytest
 pytest.importorskip("mpe2")
 
 from hybrid.errors import TeacherError
-from hybrid.team_env import TeamEnv
-from hybrid.team_rollouts import team_closed_loop
-from hybrid.team_zoo import TEAM_INDEX, available_team_teachers, load_team_teacher, spread_planner
-from hybrid.zoo import ZOO_DIR, read_index
+from hybrid.envs.team import TeamEnv
+from hybrid.loop._rollouts_team import team_closed_loop
+from hybrid.teachers._zoo_teams import TEAM_INDEX, available_team_teachers, load_team_teacher, spread_planner
+from hybrid.teachers.zoo import ZOO_DIR, read_index
 
 ENV_ID = "simple_spread_v3"
 

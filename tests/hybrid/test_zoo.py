@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from hybrid.errors import DataError, TeacherError
-from hybrid.zoo import ZOO_DIR, PolicyTeacher, available_teachers, load_teacher, read_index, teacher_world
+from hybrid.teachers.zoo import ZOO_DIR, PolicyTeacher, available_teachers, load_teacher, read_index, teacher_world
 
 TEACHERS = available_teachers(action_kind="discrete")  # continuous ones: test_zoo_continuous.py
 
@@ -116,7 +116,7 @@ def test_rejects_states_of_the_wrong_width() -> None:
 def test_the_training_script_declares_the_windy_variant_over_the_same_recipe() -> None:
     import importlib.util
 
-    examples = ZOO_DIR.parent.parent / "examples"
+    examples = ZOO_DIR.parents[2] / "examples"
     sys.path.insert(0, str(examples))  # the script imports its shared training module from beside it
     spec = importlib.util.spec_from_file_location("train_teachers", examples / "train_teachers.py")
     assert spec is not None and spec.loader is not None

@@ -11,7 +11,7 @@ import pytest
 
 from hybrid import as_teacher
 from hybrid.errors import TeacherError
-from hybrid.zoo import ContinuousPolicyTeacher, available_teachers, load_teacher, read_index
+from hybrid.teachers.zoo import ContinuousPolicyTeacher, available_teachers, load_teacher, read_index
 
 TEACHERS = available_teachers(action_kind="continuous")
 

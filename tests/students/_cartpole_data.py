@@ -7,7 +7,7 @@ import functools
 import gymnasium as gym
 import numpy as np
 
-from hybrid.zoo import load_teacher
+from hybrid.teachers.zoo import load_teacher
 
 
 @functools.cache

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from _cartpole_data import cartpole_teacher_data
 
-from hybrid.zoo import load_teacher
+from hybrid.teachers.zoo import load_teacher
 
 
 @pytest.fixture(scope="session")

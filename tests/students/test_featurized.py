@@ -9,7 +9,7 @@ import pytest
 
 from hybrid.errors import DataError, ParameterError
 from hybrid.exports import export_python
-from hybrid.featurize import RecordFeaturizer
+from hybrid.data.featurize import RecordFeaturizer
 from hybrid.students import FeaturizedStudent, KeywordRulesStudent, LinearStudent, MLPStudent, RuleListStudent, Student, TreeStudent
 
 TOPICS = {

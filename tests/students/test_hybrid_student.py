@@ -13,7 +13,7 @@ from sklearn.base import clone
 from hybrid.errors import DataError, NotFittedError, ParameterError
 from hybrid.students._base import Student
 from hybrid.students.hybrid_student import HybridStudent
-from hybrid.zoo import load_teacher
+from hybrid.teachers.zoo import load_teacher
 from provenance.hashing import canonical_json
 
 FAST = dict(rule_depth=4, hidden_sizes=(8,), epochs=15)

@@ -146,9 +146,9 @@ def test_readable_oblique_rules_with_dagger_keep_95_percent_of_lunar_lander_retu
     """Issue 5, target 2: ≤ 32 rules, conditions over ≤ 3 features, ≥ 95% of the teacher's return
     on 30 episodes it never saw (DAgger picks its iterate on other seeds). Measured: 19 rules,
     250.1 vs the teacher's 247.7."""
-    from hybrid.dagger import dagger
-    from hybrid.rollouts import evaluate
-    from hybrid.zoo import load_teacher
+    from hybrid.loop.dagger import dagger
+    from hybrid.loop.rollouts import evaluate
+    from hybrid.teachers.zoo import load_teacher
 
     env, teacher = "LunarLander-v3", load_teacher("LunarLander-v3")
     student = RuleListStudent(max_depth=None, max_leaf_nodes=40, max_rules=32, oblique=True, simplify=True)

@@ -13,7 +13,7 @@ from hybrid.errors import DataError, ExportError
 from hybrid.exports import export_c
 from hybrid.exports.runtime import compile_student
 from hybrid.students import HybridStudent, MLPStudent, RuleListStudent, TreeStudent
-from hybrid.zoo import load_teacher
+from hybrid.teachers.zoo import load_teacher
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler (cc)")
 N_STATES = 10_000

@@ -11,7 +11,7 @@ to each agent's action probabilities, ``{agent: P[n, k]}``. Three kinds, one con
 Decentralised kinds expose ``for_agent(agent)``, the single-agent ``Teacher`` that sees only
 that agent's observation; a centralised teacher has none, which is why its students must learn
 from logged decisions rather than by querying it with one agent's view. Outputs are validated
-like a single teacher's (``hybrid.teachers.validate_proba``).
+like a single teacher's (``hybrid.teachers.base.validate_proba``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.dataset import check_names
+from hybrid.data.dataset import check_names
 from hybrid.errors import TeacherError
-from hybrid.teachers import Teacher, as_teacher, validate_proba
+from hybrid.teachers.base import Teacher, as_teacher, validate_proba
 from provenance.hashing import hash_json
 
 TEAM_KINDS = ("shared", "per_agent", "centralised")
@@ -38,7 +38,7 @@ class TeamTeacher:
     (the team's per step divided by the agents) when countable, else ``None``.
     """
 
-    shared_policy: Any = None  # a committed parameter-shared team's one policy (hybrid.team_zoo), for timing and export
+    shared_policy: Any = None  # a committed parameter-shared team's one policy (hybrid.teachers._zoo_teams), for timing and export
 
     def __init__(
         self,

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from hybrid.data.featurize import KINDS, infer_kinds, value_kind
 from hybrid.errors import DataError
-from hybrid.featurize import KINDS, infer_kinds, value_kind
 from hybrid.validation import row_sum_problem
 
 _COMPATIBLE = {  # declared kind -> value kinds it accepts

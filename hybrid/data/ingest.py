@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from hybrid.data.record_ingest import RecordDecisions, csv_record_lines, is_record_log, parse_record_lines
 from hybrid.errors import DataError
-from hybrid.record_ingest import RecordDecisions, csv_record_lines, is_record_log, parse_record_lines
 from hybrid.validation import row_sum_problem
 
 OPTIONAL_KEYS = ("episode", "reward", "action", "done", "trace")
@@ -228,7 +228,7 @@ def read_jsonl(path: str | Path, *, fields: Mapping[str, str] | None = None) -> 
     """Parse a JSONL decision log; blank lines are skipped.
 
     States holding text, categories or lists (or lines giving only ``action``), or declared
-    ``fields`` kinds, give :class:`hybrid.record_ingest.RecordDecisions` instead (see there).
+    ``fields`` kinds, give :class:`hybrid.data.record_ingest.RecordDecisions` instead (see there).
     """
     path = Path(path)
     builder = _Builder(str(path))

@@ -1,6 +1,6 @@
 """DAgger for continuous actions: the student drives, the teacher labels the states it reaches.
 
-Same procedure and result as ``hybrid.dagger.dagger`` (iterate 0 is plain cloning; iteration
+Same procedure and result as ``hybrid.loop.dagger.dagger`` (iterate 0 is plain cloning; iteration
 ``i`` rolls out a β-mixture, ``β_i = β**i``, labels every visited state with the teacher's
 deterministic action and refits on the aggregate; the chosen iterate is the best on the
 evaluation episodes among those not worse than cloning), for students that predict action
@@ -16,12 +16,12 @@ import gymnasium as gym
 import numpy as np
 from sklearn.base import clone
 
-from hybrid.dagger import DaggerResult, Iterate
-from hybrid.dataset import DistillDataset
+from hybrid.data.dataset import DistillDataset
 from hybrid.errors import DataError
-from hybrid.rollouts import closed_loop, collect, episode_seeds, make_env, policy_actions, run_episodes
+from hybrid.loop.dagger import DaggerResult, Iterate
+from hybrid.loop.rollouts import closed_loop, collect, episode_seeds, make_env, policy_actions, run_episodes
 from hybrid.students._regressor import fit_continuous
-from hybrid.teachers import as_teacher
+from hybrid.teachers.base import as_teacher
 
 
 def dagger_continuous_iterates(
@@ -38,7 +38,7 @@ def dagger_continuous_iterates(
 ) -> Generator[tuple[int, float, Any, DistillDataset], None, None]:
     """Yield ``(iteration, beta, fitted student, aggregate)`` for iterate 0 (cloning on the
     continuous ``dataset``) and each DAgger round, without measuring them, as
-    ``hybrid.dagger.dagger_iterates`` does for discrete actions. ``start``, a student already
+    ``hybrid.loop.dagger.dagger_iterates`` does for discrete actions. ``start``, a student already
     fitted on ``dataset``, is iterate 0 as it is (the rounds then refit fresh clones of it);
     states are collected on seeds ``seed + 1 + i``; the student is never modified.
     """
@@ -48,7 +48,7 @@ def dagger_continuous_iterates(
     try:
         space = env_obj.action_space
         if not isinstance(space, gym.spaces.Box):
-            raise DataError(f"dagger_continuous needs a Box action space; {space} is discrete: use hybrid.dagger")
+            raise DataError(f"dagger_continuous needs a Box action space; {space} is discrete: use hybrid.loop.dagger")
         teacher = as_teacher(teacher, action_space=space)
         rng = np.random.default_rng(seed)
         aggregate = dataset
@@ -102,7 +102,7 @@ def dagger_continuous(
     try:
         space = env_obj.action_space
         if not isinstance(space, gym.spaces.Box):
-            raise DataError(f"dagger_continuous needs a Box action space; {space} is discrete: use hybrid.dagger")
+            raise DataError(f"dagger_continuous needs a Box action space; {space} is discrete: use hybrid.loop.dagger")
         teacher = as_teacher(teacher, action_space=space)
         first = dataset if dataset is not None else collect(env_obj, teacher, episodes_per_iteration, seed + 1).dataset
         eval_episodes = eval_episodes or episodes_per_iteration

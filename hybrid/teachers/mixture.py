@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from hybrid.errors import TeacherError
-from hybrid.teachers import Teacher, as_teacher
+from hybrid.teachers.base import Teacher, as_teacher
 from provenance.hashing import hash_json
 
 GATES = ("average", "confident", "value")
@@ -196,7 +196,7 @@ def mixture_teacher(teachers: Sequence[Any], *, weights: Sequence[float] | None 
 
 def _continuous_mixture(members: Sequence[Any], w: np.ndarray, gate: str | Gate, identity: str) -> Any:
     """Continuous members: the weighted mean action, or the action of the member a callable gate picks."""
-    from hybrid.teachers_continuous import ContinuousTeacher
+    from hybrid.teachers._box import ContinuousTeacher
 
     if gate not in ("average",) and not callable(gate):
         raise TeacherError(f"continuous teachers mix by gate='average' (of actions) or a callable gate; {gate!r} needs action probabilities")

@@ -11,7 +11,7 @@ category and list field, and lays out one column per feature:
 - category → one-hot ``channel is "app"``; list → multi-hot ``tools_used has "search"``;
 - number → its value; bool → 0/1 (missing → 0).
 
-Tokenising and lookup live in :mod:`hybrid.featurize_runtime` (standard library only),
+Tokenising and lookup live in :mod:`hybrid.data.featurize_runtime` (standard library only),
 which both ``transform`` and the Python export run, so deployment sees what training saw. The
 fitted layout is plain JSON (``to_dict``) and enters the student's artifact and content hash.
 """
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid import featurize_runtime as runtime
+from hybrid.data import featurize_runtime as runtime
 from hybrid.errors import DataError, NotFittedError
 
 KINDS = ("number", "bool", "category", "list", "text")

@@ -9,10 +9,10 @@ or the teacher, so return can rise in a shifted world without forgetting the ori
 Fine-tuning never edits the student it was given: it returns a ``Finetuned`` record holding a
 new student (new weights, so a new content hash), its parent's hash, and the environment, steps
 and seed, which ``record_finetune`` appends to the ledger as a model entry whose parent is the
-distilled one. Checkpoints are compared on seeded *selection* episodes (``hybrid.paired``), the
+distilled one. Checkpoints are compared on seeded *selection* episodes (``hybrid.loop.paired``), the
 start included, so the returned student is never worse there than the one it started from.
 Trees and rule lists keep their structure and change leaf actions instead
-(``hybrid.finetune_leaves``).
+(``hybrid.loop.finetune_leaves``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import gymnasium as gym
 import numpy as np
 
 from hybrid.errors import DataError
-from hybrid.paired import paired_gain
-from hybrid.rollouts import episode_seeds, run_episodes
+from hybrid.loop.paired import paired_gain
+from hybrid.loop.rollouts import episode_seeds, run_episodes
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def _mlp_of(student: Any) -> tuple[Any, Any]:
         return student.mlp_, student
     raise DataError(
         f"finetune_mlp tunes MLP students and a hybrid's MLP fallback; got a {family or type(student).__name__!r} student "
-        "(trees and rule lists: use hybrid.finetune_leaves.improve_leaves)"
+        "(trees and rule lists: use hybrid.loop.finetune_leaves.improve_leaves)"
     )
 
 

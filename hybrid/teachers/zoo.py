@@ -4,9 +4,9 @@ SAC policies for the continuous-action Pendulum-v1, MountainCarContinuous-v0 and
 
 Each teacher is the policy half of a stable-baselines3 PPO ``MlpPolicy`` (two 64-unit tanh
 layers, then the action logits), exported by ``examples/train_teachers.py`` as plain float32
-arrays in ``hybrid/teachers_zoo/<EnvId>.npz``. Loading needs neither pickle nor SB3: the arrays
+arrays in ``hybrid/teachers/weights/<EnvId>.npz``. Loading needs neither pickle nor SB3: the arrays
 become a ``Linear``/``Tanh`` stack, and the file's SHA-256 is checked against
-``hybrid/teachers_zoo/index.json`` first, so a teacher that was swapped or corrupted is refused
+``hybrid/teachers/weights/index.json`` first, so a teacher that was swapped or corrupted is refused
 instead of silently distilled. Any observation normaliser used in training is already folded
 into the first layer: a teacher takes raw environment states.
 """
@@ -25,7 +25,7 @@ from torch import nn
 from hybrid.errors import DataError, TeacherError
 from provenance.hashing import hash_file
 
-ZOO_DIR = Path(__file__).resolve().parent / "teachers_zoo"
+ZOO_DIR = Path(__file__).resolve().parent / "weights"
 INDEX_NAME = "index.json"
 
 

@@ -1,6 +1,6 @@
 """``collect`` for continuous actions: the teacher's action vectors (and std) in a ``Box`` space.
 
-``hybrid.rollouts.collect`` hands over here when the environment's action space is a ``Box``;
+``hybrid.loop.rollouts.collect`` hands over here when the environment's action space is a ``Box``;
 the dataset it returns holds the teacher's deterministic actions ``[n, m]`` with the space's
 bounds, and the teacher's per-dimension std when it has one.
 """
@@ -12,12 +12,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from hybrid.dataset import DistillDataset
+from hybrid.data.dataset import DistillDataset
+from hybrid.data.store import TrajectoryStore
 from hybrid.errors import DataError
-from hybrid.rollouts import Rollouts, episode_seeds, run_episodes
-from hybrid.store import TrajectoryStore
-from hybrid.teachers import as_teacher
-from hybrid.teachers_continuous import ContinuousTeacher, continuous_weights
+from hybrid.loop.rollouts import Rollouts, episode_seeds, run_episodes
+from hybrid.teachers._box import ContinuousTeacher, continuous_weights
+from hybrid.teachers.base import as_teacher
 
 
 def collect_continuous(

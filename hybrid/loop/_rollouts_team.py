@@ -1,7 +1,7 @@
 """Rollouts of a team in a PettingZoo parallel environment: collect, closed loop, evaluate.
 
-The team form of ``hybrid.rollouts``. Episode ``i`` of a call with ``seed`` resets with the
-``i``-th seed of ``hybrid.rollouts.episode_seeds(seed, …)``, so a teacher, a random team and
+The team form of ``hybrid.loop.rollouts``. Episode ``i`` of a call with ``seed`` resets with the
+``i``-th seed of ``hybrid.loop.rollouts.episode_seeds(seed, …)``, so a teacher, a random team and
 students scored with the same seed meet the same episodes (paired comparisons).
 
 Every logged decision is keyed by its agent: ``team_collect`` returns a dataset whose rows are
@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.dataset import DistillDataset
+from hybrid.data.dataset import DistillDataset
+from hybrid.data.store import TrajectoryStore
+from hybrid.envs.team import TeamDecide, TeamEnv, TeamEpisode, as_team_env
 from hybrid.errors import DataError
-from hybrid.rollouts import EpisodeReturns, Rollouts, episode_seeds, policy_actions
-from hybrid.store import TrajectoryStore
-from hybrid.team_env import TeamDecide, TeamEnv, TeamEpisode, as_team_env
-from hybrid.team_teachers import TeamTeacher, as_team_teacher
+from hybrid.loop.rollouts import EpisodeReturns, Rollouts, episode_seeds, policy_actions
+from hybrid.teachers.team import TeamTeacher, as_team_teacher
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def observation_names(team: TeamEnv, teacher: TeamTeacher | None) -> list[str] |
     """Names of one agent's observation: the teacher's feature names, or the known team's."""
     if teacher is not None and teacher.feature_names is not None:
         return list(teacher.feature_names)
-    from hybrid.team_zoo import TEAM_TEACHERS
+    from hybrid.teachers._zoo_teams import TEAM_TEACHERS
 
     known = TEAM_TEACHERS.get(team.env_id or "")
     return list(known["feature_names"]) if known and len(known["feature_names"]) == team.n_observations(team.agents[0]) else None

@@ -1,6 +1,6 @@
 """DAgger for a team: the controlled agents' students meet their own states, the teacher labels them.
 
-The team form of ``hybrid.dagger.dagger_iterates`` (same schedule, same refitting of fresh
+The team form of ``hybrid.loop.dagger.dagger_iterates`` (same schedule, same refitting of fresh
 clones, same seeds): in round ``i`` each controlled agent acts by the team teacher with
 probability ``β_i`` at each step and by the student otherwise, partners are played by the
 teacher, and the teacher labels every controlled agent's observation from the *joint*
@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.dagger import _beta_schedule, _fit
-from hybrid.dataset import DistillDataset
+from hybrid.data.dataset import DistillDataset
+from hybrid.envs.team import TeamEnv, as_team_env
 from hybrid.errors import DataError
-from hybrid.rollouts import episode_seeds
-from hybrid.team_env import TeamEnv, as_team_env
-from hybrid.team_rollouts import label_dataset, team_actions
-from hybrid.team_teachers import TeamTeacher, as_team_teacher
+from hybrid.loop._rollouts_team import label_dataset, team_actions
+from hybrid.loop.dagger import _beta_schedule, _fit
+from hybrid.loop.rollouts import episode_seeds
+from hybrid.teachers.team import TeamTeacher, as_team_teacher
 
 
 def team_search_teacher(env: Any, teacher: Any, data: Any) -> TeamTeacher:
@@ -78,7 +78,7 @@ def team_dagger_iterates(
     *,
     start: Any = None,
 ) -> Generator[tuple[int, float, Any, DistillDataset], None, None]:
-    """Yield ``(iteration, beta, fitted student, aggregate)`` as ``hybrid.dagger.dagger_iterates``
+    """Yield ``(iteration, beta, fitted student, aggregate)`` as ``hybrid.loop.dagger.dagger_iterates``
     does, in a team environment (``TeamEnv``: which agents the student controls, its features)."""
     if iterations < 0 or episodes_per_iteration < 1:
         raise DataError(f"iterations must be ≥ 0 and episodes_per_iteration ≥ 1; got {iterations} and {episodes_per_iteration}")

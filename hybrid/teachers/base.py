@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hybrid.dataset import check_names as _names
+from hybrid.data.dataset import check_names as _names
 from hybrid.errors import DataError, HybridError, TeacherError
+from hybrid.spaces import ActionSpace, DiscreteActions
 from hybrid.validation import probability_problem, teacher_states
 from provenance.hashing import hash_array, hash_json
 
 if TYPE_CHECKING:
-    from hybrid.teachers_continuous import ContinuousTeacher
+    from hybrid.teachers._box import ContinuousTeacher
 
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
@@ -73,6 +74,11 @@ class Teacher:
     @property
     def n_actions(self) -> int:
         return len(self.action_names)
+
+    @property
+    def action_space(self) -> ActionSpace:
+        """The teacher's actions: ``DiscreteActions`` of its action names."""
+        return DiscreteActions(self.action_names)
 
     def _states(self, X: Any) -> np.ndarray:
         return teacher_states(X, self.feature_names, self.identity, copy=False)
@@ -282,7 +288,7 @@ def as_teacher(
 
     Continuous first: an SB3 model with a ``Box`` action space, an object declaring
     ``action_kind = "continuous"``, or anything given ``action_space=Box(...)`` becomes a
-    ``ContinuousTeacher`` (see ``hybrid.teachers_continuous``). Otherwise, for discrete actions:
+    ``ContinuousTeacher`` (see ``hybrid.teachers._box``). Otherwise, for discrete actions:
 
     Tried in order: a ``Teacher`` (returned as is); a stable-baselines3 PPO/A2C (action
     distribution probabilities) or DQN (softmax of Q-values / ``temperature``, Q-values exposed);
@@ -291,12 +297,12 @@ def as_teacher(
     ``act(state) -> {action: p}``, called with one state as a 1-D float32 array (keys become
     ``action_names`` in first-seen order and stay fixed); a batch callable ``f(X[n, d]) -> [n, k]``.
     """
-    from hybrid.teachers_continuous import continuous_teacher, is_continuous
+    from hybrid.teachers._box import continuous_teacher, is_continuous
 
     names = None if action_names is None else _names(action_names, "action_names")
     if is_continuous(obj, action_space):
         return continuous_teacher(obj, names, feature_names, action_space)
-    if isinstance(obj, Teacher) or getattr(obj, "state_kind", None) == "record":  # e.g. hybrid.teachers_llm.LLMTeacher
+    if isinstance(obj, Teacher) or getattr(obj, "state_kind", None) == "record":  # e.g. hybrid.teachers.llm.LLMTeacher
         return obj
     if is_sb3_model(obj):
         return _sb3_teacher(obj, names, feature_names, temperature)

@@ -18,10 +18,10 @@ from typing import Any, NamedTuple, cast
 import gymnasium as gym
 import numpy as np
 
-from hybrid.dataset import DistillDataset
+from hybrid.data.dataset import DistillDataset
+from hybrid.data.store import TrajectoryStore
 from hybrid.errors import DataError
-from hybrid.store import TrajectoryStore
-from hybrid.teachers import Teacher, as_teacher, is_sb3_model, state_weights
+from hybrid.teachers.base import Teacher, as_teacher, is_sb3_model, state_weights
 
 Act = Callable[[np.ndarray], Any]  # one state -> an action index (Discrete) or vector (Box)
 
@@ -59,7 +59,7 @@ class ClosedLoop(EpisodeReturns):
 
 
 def _is_team(env: Any) -> bool:
-    from hybrid.team_env import is_team_env
+    from hybrid.envs.team import is_team_env
 
     return is_team_env(env)
 
@@ -157,22 +157,22 @@ def collect(
     VIPER-style state weights.
 
     A team environment (a PettingZoo ParallelEnv, a ``hybrid.TeamEnv`` or a known team id) is
-    rolled out by ``hybrid.team_rollouts.team_collect``: every decision keyed by its agent.
+    rolled out by ``hybrid.loop._rollouts_team.team_collect``: every decision keyed by its agent.
 
     In a ``Box`` action space the dataset holds the teacher's deterministic actions (and its
     std when it has one); ``sample`` adds Gaussian noise of that std, and ``weighting`` favours
-    states where the std is small (see ``hybrid.teachers_continuous.continuous_weights``).
+    states where the std is small (see ``hybrid.teachers._box.continuous_weights``).
     """
     if _is_team(env):
         if sample or weighting is not None:
             raise DataError("team rollouts log the teacher's greedy decisions: sample and weighting are for one agent; leave them out")
-        from hybrid.team_rollouts import team_collect
+        from hybrid.loop._rollouts_team import team_collect
 
         return team_collect(env, teacher, episodes, seed, store)
     env_obj, owned = make_env(env)
     try:
         if action_kind(env_obj) == "continuous":
-            from hybrid.rollouts_continuous import collect_continuous
+            from hybrid.loop._rollouts_box import collect_continuous
 
             return collect_continuous(env_obj, teacher, episodes, seed, store, sample=sample, weighting=weighting)
         teacher = as_teacher(teacher)
@@ -228,9 +228,9 @@ def _log(
 
 def closed_loop(env: str | gym.Env, policy: Any, episodes: int, seed: int, teacher: Any = None) -> Any:
     """Roll ``policy`` out greedily; with a ``teacher``, also its agreement on the visited states.
-    In a team environment: ``hybrid.team_rollouts.team_closed_loop`` (team returns)."""
+    In a team environment: ``hybrid.loop._rollouts_team.team_closed_loop`` (team returns)."""
     if _is_team(env):
-        from hybrid.team_rollouts import team_closed_loop
+        from hybrid.loop._rollouts_team import team_closed_loop
 
         return team_closed_loop(env, policy, episodes, seed, teacher)
     env_obj, owned = make_env(env)

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.dataset import check_names as _names
+from hybrid.data.dataset import check_names as _names
 from hybrid.errors import DataError, TeacherError
+from hybrid.spaces import BoxActions
 from hybrid.validation import teacher_states
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
@@ -75,6 +76,11 @@ class ContinuousTeacher:
     def n_actions(self) -> int:
         """Number of action dimensions."""
         return len(self.action_names)
+
+    @property
+    def action_space(self) -> BoxActions:
+        """The teacher's bounded action dimensions."""
+        return BoxActions(self.action_names, self.action_low, self.action_high)
 
     def _states(self, X: Any) -> np.ndarray:
         return teacher_states(X, self.feature_names, self.identity, copy=True)
@@ -147,7 +153,7 @@ def is_continuous(obj: Any, action_space: Any = None) -> bool:
     """Whether ``obj`` (with an optional ``action_space``) is a continuous-action teacher."""
     from gymnasium import spaces
 
-    from hybrid.teachers import is_sb3_model
+    from hybrid.teachers.base import is_sb3_model
 
     if action_space is not None:
         return not isinstance(action_space, spaces.Discrete)
@@ -158,7 +164,7 @@ def is_continuous(obj: Any, action_space: Any = None) -> bool:
 
 def continuous_teacher(obj: Any, action_names: Sequence[str] | None, feature_names: Sequence[str] | None, action_space: Any) -> ContinuousTeacher:
     """Adapt ``obj`` (see the module docstring for what is accepted) into a ``ContinuousTeacher``."""
-    from hybrid.teachers import _linear_macs, _module_hash, is_sb3_model
+    from hybrid.teachers.base import _linear_macs, _module_hash, is_sb3_model
 
     if isinstance(obj, ContinuousTeacher):
         return obj
@@ -229,8 +235,8 @@ def _is_discrete(obj: Any) -> bool:
     an SB3 model with a ``Discrete`` space, or anything offering ``predict_proba``)."""
     from gymnasium import spaces
 
-    from hybrid.teachers import Teacher, is_sb3_model
-    from hybrid.zoo import PolicyTeacher
+    from hybrid.teachers.base import Teacher, is_sb3_model
+    from hybrid.teachers.zoo import PolicyTeacher
 
     if isinstance(obj, (Teacher, PolicyTeacher)) or callable(getattr(obj, "predict_proba", None)):
         return True
@@ -241,7 +247,7 @@ def _sb3_continuous(model: Any, action_names: Sequence[str] | None, feature_name
     """SB3 SAC/TD3/DDPG (squashed actors) and PPO/A2C (Gaussian policies) with a Box action space."""
     import torch
 
-    from hybrid.teachers import _linear_macs, _module_hash
+    from hybrid.teachers.base import _linear_macs, _module_hash
 
     policy = model.policy
     policy.set_training_mode(False)

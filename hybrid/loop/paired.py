@@ -3,7 +3,7 @@
 Two policies run on the *same* seeded episodes (common random numbers) differ by per-episode
 return differences ``D_i``; their Student-t interval is far tighter than one built from the
 spread of returns. ``auto_search.closed_loop`` scores retention with it, and
-``hybrid.finetune`` accepts a changed leaf only when the gain clears the interval. It lives
+``hybrid.loop.finetune`` accepts a changed leaf only when the gain clears the interval. It lives
 here, below both, because ``hybrid`` must not import ``auto_search``.
 """
 

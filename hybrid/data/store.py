@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sqlite_utils
 
-from hybrid.dataset import DistillDataset, check_probabilities
+from hybrid.data.dataset import DistillDataset, check_probabilities
+from hybrid.data.ingest import Decisions, read_csv, read_jsonl
+from hybrid.data.record_ingest import RecordDecisions
 from hybrid.errors import DataError
-from hybrid.ingest import Decisions, read_csv, read_jsonl
-from hybrid.record_ingest import RecordDecisions
 from provenance.hashing import hash_file
 
 if TYPE_CHECKING:
-    from hybrid.records import RecordDataset
+    from hybrid.data.records import RecordDataset
 
 _LE_F32 = np.dtype("<f4")
 
@@ -218,7 +218,7 @@ class TrajectoryStore:
         numbered within their episode in the order given. ``traces`` items are JSON-able (or None).
         In a continuous run ``probs`` holds the teacher's actions ``[n, m]`` and ``stds`` its
         optional per-dimension std; ``actions`` (indices) do not apply there. ``agents`` names the
-        agent of a team each step's decision was made for (``hybrid.team_rollouts``).
+        agent of a team each step's decision was made for (``hybrid.loop._rollouts_team``).
         """
         n_features, n_actions = self._run_shape(run_id)
         space = self._spaces[run_id]
@@ -279,8 +279,8 @@ class TrajectoryStore:
         return n
 
     def _ingest(self, decisions: Decisions | RecordDecisions, path: Path, source: str, teacher: str | None, env: str | None, action_space: Any = None) -> int:
-        if isinstance(decisions, RecordDecisions):  # structured states: hybrid.records stores them as JSON
-            from hybrid.records import store_record_run
+        if isinstance(decisions, RecordDecisions):  # structured states: hybrid.data.records stores them as JSON
+            from hybrid.data.records import store_record_run
 
             try:
                 return store_record_run(self, decisions, {"file": path.name, "file_hash": hash_file(path)}, source=source, teacher=teacher, env=env)
@@ -377,7 +377,7 @@ class TrajectoryStore:
 
         All chosen runs must share action and feature names. ``meta`` records the store path
         and run ids; like all meta it stays out of the dataset's content hash. Record runs
-        (structured states) come back as a ``hybrid.records.RecordDataset``.
+        (structured states) come back as a ``hybrid.data.records.RecordDataset``.
         """
         chosen = [r for r in self.runs() if runs is None or r["id"] in set(runs)]
         if runs is not None and len(chosen) != len(set(runs)):
@@ -387,7 +387,7 @@ class TrajectoryStore:
             raise DataError(f"{self.path} holds no runs; log decisions with start_run/log_steps or ingest a file first")
         first = chosen[0]
         if any((r["meta"] or {}).get("state_kind") == "record" for r in chosen):
-            from hybrid.records import record_dataset
+            from hybrid.data.records import record_dataset
 
             return record_dataset(self, chosen)
         for r in chosen[1:]:

@@ -11,7 +11,7 @@ iterate is the best by return (ties: higher on-policy agreement) among those no 
 iterate 0 on either measure — so the result never loses to the cloned student.
 
 Optional VIPER weights (Bastani et al. 2018) make states where a mistake is costly count more:
-see ``hybrid.teachers.state_weights``; they are recomputed on the whole aggregate each round.
+see ``hybrid.teachers.base.state_weights``; they are recomputed on the whole aggregate each round.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import gymnasium as gym
 import numpy as np
 from sklearn.base import clone
 
-from hybrid.dataset import DistillDataset
+from hybrid.data.dataset import DistillDataset
 from hybrid.errors import DataError
-from hybrid.rollouts import (
+from hybrid.loop.rollouts import (
     closed_loop,
     collect,
     episode_seeds,
@@ -34,7 +34,7 @@ from hybrid.rollouts import (
     policy_actions,
     run_episodes,
 )
-from hybrid.teachers import Teacher, as_teacher, state_weights
+from hybrid.teachers.base import Teacher, as_teacher, state_weights
 
 
 @dataclass(frozen=True)

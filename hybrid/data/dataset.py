@@ -25,6 +25,7 @@ from typing import Any, TypedDict
 import numpy as np
 
 from hybrid.errors import DataError
+from hybrid.spaces import ActionSpace, BoxActions, DiscreteActions, VectorStates
 from hybrid.validation import non_finite_at, probability_problem
 from provenance.hashing import hash_array, hash_json
 
@@ -77,7 +78,7 @@ class DistillDataset:
     dimensions, and ``action_std`` (optional, ``[n, m]``) is the teacher's spread per action.
 
     ``agent_ids`` (optional, one string per row) names the agent of a team each decision was
-    made for (see ``hybrid.team_rollouts``); when present it enters the content hash.
+    made for (see ``hybrid.loop._rollouts_team``); when present it enters the content hash.
     """
 
     def __init__(
@@ -136,6 +137,18 @@ class DistillDataset:
     def __repr__(self) -> str:
         kind = "" if self.action_kind == "discrete" else ", continuous"
         return f"DistillDataset(n={len(self)}, features={self.n_features}, actions={list(self.action_names)}{kind})"
+
+    @property
+    def action_space(self) -> ActionSpace:
+        """What the teacher's targets are: ``DiscreteActions`` (probabilities) or ``BoxActions`` (actions within bounds)."""
+        if self.action_low is None or self.action_high is None:
+            return DiscreteActions(self.action_names)
+        return BoxActions(self.action_names, self.action_low, self.action_high)
+
+    @property
+    def state_space(self) -> VectorStates:
+        """Numeric state vectors of ``n_features`` columns."""
+        return VectorStates(self.n_features, self.feature_names)
 
     @property
     def n_features(self) -> int:

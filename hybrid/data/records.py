@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.dataset import check_names, check_probabilities, split_indices
+from hybrid.data.dataset import check_names, check_probabilities, split_indices
+from hybrid.data.record_ingest import RecordDecisions
 from hybrid.errors import DataError
-from hybrid.record_ingest import RecordDecisions
+from hybrid.spaces import DiscreteActions, RecordStates
 from provenance.hashing import canonical_json, hash_array, hash_json
 
 _FORMAT = 1
@@ -62,6 +63,16 @@ class RecordDataset:
 
     def __repr__(self) -> str:
         return f"RecordDataset(n={len(self)}, fields={self.fields}, actions={list(self.action_names)})"
+
+    @property
+    def action_space(self) -> DiscreteActions:
+        """Records are labelled with discrete actions (tools, routes): their probabilities."""
+        return DiscreteActions(self.action_names)
+
+    @property
+    def state_space(self) -> RecordStates:
+        """Structured records: each field's name and kind."""
+        return RecordStates(tuple(self.fields.items()))
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -118,7 +129,7 @@ class RecordDataset:
     @classmethod
     def from_jsonl(cls, path: str | Path, fields: Mapping[str, str] | None = None) -> RecordDataset:
         """Read a JSONL decision log with record states straight into a dataset (no store)."""
-        from hybrid.ingest import read_jsonl
+        from hybrid.data.ingest import read_jsonl
 
         decisions = read_jsonl(path, fields=fields)
         if not isinstance(decisions, RecordDecisions):

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.dataset import DistillDataset
+from hybrid.data.dataset import DistillDataset
 from hybrid.errors import DataError
-from hybrid.rollouts import collect, episode_seeds, make_env, policy_actions, run_episodes
-from hybrid.teachers import as_teacher
+from hybrid.loop.rollouts import collect, episode_seeds, make_env, policy_actions, run_episodes
+from hybrid.teachers.base import as_teacher
 from provenance.hashing import hash_json
 
 SOURCES = ("rollouts", "dagger", "noisy", "logged")
@@ -62,7 +62,7 @@ def row_tags(dataset: DistillDataset, kind: str) -> np.ndarray:
     """Per-row tag names of ``kind`` (``"source"`` or ``"teacher"``) as a string array."""
     tags = dataset.meta.get("rows", {}).get(kind)
     if tags is None:
-        raise DataError(f"the dataset carries no per-row {kind!r} tags; build it with hybrid.data_mix (teacher_rollouts, DataPool.mix) or tag_rows")
+        raise DataError(f"the dataset carries no per-row {kind!r} tags; build it with hybrid.loop.data_mix (teacher_rollouts, DataPool.mix) or tag_rows")
     return np.asarray(tags["names"], dtype=object)[np.asarray(tags["codes"], dtype=np.int64)]
 
 

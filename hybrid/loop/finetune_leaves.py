@@ -4,10 +4,10 @@ The splits (or rule conditions) stay; only the action a leaf (or rule, or the de
 may change. Leaves are tried in order of how often the student's own greedy episodes reach
 them; each alternative action is rolled out on the same seeded *selection* episodes as the
 current student, and kept only when the paired return gain's confidence interval lies above 0
-(``hybrid.paired.paired_gain``) — a change beyond episode-to-episode noise — and, with
+(``hybrid.loop.paired.paired_gain``) — a change beyond episode-to-episode noise — and, with
 ``guard`` worlds, when the return there drops by at most ``guard_tolerance``. Accepted changes
 accumulate (greedy hill climbing). The result is a new student (new content hash) in a
-``hybrid.finetune.Finetuned`` record naming its parent, world, steps and seed.
+``hybrid.loop.finetune.Finetuned`` record naming its parent, world, steps and seed.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from hybrid.errors import DataError
-from hybrid.finetune import EnvSpec, Finetuned, env_spec, greedy_returns, guard_ok
-from hybrid.paired import paired_gain
-from hybrid.rollouts import episode_seeds
+from hybrid.loop.finetune import EnvSpec, Finetuned, env_spec, greedy_returns, guard_ok
+from hybrid.loop.paired import paired_gain
+from hybrid.loop.rollouts import episode_seeds
 
-# a world as hybrid.finetune.env_spec takes it: a gymnasium id, an (id, kwargs) pair or an EnvSpec
+# a world as hybrid.loop.finetune.env_spec takes it: a gymnasium id, an (id, kwargs) pair or an EnvSpec
 _World: TypeAlias = "str | EnvSpec | tuple[str, dict[str, Any]]"
 
 
@@ -59,7 +59,7 @@ def with_leaf_action(student: Any, leaf: int, action: int) -> Any:
 
 
 def _visits(spec: EnvSpec, student: Any, seeds: list[int]) -> tuple[dict[int, int], int]:
-    from hybrid.rollouts import run_episodes
+    from hybrid.loop.rollouts import run_episodes
 
     env = spec.make()
     try:

@@ -1,7 +1,7 @@
 """The committed team teachers, and a centralised planner for MPE's simple_spread.
 
 ``load_team_teacher("simple_spread_v3")`` is the parameter-shared PPO policy trained by
-``examples/train_team_teacher.py``: plain float32 ``.npz`` weights in ``hybrid/teachers_zoo/``
+``examples/train_team_teacher.py``: plain float32 ``.npz`` weights in ``hybrid/teachers/weights/``
 whose SHA-256 is checked against the team index ``teams.json`` before loading (no pickle, no
 stable-baselines3), wrapped as a shared ``TeamTeacher``.
 
@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from hybrid.errors import TeacherError
-from hybrid.team_teachers import TeamTeacher
-from hybrid.zoo import ZOO_DIR, PolicyTeacher, load_teacher, read_index
+from hybrid.teachers.team import TeamTeacher
+from hybrid.teachers.zoo import ZOO_DIR, PolicyTeacher, load_teacher, read_index
 from provenance.hashing import hash_json
 
 TEAM_INDEX = "teams.json"

@@ -139,8 +139,8 @@ class LLMTeacher:
 
     def to_dataset(self, states: Sequence[Mapping[str, Any]], fields: Mapping[str, str] | None = None) -> Any:
         """A ``RecordDataset`` of ``states`` labelled by this teacher (cached calls cost nothing)."""
-        from hybrid.featurize import infer_kinds
-        from hybrid.records import RecordDataset
+        from hybrid.data.featurize import infer_kinds
+        from hybrid.data.records import RecordDataset
 
         return RecordDataset(
             states,
@@ -257,7 +257,7 @@ def _open_cache(cache: Any) -> Any:
     """The store holding ``llm_calls`` (created when missing); ``None`` for no cache."""
     if cache is None:
         return None
-    from hybrid.store import TrajectoryStore
+    from hybrid.data.store import TrajectoryStore
 
     store = cache if isinstance(cache, TrajectoryStore) else TrajectoryStore(Path(cache))
     store.db.table("llm_calls").create(

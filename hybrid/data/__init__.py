@@ -1,0 +1,1 @@
+"""Data: the trajectory store, file ingest, ``DistillDataset`` and record featurizers."""

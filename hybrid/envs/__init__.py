@@ -1,0 +1,1 @@
+"""Environments: the adapter every rollout runs through (gymnasium, PettingZoo) and noise wrappers."""

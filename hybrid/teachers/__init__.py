@@ -1,0 +1,1 @@
+"""Teachers: the expensive agents being distilled, behind one contract and one ``as_teacher``."""
