@@ -91,6 +91,10 @@ class ContinuousTeacher:
         A = validate_actions(self._action_fn(states), len(states), self.n_actions, self.identity, "actions")
         return np.clip(A, self.action_low, self.action_high)
 
+    def targets(self, X: Any) -> np.ndarray:
+        """What a dataset keeps of the teacher's decisions: its deterministic actions ``[n, m]``."""
+        return self.predict(X)
+
     def action_std(self, X: Any) -> np.ndarray | None:
         """The teacher's per-dimension std ``[n, m]`` (float32, ≥ 0) or ``None`` when it has none."""
         if self._std_fn is None:

@@ -98,6 +98,14 @@ class Teacher:
         """Greedy actions: index of the most probable action of each state (int64)."""
         return np.argmax(self.predict_proba(X), axis=1)
 
+    def targets(self, X: Any) -> np.ndarray:
+        """What a dataset keeps of the teacher's decisions: its action probabilities ``[n, k]``."""
+        return self.predict_proba(X)
+
+    def action_std(self, X: Any) -> np.ndarray | None:
+        """A discrete teacher has no spread per action dimension."""
+        return None
+
     def q_values(self, X: Any) -> np.ndarray | None:
         """Q-values ``[n, k]`` (float32) when the teacher exposes them, else ``None``."""
         return None if self._q_fn is None else _finite(self._q_fn(self._states(X)), "Q-values", self.identity)
