@@ -98,7 +98,6 @@ class DistillDataset:
     ) -> None:
         if action_kind not in ACTION_KINDS:
             raise DataError(f"action_kind must be one of {ACTION_KINDS}; got {action_kind!r}")
-        self.action_kind = action_kind
         try:
             X, P = _frozen(X), _frozen(P)
         except (TypeError, ValueError) as e:
@@ -112,13 +111,10 @@ class DistillDataset:
         if self.feature_names is not None and len(self.feature_names) != X.shape[1]:
             raise DataError(f"feature_names has {len(self.feature_names)} names but X has {X.shape[1]} features")
         _check_finite(X, "X")
-        if action_kind == "discrete":
-            if action_std is not None or action_low is not None or action_high is not None:
-                raise DataError("action_std and action bounds belong to continuous datasets; pass action_kind='continuous'")
-            check_probabilities(P)
-            self.action_std = self.action_low = self.action_high = None
-        else:
-            self.action_std, self.action_low, self.action_high = _continuous_target(P, action_std, action_low, action_high)
+        self.action_std, self.action_low, self.action_high = _targets(action_kind, P, action_std, action_low, action_high)
+        self.action_space: ActionSpace = (
+            DiscreteActions(self.action_names) if self.action_low is None else BoxActions(self.action_names, self.action_low, self.action_high)
+        )
         if weights is not None:
             weights = _frozen(weights)
             if weights.shape != (X.shape[0],):
@@ -135,15 +131,12 @@ class DistillDataset:
         return int(self.X.shape[0])
 
     def __repr__(self) -> str:
-        kind = "" if self.action_kind == "discrete" else ", continuous"
-        return f"DistillDataset(n={len(self)}, features={self.n_features}, actions={list(self.action_names)}{kind})"
+        return f"DistillDataset(n={len(self)}, features={self.n_features}, {self.action_space!r})"
 
     @property
-    def action_space(self) -> ActionSpace:
-        """What the teacher's targets are: ``DiscreteActions`` (probabilities) or ``BoxActions`` (actions within bounds)."""
-        if self.action_low is None or self.action_high is None:
-            return DiscreteActions(self.action_names)
-        return BoxActions(self.action_names, self.action_low, self.action_high)
+    def action_kind(self) -> str:
+        """``"discrete"`` or ``"continuous"``: the kind of ``action_space``."""
+        return self.action_space.kind
 
     @property
     def state_space(self) -> VectorStates:
@@ -161,14 +154,14 @@ class DistillDataset:
     @property
     def labels(self) -> np.ndarray:
         """The teacher's greedy action per state (argmax of ``P``), int64."""
-        if self.action_kind == "continuous":
+        if self.action_low is not None:
             raise DataError("a continuous dataset has actions, not labels; read dataset.actions")
         return np.argmax(self.P, axis=1)
 
     @property
     def actions(self) -> np.ndarray:
         """The teacher's continuous actions ``[n, m]`` (the same array as ``P``)."""
-        if self.action_kind != "continuous":
+        if self.action_low is None:
             raise DataError("a discrete dataset has probabilities, not continuous actions; read dataset.P or labels")
         return self.P
 
@@ -180,7 +173,7 @@ class DistillDataset:
 
     def _kind_args(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this dataset's action kind (for derived datasets)."""
-        if self.action_kind == "discrete":
+        if self.action_low is None:
             return {}
         return {"action_kind": "continuous", "action_std": self.action_std, "action_low": self.action_low, "action_high": self.action_high}
 
@@ -196,20 +189,22 @@ class DistillDataset:
                     "weights": None if self.weights is None else hash_array(self.weights),
                     "action_names": list(self.action_names),
                     "feature_names": None if self.feature_names is None else list(self.feature_names),
-                    **(
-                        {}
-                        if self.action_kind == "discrete"
-                        else {
-                            "action_kind": self.action_kind,
-                            "action_std": None if self.action_std is None else hash_array(self.action_std),
-                            "action_low": hash_array(self.action_low),
-                            "action_high": hash_array(self.action_high),
-                        }
-                    ),
+                    **self._box_hashes(),
                     **({} if self.agent_ids is None else {"agent_ids": hash_json(self.agent_ids.tolist())}),
                 }
             )
         return self._hash
+
+    def _box_hashes(self) -> dict[str, Any]:
+        """What a continuous dataset's hash adds (kind, bounds, std); a discrete one hashes as before the kind existed."""
+        if self.action_low is None or self.action_high is None:
+            return {}
+        return {
+            "action_kind": self.action_kind,
+            "action_std": None if self.action_std is None else hash_array(self.action_std),
+            "action_low": hash_array(self.action_low),
+            "action_high": hash_array(self.action_high),
+        }
 
     def subset(self, indices: Any) -> DistillDataset:
         """The rows at ``indices`` (integer positions or a boolean mask), in that order."""
@@ -246,18 +241,13 @@ class DistillDataset:
             raise DataError("concat needs at least one dataset")
         first = datasets[0]
         for i, d in enumerate(datasets[1:], start=1):
-            if d.action_kind != first.action_kind:
+            if type(d.action_space) is not type(first.action_space):
                 raise DataError(
                     f"dataset {i} holds {d.action_kind} actions but dataset 0 holds {first.action_kind} ones; "
                     "a dataset has one action kind: collect the two teachers into separate datasets"
                 )
-            if d.action_kind == "continuous":
-                (low, high), (low0, high0) = d._bounds(), first._bounds()
-                if not (np.array_equal(low, low0) and np.array_equal(high, high0)):
-                    raise DataError(
-                        f"dataset {i} has action bounds {low.tolist()}..{high.tolist()}, dataset 0 "
-                        f"{low0.tolist()}..{high0.tolist()}; only datasets with the same bounds stack"
-                    )
+            if d.action_space != first.action_space and d.action_names == first.action_names:
+                raise DataError(f"dataset {i} acts in {d.action_space!r}, dataset 0 in {first.action_space!r}; only datasets with the same bounds stack")
             if (d.action_names, d.feature_names, d.n_features) != (first.action_names, first.feature_names, first.n_features):
                 raise DataError(
                     f"dataset {i} has actions {list(d.action_names)} and {d.n_features} features {d.feature_names}, dataset 0 "
@@ -304,9 +294,9 @@ class DistillDataset:
             arrays["weights"] = self.weights
         if self.agent_ids is not None:
             arrays["agent_ids"] = self.agent_ids
-        if self.action_kind == "continuous":
+        if self.action_low is not None and self.action_high is not None:
             arrays["action_kind"] = np.array(self.action_kind)
-            arrays["action_low"], arrays["action_high"] = self._bounds()
+            arrays["action_low"], arrays["action_high"] = self.action_low, self.action_high
             if self.action_std is not None:
                 arrays["action_std"] = self.action_std
         with open(path, "wb") as f:
@@ -409,6 +399,17 @@ def check_probabilities(P: np.ndarray) -> None:
     problem = probability_problem(P)
     if problem is not None:
         raise DataError(f"P {problem}; P must hold the teacher's probabilities, normalised per row (e.g. softmax the logits)")
+
+
+def _targets(kind: str, P: np.ndarray, std: Any, low: Any, high: Any) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """Check the targets ``P`` of a dataset of ``kind`` and return its frozen (std, low, high):
+    probabilities (no std, no bounds) or continuous actions within their bounds."""
+    if kind == ACTION_KINDS[0]:
+        if std is not None or low is not None or high is not None:
+            raise DataError("action_std and action bounds belong to continuous datasets; pass action_kind='continuous'")
+        check_probabilities(P)
+        return None, None, None
+    return _continuous_target(P, std, low, high)
 
 
 def _continuous_target(A: np.ndarray, std: Any, low: Any, high: Any) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
