@@ -7,7 +7,7 @@ optional per-state weight (e.g. DAgger or VIPER weights).
 Continuous actions ``[n, m]`` have their own pair: ``action_fidelity`` (share of states whose
 every action dimension is within ``tolerance`` of the dimension's range of the teacher's, by
 default ``DEFAULT_TOLERANCE`` = 5%) and ``normalised_mse`` (mean squared error per dimension
-divided by the squared range). ``dataset_fidelity`` picks the right one from a dataset's kind.
+divided by the squared range). ``dataset_fidelity`` asks the dataset's action space which one applies.
 """
 
 from __future__ import annotations
@@ -133,12 +133,11 @@ def normalised_mse(teacher: Any, student: Any, low: Any, high: Any, weights: Any
     return float(np.average(per_state, weights=_weights(weights, len(t))))
 
 
-def dataset_fidelity(dataset: Any, student_output: Any, weights: Any = None, *, tolerance: float = DEFAULT_TOLERANCE) -> float:
-    """Fidelity of ``student_output`` on ``dataset``'s states, by the dataset's action kind:
-    top-1 agreement with ``P`` (discrete) or ``action_fidelity`` within ``tolerance`` (continuous)."""
-    if getattr(dataset, "action_kind", "discrete") == "continuous":
-        return action_fidelity(dataset.P, student_output, dataset.action_low, dataset.action_high, tolerance=tolerance, weights=weights)
-    return fidelity(dataset.P, student_output, weights)
+def dataset_fidelity(dataset: Any, student_output: Any, weights: Any = None) -> float:
+    """Fidelity of ``student_output`` on ``dataset``'s states, as the dataset's action space
+    measures it: top-1 agreement with ``P`` (discrete) or ``action_fidelity`` within the space's
+    tolerance (continuous)."""
+    return float(dataset.action_space.fidelity(dataset.P, student_output, weights))
 
 
 def fidelity_by_agent(dataset: Any, student_output: Any) -> dict[str, float]:
