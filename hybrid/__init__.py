@@ -1,8 +1,13 @@
 """hybrid: capture an expensive agent's decisions and distil them into cheap students.
 
-Data flows teacher → trajectory store → ``DistillDataset`` → students (``hybrid.students``) →
-exports (``hybrid.exports``). Names are loaded on first use so that ``import hybrid.errors``
-(or the provenance verifier) does not pay for torch, gymnasium and SQLite helpers.
+Data flows by stage, one folder each: teachers (``hybrid.teachers``) → trajectory store and
+``DistillDataset`` (``hybrid.data``) → students (``hybrid.students``) → exports
+(``hybrid.exports``), with rollouts, the closed loop and DAgger in ``hybrid.loop`` running
+through one environment adapter (``hybrid.envs``). The kind of agent is a value, an
+``ActionSpace`` (``hybrid.spaces``), carried by teachers, datasets and students. Names are
+loaded on first use so that ``import hybrid.errors`` (or the provenance verifier) does not pay
+for torch, gymnasium and SQLite helpers. ``__all__`` is the public face; the other names of
+``_LAZY`` stay importable for code written against earlier layouts.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from typing import Any
 from hybrid.errors import DataError, ExportError, HybridError, NotFittedError, ParameterError, TeacherError
 
 _LAZY = {
+    "ActionSpace": "hybrid.spaces",
+    "DiscreteActions": "hybrid.spaces",
+    "BoxActions": "hybrid.spaces",
     "Teacher": "hybrid.teachers.base",
     "as_teacher": "hybrid.teachers.base",
     "DistillDataset": "hybrid.data.dataset",
@@ -64,7 +72,54 @@ _LAZY = {
     "paired_gain": "hybrid.loop.paired",
 }
 
-__all__ = ["DataError", "ExportError", "HybridError", "NotFittedError", "ParameterError", "TeacherError", *_LAZY]
+__all__ = [
+    # errors
+    "DataError",
+    "ExportError",
+    "HybridError",
+    "NotFittedError",
+    "ParameterError",
+    "TeacherError",
+    # kinds of agent
+    "ActionSpace",
+    "BoxActions",
+    "DiscreteActions",
+    # teachers
+    "Teacher",
+    "as_teacher",
+    "load_teacher",
+    "available_teachers",
+    "mixture_teacher",
+    "LLMTeacher",
+    "TeamTeacher",
+    # data
+    "DistillDataset",
+    "RecordDataset",
+    "RecordFeaturizer",
+    "TrajectoryStore",
+    # environments and the closed loop
+    "TeamEnv",
+    "collect",
+    "closed_loop",
+    "evaluate",
+    "dagger",
+    "DaggerResult",
+    # metrics and the compiled runtime
+    "fidelity",
+    "kl",
+    "compile_student",
+    # data mixes
+    "DataPool",
+    "teacher_rollouts",
+    "noisy_rollouts",
+    "student_states",
+    "logged_decisions",
+    # fine-tuning
+    "EnvSpec",
+    "finetune_mlp",
+    "improve_leaves",
+    "paired_gain",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -76,4 +131,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted({*__all__, *_LAZY})
