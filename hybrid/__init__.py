@@ -72,7 +72,7 @@ _LAZY = {
     "paired_gain": "hybrid.loop.paired",
 }
 
-__all__ = [
+__all__ = [  # noqa: RUF022  (grouped by stage of the data flow, for readers)
     # errors
     "DataError",
     "ExportError",
