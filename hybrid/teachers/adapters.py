@@ -327,7 +327,14 @@ def _act_object(obj: Any, request: Request) -> Teacher:
 
 
 def _batch_proba(fn: Any, request: Request) -> Teacher:
-    return Teacher(fn, request.action_names, feature_names=request.feature_names, identity=getattr(fn, "__name__", type(fn).__name__))
+    return Teacher(
+        fn,
+        request.action_names,
+        feature_names=request.feature_names,
+        ops_per_decision=_ops(fn),
+        identity=getattr(fn, "__name__", type(fn).__name__),
+        content_hash=getattr(fn, "content_hash", None),
+    )
 
 
 def _batch_actions(fn: Any, request: Request) -> Teacher:
