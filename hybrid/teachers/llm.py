@@ -144,7 +144,7 @@ class LLMTeacher(Teacher):
             meta={"teacher": self.identity, "teacher_hash": self.content_hash},
         )
 
-    def _label(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    def _label(self, records: Any) -> np.ndarray:
         return np.asarray([self._one(r) for r in records], dtype=np.float64).reshape(-1, self.n_actions)
 
     # -- one call ---------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -370,7 +370,10 @@ def _box_policy(arrays: Mapping[str, np.ndarray], *, entry: Mapping[str, Any], *
     )
 
 
-_BUILDERS = {DiscreteActions.kind: _discrete_policy, BoxActions.kind: _box_policy}  # by an index entry's action_kind
+_BUILDERS: dict[str, Callable[..., PolicyTeacher | ContinuousPolicyTeacher]] = {
+    DiscreteActions.kind: _discrete_policy,
+    BoxActions.kind: _box_policy,
+}  # by an index entry's action_kind
 
 
 # -- team teachers ---------------------------------------------------------------------------------
