@@ -21,8 +21,9 @@ import numpy as np
 from hybrid.data.dataset import DistillDataset
 from hybrid.data.store import TrajectoryStore
 from hybrid.errors import DataError
-from hybrid.teachers.adapters import as_teacher, is_sb3_model
+from hybrid.teachers.adapters import as_teacher
 from hybrid.teachers.base import Teacher, state_weights
+from hybrid.teachers.sb3 import is_sb3_model
 
 Act = Callable[[np.ndarray], Any]  # one state -> an action index (Discrete) or vector (Box)
 

@@ -18,8 +18,9 @@ batch callable                ``f(X[n, d]) -> P[n, k]``                    ``f(X
 The action space given (``action_space=``: a gymnasium space, an ``ActionSpace`` or a
 ``(low, high)`` pair) or read from the object (``hybrid.spaces.action_space_of``) decides which
 column applies; an object that acts in the other kind of space is refused, naming the fix.
-Adding a kind of teacher is one entry. torch, gymnasium and stable-baselines3 are imported only
-when an object needs them.
+Adding a kind of teacher is one entry (stable-baselines3 models are adapted in
+``hybrid.teachers.sb3``). torch, gymnasium and stable-baselines3 are imported only when an object
+needs them.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ import numpy as np
 from hybrid.data.dataset import check_names as _names
 from hybrid.errors import DataError, HybridError, TeacherError
 from hybrid.spaces import ActionSpace, BoxActions, DiscreteActions, action_space_of
-from hybrid.teachers.base import ArrayFn, ContinuousTeacher, Teacher
-from provenance.hashing import hash_array, hash_json
+from hybrid.teachers.base import ContinuousTeacher, Teacher
+from hybrid.teachers.sb3 import is_sb3_model, linear_macs, module_hash, sb3_box, sb3_discrete
 
 
 @dataclass(frozen=True)
@@ -95,117 +96,6 @@ def _as_is(teacher: Teacher, request: Request) -> Teacher:
     if request.space is not None and not isinstance(request.space, teacher.space_type):
         raise _mismatch(teacher, request)
     return teacher
-
-
-# -- stable-baselines3 ---------------------------------------------------------------------------
-def is_sb3_model(obj: Any) -> bool:
-    """Whether ``obj`` is a stable-baselines3 model (checked by class module: no sb3 import)."""
-    return any(c.__module__.startswith("stable_baselines3.") for c in type(obj).__mro__)
-
-
-def _linear_macs(module: Any) -> int:
-    """Multiply-adds of every ``nn.Linear`` in a module: ``in * out`` summed."""
-    from torch import nn
-
-    return sum(m.in_features * m.out_features for m in module.modules() if isinstance(m, nn.Linear))
-
-
-def _module_hash(module: Any) -> str:
-    return hash_json({k: hash_array(v.detach().cpu().numpy()) for k, v in module.state_dict().items()})
-
-
-def _sb3_discrete(model: Any, request: Request) -> Teacher:
-    """PPO/A2C: the action distribution's probabilities; DQN: softmax of Q-values / temperature."""
-    import torch
-    from stable_baselines3 import DQN  # sb3 only imported when an SB3 model is passed
-
-    policy = model.policy
-    policy.set_training_mode(False)
-    name, temperature = type(model).__name__, request.temperature
-
-    def obs(X: np.ndarray) -> torch.Tensor:
-        return policy.obs_to_tensor(X)[0]
-
-    if isinstance(model, DQN):
-        if temperature <= 0:
-            raise TeacherError(f"temperature must be > 0 for a DQN teacher; got {temperature}")
-
-        def q(X: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                return model.q_net(obs(X)).float().numpy()
-
-        proba = lambda X: torch.softmax(torch.from_numpy(q(X)) / temperature, dim=1).numpy()  # noqa: E731
-        log_proba = lambda X: torch.log_softmax(torch.from_numpy(q(X)) / temperature, dim=1).numpy()  # noqa: E731
-        q_fn, ops = q, _linear_macs(model.q_net)
-    else:
-        if not hasattr(policy, "get_distribution"):
-            raise TeacherError(f"{name} has no action distribution; pass a PPO, A2C or DQN model")
-
-        def dist(X: np.ndarray) -> Any:
-            with torch.no_grad():
-                return policy.get_distribution(obs(X)).distribution
-
-        proba = lambda X: dist(X).probs.float().numpy()  # noqa: E731
-        log_proba = lambda X: dist(X).logits.float().numpy()  # noqa: E731  (Categorical logits are normalised)
-        q_fn = None
-        ops = _linear_macs(policy.mlp_extractor.policy_net) + _linear_macs(policy.action_net)
-    n = int(model.action_space.n)
-    return Teacher(
-        proba,
-        request.action_names or tuple(f"action_{i}" for i in range(n)),
-        feature_names=request.feature_names,
-        ops_per_decision=ops,
-        q_fn=q_fn,
-        log_proba_fn=log_proba,
-        identity=f"sb3:{name}",
-        content_hash=_module_hash(policy),
-    )
-
-
-def _sb3_box(model: Any, request: Request) -> Teacher:
-    """SAC/TD3/DDPG (squashed actors) and PPO/A2C (Gaussian policies): the deterministic action
-    (SB3's ``predict(deterministic=True)``), with the policy's std when it has one."""
-    import torch
-
-    policy = model.policy
-    policy.set_training_mode(False)
-    low, high = model.action_space.low.reshape(-1), model.action_space.high.reshape(-1)
-
-    def act(X: np.ndarray) -> np.ndarray:
-        return np.asarray(policy.predict(X, deterministic=True)[0], dtype=np.float32).reshape(len(X), -1)
-
-    std_fn: ArrayFn | None = None
-    actor = getattr(policy, "actor", None)
-    if actor is not None:  # SAC, TD3, DDPG
-        mean = actor.mu[0] if isinstance(actor.mu, torch.nn.Sequential) else actor.mu
-        hidden = getattr(actor, "latent_pi", None)
-        ops = _linear_macs(actor) if hidden is None else _linear_macs(hidden) + _linear_macs(mean)
-        if hasattr(actor, "get_action_dist_params") and not getattr(actor, "use_sde", False):
-
-            def std_fn(X: np.ndarray) -> np.ndarray:  # tanh-squashed Gaussian: std carried to first order
-                with torch.no_grad():
-                    mu, log_std, _ = actor.get_action_dist_params(policy.obs_to_tensor(X)[0])
-                    std = torch.exp(log_std) * (1 - torch.tanh(mu) ** 2) * torch.from_numpy((high - low) / 2)
-                return std.float().numpy()
-    else:  # PPO, A2C: Gaussian mean, SB3 clips it to the bounds before stepping
-        ops = _linear_macs(policy.mlp_extractor.policy_net) + _linear_macs(policy.action_net)
-        if not getattr(policy, "use_sde", False):
-
-            def std_fn(X: np.ndarray) -> np.ndarray:
-                with torch.no_grad():
-                    return policy.get_distribution(policy.obs_to_tensor(X)[0]).distribution.stddev.float().numpy()
-
-    return ContinuousTeacher(
-        act,
-        low,
-        high,
-        request.action_names,
-        feature_names=request.feature_names,
-        std_fn=std_fn,
-        ops_per_decision=ops,
-        identity=f"sb3:{type(model).__name__}",
-        content_hash=_module_hash(policy),
-    )
 
 
 # -- objects with predict / predict_proba --------------------------------------------------------
@@ -269,10 +159,10 @@ def _torch_logits(module: Any, request: Request) -> Teacher:
         lambda X: torch.softmax(logits(X), dim=1).numpy(),
         request.action_names or getattr(module, "action_names", None),
         feature_names=request.feature_names or getattr(module, "feature_names", None),
-        ops_per_decision=_linear_macs(module),
+        ops_per_decision=linear_macs(module),
         log_proba_fn=lambda X: torch.log_softmax(logits(X), dim=1).numpy(),
         identity=_identity(module),
-        content_hash=getattr(module, "content_hash", None) or _module_hash(module),
+        content_hash=getattr(module, "content_hash", None) or module_hash(module),
     )
 
 
@@ -286,9 +176,9 @@ def _torch_actions(module: Any, request: Request) -> Teacher:
         high,
         request.action_names or getattr(module, "action_names", None),
         feature_names=request.feature_names or getattr(module, "feature_names", None),
-        ops_per_decision=_linear_macs(module) if _ops(module) is None else _ops(module),
+        ops_per_decision=linear_macs(module) if _ops(module) is None else _ops(module),
         identity=_identity(module),
-        content_hash=getattr(module, "content_hash", None) or _module_hash(module),
+        content_hash=getattr(module, "content_hash", None) or module_hash(module),
     )
 
 
@@ -354,7 +244,7 @@ def _batch_actions(fn: Any, request: Request) -> Teacher:
 
 TEACHER_KINDS: tuple[TeacherKind, ...] = (
     TeacherKind("teacher", lambda obj: isinstance(obj, Teacher), {DiscreteActions: _as_is, BoxActions: _as_is}),
-    TeacherKind("stable-baselines3 model", is_sb3_model, {DiscreteActions: _sb3_discrete, BoxActions: _sb3_box}),
+    TeacherKind("stable-baselines3 model", is_sb3_model, {DiscreteActions: sb3_discrete, BoxActions: sb3_box}),
     TeacherKind(
         "object predicting actions", lambda obj: _method(obj, "predict") is not None and _method(obj, "predict_proba") is None, {BoxActions: _actions_object}
     ),

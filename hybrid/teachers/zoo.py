@@ -114,16 +114,8 @@ class PolicyTeacher(nn.Module):
         return self.net(x)
 
     def _logits(self, X: np.ndarray) -> torch.Tensor:
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim == 1:
-            X = X[None, :]
-        if X.ndim != 2 or X.shape[1] != len(self.feature_names):
-            raise DataError(f"X has shape {X.shape}; teacher {self.env_id!r} takes [n, {len(self.feature_names)}] states ({', '.join(self.feature_names)})")
-        if not np.isfinite(X).all():
-            raise DataError("X contains NaN or infinity; pass finite environment states")
         with torch.no_grad():
-            # torch.as_tensor copies read-only arrays (a dataset's X) instead of warning about them
-            return self.forward(torch.as_tensor(X) if X.flags.writeable else torch.tensor(X))
+            return self.forward(_states_tensor(X, self.env_id, self.feature_names))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Action probabilities ``[n, n_actions]`` (float32, rows sum to 1)."""
@@ -296,13 +288,7 @@ class ContinuousPolicyTeacher(nn.Module):
         return low + 0.5 * (torch.tanh(mu) + 1.0) * (high - low)
 
     def _tensor(self, X: np.ndarray) -> torch.Tensor:
-        X = np.asarray(X, dtype=np.float32)
-        X = X[None, :] if X.ndim == 1 else X
-        if X.ndim != 2 or X.shape[1] != len(self.feature_names):
-            raise DataError(f"X has shape {X.shape}; teacher {self.env_id!r} takes [n, {len(self.feature_names)}] states ({', '.join(self.feature_names)})")
-        if not np.isfinite(X).all():
-            raise DataError("X contains NaN or infinity; pass finite environment states")
-        return torch.tensor(X)
+        return _states_tensor(X, self.env_id, self.feature_names)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Deterministic actions ``[n, n_actions]`` (float32), each within its bounds."""
@@ -332,6 +318,18 @@ class ContinuousPolicyTeacher(nn.Module):
                 half = torch.from_numpy((self.action_high - self.action_low) / 2)
                 std = std * (1.0 - torch.tanh(mu) ** 2) * half
             return std.numpy().astype(np.float32)
+
+
+def _states_tensor(X: Any, env_id: str, feature_names: Sequence[str]) -> torch.Tensor:
+    """Raw states ``[n, d]`` (one state ``[d]`` is one row) as a float32 tensor, checked once at the
+    boundary: as wide as the teacher's features and finite."""
+    X = np.asarray(X, dtype=np.float32)
+    X = X[None, :] if X.ndim == 1 else X
+    if X.ndim != 2 or X.shape[1] != len(feature_names):
+        raise DataError(f"X has shape {X.shape}; teacher {env_id!r} takes [n, {len(feature_names)}] states ({', '.join(feature_names)})")
+    if not np.isfinite(X).all():
+        raise DataError("X contains NaN or infinity; pass finite environment states")
+    return torch.as_tensor(X) if X.flags.writeable else torch.tensor(X)  # torch refuses read-only buffers (a dataset's X)
 
 
 def _linear(env_id: str, i: int, weight: np.ndarray, bias: np.ndarray) -> nn.Linear:
