@@ -106,7 +106,7 @@ def baseline_fidelity(data: Any) -> float:
 def as_env_teacher(teacher: Any, env: Any) -> Any:
     """The teacher adapted with the environment's action space (a plain callable needs the Box)."""
     from hybrid.loop.rollouts import make_env
-    from hybrid.teachers.base import as_teacher
+    from hybrid.teachers.adapters import as_teacher
 
     env_obj, owned = make_env(env)
     try:

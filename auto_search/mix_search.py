@@ -111,6 +111,6 @@ def fit_pool(search: AutoDistill, pool: DataPool) -> SearchResult:
 
 
 def _teacher(search: AutoDistill) -> Any:
-    from hybrid.teachers.base import as_teacher
+    from hybrid.teachers.adapters import as_teacher
 
     return as_teacher(search.teacher)

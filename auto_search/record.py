@@ -19,8 +19,8 @@ from provenance.hashing import hash_array, hash_file, hash_json
 
 
 def teacher_members(teacher: Any) -> list[Any]:
-    """The teachers behind ``teacher``: a mixture's members (``hybrid.mixture_teacher``) or the
-    items of a list of teachers; empty for a single teacher."""
+    """The teachers behind ``teacher``: a mixture's members (``hybrid.mixture_teacher``, of either
+    kind of action) or the items of a list of teachers; empty for a single teacher."""
     from hybrid.teachers.mixture import MixtureTeacher
 
     if isinstance(teacher, (list, tuple)):

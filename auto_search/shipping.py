@@ -158,7 +158,7 @@ def dagger_stream(
 def loop_teacher(teacher: Any, env: Any, data: SplitData) -> Any:
     """The teacher as the closed loop runs it: adapted to the environment's action bounds for
     continuous actions, to probabilities otherwise."""
-    from hybrid.teachers.base import as_teacher
+    from hybrid.teachers.adapters import as_teacher
     from hybrid.loop._dagger_team import team_search_teacher
     from hybrid.envs.team import is_team_env
 

@@ -38,7 +38,7 @@ from hybrid.students.mlp import MLPStudent
 from hybrid.students.tree import TreeStudent
 from hybrid.envs.team import TeamEnv
 from hybrid.loop._rollouts_team import team_closed_loop, team_collect
-from hybrid.teachers._zoo_teams import load_team_teacher, spread_planner
+from hybrid.teachers.zoo import load_team_teacher, spread_planner
 
 ENV_ID = "simple_spread_v3"
 SEEDS = {"train": 1, "test": 12345}

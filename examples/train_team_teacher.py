@@ -26,8 +26,7 @@ import numpy as np
 import torch
 
 from hybrid.envs.team import TeamEnv, team_factory
-from hybrid.teachers._zoo_teams import TEAM_INDEX, TEAM_TEACHERS, load_team_teacher
-from hybrid.teachers.zoo import ZOO_DIR, PolicyTeacher
+from hybrid.teachers.zoo import TEAM_INDEX, TEAM_TEACHERS, ZOO_DIR, PolicyTeacher, load_team_teacher
 from provenance.hashing import hash_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -21,7 +21,7 @@ from hybrid.errors import DataError
 from hybrid.loop.dagger import DaggerResult, Iterate
 from hybrid.loop.rollouts import closed_loop, collect, episode_seeds, make_env, policy_actions, run_episodes
 from hybrid.students._regressor import fit_continuous
-from hybrid.teachers.base import as_teacher
+from hybrid.teachers.adapters import as_teacher
 
 
 def dagger_continuous_iterates(

@@ -44,7 +44,7 @@ def observation_names(team: TeamEnv, teacher: TeamTeacher | None) -> list[str] |
     """Names of one agent's observation: the teacher's feature names, or the known team's."""
     if teacher is not None and teacher.feature_names is not None:
         return list(teacher.feature_names)
-    from hybrid.teachers._zoo_teams import TEAM_TEACHERS
+    from hybrid.teachers.zoo import TEAM_TEACHERS
 
     known = TEAM_TEACHERS.get(team.env_id or "")
     return list(known["feature_names"]) if known and len(known["feature_names"]) == team.n_observations(team.agents[0]) else None

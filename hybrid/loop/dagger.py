@@ -34,7 +34,8 @@ from hybrid.loop.rollouts import (
     policy_actions,
     run_episodes,
 )
-from hybrid.teachers.base import Teacher, as_teacher, state_weights
+from hybrid.teachers.adapters import as_teacher
+from hybrid.teachers.base import Teacher, state_weights
 
 
 @dataclass(frozen=True)

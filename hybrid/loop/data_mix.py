@@ -27,7 +27,7 @@ import numpy as np
 from hybrid.data.dataset import DistillDataset
 from hybrid.errors import DataError
 from hybrid.loop.rollouts import collect, episode_seeds, make_env, policy_actions, run_episodes
-from hybrid.teachers.base import as_teacher
+from hybrid.teachers.adapters import as_teacher
 from provenance.hashing import hash_json
 
 SOURCES = ("rollouts", "dagger", "noisy", "logged")

@@ -21,7 +21,9 @@ import numpy as np
 from hybrid.data.dataset import DistillDataset
 from hybrid.data.store import TrajectoryStore
 from hybrid.errors import DataError
-from hybrid.teachers.base import Teacher, as_teacher, is_sb3_model, state_weights
+from hybrid.teachers.adapters import as_teacher
+from hybrid.teachers.base import Teacher, state_weights
+from hybrid.teachers.sb3 import is_sb3_model
 
 Act = Callable[[np.ndarray], Any]  # one state -> an action index (Discrete) or vector (Box)
 
@@ -161,7 +163,7 @@ def collect(
 
     In a ``Box`` action space the dataset holds the teacher's deterministic actions (and its
     std when it has one); ``sample`` adds Gaussian noise of that std, and ``weighting`` favours
-    states where the std is small (see ``hybrid.teachers._box.continuous_weights``).
+    states where the std is small (see ``hybrid.teachers.base.continuous_weights``).
     """
     if _is_team(env):
         if sample or weighting is not None:

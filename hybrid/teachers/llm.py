@@ -30,14 +30,16 @@ from typing import Any
 import numpy as np
 
 from hybrid.errors import DataError, TeacherError
+from hybrid.teachers.base import Teacher
 from provenance.hashing import hash_json
 
 DEFAULT_TEMPLATE = "Choose the tool that should handle this request. Options: {actions}.\nRequest: {text}\nAnswer with the option name only."
 _RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
 
-class LLMTeacher:
-    """A chat-completions endpoint choosing among ``action_names`` for each record state.
+class LLMTeacher(Teacher):
+    """A chat-completions endpoint choosing among ``action_names`` for each record state: a
+    discrete ``Teacher`` whose states are records (dicts of field values) instead of vectors.
 
     Parameters
     ----------
@@ -79,7 +81,6 @@ class LLMTeacher:
             raise TeacherError(f"action_names must hold at least 2 unique labels; got {names}")
         self.endpoint = endpoint.rstrip("/")
         self.model = model
-        self.action_names = tuple(names)
         self.prompt_template = prompt_template
         self.system = system
         self.params = {"temperature": temperature, "max_tokens": max_tokens, "logprobs": True, "top_logprobs": top_logprobs}
@@ -90,29 +91,24 @@ class LLMTeacher:
         self._store = _open_cache(cache)
         self.calls_made = 0  # requests that reached the server (retries included)
         self.cache_hits = 0
-        self.identity = f"llm:{model}@{self.endpoint}"
-        self.ops_per_decision = None
+        super().__init__(
+            self._label,
+            names,
+            identity=f"llm:{model}@{self.endpoint}",
+            content_hash=hash_json(  # identity in the ledger: endpoint, model, prompt-template hash, labels and parameters
+                {
+                    "kind": "llm-chat-completions",
+                    "endpoint": self.endpoint,
+                    "model": self.model,
+                    "prompt_template_hash": self.prompt_hash,
+                    "actions": names,
+                    "params": self.params,
+                }
+            ),
+        )
 
     def __repr__(self) -> str:
         return f"LLMTeacher({self.identity!r}, actions={list(self.action_names)})"
-
-    @property
-    def n_actions(self) -> int:
-        return len(self.action_names)
-
-    @property
-    def content_hash(self) -> str:
-        """Identity in the ledger: endpoint, model, prompt-template hash, labels and parameters."""
-        return hash_json(
-            {
-                "kind": "llm-chat-completions",
-                "endpoint": self.endpoint,
-                "model": self.model,
-                "prompt_template_hash": self.prompt_hash,
-                "actions": list(self.action_names),
-                "params": self.params,
-            }
-        )
 
     @property
     def prompt_hash(self) -> str:
@@ -131,11 +127,9 @@ class LLMTeacher:
                 f"the prompt template uses field {e.args[0]!r}, which this state lacks (it has {sorted(state)}); log the field or change the template"
             ) from None
 
-    def predict_proba(self, states: Any) -> np.ndarray:
-        """float32 ``[n, k]``: the label probabilities of each state (one dict is one row)."""
-        if isinstance(states, Mapping):
-            states = [states]
-        return np.asarray([self._one(s) for s in states], dtype=np.float32).reshape(-1, self.n_actions)
+    def _states(self, X: Any) -> list[Mapping[str, Any]]:
+        """Record states as a list (one dict is one row); each is checked when it is rendered."""
+        return [X] if isinstance(X, Mapping) else list(X)
 
     def to_dataset(self, states: Sequence[Mapping[str, Any]], fields: Mapping[str, str] | None = None) -> Any:
         """A ``RecordDataset`` of ``states`` labelled by this teacher (cached calls cost nothing)."""
@@ -149,6 +143,9 @@ class LLMTeacher:
             infer_kinds(states, fields),
             meta={"teacher": self.identity, "teacher_hash": self.content_hash},
         )
+
+    def _label(self, records: Any) -> np.ndarray:
+        return np.asarray([self._one(r) for r in records], dtype=np.float64).reshape(-1, self.n_actions)
 
     # -- one call ---------------------------------------------------------------------------------
     def _one(self, state: Mapping[str, Any]) -> list[float]:

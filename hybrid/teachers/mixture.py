@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from hybrid.errors import TeacherError
-from hybrid.teachers.base import Teacher, as_teacher
+from hybrid.teachers.adapters import as_teacher
+from hybrid.teachers.base import Teacher
 from provenance.hashing import hash_json
 
 GATES = ("average", "confident", "value")
@@ -62,10 +63,8 @@ def _check_members(teachers: Sequence[Any]) -> None:
             ) from None
     first = teachers[0]
     for i, t in enumerate(teachers[1:], start=1):
-        if getattr(t, "action_kind", "discrete") != getattr(first, "action_kind", "discrete"):
-            raise TeacherError(
-                f"teacher {i} ({t.identity!r}) acts {getattr(t, 'action_kind', 'discrete')}ly but teacher 0 does not; mix teachers of one action kind"
-            )
+        if t.space_type is not first.space_type:
+            raise TeacherError(f"teacher {i} ({t.identity!r}) acts {t.action_kind}ly but teacher 0 does not; mix teachers of one action kind")
         if tuple(t.action_names) != tuple(first.action_names):
             raise TeacherError(
                 f"teacher {i} ({t.identity!r}) has actions {list(t.action_names)} but teacher 0 ({first.identity!r}) has "
@@ -95,7 +94,7 @@ def _value_of(t: Any, critic: Any, X: np.ndarray) -> np.ndarray:
 
 
 class MixtureTeacher(Teacher):
-    """A discrete-action teacher combining ``members`` by ``gate`` (see the module docstring)."""
+    """A teacher of either kind of action combining ``members`` by ``gate`` (see the module docstring)."""
 
     def __init__(self, members: Sequence[Teacher], *, weights: np.ndarray, gate: str | Gate, identity: str, critics: Sequence[Any] = ()) -> None:
         self.members = tuple(members)
@@ -104,10 +103,11 @@ class MixtureTeacher(Teacher):
         self.gate = gate
         first = self.members[0]
         super().__init__(
-            self._proba,
-            first.action_names,
+            self._combine,
+            action_space=first.action_space,
             feature_names=first.feature_names,
             ops_per_decision=self._ops(),
+            log_proba_fn=self._log_proba if first.action_space.is_discrete else None,
             identity=identity,
             content_hash=hash_json({"mixture": [_member_hash(t) for t in self.members], "weights": weights.tolist(), "gate": gate_name(gate)}),
         )
@@ -133,12 +133,13 @@ class MixtureTeacher(Teacher):
             raise TeacherError(f"the gate returned {pick!r}; a gate returns one teacher index in [0, {len(self.members)}) per state (int array [n])")
         return pick.astype(np.int64)
 
-    def _proba(self, X: np.ndarray) -> np.ndarray:
-        P = np.stack([t.predict_proba(X) for t in self.members]).astype(np.float64)  # [m, n, k]
+    def _combine(self, X: np.ndarray) -> np.ndarray:
+        """The members' targets (probabilities or actions), averaged or picked per state."""
+        T = np.stack([t.targets(X) for t in self.members]).astype(np.float64)  # [m, n, k]
         if self.gate == "average":
-            return np.tensordot(self.weights, P, axes=1)
+            return np.tensordot(self.weights, T, axes=1)
         pick = self.labelled_by(X)
-        return P[pick, np.arange(len(X))]
+        return T[pick, np.arange(len(X))]
 
     def q_values(self, X: Any) -> np.ndarray | None:
         """The answering member's Q-values when every member has them (average: weighted mean)."""
@@ -152,9 +153,9 @@ class MixtureTeacher(Teacher):
             return np.tensordot(self.weights, Q, axes=1).astype(np.float32)
         return Q[self.labelled_by(states), np.arange(len(states))].astype(np.float32)
 
-    def log_proba(self, X: Any) -> np.ndarray | None:
+    def _log_proba(self, X: np.ndarray) -> np.ndarray:
         """Log of the mixture's probabilities (VIPER weights read it as a policy-gradient teacher's)."""
-        return np.log(np.maximum(self.predict_proba(X), 1e-12)).astype(np.float32)
+        return np.log(np.maximum(self.predict_proba(X), 1e-12))
 
 
 def gate_name(gate: str | Gate) -> str:
@@ -162,7 +163,9 @@ def gate_name(gate: str | Gate) -> str:
     return gate if isinstance(gate, str) else f"callable:{getattr(gate, '__qualname__', type(gate).__name__)}"
 
 
-def mixture_teacher(teachers: Sequence[Any], *, weights: Sequence[float] | None = None, gate: str | Gate = "average", action_space: Any = None) -> Any:
+def mixture_teacher(
+    teachers: Sequence[Any], *, weights: Sequence[float] | None = None, gate: str | Gate = "average", action_space: Any = None
+) -> MixtureTeacher:
     """Adapt each of ``teachers`` (anything ``as_teacher`` takes) and combine them into one teacher.
 
     Refuses, before any labelling: fewer than two teachers, different action sets or action
@@ -180,8 +183,8 @@ def mixture_teacher(teachers: Sequence[Any], *, weights: Sequence[float] | None 
     if gate != "average" and weights is not None:
         raise TeacherError(f"weights apply to gate='average'; gate {gate_name(gate)!r} picks one teacher per state — drop weights or use gate='average'")
     identity = f"mixture[{gate_name(gate)}]({', '.join(t.identity for t in members)})"
-    if getattr(members[0], "action_kind", "discrete") == "continuous":
-        return _continuous_mixture(members, w, gate, identity)
+    if not members[0].action_space.is_discrete and not (gate == "average" or callable(gate)):
+        raise TeacherError(f"continuous teachers mix by gate='average' (of actions) or a callable gate; {gate!r} needs action probabilities")
     critics = [_critic(o, t) for o, t in zip(teachers, members)]
     if gate == "value":
         for i, (t, c) in enumerate(zip(members, critics)):
@@ -190,34 +193,4 @@ def mixture_teacher(teachers: Sequence[Any], *, weights: Sequence[float] | None 
                     f"gate='value' needs a value estimate from every teacher, but teacher {i} ({t.identity!r}) exposes neither "
                     "Q-values nor a value(X) critic; use gate='confident' or give it a value(X) method"
                 )
-    discrete = [t for t in members if isinstance(t, Teacher)]  # _check_members refused mixed kinds
-    return MixtureTeacher(discrete, weights=w, gate=gate, identity=identity, critics=critics)
-
-
-def _continuous_mixture(members: Sequence[Any], w: np.ndarray, gate: str | Gate, identity: str) -> Any:
-    """Continuous members: the weighted mean action, or the action of the member a callable gate picks."""
-    from hybrid.teachers._box import ContinuousTeacher
-
-    if gate not in ("average",) and not callable(gate):
-        raise TeacherError(f"continuous teachers mix by gate='average' (of actions) or a callable gate; {gate!r} needs action probabilities")
-
-    def act(X: np.ndarray) -> np.ndarray:
-        A = np.stack([t.predict(X) for t in members]).astype(np.float64)  # [m, n, d]
-        if gate == "average":
-            return np.tensordot(w, A, axes=1)
-        assert callable(gate)
-        pick = np.asarray(gate(X, members)).reshape(-1).astype(np.int64)
-        return A[pick, np.arange(len(X))]
-
-    first = members[0]
-    mixture = ContinuousTeacher(
-        act,
-        first.action_low,
-        first.action_high,
-        first.action_names,
-        feature_names=first.feature_names,
-        identity=identity,
-        content_hash=hash_json({"mixture": [_member_hash(t) for t in members], "weights": w.tolist(), "gate": gate_name(gate)}),
-    )
-    mixture.members = tuple(members)  # type: ignore[attr-defined]
-    return mixture
+    return MixtureTeacher(members, weights=w, gate=gate, identity=identity, critics=critics)

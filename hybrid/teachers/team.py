@@ -23,7 +23,9 @@ import numpy as np
 
 from hybrid.data.dataset import check_names
 from hybrid.errors import TeacherError
-from hybrid.teachers.base import Teacher, as_teacher, validate_proba
+from hybrid.spaces import DiscreteActions
+from hybrid.teachers.adapters import as_teacher
+from hybrid.teachers.base import Teacher, validate_proba
 from provenance.hashing import hash_json
 
 TEAM_KINDS = ("shared", "per_agent", "centralised")
@@ -38,7 +40,7 @@ class TeamTeacher:
     (the team's per step divided by the agents) when countable, else ``None``.
     """
 
-    shared_policy: Any = None  # a committed parameter-shared team's one policy (hybrid.teachers._zoo_teams), for timing and export
+    shared_policy: Any = None  # a committed parameter-shared team's one policy (hybrid.teachers.zoo), for timing and export
 
     def __init__(
         self,
@@ -183,7 +185,7 @@ def _names_or_none(teacher: Teacher) -> tuple[str, ...] | None:
 
 def _discrete(teacher: Any) -> Teacher:
     t = as_teacher(teacher)
-    if not isinstance(t, Teacher):
+    if not issubclass(t.space_type, DiscreteActions):
         raise TeacherError(f"team teachers take discrete-action policies; {type(teacher).__name__} is {type(t).__name__}")
     return t
 

@@ -1,20 +1,31 @@
-"""The committed neural teachers: PPO policies for CartPole-v1, Acrobot-v1 and LunarLander-v3,
-SAC policies for the continuous-action Pendulum-v1, MountainCarContinuous-v0 and LunarLander-v3
-(``continuous=True``, zoo id ``LunarLanderContinuous-v3``).
+"""The committed teachers: single-agent policies read from ``index.json`` and team teachers read
+from ``teams.json``, both in ``hybrid/teachers/weights/``.
 
-Each teacher is the policy half of a stable-baselines3 PPO ``MlpPolicy`` (two 64-unit tanh
-layers, then the action logits), exported by ``examples/train_teachers.py`` as plain float32
-arrays in ``hybrid/teachers/weights/<EnvId>.npz``. Loading needs neither pickle nor SB3: the arrays
-become a ``Linear``/``Tanh`` stack, and the file's SHA-256 is checked against
-``hybrid/teachers/weights/index.json`` first, so a teacher that was swapped or corrupted is refused
-instead of silently distilled. Any observation normaliser used in training is already folded
-into the first layer: a teacher takes raw environment states.
+Single-agent: PPO policies for CartPole-v1, Acrobot-v1 and LunarLander-v3 (``PolicyTeacher``) and
+SAC policies for the continuous-action Pendulum-v1, MountainCarContinuous-v0 and LunarLander-v3
+(``continuous=True``, zoo id ``LunarLanderContinuous-v3``; ``ContinuousPolicyTeacher``). Each is
+the policy half of a stable-baselines3 ``MlpPolicy``, exported by ``examples/train_teachers.py``
+or ``examples/train_continuous_teachers.py`` as plain float32 arrays in ``<EnvId>.npz``. Loading
+needs neither pickle nor SB3: the arrays become a ``Linear`` stack, and the file's SHA-256 is
+checked against the index first, so a teacher that was swapped or corrupted is refused instead
+of silently distilled. Any observation normaliser used in training is already folded into the
+first layer: a teacher takes raw environment states. Each declares its ``action_space``.
+
+Teams: ``load_team_teacher("simple_spread_v3")`` is the parameter-shared PPO policy trained by
+``examples/train_team_teacher.py`` (same file format, checked against ``teams.json``), wrapped as
+a shared ``TeamTeacher``. ``spread_planner()`` is a *centralised* teacher for simple_spread, and it
+is not learned: it reads every agent's observation (together they give all positions), assigns
+agents to landmarks by the permutation with the least total distance (privileged, team-wide
+information no single agent's policy is given), and moves each agent towards its landmark with a
+damped proportional controller, choosing the discrete move best aligned with the desired
+acceleration.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +34,9 @@ import torch
 from torch import nn
 
 from hybrid.errors import DataError, TeacherError
-from provenance.hashing import hash_file
+from hybrid.spaces import BoxActions, DiscreteActions
+from hybrid.teachers.team import TeamTeacher
+from provenance.hashing import hash_file, hash_json
 
 ZOO_DIR = Path(__file__).resolve().parent / "weights"
 INDEX_NAME = "index.json"
@@ -57,19 +70,11 @@ class PolicyTeacher(nn.Module):
             raise TeacherError(f"teacher {env_id!r} has no layers; re-export it with train_teachers.py")
         modules: list[nn.Module] = []
         for i, (weight, bias) in enumerate(layers):
-            weight = np.asarray(weight, dtype=np.float32)
-            bias = np.asarray(bias, dtype=np.float32)
-            if weight.ndim != 2 or bias.shape != (weight.shape[0],):
+            if i and np.shape(weight)[1] != np.shape(layers[i - 1][0])[0]:
                 raise TeacherError(
-                    f"teacher {env_id!r} layer {i}: weight {weight.shape} and bias {bias.shape} do not form a Linear layer (weight is [out, in], bias is [out])"
+                    f"teacher {env_id!r} layer {i} takes {np.shape(weight)[1]} inputs but the previous layer gives {np.shape(layers[i - 1][0])[0]}"
                 )
-            if i and weight.shape[1] != layers[i - 1][0].shape[0]:
-                raise TeacherError(f"teacher {env_id!r} layer {i} takes {weight.shape[1]} inputs but the previous layer gives {layers[i - 1][0].shape[0]}")
-            linear = nn.Linear(weight.shape[1], weight.shape[0])
-            with torch.no_grad():
-                linear.weight.copy_(torch.from_numpy(weight))
-                linear.bias.copy_(torch.from_numpy(bias))
-            modules += [linear, nn.Tanh()]
+            modules += [_linear(env_id, i, weight, bias), nn.Tanh()]
         self.net = nn.Sequential(*modules[:-1])  # no activation after the logits
         self.net.requires_grad_(False)
         self.eval()
@@ -87,18 +92,17 @@ class PolicyTeacher(nn.Module):
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], **meta: Any) -> PolicyTeacher:
         """Build from ``layer{i}.weight`` / ``layer{i}.bias`` arrays (the ``.npz`` layout)."""
-        layers: list[tuple[np.ndarray, np.ndarray]] = []
-        while layer_keys(len(layers))[0] in arrays:
-            w_key, b_key = layer_keys(len(layers))
-            if b_key not in arrays:
-                raise TeacherError(f"teacher arrays have {w_key} but no {b_key}; re-export it")
-            layers.append((arrays[w_key], arrays[b_key]))
-        return cls(layers, **meta)
+        return cls(_layers(arrays), **meta)
 
     @property
     def linears(self) -> list[nn.Linear]:
         """The Linear layers, input first."""
         return [m for m in self.net if isinstance(m, nn.Linear)]
+
+    @property
+    def action_space(self) -> DiscreteActions:
+        """The policy's actions, one of ``action_names`` per decision."""
+        return DiscreteActions(self.action_names)
 
     @property
     def ops_per_decision(self) -> int:
@@ -110,16 +114,8 @@ class PolicyTeacher(nn.Module):
         return self.net(x)
 
     def _logits(self, X: np.ndarray) -> torch.Tensor:
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim == 1:
-            X = X[None, :]
-        if X.ndim != 2 or X.shape[1] != len(self.feature_names):
-            raise DataError(f"X has shape {X.shape}; teacher {self.env_id!r} takes [n, {len(self.feature_names)}] states ({', '.join(self.feature_names)})")
-        if not np.isfinite(X).all():
-            raise DataError("X contains NaN or infinity; pass finite environment states")
         with torch.no_grad():
-            # torch.as_tensor copies read-only arrays (a dataset's X) instead of warning about them
-            return self.forward(torch.as_tensor(X) if X.flags.writeable else torch.tensor(X))
+            return self.forward(_states_tensor(X, self.env_id, self.feature_names))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Action probabilities ``[n, n_actions]`` (float32, rows sum to 1)."""
@@ -183,24 +179,8 @@ def load_teacher(env_id: str, directory: Path | str | None = None, *, index_name
         )
     with np.load(path, allow_pickle=False) as data:
         arrays = {key: data[key] for key in data.files}
-    if entry.get("action_kind") == "continuous":
-        return ContinuousPolicyTeacher.from_arrays(
-            arrays,
-            env_id=env_id,
-            action_names=entry["action_names"],
-            feature_names=entry["feature_names"],
-            activation=entry.get("activation", "relu"),
-            squash=entry.get("squash", "tanh"),
-            clip_mean=entry.get("clip_mean"),
-            content_hash=actual,
-        )
-    return PolicyTeacher.from_arrays(
-        arrays,
-        env_id=env_id,
-        action_names=entry["action_names"],
-        feature_names=entry["feature_names"],
-        content_hash=actual,
-    )
+    build = _BUILDERS[entry.get("action_kind", DiscreteActions.kind)]
+    return build(arrays, env_id=env_id, action_names=entry["action_names"], feature_names=entry["feature_names"], content_hash=actual, entry=entry)
 
 
 class ContinuousPolicyTeacher(nn.Module):
@@ -213,8 +193,6 @@ class ContinuousPolicyTeacher(nn.Module):
     (a vector for PPO, a Linear head on the last hidden layer for SAC) gives ``action_std``,
     used to weight states where the teacher is sure of its action.
     """
-
-    action_kind = "continuous"
 
     def __init__(
         self,
@@ -276,10 +254,7 @@ class ContinuousPolicyTeacher(nn.Module):
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], **meta: Any) -> ContinuousPolicyTeacher:
         """Build from the ``.npz`` layout: ``layer{i}.*``, ``action_low/high`` and an optional log-std."""
-        layers: list[tuple[np.ndarray, np.ndarray]] = []
-        while layer_keys(len(layers))[0] in arrays:
-            w_key, b_key = layer_keys(len(layers))
-            layers.append((arrays[w_key], arrays[b_key]))
+        layers = _layers(arrays)
         log_std: Any = None
         if "log_std.weight" in arrays:
             log_std = (arrays["log_std.weight"], arrays["log_std.bias"])
@@ -291,6 +266,11 @@ class ContinuousPolicyTeacher(nn.Module):
     def linears(self) -> list[nn.Linear]:
         """The Linear layers of the mean path, input first."""
         return [m for m in [*self.hidden, self.mean] if isinstance(m, nn.Linear)]
+
+    @property
+    def action_space(self) -> BoxActions:
+        """The policy's bounded action dimensions."""
+        return BoxActions(self.action_names, self.action_low, self.action_high)
 
     @property
     def ops_per_decision(self) -> int:
@@ -308,13 +288,7 @@ class ContinuousPolicyTeacher(nn.Module):
         return low + 0.5 * (torch.tanh(mu) + 1.0) * (high - low)
 
     def _tensor(self, X: np.ndarray) -> torch.Tensor:
-        X = np.asarray(X, dtype=np.float32)
-        X = X[None, :] if X.ndim == 1 else X
-        if X.ndim != 2 or X.shape[1] != len(self.feature_names):
-            raise DataError(f"X has shape {X.shape}; teacher {self.env_id!r} takes [n, {len(self.feature_names)}] states ({', '.join(self.feature_names)})")
-        if not np.isfinite(X).all():
-            raise DataError("X contains NaN or infinity; pass finite environment states")
-        return torch.tensor(X)
+        return _states_tensor(X, self.env_id, self.feature_names)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Deterministic actions ``[n, n_actions]`` (float32), each within its bounds."""
@@ -346,6 +320,18 @@ class ContinuousPolicyTeacher(nn.Module):
             return std.numpy().astype(np.float32)
 
 
+def _states_tensor(X: Any, env_id: str, feature_names: Sequence[str]) -> torch.Tensor:
+    """Raw states ``[n, d]`` (one state ``[d]`` is one row) as a float32 tensor, checked once at the
+    boundary: as wide as the teacher's features and finite."""
+    X = np.asarray(X, dtype=np.float32)
+    X = X[None, :] if X.ndim == 1 else X
+    if X.ndim != 2 or X.shape[1] != len(feature_names):
+        raise DataError(f"X has shape {X.shape}; teacher {env_id!r} takes [n, {len(feature_names)}] states ({', '.join(feature_names)})")
+    if not np.isfinite(X).all():
+        raise DataError("X contains NaN or infinity; pass finite environment states")
+    return torch.as_tensor(X) if X.flags.writeable else torch.tensor(X)  # torch refuses read-only buffers (a dataset's X)
+
+
 def _linear(env_id: str, i: int, weight: np.ndarray, bias: np.ndarray) -> nn.Linear:
     """One frozen Linear layer from ``[out, in]`` weights and ``[out]`` bias, shape-checked."""
     weight = np.asarray(weight, dtype=np.float32)
@@ -359,3 +345,110 @@ def _linear(env_id: str, i: int, weight: np.ndarray, bias: np.ndarray) -> nn.Lin
         linear.weight.copy_(torch.from_numpy(weight))
         linear.bias.copy_(torch.from_numpy(bias))
     return linear
+
+
+def _layers(arrays: Mapping[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``(weight, bias)`` pairs ``layer{i}.weight`` / ``layer{i}.bias`` of a teacher ``.npz``, input first."""
+    layers: list[tuple[np.ndarray, np.ndarray]] = []
+    while layer_keys(len(layers))[0] in arrays:
+        w_key, b_key = layer_keys(len(layers))
+        if b_key not in arrays:
+            raise TeacherError(f"teacher arrays have {w_key} but no {b_key}; re-export it")
+        layers.append((arrays[w_key], arrays[b_key]))
+    return layers
+
+
+def _discrete_policy(arrays: Mapping[str, np.ndarray], *, entry: Mapping[str, Any], **meta: Any) -> PolicyTeacher:
+    return PolicyTeacher.from_arrays(arrays, **meta)
+
+
+def _box_policy(arrays: Mapping[str, np.ndarray], *, entry: Mapping[str, Any], **meta: Any) -> ContinuousPolicyTeacher:
+    return ContinuousPolicyTeacher.from_arrays(
+        arrays, activation=entry.get("activation", "relu"), squash=entry.get("squash", "tanh"), clip_mean=entry.get("clip_mean"), **meta
+    )
+
+
+_BUILDERS: dict[str, Callable[..., PolicyTeacher | ContinuousPolicyTeacher]] = {
+    DiscreteActions.kind: _discrete_policy,
+    BoxActions.kind: _box_policy,
+}  # by an index entry's action_kind
+
+
+# -- team teachers ---------------------------------------------------------------------------------
+TEAM_INDEX = "teams.json"
+SPREAD_ACTIONS = ("no_action", "move_left", "move_right", "move_down", "move_up")
+_SPREAD_N = 3
+TEAM_TEACHERS: dict[str, dict[str, Any]] = {
+    "simple_spread_v3": {
+        "agents": [f"agent_{i}" for i in range(_SPREAD_N)],
+        "action_names": list(SPREAD_ACTIONS),
+        "feature_names": ["self_vel_x", "self_vel_y", "self_pos_x", "self_pos_y"]
+        + [f"landmark_{j}_{c}" for j in range(_SPREAD_N) for c in ("dx", "dy")]
+        + [f"other_{k}_{c}" for k in range(_SPREAD_N - 1) for c in ("dx", "dy")]
+        + [f"comm_{k}_{c}" for k in range(_SPREAD_N - 1) for c in ("0", "1")],
+        "env_kwargs": {"N": _SPREAD_N, "max_cycles": 25, "continuous_actions": False},
+    }
+}
+
+
+def available_team_teachers(directory: Path | str | None = None) -> list[str]:
+    """Team environment ids with a committed teacher."""
+    return sorted(read_index(directory, TEAM_INDEX))
+
+
+def load_team_teacher(env_id: str, directory: Path | str | None = None) -> TeamTeacher:
+    """The committed shared team teacher of ``env_id`` (its file's SHA-256 checked first); the
+    underlying per-agent policy is ``.shared_policy``."""
+    index = read_index(directory, TEAM_INDEX)
+    if env_id not in index:
+        raise TeacherError(
+            f"no committed team teacher for {env_id!r}; known: {sorted(index) or 'none'}. Train one with `python examples/train_team_teacher.py`"
+        )
+    policy = load_teacher(env_id, directory or ZOO_DIR, index_name=TEAM_INDEX)
+    assert isinstance(policy, PolicyTeacher)
+    team = TeamTeacher.shared(policy, index[env_id]["agents"])
+    team.identity = f"parameter-shared PPO ({env_id})"
+    team.shared_policy = policy  # the torch policy itself, for timing and export
+    return team
+
+
+def _spread_positions(joint: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Velocities ``[m, n, 2]``, positions ``[m, n, 2]`` and landmarks ``[m, n, 2]`` from
+    concatenated simple_spread observations (layout: vel, pos, landmarks, others, comm)."""
+    d = 4 + 2 * n + 4 * (n - 1)
+    obs = joint.reshape(len(joint), n, d)
+    vel, pos = obs[:, :, 0:2], obs[:, :, 2:4]
+    landmarks = pos[:, :1, :] + obs[:, 0, 4 : 4 + 2 * n].reshape(len(joint), n, 2)  # agent 0's view, made absolute
+    return vel, pos, landmarks
+
+
+def spread_planner(n_agents: int = _SPREAD_N, *, gain: float = 2.0, damping: float = 1.0, temperature: float = 0.1) -> TeamTeacher:
+    """The centralised simple_spread teacher described in the module docstring.
+
+    Probabilities are a softmax over each move's alignment with the desired acceleration
+    (``temperature`` sets how sharp), so the greedy action is the best-aligned move.
+    """
+    moves = np.array([[0.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]])
+    perms = np.array(list(itertools.permutations(range(n_agents))))  # agent i → landmark perm[i]
+
+    def joint_fn(joint: np.ndarray) -> np.ndarray:
+        vel, pos, landmarks = _spread_positions(np.asarray(joint, dtype=np.float64), n_agents)
+        dist = np.linalg.norm(pos[:, :, None, :] - landmarks[:, None, :, :], axis=-1)  # [m, agent, landmark]
+        cost = dist[:, np.arange(n_agents)[None, :], perms].sum(axis=-1)  # [m, perms]
+        target = landmarks[np.arange(len(joint))[:, None], perms[cost.argmin(axis=1)]]  # [m, agent, 2]
+        desired = gain * (target - pos) - damping * vel
+        score = desired @ moves.T  # [m, agent, 5]; no_action scores 0
+        z = score / temperature
+        z -= z.max(axis=-1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=-1, keepdims=True)
+
+    settings = {"planner": "simple_spread assignment + damped P control", "n_agents": n_agents, "gain": gain, "damping": damping, "temperature": temperature}
+    return TeamTeacher.centralised(
+        joint_fn,
+        [f"agent_{i}" for i in range(n_agents)],
+        SPREAD_ACTIONS,
+        identity=f"centralised simple_spread planner (gain {gain}, damping {damping})",
+        content_hash=hash_json(settings),
+        ops_per_decision=None,
+    )

@@ -11,7 +11,7 @@ from auto_search.closed_loop import PairedEpisodes, paired_interval, retention
 from auto_search.search import AutoDistill
 from hybrid.data.dataset import DistillDataset
 from hybrid.loop.rollouts import collect, episode_seeds, run_episodes
-from hybrid.teachers.base import as_teacher
+from hybrid.teachers.adapters import as_teacher
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from hybrid import DistillDataset, TrajectoryStore, as_teacher, collect, evaluat
 from hybrid.errors import DataError, TeacherError
 from hybrid.metrics import action_fidelity, dataset_fidelity, normalised_mse
 from hybrid.loop.rollouts import closed_loop
-from hybrid.teachers._box import ContinuousTeacher
+from hybrid.teachers.base import ContinuousTeacher
 
 PENDULUM = gym.spaces.Box(-2.0, 2.0, shape=(1,), dtype=np.float32)
 

@@ -102,7 +102,7 @@ def test_a_given_dataset_keeps_its_names_and_weights_and_new_states_weigh_one(te
 
 
 def test_a_dataset_from_another_environment_is_refused(teacher, toy_teacher, toy_states):
-    from hybrid.teachers.base import as_teacher
+    from hybrid.teachers.adapters import as_teacher
 
     toy = as_teacher(toy_teacher)
     other = DistillDataset(toy_states, toy.predict_proba(toy_states), toy.action_names)

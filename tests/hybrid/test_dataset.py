@@ -7,7 +7,7 @@ import pytest
 
 from hybrid.data.dataset import DistillDataset
 from hybrid.errors import DataError
-from hybrid.teachers.base import as_teacher
+from hybrid.teachers.adapters import as_teacher
 
 
 def make(n: int = 100, seed: int = 0, **kwargs) -> DistillDataset:

@@ -10,7 +10,7 @@ import pytest
 
 from hybrid.errors import DataError
 from hybrid.data.store import TrajectoryStore
-from hybrid.teachers.base import as_teacher
+from hybrid.teachers.adapters import as_teacher
 
 
 def toy_records(toy_teacher, toy_states, n: int = 30) -> list[dict]:

@@ -9,7 +9,7 @@ import pytest
 from hybrid.errors import DataError
 from hybrid.loop.rollouts import closed_loop, collect, episode_seeds, evaluate
 from hybrid.data.store import TrajectoryStore
-from hybrid.teachers.base import as_teacher
+from hybrid.teachers.adapters import as_teacher
 from hybrid.teachers.zoo import load_teacher
 
 

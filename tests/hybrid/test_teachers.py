@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from hybrid.errors import DataError, TeacherError
-from hybrid.teachers.base import Teacher, as_teacher, state_weights
+from hybrid.teachers.adapters import as_teacher
+from hybrid.teachers.base import Teacher, state_weights
 from hybrid.teachers.zoo import load_teacher
 
 
@@ -211,7 +212,7 @@ def test_sb3_dqn_teacher_is_a_tempered_softmax_of_its_q_values(cartpole_states):
 
 def test_sb3_is_imported_only_for_sb3_models():
     code = (
-        "import sys, numpy as np; from hybrid.teachers.base import as_teacher; "
+        "import sys, numpy as np; from hybrid.teachers.adapters import as_teacher; "
         "as_teacher(lambda X: np.full((len(X), 2), .5)).predict_proba(np.zeros((1, 3))); "
         "print('stable_baselines3' in sys.modules)"
     )

@@ -10,11 +10,10 @@ import pytest
 
 pytest.importorskip("mpe2")
 
-from hybrid.errors import TeacherError
 from hybrid.envs.team import TeamEnv
+from hybrid.errors import TeacherError
 from hybrid.loop._rollouts_team import team_closed_loop
-from hybrid.teachers._zoo_teams import TEAM_INDEX, available_team_teachers, load_team_teacher, spread_planner
-from hybrid.teachers.zoo import ZOO_DIR, read_index
+from hybrid.teachers.zoo import TEAM_INDEX, ZOO_DIR, available_team_teachers, load_team_teacher, read_index, spread_planner
 
 ENV_ID = "simple_spread_v3"
 
