@@ -14,7 +14,7 @@ from sklearn.base import clone
 from hybrid.errors import DataError, NotFittedError, ParameterError
 from hybrid.exports import export_c, export_onnx, export_python
 from hybrid.students import Student, registered_families
-from hybrid.students._regressor import LeafTree
+from hybrid.students._split_tree import LeafTree
 
 FAMILIES = sorted(registered_families(action_kind="continuous"))
 FAST = {
