@@ -244,8 +244,9 @@ class Student(BaseEstimator):
     def _check_params(self) -> None:
         """Refuse hyperparameters the family cannot use (``ParameterError``); called before any work."""
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -> None:  # pragma: no cover
-        """Learn from checked float32 states, targets and weights (None: all equal)."""
+    def _fit(self, X: np.ndarray, Y: np.ndarray, w: Any) -> None:  # pragma: no cover
+        """Learn from checked float32 states, targets and weights (discrete: None when all are
+        equal; ``BoxStudent``: always an array)."""
         raise NotImplementedError
 
     # -- to implement -----------------------------------------------------------------------

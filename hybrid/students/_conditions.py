@@ -62,7 +62,6 @@ class Condition:
         return cls(tuple(d["features"]), tuple(d["weights"]), d["lower"], d["upper"])
 
 
-
 def term_text(c: Condition, feature_names: Sequence[str]) -> str:
     """The quantity a condition tests, as text: ``pole_angle`` or ``0.5·x - 1·v``."""
     if not c.oblique:

@@ -317,7 +317,6 @@ def weighted_linear_fit(X: np.ndarray, A: np.ndarray, w: np.ndarray, ridge: floa
     return f32(intercept), f32(coef)
 
 
-
 def f32_split_bound(threshold: float) -> float:
     """The double ``b`` with ``x <= b`` exactly when ``float32(x) <= threshold``.
 

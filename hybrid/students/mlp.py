@@ -88,7 +88,9 @@ class MLPLayers(Student):
         scale[scale < 1e-8] = 1.0  # a constant feature carries no signal; leave it unscaled
         weights, biases = _initial_layers([X.shape[1], *map(int, self.hidden_sizes), n_out], rng)
         with _single_thread():
-            weights, biases, best_epoch, epochs_run, score = _train(self, weights, biases, objective((X64 - mean) / scale, w / w[train].mean(), train, val), rng)
+            weights, biases, best_epoch, epochs_run, score = _train(
+                self, weights, biases, objective((X64 - mean) / scale, w / w[train].mean(), train, val), rng
+            )
         self.weights_, self.biases_ = _fold_standardisation(weights, biases, mean, scale)
         return best_epoch, epochs_run, score
 
@@ -589,5 +591,3 @@ def _single_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
-
-

@@ -193,7 +193,9 @@ def _sklearn_tree(student: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray | No
     ``ParameterError`` naming the family."""
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-    grow = dict(max_depth=student.max_depth, max_leaf_nodes=student.max_leaf_nodes, min_samples_leaf=student.min_samples_leaf, random_state=student.random_state)
+    grow = dict(
+        max_depth=student.max_depth, max_leaf_nodes=student.max_leaf_nodes, min_samples_leaf=student.min_samples_leaf, random_state=student.random_state
+    )
     try:
         return (DecisionTreeClassifier if classify else DecisionTreeRegressor)(**grow).fit(X, y, sample_weight=w)
     except ValueError as e:  # scikit-learn's own parameter validation
