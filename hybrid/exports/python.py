@@ -2,7 +2,8 @@
 
 The generated module imports nothing outside the standard library, so it runs wherever Python
 does (no numpy, scikit-learn or torch). It also defines ``ACTION_NAMES`` (the names of the
-student's action space: ``ACTION_NAMES[i]`` is action, or action dimension, ``i``) and ``CONTENT_HASH``, the student's identity, so a deployed file can be traced
+student's action space: ``ACTION_NAMES[i]`` is action, or action dimension, ``i``) and
+``CONTENT_HASH``, the student's identity, so a deployed file can be traced
 back to its artifact and ledger entry. Each family writes its own code (``python_source``);
 this module dispatches and adds the shared header constants.
 """

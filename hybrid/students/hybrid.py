@@ -1,6 +1,11 @@
-"""HybridStudent: readable rules decide where they are trustworthy, a small MLP decides the rest.
+"""Hybrids for both kinds of action: readable rules decide where they are trustworthy, a small
+MLP decides the rest. ``HybridStudent`` (discrete actions) builds on ``RuleListStudent`` and
+``MLPStudent``; ``HybridRegressorStudent`` (continuous actions) on ``LinearRuleListStudent`` and
+``MLPRegressorStudent``. Both keep the rules (``rules_``), the fallback (``mlp_``, None when
+nothing is left to it), the share of states the rules decide (``coverage_``) and export the
+rules with the fallback called where they abstain; they differ in how a rule earns its place.
 
-Fit: split off a calibration set (``calibration_fraction`` of the states, seeded); extract an
+HybridStudent. Fit: split off a calibration set (``calibration_fraction`` of the states, seeded); extract an
 ordered rule list from the rest; measure each rule's confidence on the HELD-OUT calibration
 states where it holds, against the teacher's own probabilities: the share of those states where
 the rule's action is the teacher's most probable one (what fidelity measures), shrunk towards 0
@@ -26,6 +31,12 @@ other state goes to the fallback:
 Confidences do not depend on ``tau``, so raising it only shrinks the set of enabled rules and
 coverage falls (weakly). Cost: the router's operations (a comparison per node passed, plus the
 multiply-adds of an oblique condition there), plus (1 − coverage) × the fallback's operations.
+
+HybridRegressorStudent. Fit: a ``LinearRuleListStudent`` is grown on all states; a rule is kept
+(answers itself) when its linear action is within ``tolerance`` of each dimension's range of the
+teacher's action on at least ``tau`` of its training states (weighted). States of the other rules
+go to a small ``MLPRegressorStudent`` trained on them alone. Cost: comparisons on the path plus,
+per state, the kept rule's multiply-adds or the MLP's, averaged over the training states.
 """
 
 from __future__ import annotations

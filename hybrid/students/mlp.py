@@ -7,9 +7,10 @@ states, the standardisation is then folded into the first layer and the weights 
 float32 values kept in float64, so the artifact lists them exactly and numpy, the generated
 Python, the C header and ONNX compute in double from the same numbers. They share the forward
 pass, the cost, the torch module, the Python and C layer code, the hyperparameter checks and the
-training loop (``_train``: Adam over seeded shuffles on one thread, keeping the epoch with the
-best validation score and stopping after ``patience`` epochs without a gain). Each kind brings
-its objective — the loss, and the validation score whose first entry counts as a gain:
+training loop (``hybrid.students._net.train_layers``: Adam over seeded shuffles on one thread,
+keeping the epoch with the best validation score and stopping after ``patience`` epochs without a
+gain). Each kind brings its objective — the loss, and the validation score whose first entry
+counts as a gain:
 
 - ``MLPStudent`` (``_distil``): the loss of Hinton et al. (2015) (see
   :mod:`hybrid.students.distill_loss`); the score is fidelity (agreement with the teacher's
@@ -24,15 +25,14 @@ Inference runs in numpy from the student's own arrays; torch is needed only to t
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hybrid.errors import DataError, ParameterError
 from hybrid.students._base import BoxStudent, Cost, Student, check_states, register
+from hybrid.students._net import Objective, fold_standardisation, initial_layers, single_thread, softmax, torch_mlp, train_layers
 from provenance.hashing import canonical_json
 
 if TYPE_CHECKING:  # torch is imported inside the functions that need it
@@ -44,8 +44,6 @@ _HIDDEN = ((), (2,), (4,), (8,), (16,), (32,), (16, 16), (64,), (32, 32))  # sea
 # Nets with at most this many multiply-adds are exported as straight-line code (no loops):
 # several times faster in CPython for the tiny students that matter most at the edge.
 _UNROLL_MAX_OPS = 512
-# (train tensors, validation tensors, loss_of(model, *batch), score_of(model, *validation) -> tuple, higher is better)
-Objective = tuple[tuple[Any, ...], tuple[Any, ...], Callable[..., Any], Callable[..., tuple[float, ...]]]
 
 
 class MLPLayers(Student):
@@ -86,12 +84,12 @@ class MLPLayers(Student):
         X64 = X.astype(np.float64)
         mean, scale = X64[train].mean(axis=0), X64[train].std(axis=0)
         scale[scale < 1e-8] = 1.0  # a constant feature carries no signal; leave it unscaled
-        weights, biases = _initial_layers([X.shape[1], *map(int, self.hidden_sizes), n_out], rng)
-        with _single_thread():
-            weights, biases, best_epoch, epochs_run, score = _train(
+        weights, biases = initial_layers([X.shape[1], *map(int, self.hidden_sizes), n_out], rng)
+        with single_thread():
+            weights, biases, best_epoch, epochs_run, score = train_layers(
                 self, weights, biases, objective((X64 - mean) / scale, w / w[train].mean(), train, val), rng
             )
-        self.weights_, self.biases_ = _fold_standardisation(weights, biases, mean, scale)
+        self.weights_, self.biases_ = fold_standardisation(weights, biases, mean, scale)
         return best_epoch, epochs_run, score
 
     def _outputs(self, X: Any) -> np.ndarray:
@@ -111,7 +109,7 @@ class MLPLayers(Student):
     def torch_module(self) -> torch.nn.Module:
         """The fitted net as a float32 ``torch.nn.Sequential`` mapping raw states to its outputs."""
         self._check_fitted()
-        return _torch_mlp(self.weights_, self.biases_, self.activation).eval()
+        return torch_mlp(self.weights_, self.biases_, self.activation).eval()
 
     def cost(self) -> Cost:
         """Parameters = weights + biases; operations = multiply-adds of every layer (Σ in·out).
@@ -262,7 +260,7 @@ class MLPStudent(MLPLayers):
     # -- inference ----------------------------------------------------------------------------
     def predict_proba(self, X: Any) -> np.ndarray:
         """Action probabilities computed in numpy (double) from the student's own weights."""
-        return _softmax(self._outputs(X))
+        return softmax(self._outputs(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """Index of the most probable action: the argmax of the logits (the softmax is monotone,
@@ -445,7 +443,7 @@ class MLPRegressorStudent(MLPLayers, BoxStudent):
         return tables + "\n".join(bounds) + "\n\n" + "\n".join(body) + "\n"
 
 
-# -- the objectives and the shared training loop ----------------------------------------------
+# -- the objectives of the two kinds ----------------------------------------------
 def _distil(student: MLPStudent, P: np.ndarray, Xs: np.ndarray, w: np.ndarray, train: np.ndarray, val: np.ndarray) -> Objective:
     """Distillation on soft and hard labels; validation score (fidelity, −loss), weighted by ``w``
     (all states alike when the validation states all weigh 0)."""
@@ -488,106 +486,3 @@ def _regress(U: np.ndarray, Xs: np.ndarray, w: np.ndarray, train: np.ndarray, va
 
     fit = (as_t(Xs[train]), as_t(U[train]), as_t(w[train]))
     return fit, (as_t(Xs[val]), as_t(U[val]), as_t(np.ones(len(val)))), loss, lambda model, *v: (-float(loss(model, *v)),)
-
-
-def _train(net: MLPLayers, weights: list[np.ndarray], biases: list[np.ndarray], objective: Objective, rng: np.random.Generator) -> tuple[Any, ...]:
-    """Adam on pre-built tensors, sliced per batch (several times faster than a DataLoader).
-
-    Keeps the epoch with the best validation score (a tuple, compared in order); stops once its
-    first entry has not improved for ``patience`` epochs. Returns ``(weights, biases, best
-    epoch, epochs run, best score)``; without validation states, the last epoch and ``None``.
-    """
-    import torch
-
-    fit, val, loss_of, score_of = objective
-    n_train, n_val = len(fit[0]), len(val[0])
-    model = _torch_mlp(weights, biases, net.activation)
-    opt = torch.optim.Adam(model.parameters(), lr=net.lr, weight_decay=net.weight_decay)
-    best: tuple[float, ...] | None = None
-    best_layers, best_epoch, last_gain, epoch = _layers_of(model), -1, -1, -1
-    for epoch in range(net.epochs):
-        perm = torch.as_tensor(rng.permutation(n_train))
-        shuffled = [t[perm] for t in fit]
-        for start in range(0, n_train, net.batch_size):
-            loss = loss_of(model, *(t[start : start + net.batch_size] for t in shuffled))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        if n_val == 0:
-            continue
-        with torch.no_grad():
-            score = score_of(model, *val)
-        if best is None or score[0] > best[0]:
-            last_gain = epoch
-        if best is None or score > best:
-            best, best_layers, best_epoch = score, _layers_of(model), epoch
-        if epoch - last_gain >= net.patience:
-            break
-    if n_val == 0:
-        return *_layers_of(model), epoch, epoch + 1, None
-    return *best_layers, best_epoch, epoch + 1, best
-
-
-# -- helpers ----------------------------------------------------------------------------------
-def _initial_layers(sizes: list[int], rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """U(−1/√fan_in, 1/√fan_in) for weights and biases (torch's Linear default), drawn from ``rng``
-    so initialisation does not touch torch's global generator."""
-    weights, biases = [], []
-    for fan_in, fan_out in itertools.pairwise(sizes):
-        bound = 1.0 / np.sqrt(fan_in)
-        weights.append(rng.uniform(-bound, bound, size=(fan_out, fan_in)))
-        biases.append(rng.uniform(-bound, bound, size=fan_out))
-    return weights, biases
-
-
-def _torch_mlp(weights: list[np.ndarray], biases: list[np.ndarray], activation: str) -> torch.nn.Sequential:
-    import torch
-
-    layers: list[torch.nn.Module] = []
-    for i, (W, b) in enumerate(zip(weights, biases)):
-        linear = torch.nn.Linear(W.shape[1], W.shape[0])
-        with torch.no_grad():
-            linear.weight.copy_(torch.as_tensor(W, dtype=torch.float32))
-            linear.bias.copy_(torch.as_tensor(b, dtype=torch.float32))
-        layers.append(linear)
-        if i < len(weights) - 1:
-            layers.append(torch.nn.ReLU() if activation == "relu" else torch.nn.Tanh())
-    return torch.nn.Sequential(*layers)
-
-
-def _layers_of(model: torch.nn.Sequential) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    import torch
-
-    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
-    return ([m.weight.detach().numpy().copy() for m in linears], [m.bias.detach().numpy().copy() for m in linears])
-
-
-def _fold_standardisation(weights, biases, mean, scale):
-    """``W·((x − μ)/σ) + b = (W/σ)·x + (b − (W/σ)·μ)``: the artifact takes raw states. Rounded to
-    float32 values (stored in float64 arrays) so the artifact is exact in JSON and in every export."""
-    weights = [np.asarray(W, dtype=np.float64) for W in weights]
-    biases = [np.asarray(b, dtype=np.float64) for b in biases]
-    weights[0] = weights[0] / scale
-    biases[0] = biases[0] - weights[0] @ mean
-    as_f32 = lambda a: a.astype(np.float32).astype(np.float64)  # noqa: E731
-    return [as_f32(W) for W in weights], [as_f32(b) for b in biases]
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    e /= e.sum(axis=1, keepdims=True)
-    return e
-
-
-@contextlib.contextmanager
-def _single_thread() -> Iterator[None]:
-    """Train on one thread: tiny nets gain nothing from more, and the float reduction order (hence
-    the weights and the content hash) then does not depend on the machine's core count."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
