@@ -21,7 +21,7 @@ from hybrid.errors import ExportError
 from hybrid.exports.python import export_python
 from hybrid.metrics import fidelity
 from hybrid.loop.rollouts import closed_loop
-from hybrid.students.hybrid_student import HybridStudent
+from hybrid.students.hybrid import HybridStudent
 from hybrid.students.rules import RuleListStudent
 
 

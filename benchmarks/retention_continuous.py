@@ -37,7 +37,8 @@ from hybrid.loop._dagger_box import dagger_continuous
 from hybrid.metrics import action_fidelity, normalised_mse
 from hybrid.loop.rollouts import closed_loop
 from hybrid.students import LinearRuleListStudent, MLPRegressorStudent, RegressionTreeStudent
-from hybrid.students._regressor import LeafTree, fit_continuous
+from hybrid.students._base import fit_dataset as fit_continuous
+from hybrid.students._split_tree import LeafTree
 from hybrid.teachers.zoo import available_teachers
 
 ENVS = ("Pendulum-v1", "MountainCarContinuous-v0", "LunarLanderContinuous-v3")

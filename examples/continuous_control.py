@@ -25,7 +25,7 @@ from hybrid.exports import export_c, export_python
 from hybrid.metrics import DEFAULT_TOLERANCE, action_fidelity, normalised_mse
 from hybrid.loop.rollouts import closed_loop
 from hybrid.students import LinearRuleListStudent
-from hybrid.students._regressor import fit_continuous
+from hybrid.students._base import fit_dataset as fit_continuous
 from provenance import Ledger, generate_key, load_key
 from provenance.cli import main as provenance_cli
 

@@ -9,11 +9,11 @@ allocates nothing and needs only the freestanding headers ``<stddef.h>`` and ``<
 Trees, rule lists and hybrids walk blocks of states branch-free (``hybrid.exports.c_walk``);
 MLPs run blocks of states through each layer together (``hybrid.exports.c_dense``).
 
-What a decision outputs follows the family's *action kind*, the class attribute ``action_kind``
-(``"discrete"`` where a family does not declare one): ``OUTPUT_KINDS`` names, per kind, the C type
-of the outputs and the loop statement that stores one state's. A kind without an entry (continuous
-action vectors, whose ``decide(state, action)`` writes ``n_actions_`` doubles) keeps its
-single-decision header unchanged, and the runtime refuses it by name, until one entry is added.
+What a decision outputs follows the student's action space (``hybrid.spaces.action_space_of``):
+``OUTPUT_KINDS`` names, per kind of space, the C type of the outputs and the loop statement that
+stores one state's. A kind without an entry (a ``BoxActions`` space, whose ``decide(state,
+action)`` writes ``n_actions_`` doubles) keeps its single-decision header unchanged, and the
+runtime refuses it by name, until one entry is added.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 from hybrid.errors import ExportError
 from hybrid.exports.c_dense import dense_batch_function
 from hybrid.exports.c_walk import walk_batch_function, walk_of
+from hybrid.spaces import DiscreteActions, action_space_of
 from hybrid.students.mlp import MLPStudent
 
 
@@ -43,26 +44,26 @@ class OutputKind:
 
 
 OUTPUT_KINDS: dict[str, OutputKind] = {
-    "discrete": OutputKind(
+    DiscreteActions.kind: OutputKind(
         "int32_t", "int32", "out[i] = (int32_t){name}(s);", "one action index per state (-1 where a cascade leaves the state to its teacher)"
     ),
 }
 
 
-def action_kind(student: Any) -> str:
-    """The student's action kind (``"discrete"`` for families that do not declare one)."""
-    return str(getattr(student, "action_kind", "discrete"))
+def output_kind(student: Any) -> OutputKind | None:
+    """The batch output of the student's kind of action space; None where that kind has none yet."""
+    return OUTPUT_KINDS.get(action_space_of(student).kind)
 
 
-def output_kind(student: Any) -> OutputKind:
-    """The batch output of the student's action kind; ExportError naming the kind if it has none yet."""
-    kind = action_kind(student)
-    if kind not in OUTPUT_KINDS:
+def required_output_kind(student: Any) -> OutputKind:
+    """``output_kind``, or ExportError naming the student's action space if its kind has no batch entry yet."""
+    kind = output_kind(student)
+    if kind is None:
         raise ExportError(
-            f"{type(student).__name__} has action_kind={kind!r}, which has no C batch entry yet; "
+            f"{type(student).__name__} acts in {action_space_of(student)!r}, whose kind has no C batch entry yet; "
             f"kinds with one: {sorted(OUTPUT_KINDS)}. Add an OutputKind to hybrid.exports.c_batch.OUTPUT_KINDS."
         )
-    return OUTPUT_KINDS[kind]
+    return kind
 
 
 def batch_function(student: Any, n_features: int, name: str = "decide") -> str:
@@ -73,12 +74,11 @@ def batch_function(student: Any, n_features: int, name: str = "decide") -> str:
     ``hybrid.exports.c_walk``, MLPs the block kernel of ``hybrid.exports.c_dense``; other
     families call their single-decision function per state.
     """
-    kind = output_kind(student)
-    discrete = action_kind(student) == "discrete"
-    walk = walk_of(student) if discrete else None
+    kind = required_output_kind(student)
+    walk = walk_of(student)
     if walk is not None:
         return walk_batch_function(walk, n_features, name)
-    if discrete and isinstance(student, MLPStudent):
+    if isinstance(student, MLPStudent):
         return dense_batch_function(student, name)
     d = n_features
     return "\n".join(
@@ -106,11 +106,11 @@ def batch_function(student: Any, n_features: int, name: str = "decide") -> str:
 
 def with_batch_entry(header: str, student: Any) -> str:
     """The header with ``<stddef.h>``/``<stdint.h>`` and the batch entry added inside its include
-    guard (unchanged for an action kind without a batch entry yet).
+    guard (unchanged for a kind of action space without a batch entry yet).
 
     Every family's header ends with the ``#endif`` of its guard; the entry goes just before it.
     """
-    if action_kind(student) not in OUTPUT_KINDS:
+    if output_kind(student) is None:
         return header
     body, guard_end, tail = header.rpartition("#endif")
     if not guard_end or tail.strip():

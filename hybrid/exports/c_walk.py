@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from hybrid.students._router import build_router
-from hybrid.students.hybrid_student import HybridStudent
+from hybrid.students.hybrid import HybridStudent
 from hybrid.students.rules import RuleListStudent
 from hybrid.students.tree import TreeStudent, f32_split_bound
 

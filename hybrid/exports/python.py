@@ -1,8 +1,9 @@
-"""Export a student as a standard-library-only Python module: ``decide(state) -> action index``.
+"""Export a student as a standard-library-only Python module: ``decide(state)`` returns the action.
 
 The generated module imports nothing outside the standard library, so it runs wherever Python
-does (no numpy, scikit-learn or torch). It also defines ``ACTION_NAMES`` (``ACTION_NAMES[i]`` is
-action ``i``) and ``CONTENT_HASH``, the student's identity, so a deployed file can be traced
+does (no numpy, scikit-learn or torch). It also defines ``ACTION_NAMES`` (the names of the
+student's action space: ``ACTION_NAMES[i]`` is action, or action dimension, ``i``) and
+``CONTENT_HASH``, the student's identity, so a deployed file can be traced
 back to its artifact and ledger entry. Each family writes its own code (``python_source``);
 this module dispatches and adds the shared header constants.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hybrid.errors import ExportError
+from hybrid.spaces import action_space_of
 from hybrid.students._base import Student, registered_families
 
 
@@ -33,5 +35,5 @@ def python_source(student: Student) -> str:
         supported = [name for name, cls in registered_families().items() if hasattr(cls, "python_source")]
         raise ExportError(f"{type(student).__name__} has no Python export; families that have one: {supported}.")
     student._check_fitted()
-    names = list(getattr(student, "action_names_", None) or [f"action_{i}" for i in range(student.n_actions_)])
-    return student.python_source().rstrip("\n") + f"\n\n\nACTION_NAMES = {tuple(names)!r}\nCONTENT_HASH = {student.content_hash!r}\n"
+    names = action_space_of(student).names
+    return student.python_source().rstrip("\n") + f"\n\n\nACTION_NAMES = {names!r}\nCONTENT_HASH = {student.content_hash!r}\n"

@@ -21,7 +21,7 @@ import numpy as np
 from hybrid.errors import DataError, ExportError
 from hybrid.exports._cc import build_library, find_compiler
 from hybrid.exports.c import export_c
-from hybrid.exports.c_batch import output_kind
+from hybrid.exports.c_batch import required_output_kind
 from hybrid.exports.fixed_point import FixedPointHeader
 from hybrid.students._base import Student, check_states
 
@@ -40,7 +40,7 @@ class CompiledStudent:
         self.student = student
         self.n_features_in_ = int(student.n_features_in_)
         self.n_actions_ = int(student.n_actions_)
-        self._dtype = np.dtype(output_kind(student).numpy_dtype)
+        self._dtype = np.dtype(required_output_kind(student).numpy_dtype)
         self._batch = None
         if library is not None:
             self._batch = library.agent_distill_batch
@@ -81,7 +81,7 @@ def compile_student(student: Student, *, compiler: str | None = None) -> Compile
     RuntimeWarning says so once and the result decides with ``student.predict``.
     """
     header = export_c(student)  # checks that the family has a C export and is fitted
-    c_type = output_kind(student).c_type  # refuses an action kind without a batch entry
+    c_type = required_output_kind(student).c_type  # refuses an action kind without a batch entry
     compiler = compiler or find_compiler()
     if compiler is None:
         warnings.warn(

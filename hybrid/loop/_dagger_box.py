@@ -20,7 +20,7 @@ from hybrid.data.dataset import DistillDataset
 from hybrid.errors import DataError
 from hybrid.loop.dagger import DaggerResult, Iterate
 from hybrid.loop.rollouts import closed_loop, collect, episode_seeds, make_env, policy_actions, run_episodes
-from hybrid.students._regressor import fit_continuous
+from hybrid.students._base import fit_dataset as fit_continuous
 from hybrid.teachers.adapters import as_teacher
 
 

@@ -1,8 +1,19 @@
-"""What every student family shares: input checks, the cost record, identity and storage.
+"""What every student family shares: input checks, the fit boundary, the cost record, identity and storage.
 
 A student follows the scikit-learn estimator contract (``__init__`` only stores its
 arguments; what ``fit`` learns ends in ``_``) so ``get_params``/``set_params``/``clone`` and
 grid search work. Its identity is the hash of its canonical ``to_dict()`` form.
+
+Every family fits with one signature, ``fit(X, Y, sample_weight=None, *, feature_names=None,
+action_names=None, action_space=None)``; a family declares the kind of actions it learns as
+``space_type`` (``hybrid.spaces.DiscreteActions``: ``Y`` is the teacher's probabilities or
+labels; ``hybrid.spaces.BoxActions``: ``Y`` is the teacher's actions within bounds, given by
+``action_space`` or the ``action_low``/``action_high`` keywords, else the actions' range).
+Every fitted student exposes ``action_space``, built from its fitted names (and bounds), so a
+loaded artifact has it too and ``hybrid.spaces.action_space_of(student)`` works on any student.
+``Student`` is the base of discrete families (``predict`` is the argmax of ``predict_proba``);
+``BoxStudent`` the base of families acting in a ``BoxActions`` space (``predict`` returns
+clipped action vectors ``[n, m]``, and they store their bounds and names alike).
 """
 
 from __future__ import annotations
@@ -11,12 +22,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
 from hybrid.errors import DataError, NotFittedError
+from hybrid.spaces import ActionSpace, BoxActions, DiscreteActions
 from hybrid.validation import non_finite_at, probability_problem
 from provenance.hashing import canonical_json, hash_json
 
@@ -101,11 +113,33 @@ def check_weights(sample_weight: Any, n_states: int) -> np.ndarray | None:
     return w
 
 
+def check_actions(A: Any, n_states: int) -> np.ndarray:
+    """Teacher actions as float64 ``[n, m]`` (a 1-D array is one action dimension), finite."""
+    a = np.asarray(A, dtype=np.float64)
+    a = a[:, None] if a.ndim == 1 else a
+    if a.ndim != 2 or a.shape[0] != n_states:
+        raise DataError(f"actions must be [n_states, n_action_dims] aligned with X ({n_states} states); got shape {a.shape}.")
+    if not np.isfinite(a).all():
+        raise DataError(f"actions hold NaN or infinity at row {int(np.argwhere(~np.isfinite(a))[0][0])}; pass finite teacher actions.")
+    return a
+
+
+def check_bounds(A: np.ndarray, low: Any, high: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension bounds, defaulting to the actions' range; refuses high <= low."""
+    m = A.shape[1]
+    lo = A.min(axis=0) if low is None else np.broadcast_to(np.asarray(low, dtype=np.float64), (m,)).copy()
+    hi = A.max(axis=0) if high is None else np.broadcast_to(np.asarray(high, dtype=np.float64), (m,)).copy()
+    hi = np.where(hi > lo, hi, lo + 1.0) if high is None else hi
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all() and (hi > lo).all()):
+        raise DataError(f"action bounds must be finite with high > low per dimension; got {lo.tolist()}..{hi.tolist()}.")
+    return lo, hi
+
+
 def resolve_names(names: Sequence[str] | None, n: int, prefix: str, arg: str, what: str) -> list[str]:
     """Names given to ``fit`` (one per column), or ``prefix0, prefix1, …`` when none were.
 
-    Every family's ``fit(X, P, sample_weight=None, *, feature_names=None, action_names=None)``
-    keeps them in its artifact, so rules print and exports return the names training saw.
+    Every family keeps them in its artifact, so rules print and exports return the names
+    training saw.
     """
     if names is None:
         return [f"{prefix}{i}" for i in range(n)]
@@ -116,13 +150,15 @@ def resolve_names(names: Sequence[str] | None, n: int, prefix: str, arg: str, wh
 
 
 class Student(BaseEstimator):
-    """Base of every student family: identity, storage and the not-fitted check.
+    """Base of every student family: the fit boundary, identity, storage and the not-fitted check.
 
-    Subclasses set ``family`` and implement ``fit``, ``predict_proba``, ``cost``, ``_state``
-    (the learned part as JSON-able data) and ``_set_state``. A family also declares, in its own
-    module, how AutoDistill searches and shows it — ``search_space``, ``expensive``,
-    ``searched_by_default``, ``search_order``, ``colour`` and ``fit_imports`` — so adding a family is one module
-    with ``@register``; the search, the CLI and the report read the registry.
+    Subclasses set ``family`` and implement ``_fit`` (learn from checked arrays), ``cost``,
+    ``_state`` (the learned part as JSON-able data) and ``_set_state``; discrete families also
+    ``predict_proba``. ``_check_params`` refuses hyperparameters before any work. A family also
+    declares, in its own module, how AutoDistill searches and shows it — ``search_space``,
+    ``expensive``, ``searched_by_default``, ``search_order``, ``colour`` and ``fit_imports`` — so
+    adding a family is one module with ``@register``; the search, the CLI and the report read
+    the registry.
 
     Export hooks (the public part of the contract that ``hybrid.exports`` and composite
     students call): ``python_source()`` returns a standard-library module whose ``decide(state)``
@@ -137,7 +173,12 @@ class Student(BaseEstimator):
     search_order: ClassVar[int] = 100  # lower leads the interleaved first rungs of a search
     colour: ClassVar[str] = "#666666"  # its colour in report plots
     fit_imports: ClassVar[tuple[str, ...]] = ()  # heavy modules its fits import: search workers load them before their first fit
-    action_kind: ClassVar[str] = "discrete"  # "continuous" families predict action vectors (hybrid.students._regressor)
+    space_type: ClassVar[type[ActionSpace]] = DiscreteActions  # the kind of action space the family learns
+    action_kind: ClassVar[str] = DiscreteActions.kind  # space_type.kind, kept in step for every subclass
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.action_kind = cls.space_type.kind
 
     @classmethod
     def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:
@@ -145,12 +186,70 @@ class Student(BaseEstimator):
         empty when the family is not searched."""
         return []
 
-    # -- to implement -----------------------------------------------------------------------
+    # -- fit --------------------------------------------------------------------------------
     def fit(
-        self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None
-    ) -> Student:  # pragma: no cover
+        self,
+        X: Any,
+        Y: Any,
+        sample_weight: Any = None,
+        *,
+        feature_names: Sequence[str] | None = None,
+        action_names: Sequence[str] | None = None,
+        action_space: ActionSpace | None = None,
+        action_low: Any = None,
+        action_high: Any = None,
+    ) -> Self:
+        """Learn from states ``X [n, d]`` and the teacher's targets ``Y`` (what ``space_type``
+        takes); ``action_space`` gives the action names (and bounds); returns self."""
+        X, Y, w = self._checked(X, Y, sample_weight, feature_names, action_names, action_space, action_low, action_high)
+        self._fit(X, Y, w)
+        return self
+
+    def _checked(
+        self,
+        X: Any,
+        Y: Any,
+        sample_weight: Any,
+        feature_names: Sequence[str] | None,
+        action_names: Sequence[str] | None,
+        action_space: ActionSpace | None,
+        action_low: Any,
+        action_high: Any,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Check everything ``fit`` takes, once, for every family: hyperparameters, states,
+        targets, weights, names (and bounds); sets the names and sizes, returns the arrays."""
+        self._check_params()
+        X = check_states(X)
+        if action_space is not None:
+            if not isinstance(action_space, self.space_type):
+                raise DataError(f"{type(self).__name__} learns a {self.space_type.__name__} space but was given {action_space!r}; fit a family of that kind.")
+            if action_names is not None and tuple(str(a) for a in action_names) != action_space.names:
+                raise DataError(f"action_names {list(action_names)} differ from the action space's {list(action_space.names)}; pass one of them.")
+            action_names = action_space.names
+        Y = self._checked_targets(Y, X.shape[0], action_space, action_low, action_high)
+        w = check_weights(sample_weight, X.shape[0])
+        self.feature_names_ = resolve_names(feature_names, X.shape[1], "x", "feature_names", "features")
+        self.action_names_ = resolve_names(action_names, Y.shape[1], "action_", "action_names", self._action_columns)
+        self.n_features_in_, self.n_actions_ = X.shape[1], Y.shape[1]
+        return X, Y, w
+
+    _action_columns: ClassVar[str] = "actions"  # what a column of the targets is, in messages
+
+    def _checked_targets(self, Y: Any, n_states: int, space: ActionSpace | None, low: Any, high: Any) -> np.ndarray:
+        """The teacher's probabilities ``[n, k]`` (labels ``[n]`` become one-hot), checked."""
+        if low is not None or high is not None:
+            raise DataError(f"action_low/action_high bound continuous actions; {type(self).__name__} learns discrete ones from the teacher's probabilities.")
+        return check_targets(Y, n_states, n_actions=None if space is None else space.n)
+
+    def _check_params(self) -> None:
+        """Refuse hyperparameters the family cannot use (``ParameterError``); called before any work."""
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray, w: Any) -> None:  # pragma: no cover
+        """Learn from checked float32 states, targets and weights (discrete: None when all are
+        equal; ``BoxStudent``: always an array)."""
         raise NotImplementedError
 
+    # -- to implement -----------------------------------------------------------------------
     def predict_proba(self, X: Any) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
@@ -167,6 +266,16 @@ class Student(BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """Index of the most probable action for each state."""
         return np.argmax(self.predict_proba(X), axis=1)
+
+    @property
+    def action_space(self) -> ActionSpace:
+        """The actions this fitted student takes, built from its fitted names (and bounds)."""
+        self._check_fitted()
+        return self._fitted_space()
+
+    def _fitted_space(self) -> ActionSpace:
+        names = getattr(self, "action_names_", None) or [f"action_{i}" for i in range(int(self.n_actions_))]
+        return DiscreteActions(names)
 
     def _check_fitted(self) -> None:
         if not getattr(self, "n_features_in_", None):
@@ -217,6 +326,65 @@ class Student(BaseEstimator):
         return cls.from_dict(data)
 
 
+class BoxStudent(Student):
+    """Base of the families acting in a ``BoxActions`` space: bounds, clipping, names and their storage.
+
+    ``fit`` takes the teacher's actions ``Y [n, m]`` and clips them to the bounds (from
+    ``action_space``, else ``action_low``/``action_high``, else the actions' range), then hands
+    float64 actions and weights (ones when none were given) to ``_fit``. ``predict`` returns
+    actions ``[n, m]`` within the bounds; ``predict_proba`` does not exist for them.
+    """
+
+    space_type: ClassVar[type[ActionSpace]] = BoxActions
+    _action_columns: ClassVar[str] = "action dimensions"
+    action_low_: np.ndarray
+    action_high_: np.ndarray
+
+    def _checked_targets(self, Y: Any, n_states: int, space: ActionSpace | None, low: Any, high: Any) -> np.ndarray:
+        """The teacher's actions ``[n, m]`` in float64, clipped to the bounds (which it sets)."""
+        A = check_actions(Y, n_states)
+        if isinstance(space, BoxActions):
+            if A.shape[1] != space.n:
+                raise DataError(f"actions have {A.shape[1]} dimensions but the action space has {space.n}; check the teacher's action_names.")
+            low, high = space.low, space.high
+        self.action_low_, self.action_high_ = check_bounds(A, low, high)
+        return np.clip(A, self.action_low_, self.action_high_)
+
+    def _checked(self, *args: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        X, A, w = super()._checked(*args)
+        return X, A, np.ones(X.shape[0]) if w is None else w
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Not defined: a continuous student predicts actions (``predict``), not probabilities."""
+        raise DataError(f"{type(self).__name__} predicts continuous actions; use predict(X) -> [n, m]")
+
+    def _fitted_space(self) -> ActionSpace:
+        return BoxActions(self.action_names_, self.action_low_, self.action_high_)
+
+    def _clip(self, A: np.ndarray) -> np.ndarray:
+        return np.minimum(np.maximum(A, self.action_low_), self.action_high_)
+
+    def _shared_state(self) -> dict[str, Any]:
+        return {
+            "action_low": self.action_low_.tolist(),
+            "action_high": self.action_high_.tolist(),
+            "feature_names": list(self.feature_names_),
+            "action_names": list(self.action_names_),
+        }
+
+    def _set_shared_state(self, state: dict[str, Any]) -> None:
+        self.action_low_ = np.asarray(state["action_low"], dtype=np.float64)
+        self.action_high_ = np.asarray(state["action_high"], dtype=np.float64)
+        self.feature_names_, self.action_names_ = list(state["feature_names"]), list(state["action_names"])
+
+
+def fit_dataset(student: Student, dataset: Any, sample_weight: Any = None) -> Student:
+    """Fit ``student`` on a ``DistillDataset`` of either kind: its states, targets, weights
+    (``sample_weight`` overrides them), feature names and action space (names and bounds)."""
+    weights = dataset.weights if sample_weight is None else sample_weight
+    return student.fit(dataset.X, dataset.P, weights, feature_names=dataset.feature_names, action_space=dataset.action_space)
+
+
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in params.items():
@@ -239,12 +407,12 @@ def register(cls: type[Student]) -> type[Student]:
 
 def registered_families(action_kind: str | None = None) -> dict[str, type[Student]]:
     """Every registered family by name (a copy); a family registers when its module is imported.
-    With ``action_kind`` ("discrete" or "continuous"), only the families of that kind. Wrappers
-    around another student (``wraps_student = True``, e.g. the featurized student) load through
-    ``Student.from_dict`` but are not families of their own."""
-    return {
-        name: cls for name, cls in _REGISTRY.items() if not getattr(cls, "wraps_student", False) and (action_kind is None or cls.action_kind == action_kind)
-    }
+    With ``action_kind`` (an action space's ``kind``: "discrete" or "continuous"), only the
+    families whose ``space_type`` is of that kind. Wrappers around another student
+    (``wraps_student = True``, e.g. the featurized student) load through ``Student.from_dict``
+    but are not families of their own."""
+    kinds = {cls.space_type.kind for cls in _REGISTRY.values()} if action_kind is None else {action_kind}
+    return {name: cls for name, cls in _REGISTRY.items() if not getattr(cls, "wraps_student", False) and cls.space_type.kind in kinds}
 
 
 def default_families() -> tuple[str, ...]:

@@ -20,6 +20,7 @@ import numpy as np
 
 from hybrid.data.featurize import RecordFeaturizer
 from hybrid.errors import DataError, ParameterError
+from hybrid.spaces import ActionSpace
 from hybrid.students._base import FORMAT_VERSION, Cost, Student, check_states, register
 from provenance.hashing import canonical_json
 
@@ -48,10 +49,20 @@ class FeaturizedStudent(Student):
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(
-        self, states: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None
+        self,
+        states: Any,
+        Y: Any,
+        sample_weight: Any = None,
+        *,
+        feature_names: Sequence[str] | None = None,
+        action_names: Sequence[str] | None = None,
+        action_space: ActionSpace | None = None,
+        action_low: Any = None,
+        action_high: Any = None,
     ) -> FeaturizedStudent:
         """Fit the featurizer on ``states`` (records), then the student on their features
-        (named by the featurizer; ``feature_names`` name numeric states when there is no featurizer)."""
+        (named by the featurizer; ``feature_names`` name numeric states when there is no
+        featurizer); the targets and the action space go to the student as they are."""
         if self.student is None:
             raise ParameterError("FeaturizedStudent needs student=… (e.g. RuleListStudent(max_rules=32)) to fit")
         featurizer = None
@@ -59,7 +70,10 @@ class FeaturizedStudent(Student):
             featurizer = RecordFeaturizer(**_featurizer_params(self.featurizer)).fit(states)
         X = featurizer.transform(states) if featurizer is not None else check_states(states)
         names = featurizer.feature_names_ if featurizer is not None else feature_names
-        inner = _clone(self.student).fit(X, P, sample_weight, feature_names=names, action_names=action_names)
+        given = {"action_space": action_space, "action_low": action_low, "action_high": action_high}
+        inner = _clone(self.student).fit(
+            X, Y, sample_weight, feature_names=names, action_names=action_names, **{k: v for k, v in given.items() if v is not None}
+        )
         return self._set_parts(featurizer, inner, action_names)
 
     @classmethod

@@ -18,14 +18,14 @@ cascade reads as its confidence.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from hybrid.errors import ParameterError
-from hybrid.students._base import check_states, check_targets, check_weights, register, resolve_names
+from hybrid.students._base import register
 from hybrid.students.rules import Condition, Rule, RuleListStudent
+from hybrid.students.tree import f32_split_bound
 
 
 @register
@@ -62,24 +62,18 @@ class KeywordRulesStudent(RuleListStudent):
         self.beam = beam
         self.random_state = random_state
 
-    def fit(
-        self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None
-    ) -> KeywordRulesStudent:
-        X = check_states(X)
-        P = check_targets(P, X.shape[0])
-        w = check_weights(sample_weight, X.shape[0])
+    def _check_params(self) -> None:
         if self.max_rules is None or self.max_rules < 0 or self.max_terms not in (1, 2) or not 0.0 < self.min_precision < 1.0:
             raise ParameterError(
                 "KeywordRulesStudent needs max_rules ≥ 0, max_terms 1 or 2 and min_precision in (0, 1); "
                 f"got {self.max_rules!r}, {self.max_terms!r}, {self.min_precision!r}."
             )
+
+    def _fit(self, X: np.ndarray, P: np.ndarray, w: np.ndarray | None) -> None:
+        """Sequential covering on the boolean tests of ``X`` (see the module docstring)."""
         B, tests = _boolean_tests(X)
-        self.feature_names_ = resolve_names(feature_names, X.shape[1], "x", "feature_names", "features")
-        self.action_names_ = resolve_names(action_names, P.shape[1], "action_", "action_names", "actions")
-        self.n_features_in_, self.n_actions_ = X.shape[1], P.shape[1]
         self.rules_ = self._cover(B, tests, P.argmax(axis=1), np.ones(X.shape[0]) if w is None else w, P.shape[1])
         self._describe(X, P, w)
-        return self
 
     def _cover(self, B: np.ndarray, tests: list[tuple[int, float]], labels: np.ndarray, w: np.ndarray, k: int) -> list[Rule]:
         """Sequential covering on the boolean matrix ``B`` (states × tests ``x[feature] > bound``)."""
@@ -143,8 +137,6 @@ def _boolean_tests(X: np.ndarray) -> tuple[np.ndarray, list[tuple[int, float]]]:
     """The tests rules are made of, as a boolean matrix and ``(feature, bound)`` pairs meaning
     ``x[feature] > bound``: ``> 0.5`` for a 0/1 feature (the keyword is present), and for any
     other feature its deciles (bounds in double that reproduce the float32 comparison, as trees do)."""
-    from hybrid.students.tree import f32_split_bound
-
     columns, tests = [], []
     for j in range(X.shape[1]):
         x = X[:, j]

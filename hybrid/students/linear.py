@@ -10,13 +10,12 @@ so its probabilities — the cascade's confidence — are a softmax of its logit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from hybrid.errors import DataError, ParameterError
-from hybrid.students._base import check_states, check_targets, check_weights, register, resolve_names
+from hybrid.students._base import register
 from hybrid.students.mlp import MLPStudent
 
 
@@ -42,18 +41,14 @@ class LinearStudent(MLPStudent):
         """Softmax regression by L-BFGS on all training states (n-gram features), strongest L2 first."""
         return [{"C": c} for c in (0.1, 1.0, 10.0)]
 
-    def fit(
-        self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None
-    ) -> LinearStudent:
-        from sklearn.linear_model import LogisticRegression
-
-        X = check_states(X)
-        P = check_targets(P, X.shape[0])
-        w = check_weights(sample_weight, X.shape[0])
-        self.feature_names_ = resolve_names(feature_names, X.shape[1], "x", "feature_names", "features")
-        self.action_names_ = resolve_names(action_names, P.shape[1], "action_", "action_names", "actions")
+    def _check_params(self) -> None:
         if not self.C > 0:
             raise ParameterError(f"C must be > 0 (inverse L2 strength); got {self.C!r}.")
+
+    def _fit(self, X: np.ndarray, P: np.ndarray, w: np.ndarray | None) -> None:
+        """One L-BFGS fit of scikit-learn's logistic regression on the teacher's top actions."""
+        from sklearn.linear_model import LogisticRegression
+
         labels = P.argmax(axis=1)
         k = P.shape[1]
         if np.unique(labels).size < 2:
@@ -73,5 +68,3 @@ class LinearStudent(MLPStudent):
             W[model.classes_], b[model.classes_] = model.coef_, model.intercept_
         self.weights_, self.biases_ = [W], [b]
         self.best_epoch_, self.epochs_run_, self.val_fidelity_ = 0, int(np.max(model.n_iter_)), None
-        self.n_features_in_, self.n_actions_ = X.shape[1], k
-        return self

@@ -1,6 +1,11 @@
-"""RuleListStudent: an ordered IF–THEN list a person can audit, extracted from a soft tree.
+"""Rule lists a person can audit, for both kinds of action: ``RuleListStudent`` (an ordered
+IF–THEN list on the teacher's probabilities) and ``LinearRuleListStudent`` (mutually exclusive
+rules whose actions are linear in the state, for continuous actions). Both test the same
+``Condition``s (``hybrid.students._conditions``: axis-aligned or oblique, computed in double left to
+right the same in numpy, Python and C) and find oblique directions with the same
+``oblique_directions``; they differ in how the rules are grown.
 
-Fit: grow a TreeStudent on the teacher's probabilities (optionally on the states plus a few
+RuleListStudent. Fit: grow a TreeStudent on the teacher's probabilities (optionally on the states plus a few
 oblique projections, below); turn each leaf's path into one rule; fold the path's tests into
 one interval per feature (so ``x > 0.1 AND x > 0.3`` becomes ``x > 0.3``); merge rules with the
 same action whose boxes touch along one feature and agree elsewhere (leaves are disjoint, so this
@@ -28,66 +33,36 @@ Cost: operations per decision = comparisons (one per interval end) plus multiply
 weights) of every rule tried up to the deciding one, averaged over training states — the same
 rule as TreeStudent's path length. Parameters = bounds + oblique weights + one action per rule
 and the default.
+
+LinearRuleListStudent: a model tree grown for its leaves, in the spirit of
+Quinlan's M5: every candidate split is scored by the squared error left after fitting a *linear*
+controller on each side, not a constant, so a few rules suffice where the teacher acts like a
+gain schedule. Growth is best-first (the leaf whose best split removes the most weighted error is
+split next) until ``max_rules`` leaves or no split helps; split search is exact over up to
+``n_thresholds`` quantile cut points per column, from prefix sums of the weighted normal equations.
+Actions are scaled to ``[0, 1]`` per dimension while growing. With ``oblique=True`` each action
+dimension is cut at its tertiles into low / middle / high, and the directions separating those
+become extra columns the growth may split on. The result is a ``LeafTree``
+(``hybrid.students._split_tree``) and prints as a rule list (``rules()``): ``IF <intervals> THEN
+action = b + w·state``, one rule per leaf.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Any
 
 import numpy as np
 
 from hybrid.errors import ParameterError
-from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, register, resolve_names
+from hybrid.students._base import Cost, Student, check_states, register
 from hybrid.students._boxes import drop_covered_bounds, leaf_boxes, merge_boxes
+from hybrid.students._conditions import MAX_OBLIQUE_FEATURES, Condition, condition_source, oblique_directions, term_text
+from hybrid.students._split_tree import LEAF, LeafTree
 from hybrid.students.tree import TreeStudent
 from provenance.hashing import canonical_json
 
-MAX_OBLIQUE_FEATURES = 3
-
-
-@dataclass(frozen=True)
-class Condition:
-    """``lower < Σ weights[i]·x[features[i]] <= upper``; a missing bound is ``None``."""
-
-    features: tuple[int, ...]
-    weights: tuple[float, ...]
-    lower: float | None
-    upper: float | None
-
-    def value(self, X: np.ndarray) -> np.ndarray:
-        """The tested quantity per state, in double, summed left to right (as the exports do)."""
-        z = self.weights[0] * X[:, self.features[0]].astype(np.float64)
-        for f, w in zip(self.features[1:], self.weights[1:]):
-            z = z + w * X[:, f].astype(np.float64)
-        return z
-
-    def holds(self, X: np.ndarray) -> np.ndarray:
-        z = self.value(X)
-        ok = np.ones(X.shape[0], dtype=bool)
-        if self.lower is not None:
-            ok &= z > self.lower
-        if self.upper is not None:
-            ok &= z <= self.upper
-        return ok
-
-    @property
-    def oblique(self) -> bool:
-        return self.weights != (1.0,)
-
-    @property
-    def operations(self) -> int:
-        """Comparisons (one per bound) plus multiply-adds of an oblique projection."""
-        return (self.lower is not None) + (self.upper is not None) + (len(self.features) if self.oblique else 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"features": list(self.features), "weights": list(self.weights), "lower": self.lower, "upper": self.upper}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Condition:
-        return cls(tuple(d["features"]), tuple(d["weights"]), d["lower"], d["upper"])
+__all__ = ["MAX_OBLIQUE_FEATURES", "Condition", "LinearRuleListStudent", "Rule", "RuleListStudent", "condition_source", "oblique_directions", "term_text"]
 
 
 @dataclass(frozen=True)
@@ -170,25 +145,12 @@ class RuleListStudent(Student):
         self.random_state = random_state
 
     # -- fit --------------------------------------------------------------------------------
-    def fit(
-        self,
-        X: Any,
-        P: Any,
-        sample_weight: Any = None,
-        *,
-        feature_names: Sequence[str] | None = None,
-        action_names: Sequence[str] | None = None,
-    ) -> RuleListStudent:
-        """Extract the rule list; names (optional) are used by ``to_text`` and kept in the artifact."""
-        X = check_states(X)
-        P = check_targets(P, X.shape[0])
-        w = check_weights(sample_weight, X.shape[0])
+    def _check_params(self) -> None:
         if self.max_rules is not None and self.max_rules < 0:
             raise ParameterError(f"max_rules must be ≥ 0 or None; got {self.max_rules!r}.")
-        self.feature_names_ = resolve_names(feature_names, X.shape[1], "x", "feature_names", "features")
-        self.action_names_ = resolve_names(action_names, P.shape[1], "action_", "action_names", "actions")
-        self.n_features_in_, self.n_actions_ = X.shape[1], P.shape[1]
 
+    def _fit(self, X: np.ndarray, P: np.ndarray, w: np.ndarray | None) -> None:
+        """Extract the rule list from a tree on the probabilities (see the module docstring)."""
         columns: list[tuple[tuple[int, ...], tuple[float, ...]]] = [((f,), (1.0,)) for f in range(X.shape[1])]
         if self.oblique:
             columns += oblique_directions(X, P.argmax(axis=1), w)
@@ -212,7 +174,6 @@ class RuleListStudent(Student):
         kept = [boxes[i] for i in order]
         self.rules_ = as_rules(drop_covered_bounds(kept, [box for box, _ in leaves]) if self.simplify else kept)
         self._describe(X, P, w)
-        return self
 
     def _describe(self, X: np.ndarray, P: np.ndarray, w: np.ndarray | None) -> None:
         """Set each rule's probabilities, action, coverage and confidence, and the default's,
@@ -337,10 +298,10 @@ class RuleListStudent(Student):
         return (
             f"/* Rule-list student {self.content_hash} (agent-distill): decide(state) -> action index.\n"
             "   Oblique sums are exact unless compiled with floating-point contraction (-ffp-contract=fast). */\n"
-            "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n\n" + self._c_function("decide") + "\n#endif\n"
+            "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n\n" + self.c_function("decide") + "\n#endif\n"
         )
 
-    def _c_function(self, name: str, *, match: bool = False) -> str:
+    def c_function(self, name: str, *, match: bool = False) -> str:
         """``static inline int name(const double *state)``: the action, or with ``match`` the rule index or -1."""
         lines = [f"static inline int {name}(const double *state) {{"]
         for i, rule in enumerate(self.rules_):
@@ -349,51 +310,162 @@ class RuleListStudent(Student):
         return "\n".join([*lines, f"    return {-1 if match else self.default_action_};", "}"]) + "\n"
 
 
-# -- helpers (shared with the continuous rule list, hybrid.students.linear_rules) ---------------
-def term_text(c: Condition, feature_names: Sequence[str]) -> str:
-    """The quantity a condition tests, as text: ``pole_angle`` or ``0.5·x - 1·v``."""
-    if not c.oblique:
-        return feature_names[c.features[0]]
-    return " + ".join(f"{w:.4g}·{feature_names[f]}" for f, w in zip(c.features, c.weights)).replace("+ -", "- ")
+@register
+class LinearRuleListStudent(LeafTree):
+    """A rule list with linear (or constant) actions, grown as a best-first model tree.
+
+    Parameters
+    ----------
+    max_rules: most rules (leaves).
+    min_samples_leaf: fewest training states a rule may cover.
+    n_thresholds: cut points tried per feature and split (quantiles of the leaf's states).
+    leaf_model: ``"linear"`` (the default) or ``"constant"`` actions.
+    ridge: penalty of the linear fits, on standardised features.
+    oblique: also let conditions test a weighted sum of up to three features.
+    random_state: taken so that every family accepts a seed (AutoDistill passes one); growth
+        draws no randomness, so it changes nothing.
+    """
+
+    family = "linear_rules"
+    searched_by_default = False  # continuous actions: AutoDistill searches it for continuous datasets
+    search_order = 12
+    colour = "#d95f02"
+
+    @classmethod
+    def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:
+        """Hyperparameters AutoDistill tries, cheapest first."""
+        return [{"max_rules": n} for n in (2, 4, 8, 12, 16, 24, 32, 48)]
+
+    def __init__(
+        self,
+        max_rules: int = 16,
+        min_samples_leaf: int = 20,
+        n_thresholds: int = 32,
+        leaf_model: str = "linear",
+        ridge: float = 1e-3,
+        oblique: bool = False,
+        random_state: int = 0,
+    ) -> None:
+        self.max_rules = max_rules
+        self.min_samples_leaf = min_samples_leaf
+        self.n_thresholds = n_thresholds
+        self.leaf_model = leaf_model
+        self.ridge = ridge
+        self.oblique = oblique
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        """Refuse hyperparameters the family cannot use."""
+        super()._check_params()
+        if self.max_rules < 1 or self.min_samples_leaf < 1 or self.n_thresholds < 1:
+            raise ParameterError("max_rules, min_samples_leaf and n_thresholds must be ≥ 1.")
+
+    def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:
+        """Grow the rules best-first on the states (and oblique projections), then fit each rule's action."""
+        self.oblique_ = _action_directions(X, A, w) if self.oblique else []
+        C = self._columns(X)  # what splits test: the states, then the oblique projections
+        X64 = X.astype(np.float64)
+        scale = X64.std(axis=0)
+        Z = np.hstack([np.ones((len(X), 1)), (X64 - X64.mean(axis=0)) / np.where(scale > 1e-12, scale, 1.0)])
+        if self.leaf_model == "constant":
+            Z = Z[:, :1]
+        Y = (A - self.action_low_) / (self.action_high_ - self.action_low_)
+        # ridge on the slopes (not the intercept), scaled to the data's weight; 1e-9 keeps empty-weight sides solvable
+        penalty = (self.ridge * max(w.sum(), 1e-12)) * np.diag([0.0] + [1.0] * (Z.shape[1] - 1)) + 1e-9 * np.eye(Z.shape[1])
+
+        nodes: list[dict[str, Any]] = [{"rows": np.arange(len(X)), "split": None}]
+        frontier = {0: self._best_split(C, Z, Y, w, nodes[0]["rows"], penalty)}
+        while len(frontier) < self.max_rules:  # every leaf is in the frontier: its size is the rule count
+            node, best = max(frontier.items(), key=lambda kv: kv[1][0])
+            if best[0] <= 1e-12 * max(w.sum(), 1.0):
+                break
+            _, feature, threshold = best
+            rows = nodes[node]["rows"]
+            go_left = C[rows, feature] <= threshold
+            nodes[node]["split"] = (feature, threshold, len(nodes), len(nodes) + 1)
+            del frontier[node]
+            for part in (rows[go_left], rows[~go_left]):
+                frontier[len(nodes)] = self._best_split(C, Z, Y, w, part, penalty)
+                nodes.append({"rows": part, "split": None})
+        self._store(nodes, X64, A, w)
+
+    def _best_split(self, C: np.ndarray, Z: np.ndarray, Y: np.ndarray, w: np.ndarray, rows: np.ndarray, penalty: np.ndarray) -> tuple[float, int, float]:
+        """``(error removed, column, threshold)`` of the leaf's best split over the columns ``C``;
+        gain 0 when none is allowed."""
+        best = (0.0, -1, 0.0)
+        n = len(rows)
+        if n < 2 * self.min_samples_leaf:
+            return best
+        Zr, Yr, wr = Z[rows], Y[rows], w[rows]
+        total = _sse(*_moments(Zr, Yr, wr), penalty)[None]
+        for f in range(C.shape[1]):
+            order = np.argsort(C[rows, f], kind="stable")
+            x = C[rows, f][order]
+            # a cut between positions k-1 and k: allowed where the value changes and both sides are big enough
+            k = np.arange(self.min_samples_leaf, n - self.min_samples_leaf + 1)
+            k = k[x[k - 1] < x[np.minimum(k, n - 1)]]
+            if not len(k):
+                continue
+            if len(k) > self.n_thresholds:
+                k = k[np.unique(np.linspace(0, len(k) - 1, self.n_thresholds).round().astype(int))]
+            zz, zy, yy = _prefix_moments(Zr[order], Yr[order], wr[order])
+            all_zz, all_zy, all_yy = zz[-1], zy[-1], yy[-1]
+            left = _sse(zz[k - 1], zy[k - 1], yy[k - 1], penalty)
+            right = _sse(all_zz - zz[k - 1], all_zy - zy[k - 1], all_yy - yy[k - 1], penalty)
+            gain = total - left - right
+            i = int(np.argmax(gain))
+            if gain[i] > best[0]:
+                threshold = (float(x[k[i] - 1]) + float(x[k[i]])) / 2.0  # midpoint, as scikit-learn (of float32 states on axis columns)
+                best = (float(gain[i]), f, threshold)
+        return best
+
+    def _store(self, nodes: list[dict[str, Any]], X64: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:
+        """Turn the grown nodes into ``LeafTree`` arrays, fitting each leaf's action."""
+        n, m, d = len(nodes), A.shape[1], X64.shape[1]
+        feature, threshold = np.full(n, LEAF), np.zeros(n)
+        left, right = np.full(n, LEAF), np.full(n, LEAF)
+        intercept, coef, samples = np.zeros((n, m)), np.zeros((n, m, d)), np.zeros(n)
+        for i, node in enumerate(nodes):
+            rows = node["rows"]
+            samples[i] = w[rows].sum()
+            if node["split"] is not None:
+                feature[i], threshold[i], left[i], right[i] = node["split"]
+            else:
+                intercept[i], coef[i] = self._leaf_action(X64[rows], A[rows], w[rows])
+        used = sorted({int(f) - d for f in feature if f >= d})  # keep only the projections a split tests
+        renumber = {d + old: d + new for new, old in enumerate(used)}
+        feature = np.array([renumber.get(int(f), f) for f in feature])
+        self._set_tree(feature, threshold, left, right, intercept, coef, samples, [self.oblique_[i] for i in used])
 
 
-def oblique_directions(X: np.ndarray, labels: np.ndarray, w: np.ndarray | None) -> list[tuple[tuple[int, ...], tuple[float, ...]]]:
-    """Sparse linear directions separating the teacher's actions: one per action against the
-    rest (when there are more than two) and one per pair of actions, each over ≤3 features."""
-    classes = np.unique(labels)
-    if classes.size < 2 or X.shape[1] < 2:
-        return []
-    scale = X.std(axis=0).astype(np.float64)
-    scale[scale == 0] = 1.0
-    Xs = (X - X.mean(axis=0)) / scale
-    everyone = np.ones(len(labels), dtype=bool)
-    problems = [(everyone, labels == c) for c in classes] if classes.size > 2 else []
-    problems += [((labels == a) | (labels == b), labels == b) for a, b in combinations(classes, 2)]
-    out = []
-    for rows, target in problems:
-        direction = _sparse_direction(Xs[rows], target[rows], None if w is None else w[rows], scale)
-        if direction is not None and direction not in out:
-            out.append(direction)
+def _action_directions(X: np.ndarray, A: np.ndarray, w: np.ndarray) -> list[tuple[tuple[int, ...], tuple[float, ...]]]:
+    """Oblique directions for continuous actions: each dimension's low / middle / high tertiles
+    separated as the discrete rule list separates actions; duplicates dropped."""
+    out: list[tuple[tuple[int, ...], tuple[float, ...]]] = []
+    for a in A.T:
+        labels = np.searchsorted(np.quantile(a, [1 / 3, 2 / 3]), a, side="right")
+        out += [d for d in oblique_directions(X, labels, w) if d not in out]
     return out
 
 
-def _sparse_direction(Xs: np.ndarray, y: np.ndarray, w: np.ndarray | None, scale: np.ndarray) -> tuple | None:
-    """The ≤3 standardised features a logistic regression weighs most, reweighted by a logistic
-    regression on those alone, in raw units, largest weight ±1, rounded to 4 significant digits."""
-    from sklearn.linear_model import LogisticRegression
-
-    full = LogisticRegression(max_iter=1000).fit(Xs, y, sample_weight=w)
-    feats = np.sort(np.argsort(-np.abs(full.coef_[0]), kind="stable")[:MAX_OBLIQUE_FEATURES])
-    raw = LogisticRegression(max_iter=1000).fit(Xs[:, feats], y, sample_weight=w).coef_[0] / scale[feats]
-    if not np.any(raw):
-        return None
-    return tuple(int(f) for f in feats), tuple(float(f"{v:.4g}") for v in raw / np.abs(raw).max())
+def _moments(Z: np.ndarray, Y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted normal-equation sums ``Zᵀ W Z``, ``Zᵀ W Y`` and ``Σ w y²`` (per action dimension)."""
+    Zw = Z * w[:, None]
+    return Zw.T @ Z, Zw.T @ Y, (w[:, None] * Y**2).sum(axis=0)
 
 
-def condition_source(c: Condition, language: str) -> str:
-    """A condition as Python or C source: the same operations in the same order as ``value``."""
-    terms = [f"state[{f}]" for f in c.features]
-    z = " + ".join(f"{w!r} * {t}" for w, t in zip(c.weights, terms)) if c.oblique else terms[0]
-    if c.lower is not None and c.upper is not None:
-        return f"{c.lower!r} < {z} <= {c.upper!r}" if language == "python" else f"({z} > {c.lower!r} && {z} <= {c.upper!r})"
-    return f"{z} > {c.lower!r}" if c.lower is not None else f"{z} <= {c.upper!r}"
+def _prefix_moments(Z: np.ndarray, Y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Running sums of ``_moments`` over the rows in order: entry ``i`` covers rows ``0..i``."""
+    Zw = Z * w[:, None]
+    zz = np.cumsum(Zw[:, :, None] * Z[:, None, :], axis=0)
+    zy = np.cumsum(Zw[:, :, None] * Y[:, None, :], axis=0)
+    return zz, zy, np.cumsum(w[:, None] * Y**2, axis=0)
+
+
+def _sse(zz: np.ndarray, zy: np.ndarray, yy: np.ndarray, penalty: np.ndarray) -> np.ndarray:
+    """Weighted squared error of the ridge fit from its sums (batched over leading axes), summed
+    over action dimensions: ``Σ yy − 2 βᵀ zy + βᵀ zz β`` with ``β = (zz + P)⁻¹ zy``."""
+    beta = np.linalg.solve(zz + penalty, zy)
+    fit = np.einsum("...im,...im->...", beta, zy)
+    curv = np.einsum("...im,...ij,...jm->...", beta, zz, beta)
+    return np.maximum(yy.sum(axis=-1) - 2.0 * fit + curv, 0.0)

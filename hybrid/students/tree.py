@@ -1,41 +1,42 @@
-"""TreeStudent: a decision tree distilled from teacher probabilities, run on its own arrays.
+"""Decision trees for both kinds of action: ``TreeStudent`` on the teacher's probabilities and
+``RegressionTreeStudent`` on the teacher's continuous actions.
 
-Fit: scikit-learn grows the tree — ``criterion="soft"`` regresses the teacher's probability
-vectors (multi-output, so each leaf holds the mean teacher probabilities of its states);
-``criterion="hard"`` classifies the teacher's argmax, with
-``sample_weight`` passed through. The fitted tree is then copied into plain arrays (feature,
-threshold, children, leaf probabilities), and prediction, storage and exports read only those:
-a loaded tree needs no scikit-learn, and its exports not even numpy.
+Both are grown by scikit-learn (``_sklearn_tree``; ``sample_weight`` passed through) and keep only
+its arrays, as a ``SplitTree`` (``hybrid.students._split_tree``): the same splits, the same walk
+from state to leaf, the same exactness rule (float32 states against double thresholds; exports
+compare doubles with ``f32_split_bound``) and the same nested-``if`` exports. They differ in what a
+leaf holds and how it is grown:
 
-Exactness: scikit-learn rounds states to float32 and compares them, widened to double, with
-double thresholds (midpoints of float32 values). The numpy path does the same; the Python and C
-exports take double states and compare them with the double bound ``f32_split_bound(threshold)``,
-which sends every double to the side its float32 rounding goes, so all three agree on every
-state, including those exactly on a threshold.
-
-Cost: operations per decision = comparisons on the path, averaged over the training states
-(the same rule RuleListStudent uses: checks up to the deciding rule, averaged over training
-states); parameters = nodes; bytes = length of the canonical JSON artifact.
+- ``TreeStudent`` (``_grow_probabilities``): a regression tree on P (``criterion="soft"``; leaves
+  hold the mean teacher probabilities) or a classification tree on argmax P (``"hard"``; leaves
+  hold class frequencies); it decides the leaf's most probable action.
+- ``RegressionTreeStudent`` (``_grow_actions``): a regression tree on the actions scaled to
+  ``[0, 1]`` per dimension (so every dimension counts alike in the squared-error splits); each
+  leaf then holds the weighted mean action of its states (``leaf_model="constant"``, the
+  behaviour-cloned tree of VIPER-style baselines) or a weighted ridge fit of the action on the
+  state (``"linear"``, a model tree whose leaves read as local linear controllers). Prediction,
+  storage, readable rules and exports come from ``LeafTree``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from hybrid.errors import ParameterError
-from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, register, resolve_names
+from hybrid.students._base import Cost, register
+from hybrid.students._split_tree import LEAF, LeafTree, SplitTree, f32_split_bound
 from provenance.hashing import canonical_json
 
+__all__ = ["RegressionTreeStudent", "TreeStudent", "f32_split_bound"]
+
 _CRITERIA = ("soft", "hard")
-_LEAF = -1
 _PY_NESTING_MAX = 60  # Python's tokenizer refuses ~100 indentation levels; deeper trees export as a table walk
 
 
 @register
-class TreeStudent(Student):
+class TreeStudent(SplitTree):
     """A decision tree on teacher probabilities (``"soft"``) or the teacher's argmax (``"hard"``).
 
     Parameters
@@ -72,72 +73,19 @@ class TreeStudent(Student):
         self.criterion = criterion
         self.random_state = random_state
 
-    # -- fit --------------------------------------------------------------------------------
-    def fit(
-        self, X: Any, P: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None, action_names: Sequence[str] | None = None
-    ) -> TreeStudent:
-        """Grow the tree with scikit-learn, then keep only its arrays."""
-        X = check_states(X)
-        P = check_targets(P, X.shape[0])
-        w = check_weights(sample_weight, X.shape[0])
-        self.feature_names_ = resolve_names(feature_names, X.shape[1], "x", "feature_names", "features")
-        self.action_names_ = resolve_names(action_names, P.shape[1], "action_", "action_names", "actions")
+    def _check_params(self) -> None:
         if self.criterion not in _CRITERIA:
             raise ParameterError(f"criterion must be one of {_CRITERIA}; got {self.criterion!r}.")
-        from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-        grow = dict(max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf, random_state=self.random_state)
-        try:
-            if self.criterion == "soft":
-                sk = DecisionTreeRegressor(**grow).fit(X, P, sample_weight=w)
-                value = sk.tree_.value[:, :, 0].astype(np.float64)
-            else:
-                sk = DecisionTreeClassifier(**grow).fit(X, P.argmax(axis=1), sample_weight=w)
-                value = np.zeros((sk.tree_.node_count, P.shape[1]))
-                value[:, sk.classes_] = sk.tree_.value[:, 0, :]
-                value /= value.sum(axis=1, keepdims=True)
-        except ValueError as e:  # scikit-learn's own parameter validation
-            raise ParameterError(f"TreeStudent hyperparameters rejected by scikit-learn: {e}") from None
-        t = sk.tree_
-        leaf = t.children_left == -1
-        self.feature_ = np.where(leaf, _LEAF, t.feature).astype(np.int64)
-        self.threshold_ = np.where(leaf, 0.0, t.threshold)
-        self.left_ = np.where(leaf, _LEAF, t.children_left).astype(np.int64)
-        self.right_ = np.where(leaf, _LEAF, t.children_right).astype(np.int64)
-        self.value_ = np.where(leaf[:, None], value, 0.0)
-        # expected comparisons: every internal node is one comparison for each state passing it
-        self.expected_comparisons_ = float(t.n_node_samples[~leaf].sum() / t.n_node_samples[0])
-        self.n_features_in_, self.n_actions_ = X.shape[1], P.shape[1]
-        return self
+    def _fit(self, X: np.ndarray, P: np.ndarray, w: np.ndarray | None) -> None:
+        """Grow the tree with scikit-learn, then keep only its arrays."""
+        _grow_probabilities(self, X, P, w)
 
     # -- inference ----------------------------------------------------------------------------
-    def apply(self, X: Any) -> np.ndarray:
-        """Index of the leaf each state falls in (float32 states against double thresholds, as scikit-learn)."""
-        self._check_fitted()
-        X = check_states(X, n_features=self.n_features_in_)
-        node = np.zeros(X.shape[0], dtype=np.int64)
-        active = np.flatnonzero(self.feature_[node] != _LEAF)
-        while active.size:
-            n = node[active]
-            go_left = X[active, self.feature_[n]] <= self.threshold_[n]
-            node[active] = np.where(go_left, self.left_[n], self.right_[n])
-            active = active[self.feature_[node[active]] != _LEAF]
-        return node
-
     def predict_proba(self, X: Any) -> np.ndarray:
         """The leaf's probabilities: mean teacher probabilities (soft) or class shares (hard)."""
         leaves = self.apply(X)  # checks fitted and X first
         return self.value_[leaves]
-
-    @property
-    def depth_(self) -> int:
-        """Length of the longest root-to-leaf path."""
-        self._check_fitted()
-        depth = np.zeros(len(self.feature_), dtype=np.int64)
-        for node in range(len(self.feature_)):  # scikit-learn numbers parents before children
-            if self.feature_[node] != _LEAF:
-                depth[[self.left_[node], self.right_[node]]] = depth[node] + 1
-        return int(depth.max())
 
     # -- cost and identity --------------------------------------------------------------------
     def cost(self) -> Cost:
@@ -149,20 +97,14 @@ class TreeStudent(Student):
         return {
             "feature_names": list(self.feature_names_),
             "action_names": list(self.action_names_),
-            "feature": self.feature_.tolist(),
-            "threshold": self.threshold_.tolist(),
-            "left": self.left_.tolist(),
-            "right": self.right_.tolist(),
+            **self._split_state(),
             "value": self.value_.tolist(),
             "expected_comparisons": self.expected_comparisons_,
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self.feature_names_, self.action_names_ = list(state["feature_names"]), list(state["action_names"])
-        self.feature_ = np.asarray(state["feature"], dtype=np.int64)
-        self.threshold_ = np.asarray(state["threshold"], dtype=np.float64)
-        self.left_ = np.asarray(state["left"], dtype=np.int64)
-        self.right_ = np.asarray(state["right"], dtype=np.int64)
+        self._set_split_state(state)
         self.value_ = np.asarray(state["value"], dtype=np.float64).reshape(len(self.feature_), -1)
         self.expected_comparisons_ = float(state["expected_comparisons"])
 
@@ -176,7 +118,7 @@ class TreeStudent(Student):
         """Source of ``def name(state) -> int``: nested ifs, or a table walk for very deep trees."""
         actions = self.value_.argmax(axis=1)
         if self.depth_ <= _PY_NESTING_MAX:
-            lines = [f"def {name}(state):", *self._nested("    ", 0, actions, "if state[{f}] <= {t!r}:", "else:", "return {a}")]
+            lines = [f"def {name}(state):", *self.branch_source("python", lambda node, indent: [f"{indent}return {int(actions[node])}"])]
             return "\n".join(lines) + "\n"
         table = [
             (int(f), f32_split_bound(t), int(lo), int(r), int(a)) for f, t, lo, r, a in zip(self.feature_, self.threshold_, self.left_, self.right_, actions)
@@ -193,39 +135,112 @@ class TreeStudent(Student):
         self._check_fitted()
         return (
             f"/* Tree student {self.content_hash} (agent-distill): decide(state) -> action index. */\n"
-            "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n\n" + self._c_function("decide") + "\n#endif\n"
+            "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n\n" + self.c_function("decide") + "\n#endif\n"
         )
 
-    def _c_function(self, name: str) -> str:
+    def c_function(self, name: str) -> str:
         """C source of ``static inline int name(const double *state)`` as nested ifs."""
-        body = self._nested("    ", 0, self.value_.argmax(axis=1), "if (state[{f}] <= {t!r}) {{", "}} else {{", "return {a};", close="}}")
+        actions = self.value_.argmax(axis=1)
+        body = self.branch_source("c", lambda node, indent: [f"{indent}return {int(actions[node])};"])
         return "\n".join([f"static inline int {name}(const double *state) {{", *body, "}"]) + "\n"
 
-    def _nested(self, indent: str, node: int, actions: np.ndarray, test: str, other: str, leaf: str, close: str = "") -> list[str]:
-        """Lines of the subtree at ``node``, with templates for the test, else-branch and leaf."""
-        if self.feature_[node] == _LEAF:
-            return [indent + leaf.format(a=int(actions[node]))]
-        inner = indent + "    "
-        lines = [indent + test.format(f=int(self.feature_[node]), t=f32_split_bound(self.threshold_[node]))]
-        lines += self._nested(inner, int(self.left_[node]), actions, test, other, leaf, close)
-        lines.append(indent + other.format())
-        lines += self._nested(inner, int(self.right_[node]), actions, test, other, leaf, close)
-        return lines + ([indent + close.format()] if close else [])
 
+@register
+class RegressionTreeStudent(LeafTree):
+    """A regression tree with constant or linear leaves, for continuous actions.
 
-def f32_split_bound(threshold: float) -> float:
-    """The double ``b`` with ``x <= b`` exactly when ``float32(x) <= threshold``.
-
-    Lets exports compare double states with one comparison and still agree with scikit-learn,
-    which rounds states to float32 first (round to nearest, ties to even). With ``t`` the
-    largest float32 ≤ threshold, ``b`` is the midpoint to the next float32 up when that
-    midpoint rounds down to ``t``, else the double just below it.
+    Parameters
+    ----------
+    max_depth, max_leaf_nodes, min_samples_leaf: passed to scikit-learn's tree.
+    leaf_model: ``"constant"`` (mean action) or ``"linear"`` (ridge fit of the action on the state).
+    ridge: penalty of the linear leaves, on standardised features.
+    random_state: seed of scikit-learn's feature permutation (ties between equal splits).
     """
-    t = np.float32(threshold)
-    if float(t) > threshold:
-        t = np.nextafter(t, np.float32(-np.inf))
-    up = np.nextafter(t, np.float32(np.inf))
-    upper = 2.0**128 if np.isinf(up) else float(up)
-    mid = (float(t) + upper) / 2.0  # exact: float32 values have 24-bit significands
-    ties_down = int(t.view(np.uint32)) & 1 == 0
-    return mid if ties_down else float(np.nextafter(mid, -np.inf))
+
+    family = "regression_tree"
+    searched_by_default = False  # continuous actions: AutoDistill searches it for continuous datasets
+    search_order = 10
+    colour = "#1b9e77"
+
+    @classmethod
+    def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:
+        """Hyperparameters AutoDistill tries, cheapest first."""
+        return [{"max_depth": d} for d in (2, 3, 4, 5, 6, 8, 10)] + [{"max_depth": None, "max_leaf_nodes": n, "leaf_model": "linear"} for n in (4, 8, 16, 32)]
+
+    def __init__(
+        self,
+        max_depth: int | None = 8,
+        max_leaf_nodes: int | None = None,
+        min_samples_leaf: int = 5,
+        leaf_model: str = "constant",
+        ridge: float = 1e-3,
+        random_state: int = 0,
+    ) -> None:
+        self.max_depth = max_depth
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.leaf_model = leaf_model
+        self.ridge = ridge
+        self.random_state = random_state
+
+    def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:
+        """Grow the tree on the actions scaled to ``[0, 1]``, then fit each leaf's action."""
+        _grow_actions(self, X, A, w)
+
+
+def _sklearn_tree(student: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray | None, *, classify: bool = False) -> Any:
+    """scikit-learn's tree grown with the student's size and seed; its own parameter errors are
+    ``ParameterError`` naming the family."""
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    grow = dict(
+        max_depth=student.max_depth, max_leaf_nodes=student.max_leaf_nodes, min_samples_leaf=student.min_samples_leaf, random_state=student.random_state
+    )
+    try:
+        return (DecisionTreeClassifier if classify else DecisionTreeRegressor)(**grow).fit(X, y, sample_weight=w)
+    except ValueError as e:  # scikit-learn's own parameter validation
+        raise ParameterError(f"{type(student).__name__} hyperparameters rejected by scikit-learn: {e}") from None
+
+
+def _grow_probabilities(tree: TreeStudent, X: np.ndarray, P: np.ndarray, w: np.ndarray | None) -> None:
+    """Leaves of mean probabilities (soft) or class shares (hard); every internal node is one
+    comparison for each state passing it (the expected comparisons)."""
+    if tree.criterion == "soft":
+        sk = _sklearn_tree(tree, X, P, w)
+        value = sk.tree_.value[:, :, 0].astype(np.float64)
+    else:
+        sk = _sklearn_tree(tree, X, P.argmax(axis=1), w, classify=True)
+        value = np.zeros((sk.tree_.node_count, P.shape[1]))
+        value[:, sk.classes_] = sk.tree_.value[:, 0, :]
+        value /= value.sum(axis=1, keepdims=True)
+    t = sk.tree_
+    leaf = t.children_left == -1
+    tree.feature_ = np.where(leaf, LEAF, t.feature).astype(np.int64)
+    tree.threshold_ = np.where(leaf, 0.0, t.threshold)
+    tree.left_ = np.where(leaf, LEAF, t.children_left).astype(np.int64)
+    tree.right_ = np.where(leaf, LEAF, t.children_right).astype(np.int64)
+    tree.value_ = np.where(leaf[:, None], value, 0.0)
+    tree.expected_comparisons_ = float(t.n_node_samples[~leaf].sum() / t.n_node_samples[0])
+
+
+def _grow_actions(tree: RegressionTreeStudent, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:
+    """Splits on the actions scaled to ``[0, 1]`` per dimension, then each leaf's action fitted on its states."""
+    sk = _sklearn_tree(tree, X, (A - tree.action_low_) / (tree.action_high_ - tree.action_low_), w)
+    t = sk.tree_
+    leaf = t.children_left == -1
+    n_nodes, m, d = t.node_count, A.shape[1], X.shape[1]
+    intercept, coef = np.zeros((n_nodes, m)), np.zeros((n_nodes, m, d))
+    where = sk.apply(X)
+    X64 = X.astype(np.float64)
+    for node in np.flatnonzero(leaf):
+        rows = where == node
+        intercept[node], coef[node] = tree._leaf_action(X64[rows], A[rows], w[rows])
+    tree._set_tree(
+        np.where(leaf, LEAF, t.feature),
+        np.where(leaf, 0.0, t.threshold),
+        np.where(leaf, LEAF, t.children_left),
+        np.where(leaf, LEAF, t.children_right),
+        intercept,
+        coef,
+        t.weighted_n_node_samples,
+    )

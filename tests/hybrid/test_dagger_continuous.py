@@ -7,7 +7,7 @@ import numpy as np
 from hybrid.loop._dagger_box import dagger_continuous, dagger_continuous_iterates
 from hybrid.loop.rollouts import collect
 from hybrid.students import RegressionTreeStudent
-from hybrid.students._regressor import fit_continuous
+from hybrid.students._base import fit_dataset as fit_continuous
 from hybrid.teachers.zoo import load_teacher
 
 

@@ -9,7 +9,7 @@ import pytest
 from hybrid import DataError, as_teacher, collect, finetune_mlp, improve_leaves, paired_gain, record_finetune
 from hybrid.loop.finetune import EnvSpec, PPOConfig, env_spec
 from hybrid.loop.finetune_leaves import with_leaf_action
-from hybrid.students.hybrid_student import HybridStudent
+from hybrid.students.hybrid import HybridStudent
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.rules import RuleListStudent
 from hybrid.students.tree import TreeStudent

@@ -41,6 +41,18 @@ def three_actions():
 
 
 @pytest.fixture(scope="session")
+def two_dimensions():
+    """600 states of 3 features and a smooth, saturating two-dimensional controller's actions
+    (bounds ``[-2, 2]`` and ``[-1, 1]``): the continuous counterpart of ``three_actions``."""
+    X = np.random.default_rng(0).uniform(-1, 1, size=(600, 3)).astype(np.float32)
+    A = np.stack([-3.0 * X[:, 0] + 1.5 * X[:, 1] * X[:, 2], np.sin(2.0 * X[:, 2]) - 0.5 * X[:, 0]], axis=1)
+    A = np.clip(A, [-2.0, -1.0], [2.0, 1.0])
+    X.setflags(write=False)
+    A.setflags(write=False)
+    return X, A
+
+
+@pytest.fixture(scope="session")
 def probe():
     """The ``probe_states`` function, for tests that compare exports with ``predict``."""
     return _probe_states
@@ -64,6 +76,10 @@ FAST_PARAMS = {
     "rules": {"max_depth": 3, "oblique": True},
     "mlp": {"hidden_sizes": (4,), "epochs": 3},
     "hybrid": {"tau": 0.8, "rule_depth": 3, "hidden_sizes": (4,), "epochs": 3},
+    "mlp_regressor": {"hidden_sizes": (8,), "epochs": 30},
+    "regression_tree": {"max_depth": 5},
+    "linear_rules": {"max_rules": 8},
+    "hybrid_regressor": {"max_rules": 4, "hidden_sizes": (8,), "epochs": 30},
 }
 
 

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from hybrid.data.featurize import RecordFeaturizer
 from hybrid.errors import DataError, ParameterError
 from hybrid.exports import export_python
-from hybrid.data.featurize import RecordFeaturizer
 from hybrid.students import FeaturizedStudent, KeywordRulesStudent, LinearStudent, MLPStudent, RuleListStudent, Student, TreeStudent
 
 TOPICS = {

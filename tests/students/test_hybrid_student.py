@@ -12,7 +12,7 @@ from sklearn.base import clone
 
 from hybrid.errors import DataError, NotFittedError, ParameterError
 from hybrid.students._base import Student
-from hybrid.students.hybrid_student import HybridStudent
+from hybrid.students.hybrid import HybridStudent
 from hybrid.teachers.zoo import load_teacher
 from provenance.hashing import canonical_json
 

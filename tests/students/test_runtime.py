@@ -124,11 +124,14 @@ def test_a_compiler_that_fails_is_reported_with_its_message(cartpole_split):
         compile_student(TreeStudent(max_depth=2).fit(d["X"], d["P"]), compiler=shutil.which("false"))
 
 
-def test_an_action_kind_without_a_batch_loop_keeps_its_header_and_is_refused_by_name(cartpole_split):
-    class ContinuousTree(TreeStudent):  # stands for a continuous family: its kind has no batch entry yet
-        action_kind = "continuous"
+def test_an_action_space_without_a_batch_loop_keeps_its_header_and_is_refused_by_name(cartpole_split):
+    from hybrid.spaces import BoxActions
 
-    student = ContinuousTree(max_depth=2).fit(cartpole_split["X"], cartpole_split["P"])
+    class BoxTree(TreeStudent):  # stands for a family of a kind of action space without a batch entry yet
+        def _fitted_space(self):
+            return BoxActions(["u"], [-1.0], [1.0])
+
+    student = BoxTree(max_depth=2).fit(cartpole_split["X"], cartpole_split["P"])
     assert export_c(student) == student.c_source()
-    with pytest.raises(ExportError, match=r"action_kind='continuous', which has no C batch entry yet; kinds with one: \['discrete'\]"):
+    with pytest.raises(ExportError, match=r"acts in BoxActions\(\['u'\].*whose kind has no C batch entry yet; kinds with one: \['discrete'\]"):
         compile_student(student)

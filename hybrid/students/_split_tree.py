@@ -1,120 +1,102 @@
-"""What continuous-action students share: bounds, target checks, and trees with linear leaves.
+"""Binary trees of splits, shared by every tree-shaped family, and trees whose leaves hold actions.
 
-A continuous student maps states to action vectors ``[n, m]`` within per-dimension bounds
-(``action_low_``, ``action_high_``; given to ``fit``, else the range of the teacher's actions).
-``predict`` returns the clipped actions; ``predict_proba`` does not exist for them.
+``SplitTree`` is the split part of a fitted tree in arrays, as scikit-learn numbers its nodes:
+per node the tested column ``feature_`` (``LEAF`` = -1 marks a leaf), the double ``threshold_``
+and the children ``left_``/``right_``. States are float32 and compared in double against the
+thresholds (as scikit-learn does); exports compare doubles with ``f32_split_bound``, which
+reproduces that comparison exactly. It walks states to leaves (``apply``), measures the depth,
+stores the split arrays, and writes the nested ``if``s of the Python and C exports with the
+leaves' code left to the family: ``TreeStudent`` (leaves of probabilities) and ``LeafTree``.
 
-``LeafTree`` is the fitted form of the two tree-shaped families (``RegressionTreeStudent``
-and ``LinearRuleListStudent``): split arrays as in ``TreeStudent`` plus, per leaf, an
-intercept ``[m]`` and coefficients ``[m, d]`` (all zero for constant leaves). Both families
-predict, cost, store, print rules and export through it; they differ only in how they grow.
-Splits follow ``TreeStudent``'s exactness rule (float32 states against double thresholds;
-exports compare doubles with ``f32_split_bound``), and leaves are evaluated in double from the
-same float64 numbers in numpy, Python and C, so exports equal ``predict``.
+``LeafTree`` is the fitted form of the families whose leaves hold actions
+(``RegressionTreeStudent`` and ``LinearRuleListStudent``): per leaf an intercept ``[m]`` and
+coefficients ``[m, d]`` (all zero for constant leaves), and splits that may also test an oblique
+projection. Both predict, cost, store, print rules and export through it; they differ only in
+how they grow. Leaves are evaluated in double from the same float64 numbers in numpy, Python
+and C, so exports equal ``predict``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from hybrid.errors import DataError, ParameterError
-from hybrid.students._base import Cost, Student, check_states, check_weights, resolve_names
-from hybrid.students.rules import Condition, condition_source, term_text
-from hybrid.students.tree import f32_split_bound
+from hybrid.errors import ParameterError
+from hybrid.students._base import BoxStudent, Cost, Student, check_states
+from hybrid.students._conditions import Condition, condition_source, term_text
 from provenance.hashing import canonical_json
 
 LEAF = -1
 LEAF_MODELS = ("constant", "linear")
-_R = TypeVar("_R", bound="RegressorStudent")
+LeafCode = Callable[[int, str], list[str]]  # (leaf node, indent) -> the leaf's source lines
 
 
-def check_actions(A: Any, n_states: int) -> np.ndarray:
-    """Teacher actions as float64 ``[n, m]`` (a 1-D array is one action dimension), finite."""
-    a = np.asarray(A, dtype=np.float64)
-    a = a[:, None] if a.ndim == 1 else a
-    if a.ndim != 2 or a.shape[0] != n_states:
-        raise DataError(f"actions must be [n_states, n_action_dims] aligned with X ({n_states} states); got shape {a.shape}.")
-    if not np.isfinite(a).all():
-        raise DataError(f"actions hold NaN or infinity at row {int(np.argwhere(~np.isfinite(a))[0][0])}; pass finite teacher actions.")
-    return a
+class SplitTree(Student):
+    """The splits of a fitted tree in arrays: the base of every tree-shaped family."""
+
+    feature_: np.ndarray
+    threshold_: np.ndarray
+    left_: np.ndarray
+    right_: np.ndarray
+
+    def _columns(self, X: np.ndarray) -> np.ndarray:
+        """What the splits test: the float32 states themselves (compared in double)."""
+        return X
+
+    def _split_condition(self, node: int) -> Condition:
+        """The test of a split node as a ``Condition`` that holds on its left branch; the bound
+        reproduces the float32 comparison in double (``f32_split_bound``)."""
+        return Condition((int(self.feature_[node]),), (1.0,), None, f32_split_bound(float(self.threshold_[node])))
+
+    def apply(self, X: Any) -> np.ndarray:
+        """Index of the leaf each state falls in (float32 states against double thresholds, as scikit-learn)."""
+        self._check_fitted()
+        C = self._columns(check_states(X, n_features=self.n_features_in_))
+        node = np.zeros(C.shape[0], dtype=np.int64)
+        active = np.flatnonzero(self.feature_[node] != LEAF)
+        while active.size:
+            n = node[active]
+            go_left = C[active, self.feature_[n]] <= self.threshold_[n]
+            node[active] = np.where(go_left, self.left_[n], self.right_[n])
+            active = active[self.feature_[node[active]] != LEAF]
+        return node
+
+    @property
+    def depth_(self) -> int:
+        """Length of the longest root-to-leaf path."""
+        self._check_fitted()
+        depth = np.zeros(len(self.feature_), dtype=np.int64)
+        for node in range(len(self.feature_)):  # parents are numbered before their children
+            if self.feature_[node] != LEAF:
+                depth[[self.left_[node], self.right_[node]]] = depth[node] + 1
+        return int(depth.max())
+
+    def _split_state(self) -> dict[str, Any]:
+        return {"feature": self.feature_.tolist(), "threshold": self.threshold_.tolist(), "left": self.left_.tolist(), "right": self.right_.tolist()}
+
+    def _set_split_state(self, state: dict[str, Any]) -> None:
+        self.feature_ = np.asarray(state["feature"], dtype=np.int64)
+        self.threshold_ = np.asarray(state["threshold"], dtype=np.float64)
+        self.left_ = np.asarray(state["left"], dtype=np.int64)
+        self.right_ = np.asarray(state["right"], dtype=np.int64)
+
+    def branch_source(self, language: str, leaf: LeafCode, indent: str = "    ", node: int = 0) -> list[str]:
+        """Nested ifs (``"python"`` or ``"c"``) of the subtree at ``node``; ``leaf(node, indent)``
+        writes each leaf's lines."""
+        if self.feature_[node] == LEAF:
+            return leaf(node, indent)
+        test = condition_source(self._split_condition(node), language)
+        inner = indent + "    "
+        left = self.branch_source(language, leaf, inner, int(self.left_[node]))
+        right = self.branch_source(language, leaf, inner, int(self.right_[node]))
+        if language == "python":
+            return [f"{indent}if {test}:", *left, f"{indent}else:", *right]
+        return [f"{indent}if ({test}) {{", *left, f"{indent}}} else {{", *right, f"{indent}}}"]
 
 
-def check_bounds(A: np.ndarray, low: Any, high: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Per-dimension bounds, defaulting to the actions' range; refuses high <= low."""
-    m = A.shape[1]
-    lo = A.min(axis=0) if low is None else np.broadcast_to(np.asarray(low, dtype=np.float64), (m,)).copy()
-    hi = A.max(axis=0) if high is None else np.broadcast_to(np.asarray(high, dtype=np.float64), (m,)).copy()
-    hi = np.where(hi > lo, hi, lo + 1.0) if high is None else hi
-    if not (np.isfinite(lo).all() and np.isfinite(hi).all() and (hi > lo).all()):
-        raise DataError(f"action bounds must be finite with high > low per dimension; got {lo.tolist()}..{hi.tolist()}.")
-    return lo, hi
-
-
-class RegressorStudent(Student):
-    """Base of the continuous families: the fit boundary, bounds, clipping, names and storage of both.
-
-    ``fit`` checks what every family takes alike — hyperparameters (``_check_params``), states,
-    actions, weights, bounds and names — once, then hands the checked arrays to ``_fit``.
-    """
-
-    action_kind: ClassVar[str] = "continuous"
-
-    def fit(
-        self: _R,
-        X: Any,
-        A: Any,
-        sample_weight: Any = None,
-        *,
-        action_low: Any = None,
-        action_high: Any = None,
-        feature_names: Sequence[str] | None = None,
-        action_names: Sequence[str] | None = None,
-    ) -> _R:
-        """Learn from states ``X [n, d]`` and the teacher's actions ``A [n, m]`` (clipped to the
-        bounds, which default to the actions' range); returns self."""
-        self._check_params()
-        X = check_states(X)
-        A = check_actions(A, X.shape[0])
-        w = check_weights(sample_weight, X.shape[0])
-        self.action_low_, self.action_high_ = check_bounds(A, action_low, action_high)
-        self.n_features_in_, self.n_actions_ = X.shape[1], A.shape[1]
-        self.feature_names_ = resolve_names(feature_names, X.shape[1], "x", "feature_names", "features")
-        self.action_names_ = resolve_names(action_names, A.shape[1], "action_", "action_names", "action dimensions")
-        self._fit(X, np.clip(A, self.action_low_, self.action_high_), np.ones(X.shape[0]) if w is None else w)
-        return self
-
-    def _check_params(self) -> None:
-        """Refuse hyperparameters the family cannot use (``DataError``); called before any work."""
-
-    def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:  # pragma: no cover
-        """Learn from checked float32 states, float64 actions within the bounds and weights."""
-        raise NotImplementedError
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Not defined: a continuous student predicts actions (``predict``), not probabilities."""
-        raise DataError(f"{type(self).__name__} predicts continuous actions; use predict(X) -> [n, m]")
-
-    def _clip(self, A: np.ndarray) -> np.ndarray:
-        return np.minimum(np.maximum(A, self.action_low_), self.action_high_)
-
-    def _shared_state(self) -> dict[str, Any]:
-        return {
-            "action_low": self.action_low_.tolist(),
-            "action_high": self.action_high_.tolist(),
-            "feature_names": list(self.feature_names_),
-            "action_names": list(self.action_names_),
-        }
-
-    def _set_shared_state(self, state: dict[str, Any]) -> None:
-        self.action_low_ = np.asarray(state["action_low"], dtype=np.float64)
-        self.action_high_ = np.asarray(state["action_high"], dtype=np.float64)
-        self.feature_names_, self.action_names_ = list(state["feature_names"]), list(state["action_names"])
-
-
-class LeafTree(RegressorStudent):
+class LeafTree(SplitTree, BoxStudent):
     """A binary tree of splits whose leaves hold constant or linear actions.
 
     A split tests one column of ``[state, oblique projections]``: column ``f < d`` is feature
@@ -180,19 +162,6 @@ class LeafTree(RegressorStudent):
         f, t, d = int(self.feature_[node]), float(self.threshold_[node]), self.n_features_in_
         return Condition((f,), (1.0,), None, f32_split_bound(t)) if f < d else Condition(self.oblique_[f - d][0], self.oblique_[f - d][1], None, t)
 
-    def apply(self, X: Any) -> np.ndarray:
-        """Leaf index of each state (float32 states against double thresholds, as scikit-learn)."""
-        self._check_fitted()
-        C = self._columns(check_states(X, n_features=self.n_features_in_))
-        node = np.zeros(C.shape[0], dtype=np.int64)
-        active = np.flatnonzero(self.feature_[node] != LEAF)
-        while active.size:
-            n = node[active]
-            go_left = C[active, self.feature_[n]] <= self.threshold_[n]
-            node[active] = np.where(go_left, self.left_[n], self.right_[n])
-            active = active[self.feature_[node[active]] != LEAF]
-        return node
-
     def predict(self, X: Any) -> np.ndarray:
         """The leaf's action, ``intercept + coef · state``, clipped to the bounds: float64 ``[n, m]``."""
         leaves = self.apply(X)
@@ -214,27 +183,21 @@ class LeafTree(RegressorStudent):
         params = int((~leaves).sum() + self._split_multiply_adds().sum() + (self.coef_[leaves] != 0).sum() + self.intercept_[leaves].size)
         return Cost(parameters=params, ops_per_decision=self.expected_comparisons_ + self.expected_multiply_adds_, bytes=len(canonical_json(self.to_dict())))
 
-    def _tree_state(self) -> dict[str, Any]:
+    def _state(self) -> dict[str, Any]:
         oblique = {"oblique": [[list(fs), list(ws)] for fs, ws in self.oblique_]} if self.oblique_ else {}  # axis-only artifacts keep their form
         return {
             **self._shared_state(),
             **oblique,
-            "feature": self.feature_.tolist(),
-            "threshold": self.threshold_.tolist(),
-            "left": self.left_.tolist(),
-            "right": self.right_.tolist(),
+            **self._split_state(),
             "intercept": self.intercept_.tolist(),
             "coef": self.coef_.tolist(),
             "expected_comparisons": self.expected_comparisons_,
             "expected_multiply_adds": self.expected_multiply_adds_,
         }
 
-    def _set_tree_state(self, state: dict[str, Any]) -> None:
+    def _set_state(self, state: dict[str, Any]) -> None:
         self._set_shared_state(state)
-        self.feature_ = np.asarray(state["feature"], dtype=np.int64)
-        self.threshold_ = np.asarray(state["threshold"], dtype=np.float64)
-        self.left_ = np.asarray(state["left"], dtype=np.int64)
-        self.right_ = np.asarray(state["right"], dtype=np.int64)
+        self._set_split_state(state)
         n = len(self.feature_)
         self.intercept_ = np.asarray(state["intercept"], dtype=np.float64).reshape(n, -1)
         self.coef_ = np.asarray(state["coef"], dtype=np.float64).reshape(n, self.intercept_.shape[1], -1)
@@ -294,57 +257,43 @@ class LeafTree(RegressorStudent):
             exprs.append((" + ".join(terms), float(self.action_low_[j]), float(self.action_high_[j])))
         return exprs
 
+    def leaf_source(self, language: str) -> LeafCode:
+        """The code of a leaf (``"python"`` or ``"c"``): its clipped action, returned as a tuple
+        or written to ``action[]``."""
+
+        def python(node: int, indent: str) -> list[str]:
+            parts = [f"min(max({e}, {lo!r}), {hi!r})" for e, lo, hi in self._leaf_expressions(node, "state")]
+            return [f"{indent}return ({', '.join(parts)},)"]
+
+        def c(node: int, indent: str) -> list[str]:
+            writes = [f"{indent}action[{j}] = agent_distill_clip({e}, {lo!r}, {hi!r});" for j, (e, lo, hi) in enumerate(self._leaf_expressions(node, "state"))]
+            return [*writes, f"{indent}return;"]
+
+        return python if language == "python" else c
+
     def python_source(self) -> str:
         """A standard-library-only module whose ``decide(state)`` returns the action tuple."""
         self._check_fitted()
         lines = [f'"""{self.family} student {self.content_hash} (agent-distill): decide(state) -> action tuple."""', "", "", "def decide(state):"]
-        lines += self._py_node(0, "    ")
+        lines += self.branch_source("python", self.leaf_source("python"))
         return "\n".join(lines) + "\n"
-
-    def _py_node(self, node: int, indent: str, leaf_code: Any = None) -> list[str]:
-        """Nested ifs of the subtree at ``node``; ``leaf_code(node, indent)`` may replace a leaf's lines."""
-        if self.feature_[node] == LEAF:
-            if leaf_code is not None and (lines := leaf_code(node, indent)) is not None:
-                return lines
-            parts = [f"min(max({e}, {lo!r}), {hi!r})" for e, lo, hi in self._leaf_expressions(node, "state")]
-            return [f"{indent}return ({', '.join(parts)},)"]
-        test = f"{indent}if {condition_source(self._split_condition(node), 'python')}:"
-        return [
-            test,
-            *self._py_node(int(self.left_[node]), indent + "    ", leaf_code),
-            f"{indent}else:",
-            *self._py_node(int(self.right_[node]), indent + "    ", leaf_code),
-        ]
 
     def c_source(self) -> str:
         """A C99 header with ``static inline void decide(const double *state, double *action)``."""
         self._check_fitted()
-        body = self._c_node(0, "    ")
+        body = self.branch_source("c", self.leaf_source("c"))
         return (
             f"/* {self.family} student {self.content_hash} (agent-distill): decide(state, action) writes "
             f"{self.n_actions_} action value(s) clipped to their bounds. */\n"
             "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n\n"
-            "static inline double agent_distill_clip(double v, double lo, double hi) {\n"
-            "    return v < lo ? lo : (v > hi ? hi : v);\n}\n\n"
-            "static inline void decide(const double *state, double *action) {\n" + "\n".join(body) + "\n}\n\n#endif\n"
+            + C_CLIP
+            + "static inline void decide(const double *state, double *action) {\n"
+            + "\n".join(body)
+            + "\n}\n\n#endif\n"
         )
 
-    def _c_node(self, node: int, indent: str, leaf_code: Any = None) -> list[str]:
-        """Nested ifs of the subtree at ``node``; ``leaf_code(node, indent)`` may replace a leaf's lines."""
-        if self.feature_[node] == LEAF:
-            if leaf_code is not None and (lines := leaf_code(node, indent)) is not None:
-                return lines
-            return [
-                f"{indent}action[{j}] = agent_distill_clip({e}, {lo!r}, {hi!r});" for j, (e, lo, hi) in enumerate(self._leaf_expressions(node, "state"))
-            ] + [f"{indent}return;"]
-        test = f"{indent}if ({condition_source(self._split_condition(node), 'c')}) {{"
-        return [
-            test,
-            *self._c_node(int(self.left_[node]), indent + "    ", leaf_code),
-            f"{indent}}} else {{",
-            *self._c_node(int(self.right_[node]), indent + "    ", leaf_code),
-            f"{indent}}}",
-        ]
+
+C_CLIP = "static inline double agent_distill_clip(double v, double lo, double hi) {\n    return v < lo ? lo : (v > hi ? hi : v);\n}\n\n"
 
 
 def weighted_linear_fit(X: np.ndarray, A: np.ndarray, w: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray]:
@@ -368,18 +317,19 @@ def weighted_linear_fit(X: np.ndarray, A: np.ndarray, w: np.ndarray, ridge: floa
     return f32(intercept), f32(coef)
 
 
-def fit_continuous(student: Any, dataset: Any, sample_weight: Any = None) -> Any:
-    """Fit a continuous student on a continuous ``DistillDataset``: its actions, weights, bounds and
-    names (``sample_weight`` overrides the dataset's weights)."""
-    if getattr(dataset, "action_kind", None) != "continuous":
-        raise DataError("fit_continuous needs a continuous dataset (action_kind='continuous'); discrete data fits discrete families")
-    weights = dataset.weights if sample_weight is None else sample_weight
-    return student.fit(
-        dataset.X,
-        dataset.P,
-        weights,
-        action_low=dataset.action_low,
-        action_high=dataset.action_high,
-        feature_names=dataset.feature_names,
-        action_names=dataset.action_names,
-    )
+def f32_split_bound(threshold: float) -> float:
+    """The double ``b`` with ``x <= b`` exactly when ``float32(x) <= threshold``.
+
+    Lets exports compare double states with one comparison and still agree with scikit-learn,
+    which rounds states to float32 first (round to nearest, ties to even). With ``t`` the
+    largest float32 ≤ threshold, ``b`` is the midpoint to the next float32 up when that
+    midpoint rounds down to ``t``, else the double just below it.
+    """
+    t = np.float32(threshold)
+    if float(t) > threshold:
+        t = np.nextafter(t, np.float32(-np.inf))
+    up = np.nextafter(t, np.float32(np.inf))
+    upper = 2.0**128 if np.isinf(up) else float(up)
+    mid = (float(t) + upper) / 2.0  # exact: float32 values have 24-bit significands
+    ties_down = int(t.view(np.uint32)) & 1 == 0
+    return mid if ties_down else float(np.nextafter(mid, -np.inf))

@@ -1,5 +1,6 @@
-"""Continuous-action families: the estimator contract, bounds, readable rules, and exports
-(Python imported fresh, C compiled with ``cc``, ONNX run by onnxruntime) equal to ``predict``."""
+"""Families acting in a Box: bounds, trees and rules with linear leaves, the hybrid's tolerance, and
+exports (Python imported fresh, C compiled with ``cc``, ONNX run by onnxruntime) equal to
+``predict``. The contract every family keeps is in ``test_contract.py``."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ import subprocess
 
 import numpy as np
 import pytest
-from sklearn.base import clone
 
-from hybrid.errors import DataError, NotFittedError, ParameterError
+from hybrid.errors import DataError, ParameterError
 from hybrid.exports import export_c, export_onnx, export_python
+from hybrid.spaces import BoxActions
 from hybrid.students import Student, registered_families
-from hybrid.students._regressor import LeafTree
+from hybrid.students._split_tree import LeafTree
 
-FAMILIES = sorted(registered_families(action_kind="continuous"))
+FAMILIES = sorted(registered_families(action_kind=BoxActions.kind))
 FAST = {
     "mlp_regressor": {"hidden_sizes": (8,), "epochs": 30},
     "regression_tree": {"max_depth": 5},
@@ -64,31 +65,6 @@ def probe(student: Student, X: np.ndarray, seed: int) -> np.ndarray:
             node = inner[rng.integers(len(inner))]
             states[row, tree.feature_[node]] = tree.threshold_[node]
     return states.astype(np.float32)
-
-
-@pytest.mark.parametrize("family", FAMILIES)
-def test_contract(family: str, data, tmp_path) -> None:
-    X, A = data
-    student = registered_families()[family](**FAST.get(family, {}))
-    assert student.action_kind == "continuous"
-    with pytest.raises(NotFittedError):
-        student.predict(X)
-    student = fitted(family, {}, data)
-    out = student.predict(X)
-    assert out.shape == A.shape and (out >= LOW).all() and (out <= HIGH).all()
-    assert np.mean((out - A) ** 2) < np.mean((A - A.mean(axis=0)) ** 2) / 2  # learned something real
-    with pytest.raises(DataError, match="predict"):
-        student.predict_proba(X)
-    again = fitted(family, {}, data)
-    assert again.content_hash == student.content_hash  # deterministic
-    loaded = Student.load(student.save(tmp_path / "s.json"))
-    assert loaded.content_hash == student.content_hash
-    np.testing.assert_array_equal(loaded.predict(X), out)
-    assert clone(student).get_params() == student.get_params()
-    cost = student.cost()
-    assert cost.ops_per_decision > 0 and cost.parameters > 0 and cost.bytes > 0
-    with pytest.raises(DataError, match="NaN"):
-        student.fit(np.where(np.arange(3) == 1, np.nan, X[:5]), A[:5])
 
 
 def test_default_bounds_are_the_teacher_range_and_bad_bounds_are_refused(data) -> None:

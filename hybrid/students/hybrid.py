@@ -1,6 +1,11 @@
-"""HybridStudent: readable rules decide where they are trustworthy, a small MLP decides the rest.
+"""Hybrids for both kinds of action: readable rules decide where they are trustworthy, a small
+MLP decides the rest. ``HybridStudent`` (discrete actions) builds on ``RuleListStudent`` and
+``MLPStudent``; ``HybridRegressorStudent`` (continuous actions) on ``LinearRuleListStudent`` and
+``MLPRegressorStudent``. Both keep the rules (``rules_``), the fallback (``mlp_``, None when
+nothing is left to it), the share of states the rules decide (``coverage_``) and export the
+rules with the fallback called where they abstain; they differ in how a rule earns its place.
 
-Fit: split off a calibration set (``calibration_fraction`` of the states, seeded); extract an
+HybridStudent. Fit: split off a calibration set (``calibration_fraction`` of the states, seeded); extract an
 ordered rule list from the rest; measure each rule's confidence on the HELD-OUT calibration
 states where it holds, against the teacher's own probabilities: the share of those states where
 the rule's action is the teacher's most probable one (what fidelity measures), shrunk towards 0
@@ -26,6 +31,12 @@ other state goes to the fallback:
 Confidences do not depend on ``tau``, so raising it only shrinks the set of enabled rules and
 coverage falls (weakly). Cost: the router's operations (a comparison per node passed, plus the
 multiply-adds of an oblique condition there), plus (1 − coverage) × the fallback's operations.
+
+HybridRegressorStudent. Fit: a ``LinearRuleListStudent`` is grown on all states; a rule is kept
+(answers itself) when its linear action is within ``tolerance`` of each dimension's range of the
+teacher's action on at least ``tau`` of its training states (weighted). States of the other rules
+go to a small ``MLPRegressorStudent`` trained on them alone. Cost: comparisons on the path plus,
+per state, the kept rule's multiply-adds or the MLP's, averaged over the training states.
 """
 
 from __future__ import annotations
@@ -34,12 +45,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 
 from hybrid.errors import DataError, NotFittedError, ParameterError
-from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, register
+from hybrid.spaces import ActionSpace
+from hybrid.students._base import BoxStudent, Cost, Student, check_states, register
 from hybrid.students._router import build_router
-from hybrid.students.mlp import MLPStudent
-from hybrid.students.rules import RuleListStudent
+from hybrid.students._split_tree import C_CLIP, LEAF
+from hybrid.students.mlp import MLPRegressorStudent, MLPStudent
+from hybrid.students.rules import LinearRuleListStudent, RuleListStudent
 from provenance.hashing import canonical_json
 
 _FALLBACKS = ("mlp", "teacher")
@@ -119,22 +133,24 @@ class HybridStudent(Student):
     def fit(
         self,
         X: Any,
-        P: Any,
+        Y: Any,
         sample_weight: Any = None,
         *,
         teacher: Any = None,
         feature_names: Sequence[str] | None = None,
         action_names: Sequence[str] | None = None,
+        action_space: ActionSpace | None = None,
+        action_low: Any = None,
+        action_high: Any = None,
     ) -> HybridStudent:
         """Fit rules, calibrate them on held-out states, then fit the fallback on what they leave.
 
         ``teacher`` (with ``predict_proba`` and ``ops_per_decision``) is required when
         ``fallback="teacher"``; the names only label the rules in ``to_text``.
         """
-        X = check_states(X)
-        P = check_targets(P, X.shape[0])
-        w = check_weights(sample_weight, X.shape[0])
-        self._check_params(teacher)
+        X, P, w = self._checked(X, Y, sample_weight, feature_names, action_names, action_space, action_low, action_high)
+        if self.fallback == "teacher" and teacher is None:
+            raise ParameterError('fallback="teacher" needs the teacher: call fit(X, P, teacher=teacher).')
         n_cal = int(round(self.calibration_fraction * X.shape[0]))
         if n_cal < 1 or n_cal >= X.shape[0]:
             raise ParameterError(
@@ -145,10 +161,9 @@ class HybridStudent(Student):
         cal, fit = np.sort(order[:n_cal]), np.sort(order[n_cal:])
 
         self.rules_ = RuleListStudent(max_depth=self.rule_depth, max_rules=self.max_rules, oblique=self.oblique, random_state=self.random_state).fit(
-            X[fit], P[fit], None if w is None else w[fit], feature_names=feature_names, action_names=action_names
+            X[fit], P[fit], None if w is None else w[fit], feature_names=self.feature_names_, action_names=self.action_names_
         )
         self.rule_confidence_, self.rule_calibration_states_ = _held_out_confidence(self.rules_, X[cal], P[cal])
-        self.n_features_in_, self.n_actions_ = X.shape[1], P.shape[1]
         self._enable()
         rule, checks = self._route(X)
         decided = rule >= 0
@@ -170,15 +185,13 @@ class HybridStudent(Student):
             self.set_teacher(teacher)
         return self
 
-    def _check_params(self, teacher: Any) -> None:
+    def _check_params(self) -> None:
         if self.fallback not in _FALLBACKS:
             raise ParameterError(f"fallback must be one of {_FALLBACKS}; got {self.fallback!r}.")
         if not 0.0 <= self.tau <= 1.0:
             raise ParameterError(f"tau must lie in [0, 1]; got {self.tau!r}.")
         if self.covered_weight < 0:
             raise ParameterError(f"covered_weight must be ≥ 0; got {self.covered_weight!r}.")
-        if self.fallback == "teacher" and teacher is None:
-            raise ParameterError('fallback="teacher" needs the teacher: call fit(X, P, teacher=teacher).')
 
     def set_teacher(self, teacher: Any) -> HybridStudent:
         """Attach the teacher a cascade falls back to (after ``load``, the same teacher it was fitted with)."""
@@ -232,16 +245,6 @@ class HybridStudent(Student):
         return np.asarray(self.teacher_.predict_proba(X), dtype=np.float64)
 
     @property
-    def action_names_(self) -> list[str]:
-        """Action names given to ``fit`` (``action_i`` when none were), as the rules use them."""
-        return self.rules_.action_names_
-
-    @property
-    def feature_names_(self) -> list[str]:
-        """Feature names given to ``fit`` (``x_j`` when none were), as the rules use them."""
-        return self.rules_.feature_names_
-
-    @property
     def teacher_share_(self) -> float:
         """Share of decisions the cascade leaves to the teacher (0 with an MLP fallback)."""
         self._check_fitted()
@@ -280,6 +283,7 @@ class HybridStudent(Student):
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self.rules_ = RuleListStudent.from_dict(state["rules"])
+        self.feature_names_, self.action_names_ = self.rules_.feature_names_, self.rules_.action_names_
         self.rule_confidence_ = np.asarray(state["rule_confidence"], dtype=np.float64)
         self.rule_calibration_states_ = np.asarray(state["rule_calibration_states"], dtype=np.int64)
         self.coverage_ = state["coverage"]
@@ -355,7 +359,7 @@ class HybridStudent(Student):
                 *self._router.source("c", "    "),
                 "}",
                 "",
-                "" if self.mlp_ is None else self.mlp_._c_function("decide_mlp"),
+                "" if self.mlp_ is None else self.mlp_.c_function("decide_mlp"),
                 f"static const int decide_actions[] = {{{actions}}};",
                 "",
                 "static int decide(const double *state) {",
@@ -367,6 +371,158 @@ class HybridStudent(Student):
                 "#endif",
                 "",
             ]
+        )
+
+
+@register
+class HybridRegressorStudent(BoxStudent):
+    """Rules with linear actions for the states they imitate within tolerance; an MLP for the rest.
+
+    Parameters
+    ----------
+    max_rules, min_samples_leaf: of the rule list (see ``LinearRuleListStudent``).
+    tolerance: share of each action dimension's range within which a rule's action counts as the teacher's.
+    tau: share of a rule's training states that must be within tolerance for the rule to be kept.
+    hidden_sizes, epochs, random_state: of the MLP (see ``MLPRegressorStudent``).
+    """
+
+    family = "hybrid_regressor"
+    expensive = True
+    fit_imports = ("torch",)
+    searched_by_default = False  # continuous actions: AutoDistill searches it for continuous datasets
+    search_order = 13
+    colour = "#e7298a"
+
+    @classmethod
+    def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:
+        """Hyperparameters AutoDistill tries, cheapest first."""
+        return [
+            {"max_rules": r, "tau": t, "hidden_sizes": list(h), "epochs": max(epochs, 100)}
+            for h in ((8,), (16,))
+            for r, t in ((8, 0.9), (16, 0.9), (16, 0.8), (32, 0.8))
+        ]
+
+    def __init__(
+        self,
+        max_rules: int = 16,
+        min_samples_leaf: int = 20,
+        tolerance: float = 0.05,
+        tau: float = 0.9,
+        hidden_sizes: Sequence[int] = (16,),
+        epochs: int = 200,
+        random_state: int = 0,
+    ) -> None:
+        self.max_rules = max_rules
+        self.min_samples_leaf = min_samples_leaf
+        self.tolerance = tolerance
+        self.tau = tau
+        self.hidden_sizes = hidden_sizes
+        self.epochs = epochs
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        """Refuse hyperparameters the family cannot use."""
+        if not (0 < self.tolerance and 0 < self.tau <= 1):
+            raise ParameterError(f"tolerance must be > 0 and tau in (0, 1]; got {self.tolerance} and {self.tau}.")
+
+    def _fit(self, X: np.ndarray, A: np.ndarray, w: np.ndarray) -> None:
+        """Grow the rules, keep those within tolerance, train the MLP on the rest."""
+        bounds: dict[str, Any] = dict(feature_names=self.feature_names_, action_space=self.action_space)
+        self.rules_ = LinearRuleListStudent(max_rules=self.max_rules, min_samples_leaf=self.min_samples_leaf).fit(X, A, w, **bounds)
+        leaves = self.rules_.apply(X)
+        span = self.action_high_ - self.action_low_
+        close = (np.abs(self.rules_.predict(X) - A) <= self.tolerance * span).all(axis=1)
+        n_nodes = len(self.rules_.feature_)
+        share = np.zeros(n_nodes)
+        for node in np.flatnonzero(self.rules_.feature_ == LEAF):
+            rows = leaves == node
+            share[node] = np.average(close[rows], weights=w[rows]) if w[rows].sum() > 0 else 1.0
+        self.enabled_ = (self.rules_.feature_ == LEAF) & (share >= self.tau)
+        rest = ~self.enabled_[leaves]
+        self.coverage_ = float(w[~rest].sum() / w.sum())
+        self.mlp_: MLPRegressorStudent | None = None
+        if rest.any():
+            mlp = MLPRegressorStudent(hidden_sizes=self.hidden_sizes, epochs=self.epochs, random_state=self.random_state)
+            rows = rest if rest.sum() >= 50 else np.ones(len(X), dtype=bool)  # too few states alone: learn from all
+            self.mlp_ = clone(mlp).fit(X[rows], A[rows], w[rows], **bounds)
+        mlp_ops = 0.0 if self.mlp_ is None else self.mlp_.cost().ops_per_decision
+        leaf_ops = (self.rules_.coef_[leaves] != 0).sum(axis=(1, 2))
+        per_state = np.where(rest, mlp_ops, leaf_ops)
+        self.expected_ops_ = float(self.rules_.expected_comparisons_ + np.average(per_state, weights=w))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The kept rule's linear action, else the MLP's: float64 ``[n, m]`` within the bounds."""
+        self._check_fitted()
+        X = check_states(X, n_features=self.n_features_in_)
+        out = self.rules_.predict(X)
+        rest = ~self.enabled_[self.rules_.apply(X)]
+        if rest.any() and self.mlp_ is not None:
+            out[rest] = self.mlp_.predict(X[rest])
+        return out
+
+    def cost(self) -> Cost:
+        """Expected comparisons plus the answering part's multiply-adds; parameters of both parts."""
+        self._check_fitted()
+        params = self.rules_.cost().parameters + (0 if self.mlp_ is None else self.mlp_.cost().parameters)
+        return Cost(parameters=int(params), ops_per_decision=self.expected_ops_, bytes=len(canonical_json(self.to_dict())))
+
+    def rules(self, precision: int = 3) -> list[str]:
+        """The kept rules as text (see ``LeafTree.rules``); the others read ``THEN ask the MLP``."""
+        texts = self.rules_.rules(precision)
+        return [t if self.enabled_[n] else t.split(" THEN ")[0] + " THEN ask the MLP" for t, n in zip(texts, self._leaf_order())]
+
+    def _leaf_order(self) -> list[int]:
+        """Leaf nodes in the order ``rules()`` prints them (depth first, left before right)."""
+        out, stack = [], [0]
+        while stack:
+            node = stack.pop()
+            if self.rules_.feature_[node] == LEAF:
+                out.append(node)
+            else:
+                stack += [int(self.rules_.right_[node]), int(self.rules_.left_[node])]
+        return out
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            **self._shared_state(),
+            "rules": self.rules_.to_dict(),
+            "enabled": self.enabled_.tolist(),
+            "mlp": None if self.mlp_ is None else self.mlp_.to_dict(),
+            "coverage": self.coverage_,
+            "expected_ops": self.expected_ops_,
+        }
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        self._set_shared_state(state)
+        self.rules_ = Student.from_dict(state["rules"])
+        self.enabled_ = np.asarray(state["enabled"], dtype=bool)
+        self.mlp_ = None if state["mlp"] is None else Student.from_dict(state["mlp"])
+        self.coverage_, self.expected_ops_ = float(state["coverage"]), float(state["expected_ops"])
+
+    def python_source(self) -> str:
+        """A standard-library-only module whose ``decide(state)`` returns the action tuple."""
+        self._check_fitted()
+        head = f'"""hybrid_regressor student {self.content_hash} (agent-distill): decide(state) -> action tuple."""\n\n'
+        mlp = "" if self.mlp_ is None else self.mlp_.python_function("_mlp") + "\n\n"
+        rule = self.rules_.leaf_source("python")
+        leaf = lambda node, indent: rule(node, indent) if self.enabled_[node] else [f"{indent}return _mlp(state)"]  # noqa: E731
+        return head + mlp + "\n".join(["def decide(state):", *self.rules_.branch_source("python", leaf)]) + "\n"
+
+    def c_source(self) -> str:
+        """A C99 header with ``static inline void decide(const double *state, double *action)``."""
+        self._check_fitted()
+        mlp = "" if self.mlp_ is None else self.mlp_.c_function("agent_distill_mlp") + "\n"
+        rule = self.rules_.leaf_source("c")
+        leaf = lambda node, indent: rule(node, indent) if self.enabled_[node] else [f"{indent}agent_distill_mlp(state, action);", f"{indent}return;"]  # noqa: E731
+        return (
+            f"/* hybrid_regressor student {self.content_hash} (agent-distill): decide(state, action) writes "
+            f"{self.n_actions_} action value(s) within their bounds. */\n"
+            "#ifndef AGENT_DISTILL_DECIDE_H\n#define AGENT_DISTILL_DECIDE_H\n#include <math.h>\n\n"
+            + C_CLIP
+            + mlp
+            + "static inline void decide(const double *state, double *action) {\n"
+            + "\n".join(self.rules_.branch_source("c", leaf))
+            + "\n}\n\n#endif\n"
         )
 
 
