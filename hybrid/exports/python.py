@@ -5,7 +5,9 @@ does (no numpy, scikit-learn or torch). It also defines ``ACTION_NAMES`` (the na
 student's action space: ``ACTION_NAMES[i]`` is action, or action dimension, ``i``) and
 ``CONTENT_HASH``, the student's identity, so a deployed file can be traced
 back to its artifact and ledger entry. Each family writes its own code (``python_source``);
-this module dispatches and adds the shared header constants.
+a featurized student's module is written by :mod:`hybrid.exports.python_records` (it embeds the
+featurizing runtime around its inner student's code). This module dispatches and adds the
+shared header constants.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from hybrid.errors import ExportError
+from hybrid.exports.python_records import featurized_python_source
 from hybrid.spaces import action_space_of
 from hybrid.students._base import Student, registered_families
+from hybrid.students.featurized import FeaturizedStudent
 
 
 def export_python(student: Student, path: str | Path | None = None) -> str:
@@ -31,9 +35,14 @@ def export_python(student: Student, path: str | Path | None = None) -> str:
 
 def python_source(student: Student) -> str:
     """Source of the module for a fitted student: family code, then ACTION_NAMES and CONTENT_HASH."""
-    if not callable(getattr(student, "python_source", None)):
+    if isinstance(student, FeaturizedStudent):
+        student._check_fitted()
+        body = featurized_python_source(student)
+    elif callable(getattr(student, "python_source", None)):
+        student._check_fitted()
+        body = student.python_source()
+    else:
         supported = [name for name, cls in registered_families().items() if hasattr(cls, "python_source")]
         raise ExportError(f"{type(student).__name__} has no Python export; families that have one: {supported}.")
-    student._check_fitted()
     names = action_space_of(student).names
-    return student.python_source().rstrip("\n") + f"\n\n\nACTION_NAMES = {names!r}\nCONTENT_HASH = {student.content_hash!r}\n"
+    return body.rstrip("\n") + f"\n\n\nACTION_NAMES = {names!r}\nCONTENT_HASH = {student.content_hash!r}\n"

@@ -214,11 +214,6 @@ class FeaturizedStudent(Student):
         self._check_fitted()
         return type(self).from_parts(self.featurizer_, self.student_, defer_below=defer_below, action_names=self.action_names_)
 
-    def python_source(self) -> str:
-        from hybrid.exports.python_records import featurized_python_source
-
-        return featurized_python_source(self)
-
 
 def _featurizer_params(featurizer: RecordFeaturizer) -> dict[str, Any]:
     return {k: getattr(featurizer, k) for k in ("fields", "ngram_range", "max_features", "min_df", "max_categories", "hashing", "lowercase")}
