@@ -218,7 +218,7 @@ class TrajectoryStore:
         numbered within their episode in the order given. ``traces`` items are JSON-able (or None).
         In a continuous run ``probs`` holds the teacher's actions ``[n, m]`` and ``stds`` its
         optional per-dimension std; ``actions`` (indices) do not apply there. ``agents`` names the
-        agent of a team each step's decision was made for (``hybrid.loop._rollouts_team``).
+        agent of a team each step's decision was made for (``hybrid.loop.rollouts.team_collect``).
         """
         n_features, n_actions = self._run_shape(run_id)
         space = self._spaces[run_id]

@@ -16,9 +16,9 @@ from _team_toy import SignTeam, centralised_sign, sign_teacher
 
 from auto_search.closed_loop import PairedEpisodes
 from auto_search.search import AutoDistill
+from hybrid.envs.adapter import TeamEnv
 from hybrid.errors import DataError
-from hybrid.envs.team import TeamEnv
-from hybrid.loop._rollouts_team import team_closed_loop, team_collect
+from hybrid.loop.rollouts import team_closed_loop, team_collect
 
 
 def search(env, teacher, **options):

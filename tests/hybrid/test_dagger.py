@@ -7,9 +7,9 @@ import functools
 import numpy as np
 import pytest
 
-from hybrid.loop.dagger import dagger
 from hybrid.data.dataset import DistillDataset
 from hybrid.errors import DataError
+from hybrid.loop.dagger import dagger
 from hybrid.loop.rollouts import closed_loop, collect
 from hybrid.students.tree import TreeStudent
 from hybrid.teachers.zoo import load_teacher

@@ -11,9 +11,9 @@ pytest.importorskip("pettingzoo")
 from _team_toy import SignTeam, centralised_sign, sign_teacher
 
 from hybrid import DataError, DistillDataset, TeacherError, TrajectoryStore
-from hybrid.loop._dagger_team import team_dagger_iterates
-from hybrid.envs.team import TeamEnv, is_team_env
-from hybrid.loop._rollouts_team import team_closed_loop, team_collect, team_evaluate
+from hybrid.envs.adapter import TeamEnv, is_team_env
+from hybrid.loop.dagger import team_dagger_iterates
+from hybrid.loop.rollouts import team_closed_loop, team_collect, team_evaluate
 from hybrid.teachers.team import TeamTeacher, as_team_teacher
 
 

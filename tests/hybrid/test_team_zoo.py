@@ -10,9 +10,9 @@ import pytest
 
 pytest.importorskip("mpe2")
 
+from hybrid.envs.adapter import TeamEnv
 from hybrid.errors import TeacherError
-from hybrid.envs.team import TeamEnv
-from hybrid.loop._rollouts_team import team_closed_loop
+from hybrid.loop.rollouts import team_closed_loop
 from hybrid.teachers._zoo_teams import TEAM_INDEX, available_team_teachers, load_team_teacher, spread_planner
 from hybrid.teachers.zoo import ZOO_DIR, read_index
 
