@@ -253,5 +253,3 @@ def test_a_centralised_team_teacher_labels_states_decentralised_students_visit()
     student = rounds[-1][2]
     score = team_closed_loop(team, student, episodes=5, seed=50, teacher=central)
     assert score.agreement > 0.8  # each agent sees the other's signal here, so it can learn the joint rule
-
-
