@@ -190,6 +190,7 @@ def _log(
         env=name,
         seed=seed,
         source="collect",
+        meta=None,
         **space.bound_args(),
     )
     store.log_steps(run_id, X, T, episode=episode, actions=space.store_actions(taken), rewards=np.concatenate(rewards), dones=dones, stds=S)
