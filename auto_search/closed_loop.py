@@ -24,7 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from hybrid.envs.adapter import episode_seeds
 from hybrid.loop.paired import paired_interval, retention  # the statistics live below both packages
+from hybrid.loop.runners import episode_runner
+from hybrid.spaces import action_space_of
 
 __all__ = ["CONFIRMATION_SEED_OFFSET", "LoopScore", "PairedEpisodes", "paired_interval", "retention", "visited_fidelity"]
 
@@ -55,64 +58,10 @@ class LoopScore:
 
 
 def visited_fidelity(action_space: Any, student: np.ndarray, teacher: np.ndarray) -> float:
-    """Agreement with the teacher on visited states: top-1 agreement for discrete actions, the
-    share of states within ``hybrid.metrics.DEFAULT_TOLERANCE`` of each dimension's range (as
-    held-out fidelity) for a ``Box``."""
-    import gymnasium as gym
-
-    if isinstance(action_space, gym.spaces.Box):
-        from hybrid.metrics import action_fidelity
-
-        return float(action_fidelity(teacher, student, action_space.low, action_space.high))
-    return float(np.mean(student == teacher))
-
-
-class GymEpisodeRunner:
-    """Episodes of one agent in a gymnasium environment, as ``PairedEpisodes`` runs them: greedy
-    returns of a policy, a uniformly random policy's return, and agreement on visited states.
-    (A team environment has its own runner, ``hybrid.loop._rollouts_team.TeamEpisodeRunner``.)"""
-
-    def __init__(self, env: Any, teacher: Any) -> None:
-        from hybrid.loop.rollouts import make_env
-
-        self.env, self._owned = make_env(env)
-        self.teacher = teacher
-
-    def close(self) -> None:
-        if self._owned:
-            self.env.close()
-
-    def returns(self, policy: Any, seeds: list[int]) -> tuple[list[float], list[np.ndarray]]:
-        from hybrid.loop.rollouts import policy_actions, run_episodes
-
-        greedy = policy_actions(policy, self.env.action_space)
-        states, rewards = run_episodes(self.env, lambda x: greedy(x[None, :])[0], seeds)
-        return [float(sum(r)) for r in rewards], states
-
-    def random_return(self, seed: int) -> float:
-        from hybrid.loop.rollouts import run_episodes
-
-        self.env.action_space.seed(seed)
-        _, rewards = run_episodes(self.env, lambda x: self.env.action_space.sample(), [seed])
-        return float(sum(rewards[0]))
-
-    def agreement(self, student: Any, states: list[np.ndarray]) -> float:
-        from hybrid.loop.rollouts import policy_actions
-
-        X = np.concatenate(states)
-        space = self.env.action_space
-        return visited_fidelity(space, policy_actions(student, space)(X), policy_actions(self.teacher, space)(X))
-
-
-def episode_runner(env: Any, teacher: Any) -> Any:
-    """The runner of ``env``'s kind: a team (PettingZoo parallel) environment or a gymnasium one."""
-    from hybrid.envs.team import is_team_env
-
-    if is_team_env(env):
-        from hybrid.loop._rollouts_team import TeamEpisodeRunner
-
-        return TeamEpisodeRunner(env, teacher)
-    return GymEpisodeRunner(env, teacher)
+    """Agreement with the teacher on visited states, as the action space measures it: top-1
+    agreement for discrete actions, the share of states within ``hybrid.metrics.DEFAULT_TOLERANCE``
+    of each dimension's range (as held-out fidelity) for a ``Box``."""
+    return float(action_space_of(action_space).fidelity(teacher, student))
 
 
 class PairedEpisodes:
@@ -121,13 +70,11 @@ class PairedEpisodes:
     The teacher's and the random policy's returns are computed once per episode and reused, so
     scoring a student costs only its own episodes. ``deadline`` (``time.monotonic()``) stops
     adding episodes; the scores then rest on the episodes run so far, and ``cut`` says so. In a
-    team environment the return is the team's (``hybrid.loop._rollouts_team``): the student plays the
-    agents the ``TeamEnv`` controls and the team teacher the others.
+    team environment the return is the team's (``hybrid.loop.runners.TeamRunner``): the student
+    plays the agents the ``TeamEnv`` controls and the team teacher the others.
     """
 
     def __init__(self, env: Any, teacher: Any, *, seed: int, first: int, cap: int, confidence: float, deadline: float | None = None) -> None:
-        from hybrid.loop.rollouts import episode_seeds
-
         self.runner = episode_runner(env, teacher)
         self.teacher = teacher
         self.first, self.cap, self.confidence, self.deadline = first, max(first, cap), confidence, deadline

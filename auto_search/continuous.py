@@ -105,7 +105,7 @@ def baseline_fidelity(data: Any) -> float:
 
 def as_env_teacher(teacher: Any, env: Any) -> Any:
     """The teacher adapted with the environment's action space (a plain callable needs the Box)."""
-    from hybrid.loop.rollouts import make_env
+    from hybrid.envs.adapter import make_env
     from hybrid.teachers.adapters import as_teacher
 
     env_obj, owned = make_env(env)
@@ -119,7 +119,7 @@ def as_env_teacher(teacher: Any, env: Any) -> Any:
 def dagger_iterates(
     env: Any, teacher: Any, student: Any, rows: Any, iterations: int, episodes: int, *, beta: float, seed: int, start: Any
 ) -> Generator[tuple[int, float, Any, Any], None, None]:
-    """Continuous DAgger rounds of ``start`` on ``rows`` (see ``hybrid.loop._dagger_box``)."""
-    from hybrid.loop._dagger_box import dagger_continuous_iterates
+    """Continuous DAgger rounds of ``start`` on ``rows`` (see ``hybrid.loop.dagger``)."""
+    from hybrid.loop.dagger import dagger_iterates as loop_dagger_iterates
 
-    return dagger_continuous_iterates(env, teacher, student, rows, iterations, episodes, beta=beta, seed=seed, start=start)
+    return loop_dagger_iterates(env, teacher, student, rows, iterations, episodes, beta=beta, seed=seed, start=start)

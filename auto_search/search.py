@@ -128,8 +128,8 @@ class AutoDistill:
         config = with_record_families(config, dataset)  # record states: keyword rule lists and linear students too
         _check_dataset(dataset)
         if self.closed_loop:
-            from hybrid.loop._dagger_team import team_search_teacher
-            from hybrid.envs.team import is_team_env
+            from hybrid.envs.adapter import is_team_env
+            from hybrid.loop.runners import team_search_teacher
 
             if is_team_env(self.env):  # rows of another team view (features, agents) fail here, before any work
                 team_search_teacher(self.env, self.teacher, dataset)
@@ -469,7 +469,7 @@ def _ship_closed_loop(
 def _env_name(env: Any) -> str:
     if isinstance(env, str):
         return env
-    if isinstance(getattr(env, "env_id", None), str):  # a hybrid.envs.team.TeamEnv
+    if isinstance(getattr(env, "env_id", None), str):  # a hybrid.envs.adapter.TeamEnv
         return str(env.env_id)
     spec = getattr(env, "spec", None)
     return spec.id if spec is not None else type(getattr(env, "unwrapped", env)).__name__

@@ -131,9 +131,9 @@ def dagger_stream(
     """The DAgger iterates of ``student`` as the search runs them: iterate 0 is ``student`` as
     fitted; each round refits it on the first ``n_train`` training rows plus the states visited
     so far, on the config's seeds. ``reproduce`` replays the same stream to refit a shipped round."""
-    from hybrid.loop.dagger import dagger_iterates
     from hybrid.data.dataset import DistillDataset
-    from hybrid.envs.team import is_team_env
+    from hybrid.envs.adapter import is_team_env
+    from hybrid.loop.dagger import dagger_iterates
 
     kind: dict[str, Any] = {}
     iterates: Any = dagger_iterates
@@ -141,7 +141,7 @@ def dagger_stream(
         kind = {"action_kind": "continuous", "action_low": data.action_low, "action_high": data.action_high}
         iterates = continuous.dagger_iterates
     elif is_team_env(env):  # a PettingZoo team: the student plays the agents its TeamEnv controls
-        from hybrid.loop._dagger_team import team_dagger_iterates
+        from hybrid.loop.dagger import team_dagger_iterates
 
         iterates = team_dagger_iterates
     rows = DistillDataset(
@@ -158,9 +158,9 @@ def dagger_stream(
 def loop_teacher(teacher: Any, env: Any, data: SplitData) -> Any:
     """The teacher as the closed loop runs it: adapted to the environment's action bounds for
     continuous actions, to probabilities otherwise."""
+    from hybrid.envs.adapter import is_team_env
+    from hybrid.loop.runners import team_search_teacher
     from hybrid.teachers.adapters import as_teacher
-    from hybrid.loop._dagger_team import team_search_teacher
-    from hybrid.envs.team import is_team_env
 
     if is_team_env(env):  # a team: its teacher decides for every agent, students for their own
         return team_search_teacher(env, teacher, data)

@@ -16,11 +16,11 @@ import torch
 from _timing import per_call_s
 
 from auto_search.closed_loop import retention
-from hybrid.loop.dagger import dagger
 from hybrid.errors import ExportError
 from hybrid.exports.python import export_python
-from hybrid.metrics import fidelity
+from hybrid.loop.dagger import dagger
 from hybrid.loop.rollouts import closed_loop
+from hybrid.metrics import fidelity
 from hybrid.students.hybrid import HybridStudent
 from hybrid.students.rules import RuleListStudent
 

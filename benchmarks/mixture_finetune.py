@@ -34,11 +34,11 @@ import numpy as np
 import torch
 
 from auto_search.search import AutoDistill
+from hybrid.envs.adapter import episode_seeds, run_episodes
 from hybrid.loop.data_mix import DataPool, noisy_rollouts, student_states, teacher_rollouts
 from hybrid.loop.finetune import EnvSpec, finetune_mlp
 from hybrid.loop.finetune_leaves import improve_leaves
 from hybrid.loop.paired import paired_gain, retention
-from hybrid.loop.rollouts import episode_seeds, run_episodes
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.rules import RuleListStudent
 from hybrid.students.tree import TreeStudent

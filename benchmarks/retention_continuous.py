@@ -33,9 +33,9 @@ from _retention_peers import Context
 from _retention_run import LEAD_COLUMNS, UniformPolicy, autodistill, cost_columns, env_result, main, make_context, parse_args, print_table, teacher_row
 
 from auto_search.closed_loop import retention
-from hybrid.loop._dagger_box import dagger_continuous
-from hybrid.metrics import action_fidelity, normalised_mse
+from hybrid.loop.dagger import dagger_continuous
 from hybrid.loop.rollouts import closed_loop
+from hybrid.metrics import action_fidelity, normalised_mse
 from hybrid.students import LinearRuleListStudent, MLPRegressorStudent, RegressionTreeStudent
 from hybrid.students._base import fit_dataset as fit_continuous
 from hybrid.students._split_tree import LeafTree

@@ -42,8 +42,8 @@ from auto_search.closed_loop import retention
 from hybrid.exports import export_c
 from hybrid.exports.fixed_point import fixed_point_header, near_a_bound
 from hybrid.exports.runtime import compile_fixed_point, compile_student
-from hybrid.metrics import fidelity
 from hybrid.loop.rollouts import collect, evaluate
+from hybrid.metrics import fidelity
 from hybrid.students import HybridStudent, MLPStudent, RuleListStudent, TreeStudent
 from hybrid.teachers.zoo import load_teacher
 

@@ -35,8 +35,8 @@ import torch
 from _timing import per_call_s
 
 from hybrid.exports import export_c, export_python
-from hybrid.metrics import fidelity
 from hybrid.loop.rollouts import collect
+from hybrid.metrics import fidelity
 from hybrid.students import HybridStudent, MLPStudent, RuleListStudent, TreeStudent
 from hybrid.teachers.zoo import load_teacher
 

@@ -33,11 +33,11 @@ import numpy as np
 import torch
 
 from auto_search.search import AutoDistill
+from hybrid.envs.adapter import TeamEnv
+from hybrid.loop.rollouts import team_closed_loop, team_collect
 from hybrid.metrics import fidelity_by_agent
 from hybrid.students.mlp import MLPStudent
 from hybrid.students.tree import TreeStudent
-from hybrid.envs.team import TeamEnv
-from hybrid.loop._rollouts_team import team_closed_loop, team_collect
 from hybrid.teachers.zoo import load_team_teacher, spread_planner
 
 ENV_ID = "simple_spread_v3"

@@ -22,8 +22,8 @@ import torch
 
 from hybrid import TrajectoryStore, collect, load_teacher
 from hybrid.exports import export_c, export_python
-from hybrid.metrics import DEFAULT_TOLERANCE, action_fidelity, normalised_mse
 from hybrid.loop.rollouts import closed_loop
+from hybrid.metrics import DEFAULT_TOLERANCE, action_fidelity, normalised_mse
 from hybrid.students import LinearRuleListStudent
 from hybrid.students._base import fit_dataset as fit_continuous
 from provenance import Ledger, generate_key, load_key

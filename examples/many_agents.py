@@ -27,8 +27,8 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from hybrid.exports.runtime import compile_student
-from hybrid.metrics import fidelity
 from hybrid.loop.rollouts import collect
+from hybrid.metrics import fidelity
 from hybrid.students import MLPStudent, RuleListStudent, TreeStudent
 from hybrid.teachers.zoo import available_teachers, load_teacher
 

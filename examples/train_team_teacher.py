@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hybrid.envs.team import TeamEnv, team_factory
+from hybrid.envs.adapter import TeamEnv, team_factory
 from hybrid.teachers.zoo import TEAM_INDEX, TEAM_TEACHERS, ZOO_DIR, PolicyTeacher, load_team_teacher
 from provenance.hashing import hash_file
 
@@ -105,7 +105,7 @@ def agent_vec_env(games: int, seed: int) -> Any:
 
 def team_returns(policy: Any, episodes: int, seed: int) -> np.ndarray:
     """Greedy team returns of a policy shared by every agent (``None``: a uniformly random team)."""
-    from hybrid.loop._rollouts_team import team_closed_loop
+    from hybrid.loop.rollouts import team_closed_loop
 
     return team_closed_loop(TeamEnv(ENV_ID), policy, episodes, seed).returns
 

@@ -144,7 +144,7 @@ def fidelity_by_agent(dataset: Any, student_output: Any) -> dict[str, float]:
     """Top-1 agreement per agent of a team dataset (rows keyed by ``dataset.agent_ids``), in
     first-seen agent order: a shared student can be faithful for one agent and not another."""
     if getattr(dataset, "agent_ids", None) is None:
-        raise DataError("the dataset has no agent ids; per-agent fidelity needs team decisions (hybrid.loop._rollouts_team.team_collect)")
+        raise DataError("the dataset has no agent ids; per-agent fidelity needs team decisions (hybrid.loop.rollouts.team_collect)")
     s = to_labels(student_output, name="student")
     t = to_labels(dataset.P, name="teacher")
     _check_aligned(t, s)

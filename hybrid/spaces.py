@@ -126,6 +126,26 @@ class ActionSpace(ABC):
         if self != other:
             raise DataError(f"{what} acts in {other!r} but this expects {self!r}; use data, teachers and students of one action space")
 
+    # -- rollouts: what the one rollout loop and DAgger ask ---------------------------------------
+    @abstractmethod
+    def sample(self, target: Any, rng: np.random.Generator, std: Any = None) -> Any:
+        """One exploratory action from one state's ``target`` (``collect(sample=True)``)."""
+
+    @abstractmethod
+    def bound_args(self) -> dict[str, np.ndarray]:
+        """The bounds as keyword arguments (``action_low``, ``action_high``) of a student's
+        ``fit``, a store's ``start_run`` and a dataset; none for discrete actions."""
+
+    def dataset_args(self, std: Any = None) -> dict[str, Any]:
+        """Keyword arguments of a ``DistillDataset`` whose targets live in this space
+        (``std``: the teacher's per-dimension spread, Box only)."""
+        return {"action_kind": self.kind, "action_std": std, **self.bound_args()}
+
+    @abstractmethod
+    def store_actions(self, taken: Sequence[Any]) -> np.ndarray | None:
+        """The ``actions`` column a trajectory store logs for the actions taken: indices for
+        discrete actions; none for a Box, whose logged targets are the actions."""
+
 
 @dataclass(frozen=True, eq=True)
 class DiscreteActions(ActionSpace):
@@ -176,6 +196,16 @@ class DiscreteActions(ActionSpace):
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "names": list(self.names)}
+
+    def sample(self, target: Any, rng: np.random.Generator, std: Any = None) -> int:
+        p = np.asarray(target)
+        return int(rng.choice(len(p), p=p / p.sum()))
+
+    def bound_args(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def store_actions(self, taken: Sequence[Any]) -> np.ndarray:
+        return np.array(taken)
 
 
 @dataclass(frozen=True, eq=False)
@@ -270,6 +300,19 @@ class BoxActions(ActionSpace):
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "names": list(self.names), "low": self.low.tolist(), "high": self.high.tolist(), "tolerance": self.tolerance}
+
+    def sample(self, target: Any, rng: np.random.Generator, std: Any = None) -> np.ndarray:
+        """The action plus Gaussian noise of ``std`` (the teacher's), clipped to the bounds."""
+        if std is None:
+            raise DataError("the teacher has no action std to sample from; collect with sample=False")
+        a = np.asarray(target)
+        return np.clip(a + rng.normal(size=a.shape).astype(np.float32) * std, self.low, self.high)
+
+    def bound_args(self) -> dict[str, np.ndarray]:
+        return {"action_low": self.low, "action_high": self.high}
+
+    def store_actions(self, taken: Sequence[Any]) -> None:
+        return None
 
 
 def _float32(a: Any, what: str) -> np.ndarray:

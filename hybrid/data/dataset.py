@@ -78,7 +78,7 @@ class DistillDataset:
     dimensions, and ``action_std`` (optional, ``[n, m]``) is the teacher's spread per action.
 
     ``agent_ids`` (optional, one string per row) names the agent of a team each decision was
-    made for (see ``hybrid.loop._rollouts_team``); when present it enters the content hash.
+    made for (see ``hybrid.loop.rollouts.team_collect``); when present it enters the content hash.
     """
 
     def __init__(

@@ -218,7 +218,7 @@ class TrajectoryStore:
         numbered within their episode in the order given. ``traces`` items are JSON-able (or None).
         In a continuous run ``probs`` holds the teacher's actions ``[n, m]`` and ``stds`` its
         optional per-dimension std; ``actions`` (indices) do not apply there. ``agents`` names the
-        agent of a team each step's decision was made for (``hybrid.loop._rollouts_team``).
+        agent of a team each step's decision was made for (``hybrid.loop.rollouts.team_collect``).
         """
         n_features, n_actions = self._run_shape(run_id)
         space = self._spaces[run_id]
@@ -421,12 +421,13 @@ class TrajectoryStore:
             raise DataError(f"{self.path} has step blobs of the wrong size for {d} features and {k} actions; the store is corrupt")
         meta = {"source": "trajectory_store", "store": str(self.path), "runs": ids}
         space = first["action_space"]
+        agent_ids = None
+        if any(a is not None for a in agents):  # a team's run: every decision keyed by its agent
+            if None in agents:
+                raise DataError(f"runs {ids} mix team steps (with an agent) and single-agent steps; pass runs=[...] of one kind")
+            agent_ids = agents
         if space is None:
-            if any(a is not None for a in agents):  # a team's run: every decision keyed by its agent
-                if None in agents:
-                    raise DataError(f"runs {ids} mix team steps (with an agent) and single-agent steps; pass runs=[...] of one kind")
-                return DistillDataset(X.reshape(-1, d), P.reshape(-1, k), first["action_names"], first["feature_names"], meta=meta, agent_ids=agents)
-            return DistillDataset(X.reshape(-1, d), P.reshape(-1, k), first["action_names"], first["feature_names"], meta=meta)
+            return DistillDataset(X.reshape(-1, d), P.reshape(-1, k), first["action_names"], first["feature_names"], meta=meta, agent_ids=agent_ids)
         logged = [b for b in stds if b is not None]
         std = None if len(logged) < len(stds) else np.frombuffer(b"".join(logged), dtype=_LE_F32).reshape(-1, k)
         return DistillDataset(
@@ -439,6 +440,7 @@ class TrajectoryStore:
             action_std=std,
             action_low=space["low"],
             action_high=space["high"],
+            agent_ids=agent_ids,
         )
 
 

@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 
 from hybrid.data.dataset import DistillDataset
+from hybrid.envs.adapter import env_action_space, episode_seeds, make_env, run_episodes
 from hybrid.errors import DataError
-from hybrid.loop.rollouts import collect, episode_seeds, make_env, policy_actions, run_episodes
+from hybrid.loop.rollouts import collect
+from hybrid.loop.runners import policy_actions
 from hybrid.teachers.adapters import as_teacher
 from provenance.hashing import hash_json
 
@@ -110,7 +112,7 @@ def student_states(env: Any, teacher: Any, student: Any, episodes: int, seed: in
     """Source ``"dagger"``: states ``student`` visits acting greedily, labelled by the teacher."""
     teacher = as_teacher(teacher)
     env_obj, owned = _discrete_env(env)
-    actions = policy_actions(student)
+    actions = policy_actions(student, env_action_space(env_obj))
     try:
         states, _ = run_episodes(env_obj, lambda x: int(actions(x[None, :])[0]), episode_seeds(seed, episodes))
         return _labelled(teacher, states, "dagger", seed, _env_id(env_obj))

@@ -23,9 +23,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from hybrid.envs.adapter import episode_seeds, run_episodes
 from hybrid.errors import DataError
 from hybrid.loop.paired import paired_gain
-from hybrid.loop.rollouts import episode_seeds, run_episodes
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from hybrid.envs.adapter import episode_seeds, run_episodes
 from hybrid.errors import DataError
 from hybrid.loop.finetune import EnvSpec, Finetuned, env_spec, greedy_returns, guard_ok
 from hybrid.loop.paired import paired_gain
-from hybrid.loop.rollouts import episode_seeds
 
 # a world as hybrid.loop.finetune.env_spec takes it: a gymnasium id, an (id, kwargs) pair or an EnvSpec
 _World: TypeAlias = "str | EnvSpec | tuple[str, dict[str, Any]]"
@@ -59,8 +59,6 @@ def with_leaf_action(student: Any, leaf: int, action: int) -> Any:
 
 
 def _visits(spec: EnvSpec, student: Any, seeds: list[int]) -> tuple[dict[int, int], int]:
-    from hybrid.loop.rollouts import run_episodes
-
     env = spec.make()
     try:
         states, _ = run_episodes(env, lambda x: int(student.predict(x[None, :])[0]), seeds)

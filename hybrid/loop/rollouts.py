@@ -1,31 +1,51 @@
-"""Rollouts in gymnasium: collect teacher decisions, and measure a policy's closed-loop return.
+"""Rollouts: collect teacher decisions, and measure a policy's closed-loop return, keyed by agent.
 
-Episode ``i`` of a call with ``seed`` resets the environment with the ``i``-th seed drawn from
-``numpy.random.SeedSequence(seed)``, so two policies evaluated with the same seed start from
-the same states (paired comparisons) and every figure is reproducible.
+One agent (a gymnasium id or ``Env``) or a team (a PettingZoo ``ParallelEnv``, a
+``hybrid.TeamEnv`` or a known team id), and either kind of action: the environment's
+``ActionSpace`` (``hybrid.envs.adapter``) says what a decision is — probabilities and an action
+index for ``Discrete``, an action vector (and the teacher's std) for a bounded ``Box`` — so
+``collect``, ``closed_loop`` and ``evaluate`` serve every kind without branching on it.
 
-The environment's action space decides the action kind, in one place (``action_kind``): a
-``Discrete`` space takes action indices chosen from probabilities, a ``Box`` takes bounded
-action vectors; ``collect``, ``closed_loop`` and ``evaluate`` serve both.
+Episode ``i`` of a call with ``seed`` resets the environment with the ``i``-th seed of
+``episode_seeds(seed, …)``, so two policies evaluated with the same seed start from the same
+states (paired comparisons) and every figure is reproducible.
+
+In a team every logged decision is keyed by its agent: ``team_collect`` returns a dataset whose
+rows are (agent observation → teacher's targets for that agent), with the agent's id in
+``dataset.agent_ids`` and, given a store, in the ``agent`` column of its steps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 
 from hybrid.data.dataset import DistillDataset
 from hybrid.data.store import TrajectoryStore
+from hybrid.envs.adapter import TeamEnv, TeamEpisode, as_team_env, env_action_space, env_id, episode_seeds, is_team_env, make_env, run_episodes
 from hybrid.errors import DataError
+from hybrid.loop.runners import AgentRunner, TeamRunner, label_dataset, step_decider, team_teacher_of
+from hybrid.spaces import ActionSpace, action_space_of
 from hybrid.teachers.adapters import as_teacher
-from hybrid.teachers.base import Teacher, state_weights
-from hybrid.teachers.sb3 import is_sb3_model
+from hybrid.teachers.base import continuous_weights, state_weights
+from hybrid.teachers.team import TeamTeacher
 
-Act = Callable[[np.ndarray], Any]  # one state -> an action index (Discrete) or vector (Box)
+# VIPER-style state weights by the teacher's kind of action: the Q-gap or margin of its
+# probabilities, or the certainty its std gives (``hybrid.teachers``)
+_WEIGHTS: dict[str, Callable[[Any, np.ndarray, np.ndarray, str], tuple[np.ndarray, str]]] = {
+    "discrete": state_weights,
+    "continuous": lambda teacher, X, targets, how: continuous_weights(teacher, X, how),
+}
+
+
+def teacher_weights(teacher: Any, X: np.ndarray, targets: np.ndarray, weighting: str) -> tuple[np.ndarray, str]:
+    """VIPER-style importance of each state (mean 1) and the signal it came from (``weighting``:
+    ``"q"``, ``"margin"``; a ``Box`` teacher weighs by its std whichever is asked)."""
+    return _WEIGHTS[action_space_of(teacher).kind](teacher, X, targets, weighting)
 
 
 class Rollouts(NamedTuple):
@@ -60,89 +80,30 @@ class ClosedLoop(EpisodeReturns):
     agreement: float | None
 
 
-def _is_team(env: Any) -> bool:
-    from hybrid.envs.team import is_team_env
+@dataclass(frozen=True)
+class TeamClosedLoop(EpisodeReturns):
+    """A team policy's closed-loop measurement: team return per episode, the episodes, and (given
+    a teacher) how often each controlled agent's action agreed with the teacher's on the
+    observations it met."""
 
-    return is_team_env(env)
-
-
-def make_env(env: str | gym.Env) -> tuple[gym.Env, bool]:
-    """The environment, and whether we made it (and so must close it)."""
-    if isinstance(env, str):
-        try:
-            return gym.make(env), True
-        except gym.error.Error as e:
-            raise DataError(f"cannot make environment {env!r}: {e}") from None
-    if not isinstance(env, gym.Env):
-        raise DataError(f"env must be a gymnasium id string or a gymnasium.Env (a team: a pettingzoo ParallelEnv or hybrid.TeamEnv); got {type(env).__name__}")
-    return env, False
+    returns: np.ndarray
+    episodes: list[TeamEpisode]
+    agreement: float | None
+    agent_agreement: dict[str, float] | None
 
 
-def episode_seeds(seed: int, episodes: int) -> list[int]:
-    """The reset seed of each episode: reproducible, and distinct across episodes."""
-    if episodes < 1:
-        raise DataError(f"episodes must be ≥ 1; got {episodes}")
-    return [int(s) for s in np.random.SeedSequence(seed).generate_state(episodes)]
-
-
-def action_kind(env: gym.Env) -> str:
-    """``"discrete"`` for a ``Discrete`` action space, ``"continuous"`` for a bounded 1-D ``Box``."""
-    if not isinstance(env.observation_space, gym.spaces.Box):
-        raise DataError(f"observations must be a Box (numeric vector); got {env.observation_space}")
-    space = env.action_space
-    if isinstance(space, gym.spaces.Discrete):
-        return "discrete"
-    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1 and space.is_bounded("both"):
-        return "continuous"
-    raise DataError(
-        f"{env.spec.id if env.spec else env} has action space {space}; agent-distill takes a Discrete "
-        "space or a bounded 1-D Box (wrap others, e.g. with gymnasium.wrappers.RescaleAction)"
-    )
-
-
-def _check_spaces(env: gym.Env) -> None:
-    action_kind(env)
-
-
-def _env_action(env: gym.Env) -> Callable[[Any], Any]:
-    """What ``env.step`` takes from a policy's action: an ``int`` index, or a float32 vector."""
-    if action_kind(env) == "discrete":
-        return int
-    shape = env.action_space.shape
-    return lambda a: np.asarray(a, dtype=np.float32).reshape(shape)
-
-
-def run_episodes(env: gym.Env, act: Act, seeds: list[int]) -> tuple[list[np.ndarray], list[list[float]]]:
-    """Roll ``act`` out for one episode per seed; per episode, the states seen and rewards got."""
-    to_env = _env_action(env)
-    states, rewards = [], []
-    for s in seeds:
-        obs, _ = env.reset(seed=s)
-        ep_states, ep_rewards, done = [], [], False
-        while not done:
-            x = np.asarray(obs, dtype=np.float32).reshape(-1)
-            ep_states.append(x)
-            obs, reward, terminated, truncated, _ = env.step(to_env(act(x)))
-            ep_rewards.append(float(reward))
-            done = terminated or truncated
-        states.append(np.stack(ep_states))
-        rewards.append(ep_rewards)
-    return states, rewards
-
-
-def policy_actions(policy: Any, action_space: Any = None) -> Callable[[np.ndarray], np.ndarray]:
-    """Batch greedy actions of a student (``predict``), a probability model or anything
-    ``as_teacher`` adapts: ``X[n, d] -> int64[n]``, or ``float32[n, m]`` given a ``Box``."""
-    continuous = isinstance(action_space, gym.spaces.Box)
-    if callable(getattr(policy, "predict", None)) and not is_sb3_model(policy):  # SB3's predict returns a tuple
-        if continuous:
-            return lambda X: np.asarray(policy.predict(X), dtype=np.float32).reshape(len(X), -1)
-        return lambda X: np.asarray(policy.predict(X)).reshape(-1).astype(np.int64)
-    return as_teacher(policy, action_space=action_space if continuous else None).predict
+def _check_fits(teacher: Any, space: ActionSpace) -> None:
+    """Refuse a teacher acting in another space than the environment's (count, bounds)."""
+    theirs = action_space_of(teacher)
+    if theirs.n != space.n:
+        raise DataError(f"the environment has {space.n} actions but teacher {teacher.identity!r} gives {theirs.n}; use the teacher of this environment")
+    mine, bounds = space.bound_args(), theirs.bound_args()
+    if bounds.keys() != mine.keys() or not all(np.allclose(bounds[k], mine[k]) for k in mine):
+        raise DataError(f"the environment acts in {space!r} but teacher {teacher.identity!r} in {theirs!r}; use the teacher of this environment")
 
 
 def collect(
-    env: str | gym.Env,
+    env: str | gym.Env | Any,
     teacher: Any,
     episodes: int = 10,
     seed: int = 0,
@@ -153,55 +114,52 @@ def collect(
 ) -> Rollouts:
     """Roll the teacher out and return its decisions as a dataset with the episode returns.
 
-    The teacher acts greedily, or samples from its probabilities when ``sample`` (seeded).
-    With a ``store`` every step (state, probabilities, action, reward, done) is logged as a new
-    run and the run id is in ``dataset.meta["run_id"]``. ``weighting`` ("q" or "margin") adds
-    VIPER-style state weights.
+    The teacher acts greedily, or explores when ``sample`` (seeded): it draws from its
+    probabilities, or adds Gaussian noise of its std to its action (clipped to the bounds) while
+    the dataset keeps the deterministic action as label. The dataset holds the teacher's targets
+    — probabilities, or actions with the space's bounds and the teacher's std when it has one.
+    With a ``store`` every step (state, targets, action, reward, done) is logged as a new run and
+    the run id is in ``dataset.meta["run_id"]``. ``weighting`` ("q" or "margin") adds VIPER-style
+    state weights (a ``Box`` teacher: favouring states where its std is small).
 
-    A team environment (a PettingZoo ParallelEnv, a ``hybrid.TeamEnv`` or a known team id) is
-    rolled out by ``hybrid.loop._rollouts_team.team_collect``: every decision keyed by its agent.
-
-    In a ``Box`` action space the dataset holds the teacher's deterministic actions (and its
-    std when it has one); ``sample`` adds Gaussian noise of that std, and ``weighting`` favours
-    states where the std is small (see ``hybrid.teachers.base.continuous_weights``).
+    A team environment is rolled out by ``team_collect``: every decision keyed by its agent.
     """
-    if _is_team(env):
+    if is_team_env(env):
         if sample or weighting is not None:
             raise DataError("team rollouts log the teacher's greedy decisions: sample and weighting are for one agent; leave them out")
-        from hybrid.loop._rollouts_team import team_collect
-
         return team_collect(env, teacher, episodes, seed, store)
     env_obj, owned = make_env(env)
     try:
-        if action_kind(env_obj) == "continuous":
-            from hybrid.loop._rollouts_box import collect_continuous
-
-            return collect_continuous(env_obj, teacher, episodes, seed, store, sample=sample, weighting=weighting)
-        teacher = as_teacher(teacher)
+        space = env_action_space(env_obj)
+        teacher = as_teacher(teacher, action_space=env_obj.action_space)
         rng = np.random.default_rng(seed)
         seeds = episode_seeds(seed, episodes)
-        records: list[tuple[np.ndarray, np.ndarray, int]] = []
-        n_env_actions = int(cast(gym.spaces.Discrete, env_obj.action_space).n)  # action_kind checked it
+        records: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, Any]] = []
 
-        def act(x: np.ndarray) -> int:
-            p = teacher.predict_proba(x[None, :])[0]
-            if len(p) != n_env_actions:
-                raise DataError(f"the environment has {n_env_actions} actions but teacher {teacher.identity!r} gives {len(p)}")
-            a = int(rng.choice(len(p), p=p / p.sum())) if sample else int(np.argmax(p))
-            records.append((x, p, a))
+        def act(x: np.ndarray) -> Any:
+            target = teacher.targets(x[None, :])[0]
+            if not records:  # a batch callable names its actions on its first call
+                _check_fits(teacher, space)
+            std = teacher.action_std(x[None, :])
+            s = None if std is None else std[0]
+            a = space.sample(target, rng, s) if sample else space.greedy(target[None, :])[0]
+            records.append((x, target, s, a))
             return a
 
         _, rewards = run_episodes(env_obj, act, seeds)
         X = np.stack([r[0] for r in records])
-        P = np.stack([r[1] for r in records])
-        env_id = env_obj.spec.id if env_obj.spec else type(env_obj.unwrapped).__name__
-        meta: dict[str, Any] = {"source": "collect", "env": env_id, "teacher": teacher.identity, "seed": seed, "episodes": episodes}
+        T = np.stack([r[1] for r in records])
+        S = None if any(r[2] is None for r in records) else np.stack([r[2] for r in records if r[2] is not None])
+        name = env_id(env_obj)
+        meta: dict[str, Any] = {"source": "collect", "env": name, "teacher": teacher.identity, "seed": seed, "episodes": episodes}
+        if not space.is_discrete:
+            meta["action_kind"] = space.kind
         if store is not None:
-            meta["run_id"] = _log(store, teacher, env_id, seed, X, P, np.array([r[2] for r in records]), rewards)
+            meta["run_id"] = _log(store, teacher, space, name, seed, X, T, S, [r[3] for r in records], rewards)
         weights = None
         if weighting is not None:
-            weights, meta["weighting"] = state_weights(teacher, X, P, weighting)
-        dataset = DistillDataset(X, P, teacher.action_names, teacher.feature_names, weights, meta)
+            weights, meta["weighting"] = teacher_weights(teacher, X, T, weighting)
+        dataset = DistillDataset(X, T, teacher.action_names, teacher.feature_names, weights, meta, **space.dataset_args(S))
         return Rollouts(dataset, np.array([sum(r) for r in rewards], dtype=np.float64))
     finally:
         if owned:
@@ -209,7 +167,16 @@ def collect(
 
 
 def _log(
-    store: TrajectoryStore, teacher: Teacher, env_id: str, seed: int, X: np.ndarray, P: np.ndarray, actions: np.ndarray, rewards: list[list[float]]
+    store: TrajectoryStore,
+    teacher: Any,
+    space: ActionSpace,
+    name: str,
+    seed: int,
+    X: np.ndarray,
+    T: np.ndarray,
+    S: np.ndarray | None,
+    taken: list[Any],
+    rewards: list[list[float]],
 ) -> int:
     lengths = [len(r) for r in rewards]
     episode = np.repeat(np.arange(len(lengths)), lengths)
@@ -220,43 +187,118 @@ def _log(
         teacher.feature_names,
         n_features=X.shape[1],
         teacher=teacher.content_hash or teacher.identity,
-        env=env_id,
+        env=name,
         seed=seed,
         source="collect",
+        meta=None,
+        **space.bound_args(),
     )
-    store.log_steps(run_id, X, P, episode=episode, actions=actions, rewards=np.concatenate(rewards), dones=dones)
+    store.log_steps(run_id, X, T, episode=episode, actions=space.store_actions(taken), rewards=np.concatenate(rewards), dones=dones, stds=S)
     return run_id
 
 
-def closed_loop(env: str | gym.Env, policy: Any, episodes: int, seed: int, teacher: Any = None) -> Any:
+def closed_loop(env: str | gym.Env | Any, policy: Any, episodes: int, seed: int, teacher: Any = None) -> Any:
     """Roll ``policy`` out greedily; with a ``teacher``, also its agreement on the visited states.
-    In a team environment: ``hybrid.loop._rollouts_team.team_closed_loop`` (team returns)."""
-    if _is_team(env):
-        from hybrid.loop._rollouts_team import team_closed_loop
-
+    In a team environment: ``team_closed_loop`` (team returns)."""
+    if is_team_env(env):
         return team_closed_loop(env, policy, episodes, seed, teacher)
-    env_obj, owned = make_env(env)
+    runner = AgentRunner(env, teacher)
     try:
-        continuous = action_kind(env_obj) == "continuous"
-        space = cast(gym.spaces.Box, env_obj.action_space) if continuous else None  # action_kind checked it
-        actions = policy_actions(policy, space)
-        states, rewards = run_episodes(env_obj, lambda x: actions(x[None, :])[0], episode_seeds(seed, episodes))
+        returns, states = runner.returns(policy, episode_seeds(seed, episodes))
+        agreement = None if teacher is None else runner.agreement(policy, states)
     finally:
-        if owned:
-            env_obj.close()
-    X = np.concatenate(states)
-    agreement = None
-    if teacher is not None and continuous:
-        from hybrid.metrics import action_fidelity
-
-        assert space is not None
-        agreement = action_fidelity(as_teacher(teacher, action_space=space).predict(X), actions(X), space.low, space.high)
-    elif teacher is not None:
-        agreement = float(np.mean(actions(X) == as_teacher(teacher).predict(X)))
-    return ClosedLoop(np.array([sum(r) for r in rewards], dtype=np.float64), X, agreement)
+        runner.close()
+    return ClosedLoop(np.array(returns, dtype=np.float64), np.concatenate(states), agreement)
 
 
-def evaluate(env: str | gym.Env, policy: Any, episodes: int = 10, seed: int = 0) -> tuple[float, float]:
+def evaluate(env: str | gym.Env | Any, policy: Any, episodes: int = 10, seed: int = 0) -> tuple[float, float]:
     """Mean and standard deviation of the greedy closed-loop return of ``policy``."""
     result = closed_loop(env, policy, episodes, seed)
     return result.mean_return, result.std_return
+
+
+def team_closed_loop(env: Any, policy: Any, episodes: int, seed: int, teacher: Any = None) -> TeamClosedLoop:
+    """Roll ``policy`` out greedily (``None``: a uniformly random team); with a ``teacher``, also
+    the controlled agents' agreement with it on the observations they met."""
+    runner = TeamRunner(env, teacher)
+    try:
+        returns, played = runner.returns(policy, episode_seeds(seed, episodes))
+    finally:
+        runner.close()
+    team_returns = np.array(returns, dtype=np.float64)
+    if runner.teacher is None or policy is None:
+        return TeamClosedLoop(team_returns, played, None, None)
+    per_agent = runner.agent_agreement(policy, played)
+    total = sum(len(e) for e in played) * len(per_agent)
+    overall = sum(v * sum(len(e) for e in played) for v in per_agent.values()) / total
+    return TeamClosedLoop(team_returns, played, float(overall), per_agent)
+
+
+def team_evaluate(env: Any, policy: Any, episodes: int = 10, seed: int = 0, teacher: Any = None) -> tuple[float, float]:
+    """Mean and standard deviation of the greedy team return of ``policy`` (``None``: random team)."""
+    result = team_closed_loop(env, policy, episodes, seed, teacher)
+    return result.mean_return, result.std_return
+
+
+def team_collect(env: Any, teacher: Any, episodes: int = 10, seed: int = 0, store: TrajectoryStore | None = None) -> Rollouts:
+    """Roll the team teacher out greedily and return its decisions for the controlled agents as a
+    dataset (``agent_ids`` set) with the team returns. With a ``store`` every decision is logged
+    with its agent; the run id is in ``dataset.meta["run_id"]``."""
+    team, owned = as_team_env(env)
+    try:
+        team_teacher = team_teacher_of(team, teacher)
+        played = team.run_episodes(step_decider(team_teacher.team_predict), episode_seeds(seed, episodes))
+    finally:
+        if owned:
+            team.close()
+    meta: dict[str, Any] = {
+        "source": "team_collect",
+        "env": team.env_id,
+        "teacher": team_teacher.identity,
+        "teacher_kind": team_teacher.kind,
+        "agents": list(team.controlled),
+        "agent_features": team.agent_features,
+        "seed": seed,
+        "episodes": episodes,
+    }
+    dataset = label_dataset(team, team_teacher, played, meta)
+    if store is not None:
+        meta["run_id"] = _team_log(store, team, team_teacher, dataset, played, seed)
+        dataset = DistillDataset(
+            dataset.X, dataset.P, dataset.action_names, dataset.feature_names, meta=meta, agent_ids=dataset.agent_ids, **dataset.action_space.dataset_args()
+        )
+    return Rollouts(dataset, np.array([e.team_return for e in played], dtype=np.float64))
+
+
+def _team_log(store: TrajectoryStore, team: TeamEnv, teacher: TeamTeacher, dataset: DistillDataset, played: list[TeamEpisode], seed: int) -> int:
+    """One run; each step row is one agent's decision at one time step, with its own reward."""
+    agents = list(team.controlled)
+    index = [team.agents.index(a) for a in agents]
+    space = dataset.action_space
+    episode = np.concatenate([np.full(len(e) * len(agents), i) for i, e in enumerate(played)])
+    taken = np.concatenate([np.stack([e.actions[a] for a in agents], axis=1).reshape(len(e) * len(agents), *e.actions[agents[0]].shape[1:]) for e in played])
+    rewards = np.concatenate([e.rewards[:, index].reshape(-1) for e in played])
+    dones = np.concatenate([np.repeat(np.arange(len(e)) == len(e) - 1, len(agents)) for e in played])
+    run_id = store.start_run(
+        dataset.action_names,
+        dataset.feature_names,
+        n_features=dataset.n_features,
+        teacher=teacher.content_hash or teacher.identity,
+        env=team.env_id,
+        seed=seed,
+        source="team_collect",
+        meta={"team": list(team.agents), "agents": agents, "teacher_kind": teacher.kind, "agent_features": team.agent_features},
+        **space.bound_args(),
+    )
+    assert dataset.agent_ids is not None
+    store.log_steps(
+        run_id,
+        dataset.X,
+        dataset.P,
+        episode=episode,
+        actions=space.store_actions(list(taken)),
+        rewards=rewards,
+        dones=dones,
+        agents=dataset.agent_ids.tolist(),
+    )
+    return run_id

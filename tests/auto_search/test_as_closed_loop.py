@@ -10,7 +10,8 @@ from _toy_env import EasyOrHard, teacher_proba
 from auto_search.closed_loop import PairedEpisodes, paired_interval, retention
 from auto_search.search import AutoDistill
 from hybrid.data.dataset import DistillDataset
-from hybrid.loop.rollouts import collect, episode_seeds, run_episodes
+from hybrid.envs.adapter import episode_seeds, run_episodes
+from hybrid.loop.rollouts import collect
 from hybrid.teachers.adapters import as_teacher
 
 

@@ -16,9 +16,9 @@ from _team_toy import SignTeam, centralised_sign, sign_teacher
 
 from auto_search.closed_loop import PairedEpisodes
 from auto_search.search import AutoDistill
+from hybrid.envs.adapter import TeamEnv
 from hybrid.errors import DataError
-from hybrid.envs.team import TeamEnv
-from hybrid.loop._rollouts_team import team_closed_loop, team_collect
+from hybrid.loop.rollouts import team_closed_loop, team_collect
 
 
 def search(env, teacher, **options):
@@ -76,3 +76,38 @@ def test_a_dataset_of_another_view_is_refused_naming_the_fix():
     data = team_collect(TeamEnv(SignTeam(), agent_features=True), sign_teacher, episodes=5, seed=0).dataset
     with pytest.raises(DataError, match="agent_features=True"):
         search(TeamEnv(SignTeam()), sign_teacher).fit(data)
+
+
+def test_a_team_with_continuous_actions_distils_by_team_return_and_is_recorded(tmp_path):
+    spread = pytest.importorskip("mpe2.simple_spread_v3")
+    from auto_search.record import record
+    from hybrid.teachers.team import spread_controller
+    from provenance.keys import generate_key
+    from provenance.ledger import Ledger
+    from provenance.verify import verify_ledger
+
+    team = TeamEnv(spread.parallel_env(N=3, max_cycles=25, continuous_actions=True))
+    controller = spread_controller()
+    data = team_collect(team, controller, episodes=8, seed=0).dataset
+    assert data.action_kind == "continuous" and data.agent_ids is not None
+    r = AutoDistill(
+        families=("regression_tree",),
+        budget_s=30,
+        n_jobs=1,
+        env=team,
+        teacher=controller,
+        policy="min-retention:0.5",
+        dagger_iterations=1,
+        closed_loop_max_episodes=8,
+        verbose=0,
+    ).fit(data)
+    assert r.closed_loop["env"] == "simple_spread_v3" and r.closed_loop["teacher_return"] > r.closed_loop["random_return"]
+    assert r.chosen.retention is not None and r.shipped.loop["loop_episodes"] >= 1
+    again = team_closed_loop(team, r.student, episodes=4, seed=123, teacher=controller)
+    assert again.agreement is not None and again.episodes[0].actions["agent_0"].shape == (25, 5)
+    key = generate_key(tmp_path / "k.key")
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        entries = record(r, ledger, key, teacher=controller, out_dir=tmp_path / "out")
+    kinds = [e.kind for e in entries]
+    assert "dataset" in kinds and "teacher" in kinds and "model" in kinds
+    assert verify_ledger(tmp_path / "ledger.db", trusted_keys=[key]).ok

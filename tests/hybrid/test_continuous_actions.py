@@ -12,8 +12,8 @@ import torch
 
 from hybrid import DistillDataset, TrajectoryStore, as_teacher, collect, evaluate
 from hybrid.errors import DataError, TeacherError
-from hybrid.metrics import action_fidelity, dataset_fidelity, normalised_mse
 from hybrid.loop.rollouts import closed_loop
+from hybrid.metrics import action_fidelity, dataset_fidelity, normalised_mse
 from hybrid.teachers.base import ContinuousTeacher
 
 PENDULUM = gym.spaces.Box(-2.0, 2.0, shape=(1,), dtype=np.float32)

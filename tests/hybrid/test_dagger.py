@@ -1,16 +1,21 @@
-"""DAgger with best-iterate selection: never worse than the plainly cloned student (fixed seeds)."""
+"""DAgger with best-iterate selection, one suite for every kind: discrete actions (CartPole),
+continuous actions (Pendulum) and a team (a PettingZoo toy). Never worse than the plainly cloned
+student (fixed seeds); the same selection rule, β forms and seeds for every kind."""
 
 from __future__ import annotations
 
 import functools
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from hybrid.loop.dagger import dagger
 from hybrid.data.dataset import DistillDataset
 from hybrid.errors import DataError
+from hybrid.loop.dagger import choose_iterate, dagger, dagger_continuous, dagger_iterates
 from hybrid.loop.rollouts import closed_loop, collect
+from hybrid.students import RegressionTreeStudent
 from hybrid.students.tree import TreeStudent
 from hybrid.teachers.zoo import load_teacher
 
@@ -143,3 +148,108 @@ def test_every_iterate_keeps_the_names_a_rule_list_prints(teacher, cloning_data)
     )
     text = result.student.to_text()
     assert any(name in text for name in teacher.feature_names) and "push_" in text and "x0" not in text
+
+
+# -- every kind: discrete, continuous, team ------------------------------------------------------
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def _kind(kind: str):
+    """``(env, teacher, student, cloning data)`` of one kind, small enough for a quick DAgger."""
+    if kind == "discrete":
+        teacher = load_teacher("CartPole-v1")
+        return "CartPole-v1", teacher, TreeStudent(max_depth=3), collect("CartPole-v1", teacher, episodes=1, seed=100).dataset
+    if kind == "continuous":
+        teacher = load_teacher("Pendulum-v1")
+        return "Pendulum-v1", teacher, RegressionTreeStudent(max_depth=3), collect("Pendulum-v1", teacher, episodes=1, seed=0).dataset
+    pytest.importorskip("pettingzoo")
+    from _team_toy import SignTeam, centralised_sign
+
+    from hybrid.envs.adapter import TeamEnv
+
+    team, central = TeamEnv(SignTeam(mix=0.5)), centralised_sign(mix=0.5)
+    return team, central, TreeStudent(max_depth=3), collect(team, central, episodes=4, seed=0).dataset
+
+
+KINDS = ["discrete", "continuous", "team"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_iterates_start_from_the_fitted_student_and_aggregate_the_teachers_labels(kind):
+    env, teacher, student, rows = _kind(kind)
+    start = next(iter(dagger_iterates(env, teacher, student, rows, 0, 1)))[2]
+    before = start.content_hash
+    seen = list(dagger_iterates(env, teacher, student, rows, 2, 1, beta=0.5, seed=0, start=start))
+    assert [(i, b) for i, b, *_ in seen] == [(0, 1.0), (1, 0.5), (2, 0.25)]
+    assert seen[0][2] is start and start.content_hash == before and seen[-1][2] is not start
+    sizes = [len(agg) for *_, agg in seen]
+    assert sizes[0] == len(rows) and sizes[0] < sizes[1] < sizes[2]
+    last = seen[-1][3]
+    assert last.action_space == rows.action_space and np.array_equal(last.X[: len(rows)], rows.X)
+    assert (last.agent_ids is None) == (rows.agent_ids is None)
+
+
+def test_continuous_rounds_are_labelled_with_the_teachers_actions():
+    env, teacher, student, rows = _kind("continuous")
+    *_, (_, _, _, last) = dagger_iterates(env, teacher, student, rows, 1, 1, seed=0)
+    assert last.action_kind == "continuous"
+    np.testing.assert_allclose(last.P[len(rows) :], teacher.predict(last.X[len(rows) :]), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_chosen_iterate_is_no_worse_than_cloning_on_return_and_agreement(kind):
+    env, teacher, student, rows = _kind(kind)
+    run = dagger(env, teacher, student, iterations=1, episodes_per_iteration=1, seed=0, eval_episodes=2, dataset=rows)
+    h0, best = run.history[0], run.history[run.best_iteration]
+    assert [h.iteration for h in run.history] == [0, 1]
+    assert best.mean_return >= h0.mean_return and best.agreement >= h0.agreement
+    assert best == choose_iterate(list(run.history))
+
+
+def test_the_selection_rule_needs_return_and_agreement_at_least_cloning():
+    from hybrid.loop.dagger import Iterate
+
+    history = [Iterate(0, 1.0, 10, -500.0, 0.0, 0.8), Iterate(1, 0.5, 20, -400.0, 0.0, 0.7), Iterate(2, 0.25, 30, -450.0, 0.0, 0.9)]
+    assert choose_iterate(history).iteration == 2  # iterate 1 returns more but agrees less than cloning
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_beta_may_be_a_callable_for_every_kind(kind):
+    env, teacher, student, rows = _kind(kind)
+    seen = list(dagger_iterates(env, teacher, student, rows, 2, 1, beta=lambda i: 1.0 / (i + 1), seed=0))
+    assert [b for _, b, *_ in seen] == [1.0, 0.5, 1.0 / 3]
+
+
+def test_continuous_weighting_favours_the_teachers_certain_states():
+    env, teacher, student, rows = _kind("continuous")
+    run = dagger(env, teacher, student, iterations=1, episodes_per_iteration=1, seed=0, eval_episodes=1, dataset=rows, weighting="q")
+    w = run.dataset.weights
+    assert w is not None and len(w) == len(run.dataset) and np.mean(w) == pytest.approx(1.0, rel=1e-5) and w.std() > 0
+
+
+def test_a_team_refuses_state_weighting():
+    env, teacher, student, rows = _kind("team")
+    with pytest.raises(DataError, match="team DAgger takes weighting=None"):
+        next(iter(dagger_iterates(env, teacher, student, rows, 1, 1, weighting="q")))
+
+
+def test_dagger_continuous_is_the_one_dagger():
+    assert dagger_continuous is dagger
+
+
+def test_a_centralised_team_teacher_labels_states_decentralised_students_visit():
+    pytest.importorskip("pettingzoo")
+    from _team_toy import SignTeam, centralised_sign
+
+    from hybrid.envs.adapter import TeamEnv
+    from hybrid.loop.rollouts import team_closed_loop, team_collect
+
+    team = TeamEnv(SignTeam(mix=0.5))
+    central = centralised_sign(mix=0.5)
+    data = team_collect(team, central, episodes=4, seed=0).dataset
+    rounds = list(dagger_iterates(team, central, TreeStudent(max_depth=3), data, iterations=2, episodes_per_iteration=2, seed=0))
+    assert [r[0] for r in rounds] == [0, 1, 2]
+    assert len(rounds[-1][3]) == len(data) + 2 * 2 * 10 * 2  # two rounds of two episodes, two agents, ten steps
+    student = rounds[-1][2]
+    score = team_closed_loop(team, student, episodes=5, seed=50, teacher=central)
+    assert score.agreement > 0.8  # each agent sees the other's signal here, so it can learn the joint rule

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from hybrid.errors import DataError
 from hybrid.data.store import TrajectoryStore
+from hybrid.errors import DataError
 from hybrid.teachers.adapters import as_teacher
 
 

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from hybrid.errors import DataError
 from hybrid.data.featurize import RecordFeaturizer, infer_kinds
 from hybrid.data.ingest import read_csv, read_jsonl
 from hybrid.data.record_ingest import RecordDecisions
 from hybrid.data.records import RecordDataset
 from hybrid.data.store import TrajectoryStore
+from hybrid.errors import DataError
 
 LINES = [
     {"state": {"text": "book a table for two", "channel": "app", "basket": 12.5, "tools_used": ["search"], "vip": True}, "action": "BookRestaurant"},

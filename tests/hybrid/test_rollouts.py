@@ -6,9 +6,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from hybrid.errors import DataError
-from hybrid.loop.rollouts import closed_loop, collect, episode_seeds, evaluate
 from hybrid.data.store import TrajectoryStore
+from hybrid.envs.adapter import episode_seeds
+from hybrid.errors import DataError
+from hybrid.loop.rollouts import closed_loop, collect, evaluate
 from hybrid.teachers.adapters import as_teacher
 from hybrid.teachers.zoo import load_teacher
 

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hybrid.data.dataset import DistillDataset
+from hybrid.data.store import TrajectoryStore
 from hybrid.errors import DataError
 from hybrid.loop.rollouts import collect
-from hybrid.data.store import TrajectoryStore
 from hybrid.teachers.zoo import load_teacher
 
 

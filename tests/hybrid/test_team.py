@@ -11,9 +11,8 @@ pytest.importorskip("pettingzoo")
 from _team_toy import SignTeam, centralised_sign, sign_teacher
 
 from hybrid import DataError, DistillDataset, TeacherError, TrajectoryStore
-from hybrid.loop._dagger_team import team_dagger_iterates
-from hybrid.envs.team import TeamEnv, is_team_env
-from hybrid.loop._rollouts_team import team_closed_loop, team_collect, team_evaluate
+from hybrid.envs.adapter import TeamEnv, is_team_env
+from hybrid.loop.rollouts import team_closed_loop, team_collect, team_evaluate
 from hybrid.teachers.team import TeamTeacher, as_team_teacher
 
 
@@ -119,20 +118,6 @@ def test_team_teacher_kinds_share_one_contract() -> None:
         as_team_teacher({"agent_0": sign_teacher}, agents)
 
 
-def test_a_centralised_teacher_labels_states_decentralised_students_visit() -> None:
-    from hybrid.students import TreeStudent
-
-    team = TeamEnv(SignTeam(mix=0.5))
-    central = centralised_sign(mix=0.5)
-    data = team_collect(team, central, episodes=4, seed=0).dataset
-    rounds = list(team_dagger_iterates(team, central, TreeStudent(max_depth=3), data, iterations=2, episodes_per_iteration=2, seed=0))
-    assert [r[0] for r in rounds] == [0, 1, 2]
-    assert len(rounds[-1][3]) == len(data) + 2 * 2 * 10 * 2  # two rounds of two episodes, two agents, ten steps
-    student = rounds[-1][2]
-    score = team_closed_loop(team, student, episodes=5, seed=50, teacher=central)
-    assert score.agreement > 0.8  # each agent sees the other's signal here, so it can learn the joint rule
-
-
 def test_the_single_agent_entry_points_take_a_team_too() -> None:
     from hybrid import closed_loop, collect, evaluate
 
@@ -143,3 +128,28 @@ def test_the_single_agent_entry_points_take_a_team_too() -> None:
     assert evaluate(team, Recorder(), 2, 0) == (20.0, 0.0)
     with pytest.raises(DataError, match="sample and weighting are for one agent"):
         collect(team, sign_teacher, episodes=1, sample=True)
+
+
+def test_a_team_with_continuous_actions_collects_stores_and_scores_vectors(tmp_path) -> None:
+    spread = pytest.importorskip("mpe2.simple_spread_v3")
+    from hybrid.spaces import BoxActions
+    from hybrid.teachers.team import spread_controller
+
+    team = TeamEnv(spread.parallel_env(N=3, max_cycles=25, continuous_actions=True))
+    assert all(isinstance(s, BoxActions) and s.n == 5 for s in team.spaces.values())
+    controller = spread_controller()
+    with TrajectoryStore(tmp_path / "t.db") as store:
+        rollouts = team_collect(team, controller, episodes=2, seed=0, store=store)
+        loaded = store.to_dataset([rollouts.dataset.meta["run_id"]])
+    ds = rollouts.dataset
+    assert ds.action_kind == "continuous" and ds.P.shape == (2 * 25 * 3, 5) and ds.agent_ids is not None
+    assert ds.action_names == controller.action_names and ((ds.P >= 0) & (ds.P <= 1)).all()
+    assert loaded.content_hash == ds.content_hash
+    played = team_closed_loop(team, controller, episodes=2, seed=0)
+    np.testing.assert_array_equal(played.returns, rollouts.returns)  # the same seeds, the same episodes
+    assert played.episodes[0].actions["agent_0"].shape == (25, 5)
+    random_mean, _ = team_evaluate(team, None, 2, seed=0)
+    assert rollouts.returns.mean() > random_mean  # the controller spreads the agents over the landmarks
+    idle = type("Idle", (), {"predict": staticmethod(lambda X: np.zeros((len(X), 5), dtype=np.float32))})()
+    still = team_closed_loop(team, idle, episodes=1, seed=0, teacher=controller)
+    assert still.episodes[0].actions["agent_1"].max() == 0.0 and 0.0 <= still.agreement < 0.5  # within 5% of the controller's push only where it rests

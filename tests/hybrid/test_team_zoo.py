@@ -10,9 +10,9 @@ import pytest
 
 pytest.importorskip("mpe2")
 
-from hybrid.envs.team import TeamEnv
+from hybrid.envs.adapter import TeamEnv
 from hybrid.errors import TeacherError
-from hybrid.loop._rollouts_team import team_closed_loop
+from hybrid.loop.rollouts import team_closed_loop
 from hybrid.teachers.zoo import TEAM_INDEX, ZOO_DIR, available_team_teachers, load_team_teacher, read_index, spread_planner
 
 ENV_ID = "simple_spread_v3"

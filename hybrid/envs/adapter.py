@@ -1,4 +1,11 @@
-"""Team environments: a PettingZoo parallel environment behind the one interface rollouts need.
+"""The environment adapter: gymnasium and PettingZoo environments behind the interface rollouts need.
+
+A gymnasium environment is one agent; a PettingZoo parallel environment is a team of many
+(``TeamEnv``). Either way every agent observes a 1-D ``Box`` and acts in a ``hybrid.spaces``
+``ActionSpace`` (``Discrete`` or a bounded ``Box``), which turns a policy's action into what the
+environment's ``step`` takes. Episode ``i`` of a call with ``seed`` resets with the ``i``-th seed
+of ``episode_seeds(seed, …)``, so a teacher, a random policy and students scored with the same
+seed meet the same episodes (paired comparisons).
 
 ``TeamEnv`` wraps a ``pettingzoo.ParallelEnv`` (an instance, a factory, or the id of a known
 one such as ``"simple_spread_v3"``) and runs seeded episodes in which a *team decision* —
@@ -20,16 +27,72 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from hybrid.errors import DataError
+from hybrid.spaces import ActionSpace, action_space_of
 
 # known team environments: id → (module with parallel_env, the keyword arguments we use)
 KNOWN_TEAMS: dict[str, tuple[str, dict[str, Any]]] = {
     "simple_spread_v3": ("mpe2.simple_spread_v3", {"N": 3, "max_cycles": 25, "continuous_actions": False}),
 }
 
-TeamDecide = Callable[[Mapping[str, np.ndarray]], Mapping[str, int]]  # observations by agent -> action by agent
+TeamDecide = Callable[[Mapping[str, np.ndarray]], Mapping[str, Any]]  # observations by agent -> action by agent
+Act = Callable[[np.ndarray], Any]  # one state -> an action index (Discrete) or vector (Box)
+
+
+# -- one agent: gymnasium ------------------------------------------------------------------------
+def make_env(env: str | gym.Env) -> tuple[gym.Env, bool]:
+    """The environment, and whether we made it (and so must close it)."""
+    if isinstance(env, str):
+        try:
+            return gym.make(env), True
+        except gym.error.Error as e:
+            raise DataError(f"cannot make environment {env!r}: {e}") from None
+    if not isinstance(env, gym.Env):
+        raise DataError(f"env must be a gymnasium id string or a gymnasium.Env (a team: a pettingzoo ParallelEnv or hybrid.TeamEnv); got {type(env).__name__}")
+    return env, False
+
+
+def env_id(env: gym.Env) -> str:
+    """The environment's registered id, or its class name."""
+    return env.spec.id if env.spec else type(env.unwrapped).__name__
+
+
+def env_action_space(env: gym.Env) -> ActionSpace:
+    """The ``ActionSpace`` of a gymnasium environment whose observations are a 1-D ``Box``."""
+    if not isinstance(env.observation_space, gym.spaces.Box):
+        raise DataError(f"observations must be a Box (numeric vector); got {env.observation_space}")
+    return action_space_of(env.action_space)
+
+
+def episode_seeds(seed: int, episodes: int) -> list[int]:
+    """The reset seed of each episode: reproducible, and distinct across episodes."""
+    if episodes < 1:
+        raise DataError(f"episodes must be ≥ 1; got {episodes}")
+    return [int(s) for s in np.random.SeedSequence(seed).generate_state(episodes)]
+
+
+def run_episodes(env: gym.Env, act: Act, seeds: list[int]) -> tuple[list[np.ndarray], list[list[float]]]:
+    """Roll ``act`` out for one episode per seed; per episode, the states seen and rewards got."""
+    space, shape = env_action_space(env), env.action_space.shape
+    states, rewards = [], []
+    for s in seeds:
+        obs, _ = env.reset(seed=s)
+        ep_states, ep_rewards, done = [], [], False
+        while not done:
+            x = np.asarray(obs, dtype=np.float32).reshape(-1)
+            ep_states.append(x)
+            obs, reward, terminated, truncated, _ = env.step(space.env_action(act(x), shape))
+            ep_rewards.append(float(reward))
+            done = terminated or truncated
+        states.append(np.stack(ep_states))
+        rewards.append(ep_rewards)
+    return states, rewards
+
+
+# -- a team: PettingZoo --------------------------------------------------------------------------
 
 
 def team_factory(env_id: str, **kwargs: Any) -> Callable[[], Any]:
@@ -61,7 +124,8 @@ def is_team_env(env: Any) -> bool:
 
 @dataclass(frozen=True)
 class TeamEpisode:
-    """One episode: each agent's observations ``[T, d]`` and actions ``[T]``, and rewards ``[T, n_agents]``."""
+    """One episode: each agent's observations ``[T, d]`` and actions (``[T]`` indices or ``[T, m]``
+    vectors), and rewards ``[T, n_agents]``."""
 
     observations: dict[str, np.ndarray]
     actions: dict[str, np.ndarray]
@@ -82,6 +146,7 @@ class TeamEnv:
     ``env``: a known id (``KNOWN_TEAMS``), a ``ParallelEnv`` or a zero-argument factory of one.
     ``agent_features``: append a one-hot agent id to each agent's observation in ``features``.
     ``controlled``: the agents a searched student plays (default: all); the rest are partners.
+    ``spaces``: each agent's ``ActionSpace`` (``Discrete`` or a bounded ``Box``).
     """
 
     def __init__(self, env: Any, *, agent_features: bool = False, controlled: Sequence[str] | None = None) -> None:
@@ -100,17 +165,16 @@ class TeamEnv:
         unknown = sorted(set(self.controlled) - set(self.agents))
         if unknown or not self.controlled:
             raise DataError(f"controlled agents {list(self.controlled)} must be a non-empty subset of the team {list(self.agents)}")
-        self._check_spaces()
+        self.spaces: dict[str, ActionSpace] = {a: self._agent_space(a) for a in self.agents}
 
-    def _check_spaces(self) -> None:
-        import gymnasium as gym
-
-        for a in self.agents:
-            obs, act = self.env.observation_space(a), self.env.action_space(a)
-            if not isinstance(obs, gym.spaces.Box) or len(obs.shape) != 1:
-                raise DataError(f"agent {a!r} observes {obs}; team rollouts take a 1-D Box per agent (flatten others with a PettingZoo wrapper)")
-            if not isinstance(act, gym.spaces.Discrete):
-                raise DataError(f"agent {a!r} acts in {act}; team rollouts take Discrete actions (e.g. mpe2 with continuous_actions=False)")
+    def _agent_space(self, agent: str) -> ActionSpace:
+        obs = self.env.observation_space(agent)
+        if not isinstance(obs, gym.spaces.Box) or len(obs.shape) != 1:
+            raise DataError(f"agent {agent!r} observes {obs}; team rollouts take a 1-D Box per agent (flatten others with a PettingZoo wrapper)")
+        try:
+            return action_space_of(self.env.action_space(agent))
+        except DataError as e:
+            raise DataError(f"agent {agent!r}: {e}") from None
 
     def with_view(self, *, agent_features: bool | None = None, controlled: Sequence[str] | None = None) -> TeamEnv:
         """The same environment object seen with other student features or controlled agents."""
@@ -130,9 +194,11 @@ class TeamEnv:
         return int(np.prod(self.env.observation_space(agent).shape))
 
     def n_actions(self, agent: str) -> int:
-        return int(self.env.action_space(agent).n)
+        """Number of actions (discrete) or action dimensions (Box) of ``agent``."""
+        return self.spaces[agent].n
 
     def action_space(self, agent: str) -> Any:
+        """The gymnasium action space of ``agent`` (``spaces[agent]`` is its ``ActionSpace``)."""
         return self.env.action_space(agent)
 
     def feature_names(self, agent: str, observation_names: Sequence[str] | None = None) -> list[str]:
@@ -166,7 +232,7 @@ class TeamEnv:
     def _episode(self, decide: TeamDecide, seed: int) -> TeamEpisode:
         obs, _ = self.env.reset(seed=seed)
         observations: dict[str, list[np.ndarray]] = {a: [] for a in self.agents}
-        actions: dict[str, list[int]] = {a: [] for a in self.agents}
+        actions: dict[str, list[Any]] = {a: [] for a in self.agents}
         rewards: list[list[float]] = []
         while self.env.agents:
             if set(obs) != set(self.agents):
@@ -174,17 +240,17 @@ class TeamEnv:
                     f"{self.env_id}: agents {sorted(set(self.agents) - set(obs))} left mid-episode (seed {seed}); team rollouts need every agent at every step"
                 )
             current = {a: np.asarray(obs[a], dtype=np.float32).reshape(-1) for a in self.agents}
-            chosen = decide(current)
+            chosen = {a: self.spaces[a].env_action(action) for a, action in decide(current).items()}
             for a in self.agents:
                 observations[a].append(current[a])
-                actions[a].append(int(chosen[a]))
-            obs, reward, terminated, truncated, _ = self.env.step({a: int(chosen[a]) for a in self.agents})
+                actions[a].append(chosen[a])
+            obs, reward, terminated, truncated, _ = self.env.step({a: chosen[a] for a in self.agents})
             rewards.append([float(reward.get(a, 0.0)) for a in self.agents])
             if all(terminated.get(a, False) or truncated.get(a, False) for a in self.agents):
                 break
         return TeamEpisode(
             {a: np.stack(v) for a, v in observations.items()},
-            {a: np.asarray(v, dtype=np.int64) for a, v in actions.items()},
+            {a: np.asarray(v) for a, v in actions.items()},
             np.asarray(rewards, dtype=np.float64).reshape(-1, len(self.agents)),
         )
 
@@ -193,7 +259,7 @@ class TeamEnv:
         spaces = {a: self.env.action_space(a) for a in self.agents}  # held: an env may build a new space per call
         for i, a in enumerate(self.agents):
             spaces[a].seed(seed + i)
-        return self._episode(lambda obs: {a: int(spaces[a].sample()) for a in self.agents}, seed)
+        return self._episode(lambda obs: {a: spaces[a].sample() for a in self.agents}, seed)
 
 
 def as_team_env(env: Any, **view: Any) -> tuple[TeamEnv, bool]:
@@ -201,3 +267,9 @@ def as_team_env(env: Any, **view: Any) -> tuple[TeamEnv, bool]:
     if isinstance(env, TeamEnv):
         return (env.with_view(**view) if view else env), False
     return TeamEnv(env, **view), not is_parallel_env(env)  # an environment the caller made stays open
+
+
+def open_env(env: Any) -> tuple[gym.Env | TeamEnv, bool]:
+    """``env`` opened once for several rollouts: a ``TeamEnv`` for a team, else a gymnasium
+    ``Env``; and whether we made it (and so must close it)."""
+    return as_team_env(env) if is_team_env(env) else make_env(env)
