@@ -7,10 +7,22 @@ import numpy as np
 import pytest
 
 from auto_search import record
-from auto_search.continuous import default_families as continuous_families
 from auto_search.errors import SearchDataError
 from auto_search.search import AutoDistill
+from auto_search.space import default_families_for
 from hybrid import DistillDataset
+from hybrid.students import registered_families
+
+
+def continuous_families() -> tuple[str, ...]:
+    """The families a search of a continuous dataset tries by default."""
+    X = np.zeros((2, 1), dtype=np.float32)
+    return default_families_for(DistillDataset(X, X, ["u"], action_kind="continuous", action_low=[-1], action_high=[1]))
+
+
+def test_the_continuous_defaults_are_the_registry_s_continuous_families_in_their_declared_order():
+    found = sorted(registered_families(action_kind="continuous").values(), key=lambda c: (c.search_order, c.family))
+    assert continuous_families() == tuple(c.family for c in found)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ budget cuts and refusing bad input before any work."""
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import itertools
 import json
@@ -153,8 +152,7 @@ def test_a_report_written_before_record_is_rewritten_with_the_ledger_entries(ser
     from provenance.keys import generate_key
     from provenance.ledger import Ledger
 
-    result = copy.copy(serial_result)
-    result.report_dirs, result.ledger_entries = [], []
+    result = serial_result.with_recording()  # its own reports and ledger entries, apart from the shared fixture's
     result.write_report(tmp_path / "report")
     with Ledger(tmp_path / "ledger.db") as ledger:
         entries = record(result, ledger, generate_key(tmp_path / "k.key"), out_dir=tmp_path / "model")
