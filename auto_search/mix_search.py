@@ -28,6 +28,7 @@ from auto_search.result import SearchResult
 from auto_search.sections import ReportSection, register_section
 from hybrid.errors import DataError
 from hybrid.loop.data_mix import check_shares, parse_shares, share_grid
+from hybrid.teachers.base import as_teacher
 
 MIX_SCORING_SHARE = 0.15  # of the budget, kept for scoring every mix's shipped student
 
@@ -80,7 +81,7 @@ def fit_pool(pool: SourcePool, config: SearchConfig, search_one: Callable[[Searc
     results = [search_one(replace(config, budget_s=per_mix, data_mixes=(mix_text(shares),)), pool.mix(shares, n_states, seed=config.seed)) for shares in mixes]
     rows: list[dict[str, Any]] = []
     n = config.closed_loop_max_episodes
-    with PairedEpisodes(env, _teacher(teacher), seed=config.seed, first=n, cap=n, confidence=config.confidence) as episodes:
+    with PairedEpisodes(env, as_teacher(teacher), seed=config.seed, first=n, cap=n, confidence=config.confidence) as episodes:
         for shares, result in zip(mixes, results):
             if result.student is None:
                 rows.append({"mix": shares, "retention": None})
@@ -119,12 +120,6 @@ def fit_pool(pool: SourcePool, config: SearchConfig, search_one: Callable[[Searc
         "words": words,
     }
     return results[best].with_sections(data_mix=data_mix, mix_results=tuple(results))
-
-
-def _teacher(teacher: Any) -> Any:
-    from hybrid.teachers.base import as_teacher
-
-    return as_teacher(teacher)
 
 
 def _markdown(data: dict[str, Any]) -> list[str]:

@@ -29,6 +29,8 @@ from auto_search.policies import MinRetention, Policy
 from auto_search.sections import ReportSection, family_colour, html_table, interval, markdown_table, png, register_section, share
 from hybrid.data.dataset import DistillDataset
 from hybrid.envs.team import is_team_env
+from hybrid.loop.rollouts import make_env
+from hybrid.teachers.base import as_teacher
 
 DAGGER_BETA = 0.5  # share of steps the teacher drives while the student's states are collected
 
@@ -161,15 +163,13 @@ def dagger_stream(
         **data.space.dataset_options(),
     )
     iterates = _dagger_iterates(env, data)
-    return iterates(env, teacher, student, rows, config.dagger_iterations, config.closed_loop_episodes, beta=DAGGER_BETA, seed=config.seed, start=student)  # type: ignore[no-any-return]
+    return iterates(env, teacher, student, rows, config.dagger_iterations, config.closed_loop_episodes, beta=DAGGER_BETA, seed=config.seed, start=student)
 
 
 def loop_teacher(teacher: Any, env: Any, data: SplitData) -> Any:
     """The teacher as the closed loop runs it: a team's teacher deciding for every agent, or the
     teacher adapted with the environment's action space (a plain callable needs a Box's bounds)."""
-    from hybrid.loop._dagger_team import team_search_teacher
-    from hybrid.loop.rollouts import make_env
-    from hybrid.teachers.base import as_teacher
+    from hybrid.loop._dagger_team import team_search_teacher  # imports the DAgger stack (scikit-learn): only when asked
 
     if is_team_env(env):  # a team: its teacher decides for every agent, students for their own
         return team_search_teacher(env, teacher, data)
