@@ -70,7 +70,8 @@ def test_the_choice_is_recorded_and_exported(pendulum_result, tmp_path):
     key = generate_key(tmp_path / "k.key")
     with Ledger(tmp_path / "ledger.db") as ledger:
         entries = record(r, ledger, key, teacher=teacher, out_dir=tmp_path / "model", exports=("python", "c"))
-    assert [e.kind for e in entries] == ["dataset", "teacher", "search", "model", "export", "export"]
+    chosen = ["model"] if r.shipped.parent is not None else []  # a DAgger round ships: the chosen candidate is recorded as its parent
+    assert [e.kind for e in entries] == ["dataset", "teacher", "search", *chosen, "model", "export", "export"]
     assert (tmp_path / "model" / "student.h").read_text().count("void decide(const double *state, double *action)") == 1
 
 

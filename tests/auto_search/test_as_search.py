@@ -177,3 +177,18 @@ def test_a_budgeted_search_leaves_the_callers_timer_and_signal_handler_alone(sma
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_the_result_is_frozen_and_its_earlier_names_read_from_their_new_place(serial_result):
+    import dataclasses
+
+    r = serial_result
+    assert (r.stopped_by, r.fit_s, r.baseline_fidelity, r.rungs) == (r.run.stopped_by, r.run.fit_s, r.run.baseline_fidelity, r.run.rungs)
+    assert r.closed_loop is None and r.cascade is None and r.data_mix is None and tuple(r.mix_results) == ()
+    assert r.ledger_entries is r.recording.ledger_entries and r.to_data()["closed_loop"] is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.chosen = None  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="result.student"):
+        _ = r.best_student
+    copy = r.with_recording()
+    assert copy.recording is not r.recording and copy.student is r.student and copy.to_data()["candidates"] == r.to_data()["candidates"]
