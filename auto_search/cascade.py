@@ -11,6 +11,7 @@ misses the target, the words say so with the measured value.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,10 @@ from typing import Any
 import numpy as np
 
 from auto_search.errors import SearchConfigError
-from auto_search.policies import describe
+from auto_search.evaluate import describe
+from auto_search.sections import ReportSection, png, register_section
+from auto_search.space import student_class
+from hybrid.cascade import calibration_split, cascade_score, choose_threshold, coverage_curve
 
 DEFERRING_FAMILIES = ("keywords", "linear", "rules", "tree", "mlp")  # families whose Python export can defer
 
@@ -51,8 +55,6 @@ class Cascade:
 
     def choose(self, pool: Sequence[Any], artifacts: dict[int, dict], data: Any, *, seed: int = 0) -> tuple[Any, str, Any, dict[str, Any]]:
         """(candidate, words, student to ship with its threshold, figures for the report)."""
-        from auto_search.space import student_class
-        from hybrid.cascade import calibration_split, cascade_score, choose_threshold, coverage_curve
         from hybrid.students.featurized import FeaturizedStudent
 
         able = [c for c in pool if c.family in DEFERRING_FAMILIES]
@@ -112,10 +114,9 @@ class Cascade:
         )
 
 
-def cascade_markdown(info: dict[str, Any] | None) -> list[str]:
+def _markdown(data: dict[str, Any]) -> list[str]:
     """Report lines: the cascade's figures and its coverage–agreement curve (report half)."""
-    if not info:
-        return []
+    info = data["cascade"]
     held = info["held_out"]
     agree = "n/a" if held["agreement_decided"] is None else f"{100 * held['agreement_decided']:.2f}%"
     lines = [
@@ -132,19 +133,14 @@ def cascade_markdown(info: dict[str, Any] | None) -> list[str]:
     return [*lines, ""]
 
 
-def cascade_html(info: dict[str, Any] | None) -> str:
+def _html(data: dict[str, Any]) -> str:
     """The cascade section of the HTML report: its words and the coverage–agreement curve as an inline PNG."""
-    if not info:
-        return ""
-    import html
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from auto_search.report import _png
-
+    info = data["cascade"]
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.plot([100 * p["coverage"] for p in info["curve"]], [100 * p["agreement"] for p in info["curve"]], marker=".")
     ax.axhline(100 * info["agreement_at_least"], color="#999", linestyle="--", linewidth=1)
@@ -153,5 +149,8 @@ def cascade_html(info: dict[str, Any] | None) -> str:
     ax.set_xlabel("coverage (% decided without the teacher)")
     ax.set_ylabel("agreement on decided (%)")
     fig.tight_layout()
-    words = " ".join(cascade_markdown(info)[2:3])
-    return f"<h2>Cascade</h2><p>{html.escape(words)}</p><img alt='coverage–agreement curve' src='{_png(fig)}'>"
+    words = " ".join(_markdown(data)[2:3])
+    return f"<h2>Cascade</h2><p>{html.escape(words)}</p><img alt='coverage–agreement curve' src='{png(fig)}'>"
+
+
+register_section(ReportSection("cascade", 20, _markdown, _html))

@@ -9,6 +9,7 @@ ledger when asked, and writes the report. Exit codes: 0 ok, 2 bad usage or unrea
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -17,7 +18,14 @@ from typing import Any
 
 from auto_search.config import add_config_arguments, config_from_namespace
 from auto_search.data_files import load_dataset
+from auto_search.errors import SearchError
+from auto_search.record import record, write_artifacts
+from auto_search.reproduce import reproduce
+from auto_search.search import AutoDistill
+from auto_search.space import fit_imports
 from hybrid.errors import HybridError
+from provenance.keys import load_key
+from provenance.ledger import Ledger
 
 EXAMPLE = """example:
   agent-distill search decisions.jsonl --out report/ --budget 30 --policy within-best:0.01 \\
@@ -87,11 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _search(args: argparse.Namespace, config: Any) -> int:
-    import importlib
-
-    from auto_search.search import AutoDistill
-    from auto_search.space import fit_imports
-
     teacher = None
     if args.env is not None:
         from hybrid.teachers.zoo import load_teacher
@@ -110,19 +113,11 @@ def _search(args: argparse.Namespace, config: Any) -> int:
     )
     result = AutoDistill.from_config(config, env=args.env, teacher=teacher).fit(dataset)
     if result.stopped_by != "interrupted" and result.student is not None:
-        from auto_search.featurized import export_targets  # a featurized student has no C export
-
         model_dir = args.out / "model"  # the shipped student's artifact and exports, with or without a ledger
         if args.ledger is not None:
-            from auto_search.record import record
-            from provenance.keys import load_key
-            from provenance.ledger import Ledger
-
             with Ledger(args.ledger) as ledger:
                 record(result, ledger, load_key(args.key), teacher=teacher, out_dir=model_dir, exports=export_targets(result.student))
         else:
-            from auto_search.record import write_artifacts
-
             write_artifacts(result, model_dir, exports=export_targets(result.student))
     result.write_report(args.out)
     if args.json:
@@ -134,11 +129,14 @@ def _search(args: argparse.Namespace, config: Any) -> int:
     return 130 if result.stopped_by == "interrupted" else 0
 
 
+def export_targets(student: Any) -> tuple[str, ...]:
+    """The exports written beside a shipped student: Python, and C where it has one (a
+    featurized student has none)."""
+    return ("python", "c") if callable(getattr(student, "c_source", None)) else ("python",)
+
+
 def _reproduce(args: argparse.Namespace) -> int:
     """Exit 0 when the model is re-derived bit for bit, 1 when it is not (the causes on stdout), 2 on bad input."""
-    from auto_search.errors import SearchError
-    from auto_search.reproduce import reproduce
-
     try:
         outcome = reproduce(args.ledger, args.model, trusted_keys=args.key, data=args.data, search=args.search, allow_version_drift=args.allow_version_drift)
     except (SearchError, HybridError, OSError, ValueError) as e:

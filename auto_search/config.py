@@ -13,7 +13,10 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from auto_search.errors import SearchConfigError
+from auto_search.policies import parse_policy
 from auto_search.space import check_family
+from hybrid.errors import DataError
+from hybrid.loop.data_mix import parse_shares
 from provenance.hashing import hash_json
 
 BACKENDS = ("loky", "threading", "dask", "ray")
@@ -98,15 +101,10 @@ class SearchConfig:
         if not 0.0 <= self.closed_loop_share < 1.0:
             raise SearchConfigError(f"closed_loop_share must lie in [0, 1); got {self.closed_loop_share!r}.")
         for mix in self.data_mixes:
-            from hybrid.loop.data_mix import parse_shares
-            from hybrid.errors import DataError
-
             try:
                 parse_shares(mix)
             except DataError as e:
                 raise SearchConfigError(f"data_mixes: {e}.") from None
-        from auto_search.policies import parse_policy
-
         if self.policy != "auto" and not self.policy.startswith("callable:"):  # a custom callable is recorded by name only
             parse_policy(self.policy)  # raises SearchConfigError on an unknown policy
 

@@ -11,19 +11,17 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from hybrid.data.records import RecordDataset
+from hybrid.data.dataset import DistillDataset
+from hybrid.data.records import RecordDataset
+from hybrid.data.store import TrajectoryStore
 
 STORE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def load_dataset(path: str | Path, runs: Sequence[int] | None = None) -> Any:
     """Read DATA by its suffix into a dataset whose ``meta`` names the file (and the store's runs)."""
-    from hybrid.data.dataset import DistillDataset
-    from hybrid.data.store import TrajectoryStore
-
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")

@@ -1,10 +1,16 @@
-"""Fit and score one planned candidate, and run many of them in parallel through joblib.
+"""The split a search scores on, and fitting and scoring one planned candidate.
 
-A worker fits the student on its share of the training states, scores fidelity and KL on the
-held-out states, reads the analytic cost and measures single-decision latency (reported only).
-It returns the candidate and the student's canonical form, so the parent can rebuild the
-chosen student exactly and its hash is the model's identity. :mod:`auto_search.engine` runs
-many of them in parallel.
+A dataset is split once per search (:func:`split_dataset`): training rows in a seeded order and
+held-out rows, as numbers — on record states through a featurizer fitted on the training part
+only, which the shipped student then carries as its first stage (:func:`shipped_form`). The
+dataset's action space decides how a student is fitted and scored (fidelity and divergence), so
+one path serves every kind of agent.
+
+A worker fits the student on its share of the training states, scores fidelity and divergence on
+the held-out states, reads the analytic cost and measures single-decision latency (reported
+only). It returns the candidate and the student's canonical form, so the parent can rebuild the
+chosen student exactly (:func:`rebuild`) and its hash is the model's identity.
+:mod:`auto_search.engine` runs many of them in parallel.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from auto_search import continuous
+from auto_search.errors import SearchDataError
 from auto_search.space import Spec, is_expensive, student_class
+from hybrid.spaces import ActionSpace, DiscreteActions, action_space_of, state_space_of
 from provenance.hashing import hash_json
 
 _LATENCY_CALLS = 25
@@ -34,7 +41,7 @@ class Candidate:
     n_train: int
     status: str  # "ok" | "failed"
     fidelity: float | None = None
-    kl: float | None = None
+    kl: float | None = None  # the action space's divergence: KL for discrete actions, normalised MSE for a Box
     parameters: int | None = None
     ops_per_decision: float | None = None
     bytes: int | None = None
@@ -55,9 +62,21 @@ class Candidate:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def describe(c: Any) -> str:
+    """A candidate in a few words: family, its defining hyperparameters, cost and fidelity."""
+    shown = {k: v for k, v in c.params.items() if k not in ("random_state", "max_train_states", "epochs")}
+    params = ", ".join(f"{k}={v}" for k, v in sorted(shown.items()))
+    return f"{c.family} ({params}), {c.ops_per_decision:g} ops per decision, fidelity {100 * c.fidelity:.1f}%"
+
+
 @dataclass(frozen=True)
 class SplitData:
-    """Training states in a seeded order (so ``[:n]`` is a nested random subset) and held-out states."""
+    """Training states in a seeded order (so ``[:n]`` is a nested random subset) and held-out states.
+
+    ``action_space`` says what ``P`` holds (probabilities or actions within a Box; without one,
+    discrete actions named by ``action_names``); ``featurizer`` is the fitted first stage that
+    turned record states into these rows (``None`` for numeric states).
+    """
 
     X: np.ndarray
     P: np.ndarray
@@ -67,24 +86,71 @@ class SplitData:
     w_val: np.ndarray | None
     action_names: tuple[str, ...] | None = None
     feature_names: tuple[str, ...] | None = None
-    action_kind: str = "discrete"  # "continuous": P holds actions within [action_low, action_high]
-    action_low: np.ndarray | None = None
-    action_high: np.ndarray | None = None
+    action_space: ActionSpace | None = None
+    featurizer: Any = None
+
+    def __post_init__(self) -> None:
+        if self.action_space is None:
+            names = self.action_names or [f"action_{i}" for i in range(self.P.shape[1])]
+            object.__setattr__(self, "action_space", DiscreteActions(names))
+
+    @property
+    def space(self) -> ActionSpace:
+        """The action space (always set after construction)."""
+        assert self.action_space is not None
+        return self.action_space
 
 
-def score(P_teacher: np.ndarray, P_student: np.ndarray, weights: np.ndarray | None) -> tuple[float, float]:
-    """(fidelity, KL(teacher ‖ student)) on the same states, weighted if weights are given."""
-    from hybrid.metrics import fidelity, kl
+def split_dataset(ds: Any, val_fraction: float, seed: int) -> tuple[SplitData, Any]:
+    """The dataset's own seeded held-out split, as the search and ``reproduce`` score on it:
+    training rows in a seeded order, both parts as numbers (see ``StateSpace.features``).
+    Returns the split and the training rows as a dataset."""
+    train, val = ds.split(val_fraction, seed)
+    order = np.random.default_rng(seed).permutation(len(train))
+    X, X_val, feature_names, featurizer = state_space_of(ds).features(train, val, order)
+    w = train.weights
+    return SplitData(
+        X=X,
+        P=np.ascontiguousarray(train.P[order]),
+        w=None if w is None else np.ascontiguousarray(w[order]),
+        X_val=X_val,
+        P_val=val.P,
+        w_val=val.weights,
+        action_names=tuple(ds.action_names),
+        feature_names=feature_names,
+        action_space=action_space_of(ds),
+        featurizer=featurizer,
+    ), train
 
-    return float(fidelity(P_teacher, P_student, weights)), float(kl(P_teacher, P_student, weights))
+
+def shipped_form(student: Any, data: SplitData) -> Any:
+    """The student as it ships: joined to the split's featurizer when the states were records
+    (one artifact, so the model hash and the Python export cover the vocabulary too)."""
+    from hybrid.students.featurized import FeaturizedStudent
+
+    if data.featurizer is None or isinstance(student, FeaturizedStudent):
+        return student
+    return FeaturizedStudent.from_parts(data.featurizer, student, action_names=data.action_names)
+
+
+def numeric_part(student: Any) -> Any:
+    """The student that reads the numeric rows (the inner one of a featurized student)."""
+    return getattr(student, "student_", student)
 
 
 def score_student(student: Any, data: SplitData) -> tuple[float, float]:
-    """(fidelity, KL) of a fitted student on the held-out split; for continuous actions, the
-    share within tolerance and the normalised MSE (see :mod:`auto_search.continuous`)."""
-    if continuous.is_continuous(data):
-        return continuous.score(data, student)
-    return score(data.P_val, student.predict_proba(data.X_val), data.w_val)
+    """(fidelity, divergence) of a fitted student on the held-out split, as its action space
+    counts them: top-1 agreement and KL, or the share within tolerance and the normalised MSE."""
+    space = data.space
+    out = space.student_output(student, data.X_val)
+    return float(space.fidelity(data.P_val, out, data.w_val)), float(space.divergence(data.P_val, out, data.w_val))
+
+
+def fit_student(family: str, params: dict[str, Any], data: SplitData, n_train: int) -> Any:
+    """A student of ``family`` fitted on the first ``n_train`` training rows of the split."""
+    w = None if data.w is None else data.w[:n_train]
+    student = student_class(family)(**params)
+    return student.fit(data.X[:n_train], data.P[:n_train], w, feature_names=data.feature_names, action_names=data.action_names, **data.space.bound_args())
 
 
 def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any] | None]:
@@ -96,23 +162,15 @@ def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any
     base: dict[str, Any] = dict(id=spec.id, rung=spec.rung, level=spec.level, family=spec.family, params=spec.params, n_train=spec.n_train)
     start = time.perf_counter()
     try:
-        w = None if data.w is None else data.w[: spec.n_train]
-        if continuous.is_continuous(data):
-            student = continuous.fit(student_class(spec.family)(**spec.params), data.X[: spec.n_train], data.P[: spec.n_train], w, data)
-        else:
-            student = student_class(spec.family)(**spec.params).fit(
-                data.X[: spec.n_train], data.P[: spec.n_train], w, feature_names=data.feature_names, action_names=data.action_names
-            )
+        student = fit_student(spec.family, spec.params, data, spec.n_train)
         fit_time = time.perf_counter() - start
         fidelity, kl = score_student(student, data)
-        from auto_search.featurized import ship
-
-        cost = ship(student, data).cost()  # on records: with featurizing, as the shipped student runs
+        cost = shipped_form(student, data).cost()  # on records: with featurizing, as the shipped student runs
         artifact = student.to_dict()
     except Exception as e:
         elapsed = time.perf_counter() - start
         return Candidate(**base, status="failed", fit_time_s=elapsed, task_s=elapsed, error=f"{type(e).__name__}: {e}"), None
-    latency = single_decision_latency_us(student, data.X_val[0])
+    latency = single_decision_latency_us(student, data.X_val[0], data.space)
     return Candidate(
         **base,
         status="ok",
@@ -128,14 +186,22 @@ def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any
     ), artifact
 
 
-def single_decision_latency_us(student: Any, state: np.ndarray) -> float:
-    """Median wall time of one ``predict_proba`` (``predict`` for continuous actions) on one state, in µs (reported, never selected on)."""
+def rebuild(c: Candidate, artifact: dict[str, Any]) -> Any:
+    """The fitted student of candidate ``c`` from its canonical form, checked against its hash."""
+    student = student_class(c.family).from_dict(artifact)
+    if student.content_hash != c.content_hash:
+        raise SearchDataError(f"candidate {c.id} ({c.family}) did not round-trip through its canonical form; its to_dict/from_dict disagree.")
+    return student
+
+
+def single_decision_latency_us(student: Any, state: np.ndarray, space: ActionSpace) -> float:
+    """Median wall time of one decision on one state (what ``space`` reads of the student:
+    probabilities or actions), in µs (reported, never selected on)."""
     x = state[None, :]
-    decide = student.predict if getattr(student, "action_kind", "discrete") == "continuous" else student.predict_proba
-    decide(x)
+    space.student_output(student, x)
     times = []
     for _ in range(_LATENCY_CALLS):
         t = time.perf_counter()
-        decide(x)
+        space.student_output(student, x)
         times.append(time.perf_counter() - t)
     return float(np.median(times) * 1e6)

@@ -1,6 +1,7 @@
 """Search the share of each data source as a hyperparameter, under the search's own rules.
 
-``AutoDistill.fit(pool)`` with a ``hybrid.DataPool`` lands here. Every mix in
+``AutoDistill.fit(pool)`` with a pool of data sources (``hybrid.DataPool``, or anything that
+:class:`SourcePool` describes) lands here, handing over how to search one dataset. Every mix in
 ``config.data_mixes`` (default: the pool's grid in steps of 0.5) draws a dataset of the *same*
 size from the pool (the largest every mix can supply without repeats), seeded by the search
 seed, and gets an equal slice of the budget for an ordinary search. The student each mix ships
@@ -8,26 +9,46 @@ is then scored on the same paired *selection* episodes (seed stream ``config.see
 confirmation stream stays unused for choosing) and the mix with the highest retention wins —
 ties go to the earlier mix in the list, so pure teacher rollouts win a tie when listed first.
 Same pool, config and seed give the same mixes, datasets and choice. The winning mix's result
-ships, with ``result.data_mix`` stating the mix that shipped and every mix's figures.
+ships, with its ``data_mix`` section stating the mix that shipped and every mix's figures (and
+``mix_results``, every mix's own result).
 """
 
 from __future__ import annotations
 
+import html
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, runtime_checkable
 
 from auto_search.closed_loop import PairedEpisodes
+from auto_search.config import SearchConfig
 from auto_search.errors import SearchConfigError
-from hybrid.loop.data_mix import check_shares, parse_shares, share_grid
+from auto_search.result import SearchResult
+from auto_search.sections import ReportSection, register_section
 from hybrid.errors import DataError
-
-if TYPE_CHECKING:
-    from auto_search.result import SearchResult
-    from auto_search.search import AutoDistill
-    from hybrid.loop.data_mix import DataPool
+from hybrid.loop.data_mix import check_shares, parse_shares, share_grid
+from hybrid.teachers.adapters import as_teacher
 
 MIX_SCORING_SHARE = 0.15  # of the budget, kept for scoring every mix's shipped student
+
+
+@runtime_checkable
+class SourcePool(Protocol):
+    """Named sources of data that can be drawn in given shares (``hybrid.DataPool`` is one)."""
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
+
+    @property
+    def content_hash(self) -> str: ...
+
+    @property
+    def sources(self) -> Mapping[str, Any]: ...
+
+    def max_states(self, shares: Mapping[str, float]) -> int: ...
+
+    def mix(self, shares: Mapping[str, float], n_states: int | None = None, seed: int = 0) -> Any: ...
 
 
 def mix_text(shares: dict[str, float]) -> str:
@@ -35,7 +56,7 @@ def mix_text(shares: dict[str, float]) -> str:
     return ",".join(f"{k}={v:g}" for k, v in sorted(shares.items()))
 
 
-def planned_mixes(config_mixes: tuple[str, ...], pool: DataPool) -> list[dict[str, float]]:
+def planned_mixes(config_mixes: tuple[str, ...], pool: SourcePool) -> list[dict[str, float]]:
     """The mixes to search, each checked against the pool's sources before any work."""
     try:
         mixes = [check_shares(parse_shares(m), pool.names) for m in config_mixes] if config_mixes else share_grid(pool.names, 0.5)
@@ -46,28 +67,21 @@ def planned_mixes(config_mixes: tuple[str, ...], pool: DataPool) -> list[dict[st
     return mixes
 
 
-def fit_pool(search: AutoDistill, pool: DataPool) -> SearchResult:
-    """Run one search per mix on equal-size datasets; ship the mix whose student returns most."""
-    from auto_search.search import AutoDistill
-
+def fit_pool(pool: SourcePool, config: SearchConfig, search_one: Callable[[SearchConfig, Any], SearchResult], *, env: Any, teacher: Any) -> SearchResult:
+    """Run one search per mix on equal-size datasets (``search_one(config, dataset)``, the
+    caller's own search); ship the mix whose student returns most in ``env`` against ``teacher``."""
     t0 = time.monotonic()
-    config = search.config()
-    if not search.closed_loop:
+    if env is None or teacher is None:
         raise SearchConfigError(
             "choosing a data mix compares the students of each mix by return in the environment; pass env=… and teacher=… to AutoDistill (--env)."
         )
     mixes = planned_mixes(config.data_mixes, pool)
     n_states = min(pool.max_states(m) for m in mixes)
     per_mix = config.budget_s * (1 - MIX_SCORING_SHARE) / len(mixes)
-    policy = None if isinstance(search.policy, str) else search.policy
-    results = []
-    for shares in mixes:
-        sub_config = replace(config, budget_s=per_mix, data_mixes=(mix_text(shares),))
-        sub = AutoDistill.from_config(sub_config, env=search.env, teacher=search.teacher, policy=policy)
-        results.append(sub.fit(pool.mix(shares, n_states, seed=config.seed)))
+    results = [search_one(replace(config, budget_s=per_mix, data_mixes=(mix_text(shares),)), pool.mix(shares, n_states, seed=config.seed)) for shares in mixes]
     rows: list[dict[str, Any]] = []
     n = config.closed_loop_max_episodes
-    with PairedEpisodes(search.env, _teacher(search), seed=config.seed, first=n, cap=n, confidence=config.confidence) as episodes:
+    with PairedEpisodes(env, as_teacher(teacher), seed=config.seed, first=n, cap=n, confidence=config.confidence) as episodes:
         for shares, result in zip(mixes, results):
             if result.student is None:
                 rows.append({"mix": shares, "retention": None})
@@ -95,8 +109,7 @@ def fit_pool(search: AutoDistill, pool: DataPool) -> SearchResult:
         f"shipped mix {mix_text(win['mix'])} ({n_states} states): retention {100 * win['retention']:.1f}% on {win['episodes']} selection episodes, "
         f"the highest of {len(scored)} mixes searched"
     )
-    chosen = results[best]
-    chosen.data_mix = {
+    data_mix = {
         "shipped": win["mix"],
         "n_states": n_states,
         "pool": pool.content_hash,
@@ -106,11 +119,15 @@ def fit_pool(search: AutoDistill, pool: DataPool) -> SearchResult:
         "total_s": time.monotonic() - t0,
         "words": words,
     }
-    chosen.mix_results = results
-    return chosen
+    return results[best].with_sections(data_mix=data_mix, mix_results=tuple(results))
 
 
-def _teacher(search: AutoDistill) -> Any:
-    from hybrid.teachers.adapters import as_teacher
+def _markdown(data: dict[str, Any]) -> list[str]:
+    return ["## Data mix", "", data["data_mix"]["words"], ""]
 
-    return as_teacher(search.teacher)
+
+def _html(data: dict[str, Any]) -> str:
+    return f"<h2>Data mix</h2><p>{html.escape(data['data_mix']['words'])}</p>"
+
+
+register_section(ReportSection("data_mix", 30, _markdown, _html))

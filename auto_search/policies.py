@@ -15,21 +15,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union, cast
+from typing import Any, Protocol, cast
 
+from auto_search.cascade import Cascade
 from auto_search.errors import SearchConfigError
+from auto_search.evaluate import describe
 from auto_search.pareto import log_ops, pareto_front
+
+
+class Policy(Protocol):
+    """What every selection policy is: a spec string, a declared bound a changed model must
+    still hold (``bound_holds``), and a choice with its words. Policies that choose on held-out
+    predictions (``needs_held_out``, e.g. :class:`auto_search.cascade.Cascade`) choose through
+    ``choose(…)`` instead; those that need the environment say ``needs_closed_loop``."""
+
+    @property
+    def spec(self) -> str: ...
+
+    def bound_holds(self, c: Any) -> bool: ...
+
+    def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]: ...
 
 
 def _order(c: Any) -> tuple:
     return (c.ops_per_decision, c.parameters, -c.fidelity, c.id)
-
-
-def describe(c: Any) -> str:
-    """A candidate in a few words: family, its defining hyperparameters, cost and fidelity."""
-    shown = {k: v for k, v in c.params.items() if k not in ("random_state", "max_train_states", "epochs")}
-    params = ", ".join(f"{k}={v}" for k, v in sorted(shown.items()))
-    return f"{c.family} ({params}), {c.ops_per_decision:g} ops per decision, fidelity {100 * c.fidelity:.1f}%"
 
 
 @dataclass(frozen=True)
@@ -209,12 +218,6 @@ class CallablePolicy:
         return pick, f"chosen by custom policy {self.spec}: {words or describe(pick)}"
 
 
-if TYPE_CHECKING:
-    from auto_search.cascade import Cascade
-
-Policy = Union[Knee, MinCost, MaxFidelity, MinRetention, CallablePolicy, "Cascade"]
-
-
 def default_policy(closed_loop: bool) -> str:
     """What ``"auto"`` means: choose by return when students can be scored in the environment."""
     return "min-retention:0.99" if closed_loop else "knee"
@@ -222,9 +225,9 @@ def default_policy(closed_loop: bool) -> str:
 
 def parse_policy(policy: str | Policy | Callable) -> Policy:
     """Turn a policy object, callable or string spec into a policy; unknown specs raise."""
-    if isinstance(policy, (Knee, MinCost, MaxFidelity, MinRetention, CallablePolicy)):
+    if isinstance(policy, (Knee, MinCost, MaxFidelity, MinRetention, CallablePolicy, Cascade)):
         return policy
-    if hasattr(policy, "needs_held_out"):  # chooses on held-out predictions, e.g. auto_search.cascade.Cascade
+    if hasattr(policy, "needs_held_out"):  # a policy of its own choosing on held-out predictions, as Cascade does
         return cast("Policy", policy)
     if callable(policy):
         return CallablePolicy(policy)
@@ -236,7 +239,7 @@ def parse_policy(policy: str | Policy | Callable) -> Policy:
         "within-best": lambda v: MinCost(within_best=v),
         "max-fidelity": MaxFidelity,
         "min-retention": MinRetention,
-        "cascade": _cascade,
+        "cascade": Cascade,
     }
     makers["knee"] = Knee
     if name == "knee" and not arg:
@@ -249,9 +252,3 @@ def parse_policy(policy: str | Policy | Callable) -> Policy:
     raise SearchConfigError(
         f"unknown policy {policy!r}; use knee, knee:0.05, min-cost:0.95, within-best:0.01, max-fidelity:200, min-retention:0.99 or cascade:0.99 (or pass a callable)."
     )
-
-
-def _cascade(agreement: float) -> Any:
-    from auto_search.cascade import Cascade
-
-    return Cascade(agreement)

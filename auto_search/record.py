@@ -175,7 +175,9 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
         for target, path in export_files.items()
     ]
     entries = ledger.append_many(items, key=key)
-    result.ledger_entries = [{"seq": e.seq, "kind": e.kind, "subject": e.subject, "entry_hash": e.entry_hash, "parents": list(e.parents)} for e in entries]
+    result.recording.ledger_entries = [
+        {"seq": e.seq, "kind": e.kind, "subject": e.subject, "entry_hash": e.entry_hash, "parents": list(e.parents)} for e in entries
+    ]
     for directory in result.report_dirs:  # a report written before recording now lists the entries
         result.write_report(directory)
     return entries

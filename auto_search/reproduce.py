@@ -25,7 +25,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from auto_search.errors import SearchError
+from auto_search.config import SearchConfig
+from auto_search.data_files import load_dataset
+from auto_search.errors import SearchConfigError, SearchError
+from auto_search.evaluate import evaluate_spec, rebuild, shipped_form, split_dataset
+from auto_search.policies import parse_policy
+from auto_search.record import teacher_hash
+from auto_search.result import library_versions
+from auto_search.search import AutoDistill
+from auto_search.shipping import DAGGER_BETA, dagger_stream, loop_teacher
+from auto_search.space import Spec
+from provenance.errors import ProvenanceError
+from provenance.hashing import hash_file
+from provenance.ledger import Ledger
+from provenance.verify import verify_ledger
 
 
 class ReproduceError(SearchError):
@@ -85,9 +98,6 @@ def reproduce(
     object. ``search``: re-run the whole recorded search too. ``allow_version_drift``: accept a
     match under library versions other than the recorded ones (they are still listed).
     """
-    from provenance.errors import ProvenanceError
-    from provenance.verify import verify_ledger
-
     path = Path(ledger)
     if not path.is_file():
         raise ReproduceError(f"no ledger at {path}; pass the ledger the model was recorded in.")
@@ -105,8 +115,6 @@ def reproduce(
 
 
 def _read_lineage(path: Path, model_hash: str) -> _Lineage:
-    from provenance.ledger import Ledger
-
     with Ledger(path, create=False) as ledger:
         entries = ledger.entries()
     models = [e for e in entries if e.kind == "model" and e.subject.startswith(model_hash) and "recipe" in e.attrs]
@@ -135,8 +143,6 @@ class _Replay:
         self.steps: list[str] = []
 
     def run(self, *, search: bool) -> Reproduction:
-        from auto_search.result import library_versions
-
         model = self.lineage.model
         recorded, installed = self.lineage.search.attrs.get("versions") or {}, library_versions()
         drift = {
@@ -166,9 +172,6 @@ class _Replay:
         return Reproduction(model.subject, refit, tuple(self.findings), tuple(self.notes), tuple(self.steps), drift)
 
     def _config(self) -> Any:
-        from auto_search.config import SearchConfig
-        from auto_search.errors import SearchConfigError
-
         attrs = self.lineage.search.attrs
         try:
             config = SearchConfig(**attrs["config"])
@@ -179,8 +182,6 @@ class _Replay:
         return config
 
     def _dataset(self) -> Any:
-        from auto_search.data_files import load_dataset
-
         entry = self.lineage.dataset
         source = entry.attrs.get("source") or {}
         path = self.data_path or _located(source.get("path"), source.get("from_ledger"), self.ledger_dir)
@@ -202,34 +203,25 @@ class _Replay:
         return ds
 
     def _refit(self, config: Any, dataset: Any) -> Any:
-        from auto_search.evaluate import evaluate_spec
-        from auto_search.featurized import ship
-        from auto_search.search import _rebuild, _split
-        from auto_search.space import Spec
-
         recipe = self.lineage.model.attrs["recipe"]
-        data, _ = _split(dataset, config)
+        data, _ = split_dataset(dataset, config.val_fraction, config.seed)
         spec = Spec(int(recipe.get("candidate", 0)), 0, 0, recipe["family"], dict(recipe["params"]), int(recipe["n_train"]))
         candidate, artifact = evaluate_spec(spec, data)
         if candidate.status != "ok" or artifact is None:
             self.findings.append(f"refitting {spec.family} {spec.params} failed: {candidate.error}")
             return None
         self.steps.append(f"refit {spec.family} {json.dumps(spec.params, sort_keys=True)} on {spec.n_train} training states (split seed {config.seed})")
-        student = _rebuild(candidate, artifact)
+        student = rebuild(candidate, artifact)
         for step in recipe.get("steps", []):
             if step.get("step") != "dagger":
                 raise ReproduceError(f"this version cannot replay a {step.get('step')!r} step; upgrade agent-distill.")
             student = self._dagger(step, student, spec.n_train, data, config)
         if str(config.policy).startswith("cascade:"):  # the deferring wrapper's threshold is re-chosen on the same calibration rows
-            from auto_search.policies import parse_policy
-
             chooser: Any = parse_policy(config.policy)
             return chooser.choose([candidate], {candidate.id: artifact}, data, seed=config.seed)[2]
-        return ship(student, data)
+        return shipped_form(student, data)
 
     def _dagger(self, step: dict[str, Any], student: Any, n_train: int, data: Any, config: Any) -> Any:
-        from auto_search.shipping import DAGGER_BETA, dagger_stream, loop_teacher
-
         if step.get("beta", DAGGER_BETA) != DAGGER_BETA or step.get("episodes_per_round") != config.closed_loop_episodes:
             raise ReproduceError(f"the recorded DAgger step {step} was made with other settings than this version replays; upgrade agent-distill.")
         env = self.env if self.env is not None else step.get("env")
@@ -251,8 +243,6 @@ class _Replay:
         return fitted
 
     def _teacher(self) -> Any:
-        from auto_search.record import teacher_hash
-
         entry = self.lineage.teacher
         if entry is None:
             raise ReproduceError("the model's closed-loop step needs a teacher but none was recorded with the search.")
@@ -280,8 +270,6 @@ class _Replay:
         raise ReproduceError(f"the recorded teacher {name!r} ({entry.subject}) is not in the committed zoo; pass it (teacher=… in Python).")
 
     def _rerun_search(self, config: Any, dataset: Any) -> None:
-        from auto_search.search import AutoDistill
-
         loop = self.lineage.model.attrs.get("env")
         env = self.env if self.env is not None else loop
         teacher = self._teacher() if env is not None else None
@@ -299,8 +287,6 @@ class _Replay:
             self.findings.append(f"the re-run search ships {shipped}, not {self.lineage.model.subject} (its choice: {result.choice})")
 
     def _artifact_difference(self, student: Any) -> str:
-        from provenance.hashing import hash_file
-
         attrs = self.lineage.model.attrs
         path = Path(_located(attrs.get("artifact_path"), attrs.get("artifact_from_ledger"), self.ledger_dir) or "")
         if not path.is_file() or hash_file(path) != attrs.get("artifact_hash"):

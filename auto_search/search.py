@@ -15,23 +15,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-import numpy as np
-
-from auto_search import continuous
 from auto_search.closed_loop import PairedEpisodes
 from auto_search.config import SearchConfig, default_families
 from auto_search.engine import BudgetExpired, Engine
 from auto_search.errors import SearchConfigError, SearchDataError
-from auto_search.evaluate import Candidate, SplitData
-from auto_search.featurized import is_record_dataset, shipped_figures, split_records, with_record_families
+from auto_search.evaluate import Candidate, SplitData, rebuild, split_dataset
+from auto_search.mix_search import SourcePool, fit_pool
 from auto_search.pareto import pareto_front
 from auto_search.policies import Policy, default_policy, parse_policy
 from auto_search.progress import SearchProgress
-from auto_search.result import SearchResult, dataset_summary, library_versions, teacher_summary
-from auto_search.shipping import Shipped, confirm, dagger_rounds, dagger_rows, held_out_figures, loop_teacher, pick_round, student_confusion
-from auto_search.space import Spec, check_family, fit_imports, full_data_rungs, make_plan, promote, student_class, unstarted_rungs
+from auto_search.result import SearchResult, SearchRun, dataset_summary, library_versions, teacher_summary
+from auto_search.shipping import LoopRun, Shipped, loop_teacher, ship_closed_loop, shipped_figures
+from auto_search.space import Spec, check_family, families_for, fit_imports, full_data_rungs, make_plan, promote, unstarted_rungs
 from hybrid.data.dataset import DistillDataset
+from hybrid.envs.adapter import is_team_env
+from hybrid.errors import DataError
 from hybrid.loop.rollouts import Rollouts
+from hybrid.spaces import action_space_of, state_space_of
 
 RESERVE = 0.02  # share of the budget (at most 1 s) left for cancelling workers, choosing and reporting
 
@@ -118,32 +118,26 @@ class AutoDistill:
         with the student to ship in ``result.student``."""
         started, t0 = time.time(), time.monotonic()
         config, policy = self.config(), self._policy()
-        if type(dataset).__name__ == "DataPool":  # hybrid.loop.data_mix.DataPool: the source shares are searched too
-            from auto_search.mix_search import fit_pool
-
-            return fit_pool(self, dataset)  # type: ignore[arg-type]
+        if isinstance(dataset, SourcePool):  # e.g. a hybrid.DataPool: the source shares are searched too
+            return fit_pool(dataset, config, self._search_one, env=self.env if self.closed_loop else None, teacher=self.teacher)
         if len(config.data_mixes) > 1:
             raise SearchConfigError(f"data_mixes lists {len(config.data_mixes)} mixes but fit got one dataset; pass a hybrid.DataPool of the sources to mix.")
         dataset = _as_dataset(dataset)
-        config = with_record_families(config, dataset)  # record states: keyword rule lists and linear students too
         _check_dataset(dataset)
-        if self.closed_loop:
-            from hybrid.envs.adapter import is_team_env
-            from hybrid.loop.runners import team_search_teacher
-
-            if is_team_env(self.env):  # rows of another team view (features, agents) fail here, before any work
-                team_search_teacher(self.env, self.teacher, dataset)
-        families = continuous.families_for(dataset, config.families, default_families())  # the one place the action kind picks families
-        if families != config.families:  # continuous actions: the default families become the continuous ones
+        if self.closed_loop and is_team_env(self.env):  # rows of another team view (features, agents) fail here, before any work
+            loop_teacher(self.teacher, self.env, dataset)
+        families = families_for(dataset, config.families, default_families())  # the dataset's spaces pick the default families
+        if families != config.families:
             config = replace(config, families=families)
         if getattr(policy, "needs_closed_loop", False) and not self.closed_loop:
             raise SearchConfigError(
                 f"policy {policy.spec} scores students in the environment: pass env=… and teacher=… to AutoDistill (on the command line: --env ENV_ID)."
             )
-        if self.closed_loop and (is_record_dataset(dataset) or getattr(policy, "needs_held_out", False)):
+        featurized = state_space_of(dataset).featurized
+        if self.closed_loop and (featurized or getattr(policy, "needs_held_out", False)):
             what = (
                 "record states are featurized per search and have no environment to run in"
-                if is_record_dataset(dataset)
+                if featurized
                 else (f"policy {policy.spec} chooses on held-out agreement and ships a deferring student")
             )
             raise SearchConfigError(f"closed-loop scoring and DAgger do not apply here: {what}; leave out env=… and teacher=… (--env).")
@@ -153,7 +147,7 @@ class AutoDistill:
         # with an environment, a share of it for closed-loop scoring and DAgger
         end = t0 + config.budget_s - min(1.0, RESERVE * config.budget_s)
         deadline = end - (config.closed_loop_share * config.budget_s if self.closed_loop else 0.0)
-        data, train = _split(dataset, config)
+        data, train = split_dataset(dataset, config.val_fraction, config.seed)
         plan = make_plan(config.families, data.X.shape[0], eta=config.eta, min_states=config.min_rung_states, epochs=config.max_epochs, seed=config.seed)
         run = _Run(plan.first_rungs)
         stop = None
@@ -184,6 +178,12 @@ class AutoDistill:
         ctx = _Context(config, policy, dataset, data, train, self, stop, started, fit_s, t0, end)
         return _finish(run, unstarted, ctx)
 
+    def _search_one(self, config: SearchConfig, dataset: Any) -> SearchResult:
+        """One ordinary search of ``dataset`` under ``config``, with this search's environment,
+        teacher and policy object (the data-mix search runs one per mix)."""
+        policy = None if isinstance(self.policy, str) else self.policy
+        return AutoDistill.from_config(config, env=self.env, teacher=self.teacher, policy=policy).fit(dataset)
+
 
 _KNOWN = frozenset(f.name for f in fields(SearchConfig))
 
@@ -198,18 +198,16 @@ def _check_options(options: dict[str, Any]) -> None:
 
 
 def _as_dataset(data: Any) -> Any:
-    """The dataset of ``data``: a DistillDataset or a record dataset (``hybrid.data.records.RecordDataset``)
-    as it is, or the ``.dataset`` of a ``Rollouts``."""
+    """The dataset of ``data``: one carrying its state and action spaces (a ``DistillDataset``
+    or a ``hybrid.data.records.RecordDataset``) as it is, or the ``.dataset`` of a ``Rollouts``."""
     if isinstance(data, Rollouts):
         return data.dataset
-    if is_record_dataset(data):  # structured states: featurized per search, on the training split (_split)
-        if not all(hasattr(data, a) for a in ("records", "P", "action_names", "fields", "split", "content_hash")):
-            raise SearchDataError(
-                f"{type(data).__name__} says its states are records but lacks records, P, action_names, fields, split or "
-                "content_hash; build one with hybrid.RecordDataset or TrajectoryStore.to_dataset()."
-            )
-        return data
-    if not all(hasattr(data, a) for a in ("X", "P", "action_names", "split", "content_hash")):
+    try:
+        state_space_of(data), action_space_of(data)
+        spaced = True
+    except DataError:
+        spaced = False
+    if not spaced or not all(hasattr(data, a) for a in ("P", "action_names", "split", "content_hash")):
         raise SearchDataError(
             f"AutoDistill.fit takes a hybrid.DistillDataset (or what hybrid.collect returns); got {type(data).__name__}. "
             "Build one with hybrid.collect(env, teacher, …).dataset, TrajectoryStore.to_dataset() or DistillDataset.load(path)."
@@ -256,39 +254,11 @@ class _Run:
 def _check_dataset(ds: Any) -> None:
     if len(ds) == 0:
         raise SearchDataError("the dataset is empty (0 states); record teacher decisions first, e.g. with hybrid.data.store.TrajectoryStore.")
-    if continuous.is_continuous(ds):
-        if (reason := continuous.check_dataset(ds)) is not None:
-            raise SearchDataError(f"{reason}. Log states where it acts differently.")
-    elif ds.n_actions < 2:
-        raise SearchDataError(f"the dataset has {ds.n_actions} action; distillation needs at least 2.")
-    elif (labels := np.unique(ds.labels)).size < 2:
-        name = ds.action_names[int(labels[0])]
-        raise SearchDataError(
-            f"the teacher chose the single action {name!r} in all {len(ds)} states; there is nothing to distil (a constant policy reproduces it). Log states where it acts differently."
-        )
+    reason = action_space_of(ds).nothing_to_distil(ds.P)
+    if reason is not None:
+        raise SearchDataError(reason)
     if len(ds) < 20:
         raise SearchDataError(f"the dataset has only {len(ds)} states; a search needs at least 20 to hold some out for scoring.")
-
-
-def _split(ds: Any, config: SearchConfig) -> tuple[SplitData, Any]:
-    """Held-out split by the dataset's own seeded split; training states in a seeded order.
-    Returns the split and the training rows as a dataset."""
-    if is_record_dataset(ds):  # structured states: a featurizer fitted on the training split only
-        return split_records(ds, config)
-    train, val = ds.split(config.val_fraction, config.seed)
-    order = np.random.default_rng(config.seed).permutation(len(train))
-    w, wv = train.weights, val.weights
-    return SplitData(
-        X=np.ascontiguousarray(train.X[order]),
-        P=np.ascontiguousarray(train.P[order]),
-        w=None if w is None else np.ascontiguousarray(w[order]),
-        X_val=val.X,
-        P_val=val.P,
-        w_val=wv,
-        action_names=tuple(ds.action_names),
-        feature_names=None if ds.feature_names is None else tuple(ds.feature_names),
-        **continuous.split_fields(ds),
-    ), train
 
 
 @dataclass(frozen=True)
@@ -324,12 +294,8 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     reproducible = bool(pool)
     if not pool:  # not even one whole rung: fall back to whatever finished, and say so
         pool = [c for c in candidates if c.status == "ok"]
-    # a student no better than always playing the teacher's most common action is no student
-    baseline = (
-        continuous.baseline_fidelity(data)
-        if continuous.is_continuous(data)
-        else float(np.bincount(data.P_val.argmax(axis=1), minlength=data.P_val.shape[1]).max() / len(data.P_val))
-    )
+    # a student no better than a policy that never looks at the state is no student
+    baseline = data.space.constant_fidelity(data.P, data.P_val)
     pool = [c for c in pool if (c.fidelity or 0.0) > baseline] or pool
     front = pareto_front(pool)
     closed = search.closed_loop and ctx.stop != "interrupted" and bool(pool)
@@ -339,7 +305,7 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     students: dict[int, Any] = {}  # rebuilt Pareto students, reused for the one chosen
     if closed:  # before choosing, so a policy may choose by return in the environment
         teacher = loop_teacher(search.teacher, search.env, data)
-        students = {c.id: _rebuild(c, run.artifacts[c.id]) for c in front}
+        students = {c.id: rebuild(c, run.artifacts[c.id]) for c in front}
         episodes = PairedEpisodes(
             search.env,
             teacher,
@@ -365,7 +331,7 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
         chosen, words, student, cascade = chooser.choose(pool, run.artifacts, data, seed=config.seed)
     elif pool:
         chosen, words = policy(pool)
-        student = students.get(chosen.id) or _rebuild(chosen, run.artifacts[chosen.id])
+        student = students.get(chosen.id) or rebuild(chosen, run.artifacts[chosen.id])
     rungs: list[dict[str, Any]] = [
         {
             "index": i,
@@ -383,7 +349,8 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
         assert episodes is not None
         if chosen.retention is None:  # a custom policy may choose off the front
             chosen = replace(chosen, **episodes.score(student, bar).as_fields())
-        student, shipped, loop = _ship_closed_loop(chosen, student, episodes, teacher, ctx, bar)
+        loop_run = LoopRun(search.env, teacher, episodes, policy, bar, ctx.choose_by, ctx.end)
+        student, shipped, loop = ship_closed_loop(chosen, student, loop_run, data, config)
         reproducible = reproducible and not loop["cut_by_budget"]
     elif chosen is not None and student is not None:
         # on records: measured through its numeric part on the featurized held-out rows, then
@@ -402,77 +369,19 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
         choice=words,
         student=student,
         shipped=shipped,
-        rungs=rungs,
-        stopped_by=ctx.stop,
-        reproducible=reproducible,
-        started_at=ctx.started,
-        search_s=time.monotonic() - ctx.t0,
-        fit_s=ctx.fit_s,
-        versions=library_versions(),
-        baseline_fidelity=baseline,
-        closed_loop=loop,
-        policy_note=_policy_note(search),
-        cascade=cascade,
+        run=SearchRun(
+            rungs=rungs,
+            stopped_by=ctx.stop,
+            reproducible=reproducible,
+            started_at=ctx.started,
+            search_s=time.monotonic() - ctx.t0,
+            fit_s=ctx.fit_s,
+            versions=library_versions(),
+            baseline_fidelity=baseline,
+            policy_note=_policy_note(search),
+        ),
+        sections={"closed_loop": loop, "cascade": cascade},
     )
-
-
-def _ship_closed_loop(
-    chosen: Candidate, student: Any, episodes: PairedEpisodes, teacher: Any, ctx: _Context, bar: float | None
-) -> tuple[Any, Shipped, dict[str, Any]]:
-    """DAgger rounds of the chosen student, the round to ship, and its confirmation figures."""
-    config, data, env = ctx.config, ctx.data, ctx.search.env
-    rounds: list[Candidate] = []
-    models: dict[int, Any] = {}
-    dagger_cut = False
-    try:
-        if config.dagger_iterations > 0:
-            rounds, models, dagger_cut = dagger_rounds(
-                chosen, student, data=data, config=config, env=env, teacher=teacher, episodes=episodes, bar=bar, deadline=ctx.choose_by
-            )
-    finally:
-        episodes.close()
-    pick, reason = pick_round(chosen, rounds, ctx.policy)
-    iteration = pick.params.get("dagger_iteration", 0)
-    shipped_student = models.get(iteration, student)
-    confirmation, fresh = confirm(shipped_student, env=env, teacher=teacher, config=config, bar=bar, deadline=ctx.end)
-    shipped = Shipped(
-        source="chosen candidate" if iteration == 0 else f"DAgger round {iteration} of the chosen candidate",
-        reason=reason,
-        family=chosen.family,
-        confusion=student_confusion(shipped_student, data),
-        loop={**confirmation.as_fields(), "seeds": "confirmation"},
-        parent=None if iteration == 0 else chosen.content_hash,
-        **held_out_figures(shipped_student, data),
-    )
-    loop = {
-        **episodes.summary(),
-        "env": _env_name(env),
-        "env_by_id": isinstance(env, str),  # an environment object (wrappers, noise) cannot be re-made from its id alone
-        "episodes_run": episodes.episodes_run,
-        "cut_by_budget": episodes.cut or dagger_cut,  # the choice; the confirmation says its own cut in "confirmation"
-        "bar": bar,
-        "confirmation": fresh,
-        "dagger": None
-        if not config.dagger_iterations
-        else {
-            "iterations": config.dagger_iterations,
-            "training_rows": dagger_rows(data),  # every training row, whatever rung the chosen candidate came from
-            "rounds_run": len(rounds),
-            "cut_by_budget": dagger_cut,
-            "shipped_round": iteration,
-            "rounds": [r.to_dict() for r in rounds],
-        },
-    }
-    return shipped_student, shipped, loop
-
-
-def _env_name(env: Any) -> str:
-    if isinstance(env, str):
-        return env
-    if isinstance(getattr(env, "env_id", None), str):  # a hybrid.envs.adapter.TeamEnv
-        return str(env.env_id)
-    spec = getattr(env, "spec", None)
-    return spec.id if spec is not None else type(getattr(env, "unwrapped", env)).__name__
 
 
 def _policy_note(search: AutoDistill) -> str | None:
@@ -484,10 +393,3 @@ def _policy_note(search: AutoDistill) -> str | None:
         )
         return f"policy auto → {default_policy(search.closed_loop)}: {why}"
     return None
-
-
-def _rebuild(c: Candidate, artifact: dict) -> Any:
-    student = student_class(c.family).from_dict(artifact)
-    if student.content_hash != c.content_hash:
-        raise SearchDataError(f"candidate {c.id} ({c.family}) did not round-trip through its canonical form; its to_dict/from_dict disagree.")
-    return student

@@ -7,28 +7,30 @@ its rounds also refit it on all of them.
 A round's student replaces the chosen one only if it still holds the policy's declared bound
 (cost, fidelity or retention, see ``Policy.bound_holds``) and, for a retention policy, only as
 the policy itself would choose among them (cheapest whose lower bound clears the bar). The
-student that ships is then scored afresh: fidelity and KL on the held-out split, its own cost,
-and its retention on confirmation episodes that no choice has seen.
+student that ships is then scored afresh: fidelity and divergence on the held-out split, its own
+cost, and its retention on confirmation episodes that no choice has seen. The closed loop's
+figures form the ``closed_loop`` section of the report, registered here.
 """
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from auto_search import continuous
 from auto_search.closed_loop import CONFIRMATION_SEED_OFFSET, LoopScore, PairedEpisodes
 from auto_search.config import SearchConfig
-from auto_search.evaluate import Candidate, SplitData, score_student
+from auto_search.evaluate import Candidate, SplitData, numeric_part, score_student, shipped_form
 from auto_search.policies import MinRetention, Policy
-
-if TYPE_CHECKING:
-    from hybrid.data.dataset import DistillDataset
-
+from auto_search.sections import ReportSection, family_colour, html_table, interval, markdown_table, png, register_section, share
+from hybrid.data.dataset import DistillDataset
+from hybrid.envs.adapter import is_team_env
+from hybrid.loop.rollouts import make_env
+from hybrid.teachers.adapters import as_teacher
 
 DAGGER_BETA = 0.5  # share of steps the teacher drives while the student's states are collected
 
@@ -51,7 +53,7 @@ class Shipped:
     parameters: int
     ops_per_decision: float
     bytes: int
-    confusion: list[list[int]] | None  # None for continuous actions (no top-1 to confuse)
+    confusion: list[list[int]] | None  # None for a Box (no top-1 to confuse)
     loop: dict[str, Any] | None = None
     parent: str | None = None  # the chosen candidate's hash when a DAgger round ships
 
@@ -60,7 +62,7 @@ class Shipped:
 
 
 def held_out_figures(student: Any, data: SplitData) -> dict[str, Any]:
-    """Fidelity, KL, cost and content hash of ``student`` on the held-out split."""
+    """Fidelity, divergence, cost and content hash of ``student`` on the held-out split."""
     fidelity, kl = score_student(student, data)
     cost = student.cost()
     return {
@@ -74,18 +76,26 @@ def held_out_figures(student: Any, data: SplitData) -> dict[str, Any]:
 
 
 def student_confusion(student: Any, data: SplitData) -> list[list[int]] | None:
-    """The held-out confusion table of a discrete student; None for continuous actions."""
-    if continuous.is_continuous(data):
-        return None
-    return confusion(data.P_val, student.predict_proba(data.X_val))
+    """The held-out confusion table of ``student`` (None for a Box, see ``ActionSpace.confusion``)."""
+    return data.space.confusion(data.P_val, data.space.student_output(student, data.X_val))
 
 
-def confusion(P_teacher: np.ndarray, P_student: np.ndarray) -> list[list[int]]:
-    """Counts of [teacher action][student action] on held-out states."""
-    k = P_teacher.shape[1]
-    m = np.zeros((k, k), dtype=np.int64)
-    np.add.at(m, (P_teacher.argmax(axis=1), P_student.argmax(axis=1)), 1)
-    return m.tolist()
+def shipped_figures(student: Any, data: SplitData) -> tuple[Any, dict[str, Any]]:
+    """The student to ship (joined to the split's featurizer on records) and its own figures:
+    fidelity, divergence and confusion of its numeric part on the held-out rows (featurized
+    held-out records, never trained on), cost and content hash of the shipped model as it runs."""
+    numeric = numeric_part(student)
+    shipped = shipped_form(student, data)
+    cost = shipped.cost()
+    figures = {
+        **held_out_figures(numeric, data),
+        "parameters": int(cost.parameters),
+        "ops_per_decision": float(cost.ops_per_decision),
+        "bytes": int(cost.bytes),
+        "content_hash": shipped.content_hash,
+        "confusion": student_confusion(numeric, data),
+    }
+    return shipped, figures
 
 
 def dagger_rounds(
@@ -131,40 +141,34 @@ def dagger_stream(
     """The DAgger iterates of ``student`` as the search runs them: iterate 0 is ``student`` as
     fitted; each round refits it on the first ``n_train`` training rows plus the states visited
     so far, on the config's seeds. ``reproduce`` replays the same stream to refit a shipped round."""
-    from hybrid.data.dataset import DistillDataset
-    from hybrid.envs.adapter import is_team_env
-    from hybrid.loop.dagger import dagger_iterates
-
-    kind: dict[str, Any] = {}
-    iterates: Any = dagger_iterates
-    if continuous.is_continuous(data):
-        kind = {"action_kind": "continuous", "action_low": data.action_low, "action_high": data.action_high}
-        iterates = continuous.dagger_iterates
-    elif is_team_env(env):  # a PettingZoo team: the student plays the agents its TeamEnv controls
-        from hybrid.loop.dagger import team_dagger_iterates
-
-        iterates = team_dagger_iterates
     rows = DistillDataset(
         data.X[:n_train],
         data.P[:n_train],
         data.action_names or [f"action_{i}" for i in range(data.P.shape[1])],
         data.feature_names,
         None if data.w is None else data.w[:n_train],
-        **kind,
+        **data.space.dataset_args(),
     )
-    return iterates(env, teacher, student, rows, config.dagger_iterations, config.closed_loop_episodes, beta=DAGGER_BETA, seed=config.seed, start=student)
+    from hybrid.loop.dagger import dagger_iterates  # the DAgger stack imports scikit-learn: only when a search runs DAgger
+
+    return dagger_iterates(
+        env, teacher, student, rows, config.dagger_iterations, config.closed_loop_episodes, beta=DAGGER_BETA, seed=config.seed, start=student
+    )
 
 
 def loop_teacher(teacher: Any, env: Any, data: SplitData) -> Any:
-    """The teacher as the closed loop runs it: adapted to the environment's action bounds for
-    continuous actions, to probabilities otherwise."""
-    from hybrid.envs.adapter import is_team_env
-    from hybrid.loop.runners import team_search_teacher
-    from hybrid.teachers.adapters import as_teacher
+    """The teacher as the closed loop runs it: a team's teacher deciding for every agent, or the
+    teacher adapted with the environment's action space (a plain callable needs a Box's bounds)."""
+    from hybrid.loop.runners import team_search_teacher  # imports the DAgger stack (scikit-learn): only when asked
 
     if is_team_env(env):  # a team: its teacher decides for every agent, students for their own
         return team_search_teacher(env, teacher, data)
-    return continuous.as_env_teacher(teacher, env) if continuous.is_continuous(data) else as_teacher(teacher)
+    env_obj, owned = make_env(env)
+    try:
+        return as_teacher(teacher, action_space=env_obj.action_space)
+    finally:
+        if owned:
+            env_obj.close()
 
 
 def pick_round(chosen: Candidate, rounds: list[Candidate], policy: Policy) -> tuple[Candidate, str]:
@@ -207,3 +211,177 @@ def confirm(student: Any, *, env: Any, teacher: Any, config: SearchConfig, bar: 
         loop = fresh.score(student, bar, to_cap=True)
         summary = {**fresh.summary(), "cut_by_budget": fresh.cut, "episodes_run": fresh.episodes_run}
     return loop, summary
+
+
+@dataclass(frozen=True)
+class LoopRun:
+    """What the closed loop of one search works with: the environment, the teacher as the loop
+    runs it, the selection episodes, the policy's bar and the time by which choosing must end."""
+
+    env: Any
+    teacher: Any
+    episodes: PairedEpisodes
+    policy: Policy
+    bar: float | None
+    choose_by: float
+    end: float
+
+
+def ship_closed_loop(chosen: Candidate, student: Any, loop: LoopRun, data: SplitData, config: SearchConfig) -> tuple[Any, Shipped, dict[str, Any]]:
+    """DAgger rounds of the chosen student, the round to ship, its confirmation figures, and the
+    ``closed_loop`` section of the report (selection, confirmation and DAgger figures)."""
+    rounds: list[Candidate] = []
+    models: dict[int, Any] = {}
+    dagger_cut = False
+    episodes = loop.episodes
+    try:
+        if config.dagger_iterations > 0:
+            rounds, models, dagger_cut = dagger_rounds(
+                chosen, student, data=data, config=config, env=loop.env, teacher=loop.teacher, episodes=episodes, bar=loop.bar, deadline=loop.choose_by
+            )
+    finally:
+        episodes.close()
+    pick, reason = pick_round(chosen, rounds, loop.policy)
+    iteration = pick.params.get("dagger_iteration", 0)
+    shipped_student = models.get(iteration, student)
+    confirmation, fresh = confirm(shipped_student, env=loop.env, teacher=loop.teacher, config=config, bar=loop.bar, deadline=loop.end)
+    shipped = Shipped(
+        source="chosen candidate" if iteration == 0 else f"DAgger round {iteration} of the chosen candidate",
+        reason=reason,
+        family=chosen.family,
+        confusion=student_confusion(shipped_student, data),
+        loop={**confirmation.as_fields(), "seeds": "confirmation"},
+        parent=None if iteration == 0 else chosen.content_hash,
+        **held_out_figures(shipped_student, data),
+    )
+    section = {
+        **episodes.summary(),
+        "env": env_name(loop.env),
+        "env_by_id": isinstance(loop.env, str),  # an environment object (wrappers, noise) cannot be re-made from its id alone
+        "episodes_run": episodes.episodes_run,
+        "cut_by_budget": episodes.cut or dagger_cut,  # the choice; the confirmation says its own cut in "confirmation"
+        "bar": loop.bar,
+        "confirmation": fresh,
+        "dagger": None
+        if not config.dagger_iterations
+        else {
+            "iterations": config.dagger_iterations,
+            "training_rows": dagger_rows(data),  # every training row, whatever rung the chosen candidate came from
+            "rounds_run": len(rounds),
+            "cut_by_budget": dagger_cut,
+            "shipped_round": iteration,
+            "rounds": [r.to_dict() for r in rounds],
+        },
+    }
+    return shipped_student, shipped, section
+
+
+def env_name(env: Any) -> str:
+    """The environment's id as the report and the ledger name it."""
+    if isinstance(env, str):
+        return env
+    if isinstance(getattr(env, "env_id", None), str):  # a hybrid.envs.adapter.TeamEnv
+        return str(env.env_id)
+    spec = getattr(env, "spec", None)
+    return spec.id if spec is not None else type(getattr(env, "unwrapped", env)).__name__
+
+
+# -- the closed_loop section of the report -----------------------------------------------------
+def _loop_words(data: dict[str, Any]) -> str:
+    """How the loop was scored, the baselines, and the DAgger outcome, in one paragraph."""
+    loop = data["closed_loop"]
+    conf = 100 * loop["confidence"]
+    words = (
+        f"Each Pareto student ran on the same seeded episodes as the teacher ({loop['env']}): {loop['episodes_first']} first, "
+        f"doubling up to {loop['episodes_cap']} while its {conf:g}% interval contained the bar"
+        + (f" of {100 * loop['bar']:g}%" if loop.get("bar") is not None else "")
+        + f". Retention = 1 + mean(student − teacher) / (teacher − random), intervals from the paired differences; "
+        f"teacher {loop['teacher_return']:.1f}, uniformly random {loop['random_return']:.1f} over {loop['baseline_episodes']} episodes. "
+        f"{loop['episodes_run']} selection episodes and {loop['confirmation']['episodes_run']} confirmation episodes were run."
+    )
+    if loop.get("cut_by_budget"):
+        words += (
+            " The budget cut closed-loop scoring short (costlier Pareto students unscored, or intervals resting on fewer"
+            " episodes): the choice may not repeat on another machine."
+        )
+    unscored = [c for c in data["candidates"] if c["id"] in data["pareto"] and c.get("retention") is None]
+    if unscored and loop.get("bar") is not None and not loop.get("cut_by_budget"):
+        words += f" {len(unscored)} costlier Pareto student(s) were not rolled out: a cheaper one had already cleared the bar."
+    dag = loop.get("dagger")
+    if dag:
+        shipped = "kept the chosen student" if dag["shipped_round"] == 0 else f"round {dag['shipped_round']} replaced the chosen student"
+        words += f" DAgger ({dag['rounds_run']} of {dag['iterations']} rounds, on all training rows and visited states, never held-out rows) {shipped}."
+    shipped_loop = (data["shipped"] or {}).get("loop")
+    if shipped_loop:
+        words += f" On fresh confirmation episodes the shipped student keeps {interval(shipped_loop)}."
+        if loop["confirmation"].get("cut_by_budget"):
+            words += f" The budget stopped the confirmation before its {loop['confirmation']['episodes_cap']} episodes."
+    return words
+
+
+def _loop_table(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Pareto candidates and DAgger rounds in the environment: return, retention with its interval."""
+    head = ["id", "family", "ops", "fidelity (held-out) %", "fidelity (own states) %", "return", "retention [interval] (episodes)"]
+    chosen = data["chosen"]["id"] if data["chosen"] else None
+    scored = [c for c in data["candidates"] if c.get("retention") is not None]
+    rounds = ((data["closed_loop"] or {}).get("dagger") or {}).get("rounds", [])
+    rows = []
+    for c in [*scored, *rounds]:
+        label = f"{c['id']}{'★' if c['id'] == chosen else ''}" + (f" DAgger {c['params']['dagger_iteration']}" if "dagger_iteration" in c["params"] else "")
+        rows.append(
+            [
+                label,
+                c["family"],
+                f"{c['ops_per_decision']:.4g}",
+                f"{100 * c['fidelity']:.2f}",
+                share(c["visited_fidelity"]).rstrip("%"),
+                f"{c['return_mean']:.1f}",
+                interval(c),
+            ]
+        )
+    return head, rows
+
+
+def _loop_markdown(data: dict[str, Any]) -> list[str]:
+    return ["## Closed loop", "", _loop_words(data), "", *markdown_table(*_loop_table(data)), ""]
+
+
+def _loop_html(data: dict[str, Any]) -> str:
+    return f"<h2>Closed loop</h2><p>{html.escape(_loop_words(data))}</p>" + html_table(*_loop_table(data))
+
+
+def _loop_plots(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Retention against operations for every student scored in the loop, with its interval."""
+    import matplotlib.pyplot as plt
+
+    loop = data["closed_loop"]
+    scored = [c for c in data["candidates"] if c.get("retention") is not None] + list((loop.get("dagger") or {}).get("rounds", []))
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for c in scored:
+        x, y = 1 + c["ops_per_decision"], c["retention"]
+        low, high = max(c["retention_low"], y - 2), min(c["retention_high"], y + 2)  # an open interval of one episode stays on the plot
+        ax.errorbar([x], [y], yerr=[[y - low], [high - y]], fmt="o", ms=5, c=family_colour(c["family"]), capsize=3)
+    chosen, shipped = data["chosen"], data["shipped"]
+    if chosen and chosen.get("retention") is not None:
+        ax.scatter([1 + chosen["ops_per_decision"]], [chosen["retention"]], s=160, facecolors="none", edgecolors="r", lw=2, label="chosen (selection episodes)")
+    if shipped and shipped.get("loop"):
+        sl = shipped["loop"]
+        ax.errorbar(
+            [1 + shipped["ops_per_decision"]],
+            [sl["retention"]],
+            yerr=[[sl["retention"] - sl["retention_low"]], [sl["retention_high"] - sl["retention"]]],
+            fmt="s",
+            ms=8,
+            c="k",
+            capsize=4,
+            label="shipped (fresh episodes)",
+        )
+    if loop.get("bar") is not None:
+        ax.axhline(loop["bar"], c="r", ls="--", lw=1, label=f"bar {100 * loop['bar']:g}%")
+    ax.axhline(1.0, c="gold", lw=1, label="teacher")
+    ax.set(xscale="log", xlabel="1 + operations per decision", ylabel="retention of the teacher's return", title="Closed loop")
+    ax.legend(fontsize=7, loc="lower right")
+    return [("Retention in the loop with its interval (circled: chosen; square: shipped, on fresh episodes)", png(fig))]
+
+
+register_section(ReportSection("closed_loop", 10, _loop_markdown, _loop_html, _loop_plots))

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from auto_search.errors import SearchConfigError
 from auto_search.pareto import pareto_front
+from hybrid.spaces import action_space_of, state_space_of
 
 if TYPE_CHECKING:
     from hybrid.students import Student
@@ -53,6 +54,42 @@ def student_class(family: str) -> type[Student]:
     """The student class of a registered family."""
     check_family(family)
     return _registry()[family]
+
+
+def kind_families(dataset: Any) -> dict[str, type[Student]]:
+    """The registered families that act in the dataset's kind of action space."""
+    import hybrid.students  # noqa: F401  (registers the built-in families)
+    from hybrid.students import registered_families
+
+    return registered_families(action_kind=action_space_of(dataset).kind)
+
+
+def default_families_for(dataset: Any) -> tuple[str, ...]:
+    """The families a search of ``dataset`` tries when none are named, as the registry declares
+    them, in their declared order: those of the dataset's kind of action that are searched by
+    default, or every family of the kind where none is so marked; on states a featurizer turns
+    into features per search (records), every other family of the kind too, by name (keyword
+    lists and linear students read n-gram features)."""
+    ordered = sorted(kind_families(dataset).values(), key=lambda c: (c.search_order, c.family))
+    chosen = [c.family for c in ordered if c.searched_by_default] or [c.family for c in ordered]
+    if state_space_of(dataset).featurized:
+        chosen += sorted(c.family for c in ordered if c.family not in chosen)
+    return tuple(chosen)
+
+
+def families_for(dataset: Any, families: Sequence[str], defaults: Sequence[str]) -> tuple[str, ...]:
+    """The families to search ``dataset`` with: the dataset's own defaults where ``families`` are
+    the search's ``defaults``; refuses a family that acts in another kind of action space."""
+    if tuple(families) == tuple(defaults):
+        families = default_families_for(dataset)
+    of_kind = kind_families(dataset)
+    wrong = [f for f in families if f not in of_kind]
+    if wrong:
+        raise SearchConfigError(
+            f"the dataset holds {action_space_of(dataset).kind} actions but famil{'y' if len(wrong) == 1 else 'ies'} {wrong} "
+            f"predict{'s' if len(wrong) == 1 else ''} the other kind; pick from {list(default_families_for(dataset))}."
+        )
+    return tuple(families)
 
 
 def is_expensive(family: str) -> bool:

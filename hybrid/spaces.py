@@ -146,6 +146,25 @@ class ActionSpace(ABC):
         """The ``actions`` column a trajectory store logs for the actions taken: indices for
         discrete actions; none for a Box, whose logged targets are the actions."""
 
+    # -- what a search asks ---------------------------------------------------------------------
+    @abstractmethod
+    def constant_fidelity(self, train_targets: Any, held_out_targets: Any) -> float:
+        """Fidelity on the held-out targets of a policy that never looks at the state: the most
+        common held-out action (discrete) or the mean training action (Box). A student must beat it."""
+
+    @abstractmethod
+    def nothing_to_distil(self, targets: Any) -> str | None:
+        """Why a teacher with these targets leaves nothing to distil (a constant reproduces it), or None."""
+
+    @abstractmethod
+    def confusion(self, teacher: Any, student: Any) -> list[list[int]] | None:
+        """Counts of ``[teacher action][student action]`` from targets and a student's output
+        (``student_output``); None for a Box, which has no top-1 action to confuse."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """The actions and how fidelity counts agreement with them, in words (reports)."""
+
 
 @dataclass(frozen=True, eq=True)
 class DiscreteActions(ActionSpace):
@@ -206,6 +225,31 @@ class DiscreteActions(ActionSpace):
 
     def store_actions(self, taken: Sequence[Any]) -> np.ndarray:
         return np.array(taken)
+
+    def constant_fidelity(self, train_targets: Any, held_out_targets: Any) -> float:
+        P = np.asarray(held_out_targets)
+        return float(np.bincount(P.argmax(axis=1), minlength=P.shape[1]).max() / len(P))
+
+    def nothing_to_distil(self, targets: Any) -> str | None:
+        if self.n < 2:
+            return f"the dataset has {self.n} action; distillation needs at least 2."
+        P = np.asarray(targets)
+        labels = np.unique(P.argmax(axis=1))
+        if labels.size < 2:
+            return (
+                f"the teacher chose the single action {self.names[int(labels[0])]!r} in all {len(P)} states; there is nothing to distil "
+                "(a constant policy reproduces it). Log states where it acts differently."
+            )
+        return None
+
+    def confusion(self, teacher: Any, student: Any) -> list[list[int]] | None:
+        T, S = np.asarray(teacher), np.asarray(student)
+        m = np.zeros((T.shape[1], T.shape[1]), dtype=np.int64)
+        np.add.at(m, (T.argmax(axis=1), S.argmax(axis=1)), 1)
+        return m.tolist()
+
+    def describe(self) -> str:
+        return f"discrete actions {', '.join(self.names)}; fidelity: top-1 agreement with the teacher"
 
 
 @dataclass(frozen=True, eq=False)
@@ -278,7 +322,7 @@ class BoxActions(ActionSpace):
         return np.asarray(action, dtype=np.float32).reshape(shape if shape is not None else (self.n,))
 
     def student_output(self, student: Any, X: Any) -> np.ndarray:
-        return np.asarray(student.predict(X), dtype=np.float32)
+        return np.asarray(student.predict(X))  # as the student computes them (float64): scores see every digit
 
     def actions_of(self, policy: Any) -> Callable[[np.ndarray], np.ndarray]:
         return lambda X: np.asarray(policy.predict(X), dtype=np.float32).reshape(len(X), -1)
@@ -313,6 +357,27 @@ class BoxActions(ActionSpace):
 
     def store_actions(self, taken: Sequence[Any]) -> None:
         return None
+
+    def constant_fidelity(self, train_targets: Any, held_out_targets: Any) -> float:
+        held_out = np.asarray(held_out_targets)
+        mean = np.broadcast_to(np.asarray(train_targets).mean(axis=0), held_out.shape)
+        return float(metrics.action_fidelity(held_out, mean, self.low, self.high, tolerance=self.tolerance))
+
+    def nothing_to_distil(self, targets: Any) -> str | None:
+        A = np.asarray(targets)
+        if np.ptp(A, axis=0).max() <= 0:
+            return f"the teacher gave the same action in all {len(A)} states; there is nothing to distil (a constant reproduces it). Log states where it acts differently."
+        return None
+
+    def confusion(self, teacher: Any, student: Any) -> list[list[int]] | None:
+        return None
+
+    def describe(self) -> str:
+        ranges = ", ".join(f"{n} in [{lo:g}, {hi:g}]" for n, lo, hi in zip(self.names, self.low.tolist(), self.high.tolist(), strict=True))
+        return (
+            f"continuous actions {ranges}; fidelity: share of held-out states whose every action is within "
+            f"{100 * self.tolerance:g}% of its range of the teacher's (tolerance {self.tolerance:g}); nMSE: normalised mean squared error"
+        )
 
 
 def _float32(a: Any, what: str) -> np.ndarray:
@@ -358,6 +423,14 @@ class StateSpace(ABC):
     def to_dict(self) -> dict[str, Any]:
         """Canonical, JSON-able form."""
 
+    featurized: ClassVar[bool] = False  # a featurizer fitted per search is the first stage of a student
+
+    @abstractmethod
+    def features(self, train: Any, held_out: Any, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, ...] | None, Any]:
+        """What numeric students read of a split: the training part's rows in ``order``, the
+        held-out part's rows, the feature names, and the fitted first stage a shipped student
+        needs (``None`` where the states are read as they are)."""
+
 
 @dataclass(frozen=True)
 class VectorStates(StateSpace):
@@ -370,6 +443,10 @@ class VectorStates(StateSpace):
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "n": self.n, "names": None if self.names is None else list(self.names)}
 
+    def features(self, train: Any, held_out: Any, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, ...] | None, Any]:
+        names = None if train.feature_names is None else tuple(train.feature_names)
+        return np.ascontiguousarray(train.X[order]), held_out.X, names, None
+
 
 @dataclass(frozen=True)
 class RecordStates(StateSpace):
@@ -378,9 +455,19 @@ class RecordStates(StateSpace):
 
     fields: tuple[tuple[str, str], ...]
     kind: ClassVar[str] = "record"
+    featurized: ClassVar[bool] = True
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "fields": dict(self.fields)}
+
+    def features(self, train: Any, held_out: Any, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, ...] | None, Any]:
+        """A record featurizer fitted on the training records only (its vocabulary never sees a
+        held-out one), their features, and the featurizer as the shipped student's first stage."""
+        from hybrid.data.featurize import RecordFeaturizer
+
+        featurizer = RecordFeaturizer(fields=dict(self.fields)).fit(train.records)
+        X = featurizer.transform([train.records[i] for i in order])
+        return X, featurizer.transform(held_out.records), tuple(featurizer.feature_names_), featurizer
 
 
 def state_space_of(obj: Any) -> StateSpace:

@@ -43,7 +43,7 @@ class KeywordRulesStudent(RuleListStudent):
 
     family = "keywords"
     expensive = False
-    searched_by_default = False  # added on record states (auto_search.featurized.with_record_families)
+    searched_by_default = False  # added on record states (auto_search.space.default_families_for)
     search_order = 14  # after the linear student, before tree-derived rule lists
     colour = "#66a61e"
 

@@ -25,7 +25,7 @@ class LinearStudent(MLPStudent):
 
     family = "linear"
     expensive = False  # one L-BFGS fit on all training states, no successive halving
-    searched_by_default = False  # added on record states (auto_search.featurized.with_record_families)
+    searched_by_default = False  # added on record states (auto_search.space.default_families_for)
     search_order = 12  # after the MLP, before keyword lists and tree-derived rule lists
     colour = "#e6ab02"
     activation = "relu"  # no hidden layer: never applied, read by the shared MLP code

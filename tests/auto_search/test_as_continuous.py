@@ -7,10 +7,22 @@ import numpy as np
 import pytest
 
 from auto_search import record
-from auto_search.continuous import default_families as continuous_families
 from auto_search.errors import SearchDataError
 from auto_search.search import AutoDistill
+from auto_search.space import default_families_for
 from hybrid import DistillDataset
+from hybrid.students import registered_families
+
+
+def continuous_families() -> tuple[str, ...]:
+    """The families a search of a continuous dataset tries by default."""
+    X = np.zeros((2, 1), dtype=np.float32)
+    return default_families_for(DistillDataset(X, X, ["u"], action_kind="continuous", action_low=[-1], action_high=[1]))
+
+
+def test_the_continuous_defaults_are_the_registry_s_continuous_families_in_their_declared_order():
+    found = sorted(registered_families(action_kind="continuous").values(), key=lambda c: (c.search_order, c.family))
+    assert continuous_families() == tuple(c.family for c in found)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +70,8 @@ def test_the_choice_is_recorded_and_exported(pendulum_result, tmp_path):
     key = generate_key(tmp_path / "k.key")
     with Ledger(tmp_path / "ledger.db") as ledger:
         entries = record(r, ledger, key, teacher=teacher, out_dir=tmp_path / "model", exports=("python", "c"))
-    assert [e.kind for e in entries] == ["dataset", "teacher", "search", "model", "export", "export"]
+    chosen = ["model"] if r.shipped.parent is not None else []  # a DAgger round ships: the chosen candidate is recorded as its parent
+    assert [e.kind for e in entries] == ["dataset", "teacher", "search", *chosen, "model", "export", "export"]
     assert (tmp_path / "model" / "student.h").read_text().count("void decide(const double *state, double *action)") == 1
 
 

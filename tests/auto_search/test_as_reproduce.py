@@ -3,6 +3,7 @@ row, a re-signed hyperparameter or other library versions each end in exit 1 nam
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
@@ -30,7 +31,7 @@ def recorded(tmp_path_factory):
         families=("tree",), budget_s=120, n_jobs=1, env="CartPole-v1", teacher=teacher, dagger_iterations=1, closed_loop_max_episodes=5, verbose=0
     )
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("auto_search.search.pick_round", _ship_the_last_dagger_round)
+        mp.setattr("auto_search.shipping.pick_round", _ship_the_last_dagger_round)
         result = search.fit(dataset)
     assert result.shipped.parent is not None, "the test needs a shipped DAgger round"
     key = generate_key(tmp / "owner.key")
@@ -106,10 +107,10 @@ def test_a_hyperparameter_re_signed_by_an_attacker_is_flagged(recorded, tmp_path
 
 def test_other_library_versions_are_named_and_fail_unless_allowed(recorded, monkeypatch):
     tmp, result, _ = recorded
-    from auto_search import result as result_module
+    reproduce_module = importlib.import_module("auto_search.reproduce")  # the module: the package exports its function as reproduce
 
-    installed = result_module.library_versions()
-    monkeypatch.setattr(result_module, "library_versions", lambda: {**installed, "scikit-learn": "0.0.1"})
+    installed = reproduce_module.library_versions()
+    monkeypatch.setattr(reproduce_module, "library_versions", lambda: {**installed, "scikit-learn": "0.0.1"})
     strict = reproduce(tmp / "ledger.db", result.student.content_hash, trusted_keys=[tmp / "owner.key.pub"])
     assert not strict.ok and strict.refit_hash == result.student.content_hash
     assert any("scikit-learn 0.0.1 (recorded" in f for f in strict.findings)
@@ -120,7 +121,7 @@ def test_other_library_versions_are_named_and_fail_unless_allowed(recorded, monk
 def test_the_whole_search_re_runs_to_the_same_student(recorded):
     tmp, result, _ = recorded
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("auto_search.search.pick_round", _ship_the_last_dagger_round)
+        mp.setattr("auto_search.shipping.pick_round", _ship_the_last_dagger_round)
         outcome = reproduce(tmp / "ledger.db", result.student.content_hash, trusted_keys=[tmp / "owner.key.pub"], search=True)
     assert outcome.ok, outcome.summary()
     assert any("re-ran the search" in s for s in outcome.steps)

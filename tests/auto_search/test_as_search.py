@@ -3,7 +3,6 @@ budget cuts and refusing bad input before any work."""
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import itertools
 import json
@@ -153,8 +152,7 @@ def test_a_report_written_before_record_is_rewritten_with_the_ledger_entries(ser
     from provenance.keys import generate_key
     from provenance.ledger import Ledger
 
-    result = copy.copy(serial_result)
-    result.report_dirs, result.ledger_entries = [], []
+    result = serial_result.with_recording()  # its own reports and ledger entries, apart from the shared fixture's
     result.write_report(tmp_path / "report")
     with Ledger(tmp_path / "ledger.db") as ledger:
         entries = record(result, ledger, generate_key(tmp_path / "k.key"), out_dir=tmp_path / "model")
@@ -179,3 +177,18 @@ def test_a_budgeted_search_leaves_the_callers_timer_and_signal_handler_alone(sma
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_the_result_is_frozen_and_its_earlier_names_read_from_their_new_place(serial_result):
+    import dataclasses
+
+    r = serial_result
+    assert (r.stopped_by, r.fit_s, r.baseline_fidelity, r.rungs) == (r.run.stopped_by, r.run.fit_s, r.run.baseline_fidelity, r.run.rungs)
+    assert r.closed_loop is None and r.cascade is None and r.data_mix is None and tuple(r.mix_results) == ()
+    assert r.ledger_entries is r.recording.ledger_entries and r.to_data()["closed_loop"] is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.chosen = None  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="result.student"):
+        _ = r.best_student
+    copy = r.with_recording()
+    assert copy.recording is not r.recording and copy.student is r.student and copy.to_data()["candidates"] == r.to_data()["candidates"]
