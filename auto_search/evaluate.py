@@ -23,7 +23,7 @@ import numpy as np
 
 from auto_search.errors import SearchDataError
 from auto_search.space import Spec, is_expensive, student_class
-from hybrid.spaces import ActionSpace, DiscreteActions, action_space_of, state_space_of
+from hybrid.spaces import ActionSpace, DiscreteActions, action_space_of
 from provenance.hashing import hash_json
 
 _LATENCY_CALLS = 25
@@ -103,11 +103,12 @@ class SplitData:
 
 def split_dataset(ds: Any, val_fraction: float, seed: int) -> tuple[SplitData, Any]:
     """The dataset's own seeded held-out split, as the search and ``reproduce`` score on it:
-    training rows in a seeded order, both parts as numbers (see ``StateSpace.features``).
+    training rows in a seeded order, both parts as numbers (``student_features`` of the dataset:
+    its vectors, or a record featurizer fitted on the training records only).
     Returns the split and the training rows as a dataset."""
     train, val = ds.split(val_fraction, seed)
     order = np.random.default_rng(seed).permutation(len(train))
-    X, X_val, feature_names, featurizer = state_space_of(ds).features(train, val, order)
+    X, X_val, feature_names, featurizer = train.student_features(val, order)
     w = train.weights
     return SplitData(
         X=X,

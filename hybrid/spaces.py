@@ -415,21 +415,15 @@ def action_space_of(obj: Any, names: Sequence[str] | None = None) -> ActionSpace
 
 
 class StateSpace(ABC):
-    """What an agent sees: numeric vectors or structured records."""
+    """What an agent sees: numeric vectors or structured records. The dataset holding the states
+    turns them into what a numeric student reads (``student_features``)."""
 
     kind: ClassVar[str]
+    featurized: ClassVar[bool] = False  # a featurizer fitted per search is the first stage of a student
 
     @abstractmethod
     def to_dict(self) -> dict[str, Any]:
         """Canonical, JSON-able form."""
-
-    featurized: ClassVar[bool] = False  # a featurizer fitted per search is the first stage of a student
-
-    @abstractmethod
-    def features(self, train: Any, held_out: Any, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, ...] | None, Any]:
-        """What numeric students read of a split: the training part's rows in ``order``, the
-        held-out part's rows, the feature names, and the fitted first stage a shipped student
-        needs (``None`` where the states are read as they are)."""
 
 
 @dataclass(frozen=True)
@@ -443,10 +437,6 @@ class VectorStates(StateSpace):
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "n": self.n, "names": None if self.names is None else list(self.names)}
 
-    def features(self, train: Any, held_out: Any, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, ...] | None, Any]:
-        names = None if train.feature_names is None else tuple(train.feature_names)
-        return np.ascontiguousarray(train.X[order]), held_out.X, names, None
-
 
 @dataclass(frozen=True)
 class RecordStates(StateSpace):
@@ -459,15 +449,6 @@ class RecordStates(StateSpace):
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "fields": dict(self.fields)}
-
-    def features(self, train: Any, held_out: Any, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, ...] | None, Any]:
-        """A record featurizer fitted on the training records only (its vocabulary never sees a
-        held-out one), their features, and the featurizer as the shipped student's first stage."""
-        from hybrid.data.featurize import RecordFeaturizer
-
-        featurizer = RecordFeaturizer(fields=dict(self.fields)).fit(train.records)
-        X = featurizer.transform([train.records[i] for i in order])
-        return X, featurizer.transform(held_out.records), tuple(featurizer.feature_names_), featurizer
 
 
 def state_space_of(obj: Any) -> StateSpace:

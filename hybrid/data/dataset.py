@@ -143,6 +143,12 @@ class DistillDataset:
         """Numeric state vectors of ``n_features`` columns."""
         return VectorStates(self.n_features, self.feature_names)
 
+    def student_features(self, held_out: DistillDataset, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, ...] | None, None]:
+        """What a student reads of these training rows (in ``order``) and of ``held_out``: the
+        state vectors themselves, their names, and no featurizer."""
+        names = None if self.feature_names is None else tuple(self.feature_names)
+        return np.ascontiguousarray(self.X[order]), held_out.X, names, None
+
     @property
     def n_features(self) -> int:
         return int(self.X.shape[1])

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from hybrid.data.dataset import check_names, check_probabilities, split_indices
+from hybrid.data.featurize import RecordFeaturizer
 from hybrid.data.record_ingest import RecordDecisions
 from hybrid.errors import DataError
 from hybrid.spaces import DiscreteActions, RecordStates
@@ -73,6 +74,14 @@ class RecordDataset:
     def state_space(self) -> RecordStates:
         """Structured records: each field's name and kind."""
         return RecordStates(tuple(self.fields.items()))
+
+    def student_features(self, held_out: RecordDataset, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], RecordFeaturizer]:
+        """What a student reads: a record featurizer fitted on these training records only (its
+        vocabulary never sees a held-out one), the features of the rows in ``order`` and of
+        ``held_out``, and the featurizer itself, the first stage of the shipped student."""
+        featurizer = RecordFeaturizer(fields=dict(self.fields)).fit(self.records)
+        X = featurizer.transform([self.records[i] for i in order])
+        return X, featurizer.transform(held_out.records), tuple(featurizer.feature_names_), featurizer
 
     @property
     def feature_names(self) -> tuple[str, ...]:
