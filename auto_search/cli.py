@@ -32,7 +32,9 @@ EXAMPLE = """example:
       --ledger lineage.db --key signing.key
   agent-distill search cartpole.npz --out report/ --env CartPole-v1 --policy min-retention:0.99
   agent-distill search requests.jsonl --out router/ --policy cascade:0.99   # text states; router/model/student.py
-DATA may be a DistillDataset .npz, decisions as .jsonl or .csv, or a trajectory store (.db/.sqlite)."""
+DATA may be a DistillDataset .npz, decisions as .jsonl or .csv, or a trajectory store (.db/.sqlite).
+exit codes: 0 done (the last line says MISSED when the shipped student does not show the declared
+bound), 1 MISSED with --require, 2 bad input, 130 interrupted."""
 
 REPRODUCE_EXAMPLE = """example:
   agent-distill reproduce runs/cartpole/ledger.db sha256:3f2a --key runs/keys/demo.key.pub
@@ -55,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         "scores the Pareto front in the loop, allows --policy min-retention:0.99, and gives the chosen student DAgger rounds",
     )
     search.add_argument("--json", action="store_true", help="print the report data as JSON on stdout")
+    search.add_argument("--require", action="store_true", help="exit 1 when the shipped student misses the declared bound (MISSED), for pipelines")
     search.add_argument("--debug", action="store_true", help="show tracebacks")
     add_config_arguments(search)
     again = sub.add_parser(
@@ -126,7 +129,12 @@ def _search(args: argparse.Namespace, config: Any) -> int:
     print(f"report: {args.out / 'report.html'}", file=sys.stderr)
     if result.student is not None and result.stopped_by != "interrupted":
         print(f"model: {args.out / 'model' / 'model.json'} (exports beside it)", file=sys.stderr)
-    return 130 if result.stopped_by == "interrupted" else 0
+    verdict = result.verdict()
+    if verdict:
+        print(verdict, file=sys.stderr)
+    if result.stopped_by == "interrupted":
+        return 130
+    return 1 if args.require and result.shipped is not None and result.shipped.bound_met is False else 0
 
 
 def export_targets(student: Any) -> tuple[str, ...]:

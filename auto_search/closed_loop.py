@@ -5,10 +5,15 @@ where episodes differ from one another (wind, traffic, sensor noise) a few of th
 student by luck. So every student is scored on the *same* seeded episodes as the teacher
 (common random numbers): retention is estimated from the paired return differences
 ``D_i = S_i − T_i`` as ``1 + mean(D) / (mean(T) − mean(R))`` (``R``: a uniformly random policy on
-the same episodes), with a Student-t confidence interval on ``mean(D)``. A student gets more
-episodes — the count doubles, up to a cap — while its interval straddles the bar; clear passes
-and clear failures stop early. The scale ``mean(T) − mean(R)`` is taken as known, so the interval
-covers the paired-difference noise, which dominates near a retention of 1.
+the same episodes), with an anytime-valid confidence sequence on ``mean(D)``
+(``hybrid.loop.bounds``: it holds at every episode count at once, so stopping when it clears or
+fails the bar keeps its coverage, and identical differences on a few episodes are never a pass).
+It needs the range of a return: the environment's per-step reward bounds × its time limit where
+known, else a declared range, else one observed around the first baseline episodes (said in the
+report). A student gets more episodes — the count doubles, up to a cap — until its bound clears
+the bar (with at least ``min_episodes``, enough to have seen a failure of the declared frequency)
+or falls below it. The scale ``mean(T) − mean(R)`` is taken as known, so the bound covers the
+paired-difference noise, which dominates near a retention of 1.
 
 Three disjoint streams of episode seeds keep choosing and reporting apart: *selection*
 (``seed``) scores the Pareto front and DAgger's iterates; DAgger collects states on its own
@@ -24,12 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.envs.adapter import episode_seeds
-from hybrid.loop.paired import paired_interval, retention  # the statistics live below both packages
+from hybrid.envs.adapter import episode_seeds, return_bounds
+from hybrid.loop.bounds import ReturnRange, observed_range, unseen_failure
+from hybrid.loop.paired import retention, retention_bound  # the statistics live below both packages
 from hybrid.loop.runners import episode_runner
 from hybrid.spaces import action_space_of
 
-__all__ = ["CONFIRMATION_SEED_OFFSET", "LoopScore", "PairedEpisodes", "paired_interval", "retention", "visited_fidelity"]
+__all__ = ["CONFIRMATION_SEED_OFFSET", "LoopScore", "PairedEpisodes", "retention", "retention_bound", "visited_fidelity"]
 
 CONFIRMATION_SEED_OFFSET = 7919  # confirmation episodes: a seed stream never used to choose
 
@@ -44,6 +50,27 @@ class LoopScore:
     retention_low: float
     retention_high: float
     visited_fidelity: float | None
+    confidence: float = 0.95
+    method: str = ""
+    return_range: dict[str, Any] | None = None  # ReturnRange.to_dict(): where a return lies and how that is known
+    failures_excluded: float = 1.0  # the failure frequency these episodes would have shown (hybrid.loop.bounds.unseen_failure)
+
+    def claim(self, bar: float, min_episodes: int) -> dict[str, Any]:
+        """Whether these episodes show retention ≥ ``bar``: the lower bound clears it on at least
+        ``min_episodes`` episodes (enough to have seen a rare failure), with the evidence."""
+        return {
+            "bar": bar,
+            "bound_met": bool(self.retention_low >= bar and self.episodes >= min_episodes),
+            "retention": self.retention,
+            "low": self.retention_low,
+            "high": self.retention_high,
+            "episodes": self.episodes,
+            "min_episodes": min_episodes,
+            "confidence": self.confidence,
+            "method": self.method,
+            "return_range": self.return_range,
+            "failures_excluded": self.failures_excluded,
+        }
 
     def as_fields(self) -> dict[str, Any]:
         """The candidate fields these scores fill."""
@@ -55,6 +82,27 @@ class LoopScore:
             "retention_high": self.retention_high,
             "visited_fidelity": self.visited_fidelity,
         }
+
+
+def claim_verdict(claim: dict[str, Any]) -> str:
+    """A retention claim (``LoopScore.claim``) in one line: ``MET`` or ``MISSED``, the bar, the
+    confirmed figure with its bound, episodes, method and return range, and the failure frequency
+    the episodes rule out (or, when too few, how many would be needed)."""
+    r = claim.get("return_range") or {}
+    where = f"[{r['low']:g}, {r['high']:g}], {r['source']}" + (", exceeded by a return" if r.get("exceeded") else "") if r else "unknown"
+    figure = (
+        f"retention {100 * claim['retention']:.1f}%, {100 * claim['confidence']:.1f}% bound [{100 * claim['low']:.1f}, {100 * claim['high']:.1f}] "
+        f"over {claim['episodes']} fresh episodes ({claim['method']}; return range {where})"
+    )
+    bar = f"retention ≥ {100 * claim['bar']:g}%"
+    if claim["bound_met"]:
+        return f"MET {bar}: {figure}; no failure in ≥ {100 * claim['failures_excluded']:.1f}% of episodes went unseen"
+    short = (
+        f"; {claim['episodes']} episodes cannot rule out a failure in {100 * claim['failures_excluded']:.1f}% of them ({claim['min_episodes']} would)"
+        if claim["episodes"] < claim["min_episodes"]
+        else ""
+    )
+    return f"MISSED {bar}: {figure}{short}"
 
 
 def visited_fidelity(action_space: Any, student: np.ndarray, teacher: np.ndarray) -> float:
@@ -74,15 +122,43 @@ class PairedEpisodes:
     plays the agents the ``TeamEnv`` controls and the team teacher the others.
     """
 
-    def __init__(self, env: Any, teacher: Any, *, seed: int, first: int, cap: int, confidence: float, deadline: float | None = None) -> None:
+    def __init__(
+        self,
+        env: Any,
+        teacher: Any,
+        *,
+        seed: int,
+        first: int,
+        cap: int,
+        confidence: float,
+        deadline: float | None = None,
+        return_range: tuple[float, float] | None = None,
+        min_episodes: int = 0,
+    ) -> None:
         self.runner = episode_runner(env, teacher)
         self.teacher = teacher
         self.first, self.cap, self.confidence, self.deadline = first, max(first, cap), confidence, deadline
+        self.min_episodes = min_episodes
         self.seeds = episode_seeds(seed, self.cap)
         self._teacher: list[float] = []
         self._random: list[float] = []
         self.cut = False
         self.episodes_run = 0  # every episode rolled out here: teacher, random and students
+        known = return_range if return_range is not None else return_bounds(env)
+        source = "declared" if return_range is not None else "environment"
+        self._range: ReturnRange | None = None if known is None else ReturnRange(float(known[0]), float(known[1]), source)
+
+    def value_range(self) -> ReturnRange:
+        """The range of one return the bounds rely on (observed around the first baselines when
+        neither the environment nor the user gave one), marked ``exceeded`` if a return fell outside."""
+        if self._range is None:
+            self._range = observed_range(np.array(self._teacher + self._random))
+        return self._range
+
+    def _note(self, returns: list[float]) -> None:
+        r = self.value_range()
+        if not r.exceeded and returns and (min(returns) < r.low or max(returns) > r.high):
+            self._range = ReturnRange(r.low, r.high, r.source, exceeded=True)
 
     def close(self) -> None:
         self.runner.close()
@@ -119,26 +195,39 @@ class PairedEpisodes:
 
     def score(self, student: Any, bar: float | None = None, *, to_cap: bool = False) -> LoopScore:
         """Roll ``student`` out on the shared episodes: ``first`` of them, then twice as many
-        while the interval contains ``bar`` (or always ``first`` when ``bar`` is None). With
-        ``to_cap`` the count doubles up to the cap whatever the interval says (the deadline
-        still stops it): a figure to report rather than a choice to make early."""
+        until its bound decides the ``bar`` — the lower bound clears it on at least
+        ``min_episodes`` episodes, or the upper bound falls below it — or the cap (or the deadline)
+        comes; without a bar, ``first`` episodes (``to_cap``: up to the cap, a figure to report)."""
         returns: list[float] = []
         states: list[Any] = []
-        n = self.first
+        n = min(self.first, self.cap)
         while True:
             self._baselines(n)
             more, seen = self._returns(student, self.seeds[len(returns) : n])
             returns += more
             states += seen
-            centre, low, high = paired_interval(np.array(returns), np.array(self._teacher[:n]), np.array(self._random[:n]), self.confidence)
-            if n >= self.cap or (not to_cap and (bar is None or not low < bar <= high)):
+            self._note(self._teacher[:n] + self._random[:n] + returns)
+            b = retention_bound(np.array(returns), np.array(self._teacher[:n]), np.array(self._random[:n]), self.value_range(), self.confidence)
+            decided = bar is not None and ((b.low >= bar and n >= self.min_episodes) or b.high < bar)
+            if n >= self.cap or decided or (bar is None and not to_cap):
                 break
             if self._out_of_time():
                 self.cut = True
                 break
             n = min(2 * n, self.cap)
         agreement = self.runner.agreement(student, states)
-        return LoopScore(n, float(np.mean(returns)), centre, low, high, agreement)
+        return LoopScore(
+            n,
+            float(np.mean(returns)),
+            b.retention,
+            b.low,
+            b.high,
+            agreement,
+            confidence=self.confidence,
+            method=b.method,
+            return_range=self.value_range().to_dict(),
+            failures_excluded=unseen_failure(n, self.confidence),
+        )
 
     def summary(self) -> dict[str, Any]:
         """Baselines and settings for the report."""
@@ -146,6 +235,8 @@ class PairedEpisodes:
             "episodes_first": self.first,
             "episodes_cap": self.cap,
             "confidence": self.confidence,
+            "min_episodes": self.min_episodes,
+            "return_range": self.value_range().to_dict() if self._teacher else None,
             "teacher_return": self.teacher_return,
             "random_return": self.random_return,
             "baseline_episodes": len(self._teacher),

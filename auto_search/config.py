@@ -16,10 +16,12 @@ from auto_search.errors import SearchConfigError
 from auto_search.policies import parse_policy
 from auto_search.space import check_family
 from hybrid.errors import DataError
+from hybrid.loop.bounds import episodes_to_see
 from hybrid.loop.data_mix import parse_shares
 from provenance.hashing import hash_json
 
 BACKENDS = ("loky", "threading", "dask", "ray")
+FAILURE_RATE = 0.03  # LunarLander's students crash in 2–5% of episodes: a claim must have had the chance to see that
 
 
 def _opt(help: str, default: Any = MISSING, **kw: Any) -> Any:
@@ -51,11 +53,15 @@ class SearchConfig:
     min_rung_states: int = _opt("fewest training states in the first rung of an expensive family", 1000)
     max_epochs: int = _opt("training epochs of MLP and hybrid students (early stopping may end sooner)", 30)
     closed_loop_episodes: int = _opt("first paired episodes per Pareto candidate for retention (needs env and teacher)", 5)
-    closed_loop_max_episodes: int = _opt("most episodes a candidate gets while its retention interval straddles the bar", 40)
-    confidence: float = _opt("two-sided confidence of retention intervals; a retention policy chooses on the lower bound", 0.95)
+    closed_loop_max_episodes: int = _opt("most episodes a candidate gets while its retention bound straddles the bar", 1000)
+    confidence: float = _opt("two-sided confidence of the anytime-valid retention bounds; a retention policy chooses on the lower bound", 0.95)
     closed_loop_share: float = _opt("share of the budget kept for closed-loop scoring and DAgger (with an environment)", 0.3)
     dagger_iterations: int = _opt("DAgger rounds for the chosen student (needs env and teacher)", 2)
     verbose: int = _opt("0: silent; 1: progress bar on a terminal", 1)
+    failure_rate: float = _opt(
+        "a retention claim needs enough episodes to have seen a failure this frequent (per episode, at the given confidence)", FAILURE_RATE
+    )
+    return_range: str = _opt("LO,HI: where one episode's return lies, when the environment does not say (default: from its reward bounds, else observed)", "")
     data_mixes: tuple[str, ...] = field(
         default=(),
         metadata={
@@ -67,6 +73,8 @@ class SearchConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "families", tuple(self.families))
         object.__setattr__(self, "data_mixes", tuple(self.data_mixes))
+        if not isinstance(self.return_range, str):  # (lo, hi) from Python: kept in the CLI's form
+            object.__setattr__(self, "return_range", ",".join(f"{float(v):g}" for v in self.return_range))
         self.validate()
 
     def validate(self) -> None:
@@ -96,6 +104,9 @@ class SearchConfig:
             )
         if self.closed_loop_max_episodes < self.closed_loop_episodes:
             raise SearchConfigError(f"closed_loop_max_episodes ({self.closed_loop_max_episodes}) must be ≥ closed_loop_episodes ({self.closed_loop_episodes}).")
+        if not 0.0 < self.failure_rate < 1.0:
+            raise SearchConfigError(f"failure_rate must lie in (0, 1), e.g. 0.03; got {self.failure_rate!r}.")
+        self.value_range  # noqa: B018  (parses return_range, raising on a bad one)
         if not 0.5 <= self.confidence < 1.0:
             raise SearchConfigError(f"confidence must lie in [0.5, 1), e.g. 0.95; got {self.confidence!r}.")
         if not 0.0 <= self.closed_loop_share < 1.0:
@@ -108,10 +119,31 @@ class SearchConfig:
         if self.policy != "auto" and not self.policy.startswith("callable:"):  # a custom callable is recorded by name only
             parse_policy(self.policy)  # raises SearchConfigError on an unknown policy
 
+    @property
+    def value_range(self) -> tuple[float, float] | None:
+        """``return_range`` as numbers, or ``None`` when it is left to the environment."""
+        if not self.return_range:
+            return None
+        try:
+            low, high = (float(v) for v in self.return_range.split(","))
+        except ValueError:
+            raise SearchConfigError(f"return_range must be LO,HI (e.g. 0,500 or (0, 500) in Python); got {self.return_range!r}.") from None
+        if not high > low:
+            raise SearchConfigError(f"return_range needs HI > LO; got {self.return_range!r}.")
+        return low, high
+
+    @property
+    def min_episodes(self) -> int:
+        """Episodes a retention claim needs to have seen a failure of ``failure_rate`` (``confidence``)."""
+        return episodes_to_see(self.failure_rate, self.confidence)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (tuples as lists), as printed in the report header."""
         d = asdict(self)
         d["families"] = list(self.families)
+        for name, default in (("failure_rate", FAILURE_RATE), ("return_range", "")):  # left out at their defaults: older configs hash unchanged
+            if d[name] == default:
+                d.pop(name)
         if self.data_mixes:
             d["data_mixes"] = list(self.data_mixes)
         else:  # left out when unused, so configs (and their hashes) from before data mixes are unchanged

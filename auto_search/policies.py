@@ -156,6 +156,7 @@ class MinRetention:
     """
 
     retention_at_least: float = 0.99
+    min_episodes: int = 0  # the search sets it: episodes enough to have seen a failure of the config's failure_rate
     needs_closed_loop = True
 
     def __post_init__(self) -> None:
@@ -171,7 +172,8 @@ class MinRetention:
         return self.retention_at_least
 
     def bound_holds(self, c: Any) -> bool:
-        return c.retention_low is not None and c.retention_low >= self.retention_at_least - 1e-12
+        """The lower bound clears the bar, on enough episodes to have seen a rare failure."""
+        return c.retention_low is not None and c.retention_low >= self.retention_at_least - 1e-12 and (c.loop_episodes or 0) >= self.min_episodes
 
     def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]:
         scored = [c for c in pool if c.retention_low is not None]

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from auto_search.closed_loop import claim_verdict
 from auto_search.sections import family_colour, html_table, interval, markdown_table, png, report_sections, share
 from hybrid.spaces import ActionSpace, DiscreteActions
 
@@ -171,7 +172,10 @@ def _cost_rows(cost: dict[str, Any]) -> list[list[str]]:
 def render_markdown(data: dict[str, Any]) -> str:
     """The report as Markdown (tables, the rules text, hashes and ledger entries)."""
     ds, shipped = data["dataset"], data["shipped"]
-    out = ["# AutoDistill report", "", f"**Choice:** {_choice_words(data)}", ""]
+    out = ["# AutoDistill report", ""]
+    if shipped and shipped.get("claim"):
+        out += [f"**{claim_verdict(shipped['claim'])}**", ""]
+    out += [f"**Choice:** {_choice_words(data)}", ""]
     if shipped:
         out += [f"**Ships:** {shipped['source']} — {shipped['reason']}.", ""]
     out += [f"Search: {_stop_words(data)}.", ""]
@@ -262,6 +266,7 @@ def render_html(data: dict[str, Any]) -> str:
         "td,th{border:1px solid #ccc;padding:2px 6px}pre{background:#f6f6f6;padding:8px}code{font-size:12px}"
         ".plots{display:flex;flex-wrap:wrap;gap:1em}</style></head><body>",
         "<h1>AutoDistill report</h1>",
+        *([f"<p><b>{e(claim_verdict(shipped['claim']))}</b></p>"] if shipped and shipped.get("claim") else []),
         f"<p><b>Choice:</b> {e(_choice_words(data))}</p>",
     ]
     if shipped:

@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from auto_search.closed_loop import claim_verdict
 from auto_search.config import SearchConfig
 from auto_search.data_files import source_of
 from auto_search.evaluate import Candidate
@@ -177,7 +178,14 @@ class SearchResult:
         data_mix = self.sections.get("data_mix")
         if data_mix:
             ships += f"\ndata mix: {data_mix['words']}"
-        return f"{head}; chose {self.choice}\n{ships}"
+        verdict = self.verdict()
+        return f"{head}; chose {self.choice}\n{ships}" + (f"\n{verdict}" if verdict else "")
+
+    def verdict(self) -> str | None:
+        """One line on the declared retention bound: ``MET`` or ``MISSED`` with the confirmed
+        figure, its episodes and method; ``None`` when no bound was declared."""
+        claim = None if self.shipped is None else self.shipped.claim
+        return claim_verdict(claim) if claim else None
 
 
 def dataset_summary(ds: Any) -> dict[str, Any]:

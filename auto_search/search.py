@@ -19,10 +19,10 @@ from auto_search.closed_loop import PairedEpisodes
 from auto_search.config import SearchConfig, default_families
 from auto_search.engine import BudgetExpired, Engine
 from auto_search.errors import SearchConfigError, SearchDataError
-from auto_search.evaluate import Candidate, SplitData, rebuild, split_dataset
+from auto_search.evaluate import Candidate, SplitData, describe, rebuild, split_dataset
 from auto_search.mix_search import SourcePool, fit_pool
 from auto_search.pareto import pareto_front
-from auto_search.policies import Policy, default_policy, parse_policy
+from auto_search.policies import MinRetention, Policy, default_policy, parse_policy
 from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, SearchRun, dataset_summary, library_versions, teacher_summary
 from auto_search.shipping import LoopRun, Shipped, loop_teacher, ship_closed_loop, shipped_figures
@@ -288,6 +288,8 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     """Choose among whole rungs; with an environment, score the front in the loop first and
     give the chosen student DAgger rounds; then measure the student that ships."""
     config, policy, data, search = ctx.config, ctx.policy, ctx.data, ctx.search
+    if isinstance(policy, MinRetention):  # a claim needs episodes enough to have seen a rare failure
+        policy = replace(policy, min_episodes=config.min_episodes)
     complete = run.complete_prefix()
     candidates = sorted(run.done.values(), key=lambda c: c.id)
     pool = [c for c in candidates if c.status == "ok" and c.rung < complete]
@@ -303,6 +305,8 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     teacher: Any = None  # the one-agent Teacher, or a TeamTeacher in a team environment
     episodes = loop = None
     students: dict[int, Any] = {}  # rebuilt Pareto students, reused for the one chosen
+    # with a declared bar, choosing and confirming share what is left of the budget half and half
+    choose_by = ctx.choose_by if bar is None else time.monotonic() + max(0.0, ctx.end - time.monotonic()) / 2
     if closed:  # before choosing, so a policy may choose by return in the environment
         teacher = loop_teacher(search.teacher, search.env, data)
         students = {c.id: rebuild(c, run.artifacts[c.id]) for c in front}
@@ -313,15 +317,17 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
             first=config.closed_loop_episodes,
             cap=config.closed_loop_max_episodes,
             confidence=config.confidence,
-            deadline=ctx.choose_by,
+            deadline=choose_by,
+            return_range=config.value_range,
+            min_episodes=config.min_episodes if bar is not None else 0,
         )
         scored = {c.id: c for c in candidates}
         for c in sorted(front, key=lambda c: (c.ops_per_decision, c.id)):  # cheapest first
-            if time.monotonic() >= ctx.choose_by and any(x.retention is not None for x in scored.values()):
+            if time.monotonic() >= choose_by and any(x.retention is not None for x in scored.values()):
                 episodes.cut = True  # the rest of the front stays unscored, and the report says so
                 break
             scored[c.id] = replace(c, **episodes.score(students[c.id], bar).as_fields())
-            if bar is not None and scored[c.id].retention_low >= bar:
+            if bar is not None and policy.bound_holds(scored[c.id]):
                 break  # the cheapest student clearing the bar is found: costlier ones cannot be chosen
         candidates = [scored[c.id] for c in candidates]
         pool = [scored[c.id] for c in pool]
@@ -349,8 +355,12 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
         assert episodes is not None
         if chosen.retention is None:  # a custom policy may choose off the front
             chosen = replace(chosen, **episodes.score(student, bar).as_fields())
-        loop_run = LoopRun(search.env, teacher, episodes, policy, bar, ctx.choose_by, ctx.end)
-        student, shipped, loop = ship_closed_loop(chosen, student, loop_run, data, config)
+        loop_run = LoopRun(search.env, teacher, episodes, policy, bar, choose_by, ctx.end)
+        alternatives = [(scored[c.id], students[c.id]) for c in front if c.id in students]
+        shipped_from, student, shipped, loop = ship_closed_loop(chosen, student, loop_run, data, config, alternatives)
+        if shipped_from is not chosen:
+            words = f"{words}; its confirmation missed the bound, so the claim was withdrawn and {describe(shipped_from)} ships instead"
+            chosen = shipped_from
         reproducible = reproducible and not loop["cut_by_budget"]
     elif chosen is not None and student is not None:
         # on records: measured through its numeric part on the featurized held-out rows, then

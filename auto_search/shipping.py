@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -39,9 +39,13 @@ DAGGER_BETA = 0.5  # share of steps the teacher drives while the student's state
 class Shipped:
     """The student that ships and its own figures (all measured on it).
 
-    ``source`` says whether it is the chosen candidate or a DAgger round of it; ``reason`` says
-    why; ``loop`` holds its closed-loop figures on confirmation episodes (``None`` without an
-    environment).
+    ``source`` says whether it is the chosen candidate, a DAgger round of it, or a costlier
+    Pareto candidate shipped after the chosen one's confirmation missed; ``reason`` says why;
+    ``loop`` holds its closed-loop figures on confirmation episodes (``None`` without an
+    environment). ``claim`` is the declared retention bound as data (``None`` without one):
+    whether the confirmation shows it (``bound_met``), on how many episodes, by which method,
+    over which return range, which failure frequency those episodes exclude, and every earlier
+    confirmation that missed (``withdrawn``).
     """
 
     content_hash: str
@@ -56,6 +60,12 @@ class Shipped:
     confusion: list[list[int]] | None  # None for a Box (no top-1 to confuse)
     loop: dict[str, Any] | None = None
     parent: str | None = None  # the chosen candidate's hash when a DAgger round ships
+    claim: dict[str, Any] | None = None
+
+    @property
+    def bound_met(self) -> bool | None:
+        """Whether the declared retention bound holds on the confirmation episodes (None: no bound declared)."""
+        return None if self.claim is None else bool(self.claim["bound_met"])
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -193,23 +203,29 @@ def pick_round(chosen: Candidate, rounds: list[Candidate], policy: Policy) -> tu
     return pick, "; ".join(why)
 
 
-def confirm(student: Any, *, env: Any, teacher: Any, config: SearchConfig, bar: float | None, deadline: float) -> tuple[LoopScore, dict[str, Any]]:
-    """The shipped student's retention on fresh confirmation episodes (seeds never used to choose):
-    ``closed_loop_episodes``, doubled up to the cap (``closed_loop_max_episodes``) unless the
-    ``deadline`` comes first, whatever the interval says after a few: a pass on a handful of
-    episodes says little where a rare episode goes badly (a crash), and this figure chooses
-    nothing, so it may take every episode the settings allow. The report states how many it got."""
+def confirm(
+    student: Any, *, env: Any, teacher: Any, config: SearchConfig, bar: float | None, deadline: float, attempt: int = 1
+) -> tuple[LoopScore, dict[str, Any]]:
+    """A student's retention on fresh confirmation episodes (a seed stream never used to choose,
+    one per ``attempt``). With a bar it runs until the anytime-valid bound decides it (clears it
+    on at least ``config.min_episodes`` episodes, or falls below) or the cap or ``deadline`` comes;
+    attempt ``k`` spends ``α / 2^k`` of the error allowance, so every confirmation a search may
+    try together keeps the declared confidence. Without a bar it runs to the cap: a figure to
+    report. The report states how many episodes it got."""
+    alpha = 1.0 - config.confidence
     with PairedEpisodes(
         env,
         teacher,
-        seed=config.seed + CONFIRMATION_SEED_OFFSET,
+        seed=config.seed + CONFIRMATION_SEED_OFFSET * attempt,
         first=config.closed_loop_episodes,
         cap=config.closed_loop_max_episodes,
-        confidence=config.confidence,
+        confidence=config.confidence if bar is None else 1.0 - alpha / 2**attempt,
         deadline=deadline,
+        return_range=config.value_range,
+        min_episodes=config.min_episodes if bar is not None else 0,
     ) as fresh:
-        loop = fresh.score(student, bar, to_cap=True)
-        summary = {**fresh.summary(), "cut_by_budget": fresh.cut, "episodes_run": fresh.episodes_run}
+        loop = fresh.score(student, bar, to_cap=bar is None)
+        summary = {**fresh.summary(), "cut_by_budget": fresh.cut, "episodes_run": fresh.episodes_run, "attempt": attempt}
     return loop, summary
 
 
@@ -227,9 +243,16 @@ class LoopRun:
     end: float
 
 
-def ship_closed_loop(chosen: Candidate, student: Any, loop: LoopRun, data: SplitData, config: SearchConfig) -> tuple[Any, Shipped, dict[str, Any]]:
-    """DAgger rounds of the chosen student, the round to ship, its confirmation figures, and the
-    ``closed_loop`` section of the report (selection, confirmation and DAgger figures)."""
+def ship_closed_loop(
+    chosen: Candidate, student: Any, loop: LoopRun, data: SplitData, config: SearchConfig, alternatives: Sequence[tuple[Candidate, Any]] = ()
+) -> tuple[Candidate, Any, Shipped, dict[str, Any]]:
+    """DAgger rounds of the chosen student, the round to ship, its confirmation, and — when a
+    retention bound is declared and that confirmation does not show it — the gate: the claim is
+    withdrawn and the other Pareto students (``alternatives``, cheapest first, those the
+    selection episodes have not already ruled out) are confirmed on fresh episodes with the
+    budget left; the first whose confirmation clears ships, else the one with the highest
+    confirmed lower bound, marked as missing the bound. Returns the candidate shipped (the chosen
+    one unless an alternative ships), its student, its figures and the ``closed_loop`` section."""
     rounds: list[Candidate] = []
     models: dict[int, Any] = {}
     dagger_cut = False
@@ -245,13 +268,39 @@ def ship_closed_loop(chosen: Candidate, student: Any, loop: LoopRun, data: Split
     iteration = pick.params.get("dagger_iteration", 0)
     shipped_student = models.get(iteration, student)
     confirmation, fresh = confirm(shipped_student, env=loop.env, teacher=loop.teacher, config=config, bar=loop.bar, deadline=loop.end)
+    claim = None if loop.bar is None else confirmation.claim(loop.bar, config.min_episodes)
+    source = "chosen candidate" if iteration == 0 else f"DAgger round {iteration} of the chosen candidate"
+    parent = None if iteration == 0 else chosen.content_hash
+    withdrawn: list[dict[str, Any]] = []
+    if claim is not None and loop.bar is not None and not claim["bound_met"]:
+        bar = loop.bar
+        best = (claim["low"], chosen, shipped_student, confirmation, fresh, claim, source, parent)
+        withdrawn.append({"candidate": chosen.id, "family": chosen.family, "source": source, **claim})
+        for attempt, (cand, alt) in enumerate(_gate_order(alternatives, chosen, bar), start=2):
+            if time.monotonic() >= loop.end:
+                break
+            score, summary = confirm(alt, env=loop.env, teacher=loop.teacher, config=config, bar=bar, deadline=loop.end, attempt=attempt)
+            alt_claim = score.claim(bar, config.min_episodes)
+            alt_source = f"Pareto candidate {cand.id}, confirmed after the chosen candidate's confirmation missed the bound"
+            if alt_claim["bound_met"] or alt_claim["low"] > best[0]:
+                best = (alt_claim["low"], cand, alt, score, summary, alt_claim, alt_source, None)
+            if alt_claim["bound_met"]:
+                break
+            withdrawn.append({"candidate": cand.id, "family": cand.family, "source": alt_source, **alt_claim})
+        _, shipped_cand, shipped_student, confirmation, fresh, claim, source, parent = best
+        withdrawn = [w for w in withdrawn if w["candidate"] != shipped_cand.id or w["source"] != source]
+        if shipped_cand is not chosen:
+            chosen, iteration = shipped_cand, 0
+        claim = {**claim, "withdrawn": withdrawn}
+        reason += f"; {len(withdrawn)} confirmation(s) missed the bound and their claims were withdrawn"
     shipped = Shipped(
-        source="chosen candidate" if iteration == 0 else f"DAgger round {iteration} of the chosen candidate",
+        source=source,
         reason=reason,
         family=chosen.family,
         confusion=student_confusion(shipped_student, data),
         loop={**confirmation.as_fields(), "seeds": "confirmation"},
-        parent=None if iteration == 0 else chosen.content_hash,
+        parent=parent,
+        claim=claim,
         **held_out_figures(shipped_student, data),
     )
     section = {
@@ -273,7 +322,14 @@ def ship_closed_loop(chosen: Candidate, student: Any, loop: LoopRun, data: Split
             "rounds": [r.to_dict() for r in rounds],
         },
     }
-    return shipped_student, shipped, section
+    return chosen, shipped_student, shipped, section
+
+
+def _gate_order(alternatives: Sequence[tuple[Candidate, Any]], chosen: Candidate, bar: float | None) -> list[tuple[Candidate, Any]]:
+    """The students the gate confirms after the chosen one, cheapest first: every other Pareto
+    student whose selection bound did not already fall below the bar."""
+    keep = [(c, s) for c, s in alternatives if c.id != chosen.id and (bar is None or c.retention_high is None or c.retention_high >= bar)]
+    return sorted(keep, key=lambda cs: (cs[0].ops_per_decision or 0.0, cs[0].id))
 
 
 def env_name(env: Any) -> str:

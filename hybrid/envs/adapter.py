@@ -38,6 +38,16 @@ KNOWN_TEAMS: dict[str, tuple[str, dict[str, Any]]] = {
     "simple_spread_v3": ("mpe2.simple_spread_v3", {"N": 3, "max_cycles": 25, "continuous_actions": False}),
 }
 
+# per-step reward bounds of gymnasium's own tasks (read off their step functions); times the time
+# limit they bound an episode's return, which anytime-valid retention bounds need (hybrid.loop.bounds)
+REWARD_BOUNDS: dict[str, tuple[float, float]] = {
+    "CartPole": (0.0, 1.0),
+    "Acrobot": (-1.0, 0.0),
+    "MountainCar": (-1.0, 0.0),
+    "Pendulum": (-(np.pi**2 + 0.1 * 8.0**2 + 0.001 * 2.0**2), 0.0),  # angle², speed ≤ 8, torque ≤ 2
+}
+_SAME_REWARDS = (gym.ObservationWrapper, gym.wrappers.TimeLimit, gym.wrappers.OrderEnforcing, gym.wrappers.PassiveEnvChecker)
+
 TeamDecide = Callable[[Mapping[str, np.ndarray]], Mapping[str, Any]]  # observations by agent -> action by agent
 Act = Callable[[np.ndarray], Any]  # one state -> an action index (Discrete) or vector (Box)
 
@@ -65,6 +75,30 @@ def env_action_space(env: gym.Env) -> ActionSpace:
     if not isinstance(env.observation_space, gym.spaces.Box):
         raise DataError(f"observations must be a Box (numeric vector); got {env.observation_space}")
     return action_space_of(env.action_space)
+
+
+def return_bounds(env: Any) -> tuple[float, float] | None:
+    """Where one episode's return must lie — per-step reward bounds × the time limit — for a
+    gymnasium task in ``REWARD_BOUNDS`` made by id or wrapped only in wrappers that leave rewards
+    alone; ``None`` for anything else (a team, a custom task, a reward wrapper)."""
+    if isinstance(env, str):
+        env_obj, _ = make_env(env)
+        try:
+            return return_bounds(env_obj)
+        finally:
+            env_obj.close()
+    if not isinstance(env, gym.Env):
+        return None
+    layer: Any = env
+    while isinstance(layer, gym.Wrapper):
+        if not isinstance(layer, _SAME_REWARDS):
+            return None
+        layer = layer.env
+    spec = env.spec
+    bounds = REWARD_BOUNDS.get(spec.id.split("-")[0]) if spec is not None else None
+    if bounds is None or spec is None or not spec.max_episode_steps:
+        return None
+    return bounds[0] * spec.max_episode_steps, bounds[1] * spec.max_episode_steps
 
 
 def episode_seeds(seed: int, episodes: int) -> list[int]:
