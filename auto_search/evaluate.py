@@ -151,7 +151,8 @@ def fit_student(family: str, params: dict[str, Any], data: SplitData, n_train: i
     """A student of ``family`` fitted on the first ``n_train`` training rows of the split."""
     w = None if data.w is None else data.w[:n_train]
     student = student_class(family)(**params)
-    return student.fit(data.X[:n_train], data.P[:n_train], w, feature_names=data.feature_names, action_names=data.action_names, action_space=data.space)
+    bounds: dict[str, Any] = data.space.bound_args()  # a Box's bounds; none for discrete (families registered by users keep a plain fit)
+    return student.fit(data.X[:n_train], data.P[:n_train], w, feature_names=data.feature_names, action_names=data.action_names, **bounds)
 
 
 def evaluate_spec(spec: Spec, data: SplitData) -> tuple[Candidate, dict[str, Any] | None]:

@@ -128,7 +128,7 @@ def test_a_contradicted_confirmation_withdraws_the_claim_and_the_next_student_sh
     episodes = PairedEpisodes(env, teacher, seed=0, first=5, cap=10, confidence=0.95, return_range=(0, 20))
     now = time.monotonic()
     loop = LoopRun(env, teacher, episodes, policy, 0.99, now + 60, now + 120)
-    shipped_from, student, shipped, section = ship_closed_loop(lucky, careless, loop, data, config, [(lucky, careless), (sound, careful)])
+    shipped_from, student, shipped, _ = ship_closed_loop(lucky, careless, loop, data, config, [(lucky, careless), (sound, careful)])
     assert shipped_from.id == 1 and student is careful
     assert shipped.bound_met is True and shipped.claim["low"] >= 0.99 and shipped.claim["episodes"] >= MIN_EPISODES
     withdrawn = shipped.claim["withdrawn"]
@@ -153,3 +153,19 @@ def test_a_miss_says_missed_in_the_result_and_the_report(tmp_path):
 
     words = claim_verdict(shipped.claim)
     assert words.startswith("MISSED retention ≥ 99%") and "fresh episodes" in words and "declared" in words
+
+
+def test_the_cli_says_missed_last_and_require_makes_a_miss_exit_1(tmp_path, capsys):
+    from auto_search.cli import main
+    from hybrid import collect, load_teacher
+
+    data = collect("CartPole-v1", load_teacher("CartPole-v1"), episodes=4, seed=0).dataset
+    path = data.save(tmp_path / "cartpole.npz")
+    args = ["search", str(path), "--out", str(tmp_path / "out"), "--env", "CartPole-v1", "--policy", "min-retention:0.99", "--budget", "8", "--n-jobs", "1"]
+    code = main([*args, "--require"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1  # eight seconds cannot show 99% of a CartPole teacher's return over a 0–500 range
+    assert err[-1].startswith("MISSED retention ≥ 99%") and "fresh episodes" in err[-1] and "[0, 500], environment" in err[-1]
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert report.splitlines()[2].startswith("**MISSED retention ≥ 99%")  # the report's first sentence
+    assert main(args) == 0  # without --require a miss is reported, not an error

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from _toy_env import EasyOrHard, teacher_proba
 
-from auto_search.closed_loop import PairedEpisodes, paired_interval, retention
+from auto_search.closed_loop import PairedEpisodes, retention, retention_bound
 from auto_search.search import AutoDistill
 from hybrid.data.dataset import DistillDataset
 from hybrid.envs.adapter import episode_seeds, run_episodes
+from hybrid.loop.bounds import ReturnRange
 from hybrid.loop.rollouts import collect
 from hybrid.teachers.adapters import as_teacher
 
@@ -112,43 +113,49 @@ def test_retention_is_normalised_between_random_and_teacher():
     assert retention(260.0, 500.0, 20.0) == pytest.approx(0.5) and retention(7.0, 7.0, 7.0) == 1.0
 
 
-def test_paired_interval_uses_the_differences_not_the_spread_of_returns():
-    teacher = np.array([100.0, 300.0, 200.0, 400.0, 250.0])
-    student = teacher - np.array([1.0, 2.0, 1.0, 2.0, 1.5])  # big spread of returns, tiny spread of differences
-    random = np.zeros(5)
-    centre, low, high = paired_interval(student, teacher, random, 0.95)
-    assert centre == pytest.approx(1 - 1.5 / 250) and high - low < 0.01 and low < centre < high
-    assert paired_interval(student[:1], teacher[:1], random[:1], 0.95)[1] == -np.inf
+def test_retention_bound_uses_the_differences_not_the_spread_of_returns():
+    rng = np.random.default_rng(0)
+    teacher = rng.uniform(100.0, 400.0, size=600)
+    student = teacher - rng.uniform(1.0, 2.0, size=600)  # big spread of returns, tiny spread of differences
+    random = np.zeros(600)
+    scale = ReturnRange(0.0, 500.0, "declared")
+    b = retention_bound(student, teacher, random, scale, 0.95)
+    assert b.retention == pytest.approx(1 - np.mean(teacher - student) / np.mean(teacher))
+    assert b.low < b.retention < b.high and b.high - b.low < 0.05
+    one = retention_bound(student[:1], teacher[:1], random[:1], scale, 0.95)
+    assert one.high - one.low > 1.0  # one episode says next to nothing
 
 
-def test_sequential_scoring_adds_episodes_only_while_the_interval_straddles_the_bar():
+def test_sequential_scoring_adds_episodes_until_the_bound_decides_the_bar():
     env = EasyOrHard(c=0.5)
     teacher = as_teacher(teacher_proba(0.5), ["left", "right"])
-    with PairedEpisodes(env, teacher, seed=0, first=5, cap=40, confidence=0.95) as episodes:
+    with PairedEpisodes(env, teacher, seed=0, first=5, cap=4000, confidence=0.95, return_range=(0, 20)) as episodes:
         perfect = episodes.score(teacher, bar=0.99)
-        assert perfect.episodes == 5 and perfect.retention == 1.0  # a clear pass stops at once
-        noisy = episodes.score(as_teacher(teacher_proba(0.0), ["left", "right"]), bar=0.99)
-        assert noisy.episodes > 5 or noisy.retention_high < 0.99
-        assert noisy.retention_low < noisy.retention
+        assert perfect.retention == 1.0 and perfect.retention_low >= 0.99  # a pass, once its episodes can show it...
+        assert 5 < perfect.episodes < 4000  # ...which five identical differences cannot, and it stops when they do
+        poor = episodes.score(as_teacher(teacher_proba(0.0), ["left", "right"]), bar=0.99)
+        assert poor.retention_high < 0.99 and poor.episodes < perfect.episodes  # a clear failure stops early
+        assert poor.retention_low < poor.retention
 
 
-def test_to_cap_scoring_runs_every_episode_the_cap_allows_even_on_a_clear_pass():
+def test_to_cap_scoring_without_a_bar_runs_every_episode_the_cap_allows():
     env = EasyOrHard(c=0.5)
     teacher = as_teacher(teacher_proba(0.5), ["left", "right"])
     with PairedEpisodes(env, teacher, seed=0, first=5, cap=20, confidence=0.95) as episodes:
-        assert episodes.score(teacher, bar=0.99, to_cap=True).episodes == 20
+        assert episodes.score(teacher, to_cap=True).episodes == 20
     with PairedEpisodes(env, teacher, seed=0, first=5, cap=20, confidence=0.95, deadline=0.0) as late:
-        assert late.score(teacher, bar=0.99, to_cap=True).episodes == 5 and late.cut  # the deadline still stops it
+        assert late.score(teacher, to_cap=True).episodes == 5 and late.cut  # the deadline still stops it
 
 
-def test_confirmation_takes_the_cap_and_dagger_starts_from_every_training_row(cartpole_result):
+def test_confirmation_runs_until_its_bound_decides_and_dagger_starts_from_every_training_row(cartpole_result):
     r, dataset = cartpole_result
     loop = r.closed_loop
     train, _ = dataset.split(r.config.val_fraction, r.config.seed)
     assert loop["dagger"]["training_rows"] == len(train)
     assert all(d["n_train"] > len(train) for d in loop["dagger"]["rounds"])  # every training row plus visited states
-    if not loop["confirmation"]["cut_by_budget"]:
-        assert r.shipped.loop["loop_episodes"] == r.config.closed_loop_max_episodes
+    claim = r.shipped.claim
+    decided = claim["bound_met"] or claim["high"] < claim["bar"]
+    assert decided or loop["confirmation"]["cut_by_budget"] or claim["episodes"] == r.config.closed_loop_max_episodes
 
 
 def _lucky_seed(c: float, bar: float) -> int:
@@ -188,11 +195,20 @@ def test_a_cheap_student_lucky_on_three_episodes_is_not_chosen(c):
 
 def test_a_truly_good_cheap_student_is_still_chosen():
     teacher = as_teacher(teacher_proba(0.0), ["left", "right"])  # the rule needs x0 only: a stump is exact
-    result = AutoDistill(families=("tree",), budget_s=120, n_jobs=1, env=EasyOrHard(c=0.0), teacher=teacher, dagger_iterations=0, verbose=0).fit(
-        _toy_dataset(0.0)
+    search = AutoDistill(
+        families=("tree",),
+        budget_s=120,
+        n_jobs=1,
+        env=EasyOrHard(c=0.0),
+        teacher=teacher,
+        dagger_iterations=0,
+        return_range=(0, 20),
+        closed_loop_max_episodes=4000,
+        verbose=0,
     )
+    result = search.fit(_toy_dataset(0.0))
     assert result.chosen.params.get("max_depth") == 1 and result.chosen.retention_low >= 0.99
-    assert result.shipped.loop["retention_low"] >= 0.99  # and it holds on fresh episodes
+    assert result.shipped.bound_met and result.shipped.loop["retention_low"] >= 0.99  # and it holds on fresh episodes
 
 
 def test_min_retention_refuses_to_run_without_an_environment(cartpole_result):

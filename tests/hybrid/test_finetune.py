@@ -40,7 +40,7 @@ def test_improve_leaves_repairs_a_broken_leaf_and_keeps_the_structure(line_id, d
     leaves = np.flatnonzero(tree.feature_ < 0)
     busiest = leaves[np.argmax([np.sum(tree.apply(data.X) == leaf) for leaf in leaves])]
     broken = with_leaf_action(tree, int(busiest), int(np.argmin(tree.value_[busiest])))  # the worst action where it matters most
-    result = improve_leaves(broken, line_id, seed=3, episodes=8, max_leaves=4)
+    result = improve_leaves(broken, line_id, seed=3, episodes=120, max_leaves=4)
     assert result.changed and result.parent_hash == broken.content_hash
     assert np.array_equal(result.student.feature_, broken.feature_) and np.array_equal(result.student.threshold_, broken.threshold_)
     assert result.selection["final_mean_return"] > result.selection["start_mean_return"]
@@ -111,10 +111,13 @@ def test_wrong_students_and_worlds_are_refused_before_any_rollout(line_id, data)
     assert env_spec(("LunarLander-v3", {"enable_wind": True})) == EnvSpec("LunarLander-v3", {"enable_wind": True})
 
 
-def test_paired_gain_is_significant_only_beyond_noise():
-    old = np.array([10.0, 20.0, 30.0, 40.0])
-    assert paired_gain(old + 5 + np.array([0.1, -0.1, 0.2, -0.2]), old).significant
-    assert not paired_gain(old + np.array([3.0, -3.0, 2.0, -2.5]), old).significant
+def test_paired_gain_is_significant_only_beyond_noise_and_on_enough_episodes():
+    rng = np.random.default_rng(0)
+    old = rng.uniform(10.0, 40.0, size=200)
+    steady = old + 5 + rng.normal(0.0, 0.2, size=200)
+    assert paired_gain(steady, old).significant  # a steady gain over many paired episodes
+    assert not paired_gain(steady[:4], old[:4]).significant  # four episodes cannot show it with anytime-valid bounds
+    assert not paired_gain(old + rng.normal(0.0, 3.0, size=200), old).significant  # noise is no gain
 
 
 def test_a_finetune_that_kept_nothing_is_not_recorded_as_a_new_model(line_id, data):
