@@ -144,6 +144,7 @@ class PairedEpisodes:
         self._random: list[float] = []
         self.cut = False
         self.episodes_run = 0  # every episode rolled out here: teacher, random and students
+        self._runs: dict[Any, tuple[list[float], list[Any]]] = {}  # per student: the returns and states it ran, to continue from
         known = return_range if return_range is not None else return_bounds(env)
         source = "declared" if return_range is not None else "environment"
         self._range: ReturnRange | None = None if known is None else ReturnRange(float(known[0]), float(known[1]), source)
@@ -193,29 +194,31 @@ class PairedEpisodes:
     def _out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
-    def score(self, student: Any, bar: float | None = None, *, to_cap: bool = False) -> LoopScore:
+    def score(self, student: Any, bar: float | None = None, *, to_cap: bool = False, upto: int | None = None) -> LoopScore:
         """Roll ``student`` out on the shared episodes: ``first`` of them, then twice as many
         until its bound decides the ``bar`` — the lower bound clears it on at least
-        ``min_episodes`` episodes, or the upper bound falls below it — or the cap (or the deadline)
-        comes; without a bar, ``first`` episodes (``to_cap``: up to the cap, a figure to report)."""
-        returns: list[float] = []
-        states: list[Any] = []
-        n = min(self.first, self.cap)
+        ``min_episodes`` episodes, or the upper bound falls below it — or the cap, ``upto`` or
+        the deadline comes; without a bar, ``first`` episodes (``to_cap``: up to the cap, a
+        figure to report). A student scored again continues from the episodes it already ran."""
+        key = getattr(student, "content_hash", None) or id(student)  # the same policy meets the same episodes
+        returns, states = self._runs.setdefault(key, ([], []))
+        limit = min(self.cap, upto or self.cap)
+        n = min(max(self.first, len(returns)), limit)
         while True:
             self._baselines(n)
             more, seen = self._returns(student, self.seeds[len(returns) : n])
             returns += more
             states += seen
             self._note(self._teacher[:n] + self._random[:n] + returns)
-            b = retention_bound(np.array(returns), np.array(self._teacher[:n]), np.array(self._random[:n]), self.value_range(), self.confidence)
+            b = retention_bound(np.array(returns[:n]), np.array(self._teacher[:n]), np.array(self._random[:n]), self.value_range(), self.confidence)
             decided = bar is not None and ((b.low >= bar and n >= self.min_episodes) or b.high < bar)
-            if n >= self.cap or decided or (bar is None and not to_cap):
+            if n >= limit or decided or (bar is None and not to_cap):
                 break
             if self._out_of_time():
                 self.cut = True
                 break
-            n = min(2 * n, self.cap)
-        agreement = self.runner.agreement(student, states)
+            n = min(2 * n, limit)
+        agreement = self.runner.agreement(student, states[:n])
         return LoopScore(
             n,
             float(np.mean(returns)),

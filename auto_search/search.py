@@ -322,13 +322,7 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
             min_episodes=config.min_episodes if bar is not None else 0,
         )
         scored = {c.id: c for c in candidates}
-        for c in sorted(front, key=lambda c: (c.ops_per_decision, c.id)):  # cheapest first
-            if time.monotonic() >= choose_by and any(x.retention is not None for x in scored.values()):
-                episodes.cut = True  # the rest of the front stays unscored, and the report says so
-                break
-            scored[c.id] = replace(c, **episodes.score(students[c.id], bar).as_fields())
-            if bar is not None and policy.bound_holds(scored[c.id]):
-                break  # the cheapest student clearing the bar is found: costlier ones cannot be chosen
+        _race(sorted(front, key=lambda c: (c.ops_per_decision, c.id)), students, scored, episodes, policy, bar, choose_by)
         candidates = [scored[c.id] for c in candidates]
         pool = [scored[c.id] for c in pool]
     chosen = student = words = cascade = None
@@ -392,6 +386,35 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
         ),
         sections={"closed_loop": loop, "cascade": cascade},
     )
+
+
+def _race(
+    front: list[Candidate], students: dict[int, Any], scored: dict[int, Candidate], episodes: PairedEpisodes, policy: Any, bar: float | None, choose_by: float
+) -> None:
+    """Score the front (cheapest first) on the selection episodes, in rounds: every student
+    still in the race gets the same number of episodes — ``first``, then twice as many each
+    round — so students are compared on equal evidence when time runs out. A student leaves the
+    race when its bound falls below the bar; the race ends at the cheapest student whose bound
+    clears it (costlier ones cannot be chosen), at the cap, or at ``choose_by``. Without a bar,
+    one round."""
+    level = episodes.first
+    while True:
+        cleared = None
+        for c in front:
+            current = scored[c.id]
+            if current.retention_high is not None and bar is not None and current.retention_high < bar:
+                continue  # out of the race
+            if current.loop_episodes is None or current.loop_episodes < level:
+                if time.monotonic() >= choose_by and any(x.retention is not None for x in scored.values()):
+                    episodes.cut = True  # the rest of the front stays at fewer episodes, and the report says so
+                    return
+                scored[c.id] = replace(c, **episodes.score(students[c.id], bar, upto=level).as_fields())
+            if bar is not None and policy.bound_holds(scored[c.id]):
+                cleared = c
+                break  # the cheapest student clearing the bar is found: costlier ones cannot be chosen
+        if bar is None or cleared is not None or level >= episodes.cap:
+            return
+        level = min(2 * level, episodes.cap)
 
 
 def _policy_note(search: AutoDistill) -> str | None:
