@@ -39,11 +39,13 @@ __all__ = [
     "StateSpace",
     "VectorStates",
     "action_space_of",
+    "check_names",
     "state_space_of",
 ]
 
 
-def _names(names: Any, what: str) -> tuple[str, ...]:
+def check_names(names: Any, what: str) -> tuple[str, ...]:
+    """Action or feature names as a tuple of unique strings, refusing a bare string."""
     if isinstance(names, str) or not isinstance(names, (Sequence, np.ndarray)):
         raise DataError(f"{what} must be a list of names; got {names!r}")
     out = tuple(str(n) for n in names)
@@ -174,7 +176,7 @@ class DiscreteActions(ActionSpace):
     kind: ClassVar[str] = "discrete"
 
     def __init__(self, names: Sequence[str]) -> None:
-        object.__setattr__(self, "names", _names(names, "action_names"))
+        object.__setattr__(self, "names", check_names(names, "action_names"))
 
     def __repr__(self) -> str:
         return f"DiscreteActions({list(self.names)})"
@@ -271,7 +273,7 @@ class BoxActions(ActionSpace):
         hi = np.asarray(high, dtype=np.float64).reshape(-1)
         if lo.shape != hi.shape or not (np.isfinite(lo).all() and np.isfinite(hi).all()) or not (hi > lo).all():
             raise DataError(f"action bounds {lo.tolist()}..{hi.tolist()} must be finite with high > low in every dimension (a bounded Box)")
-        names = tuple(f"action_{i}" for i in range(len(lo))) if names is None else _names(names, "action_names")
+        names = tuple(f"action_{i}" for i in range(len(lo))) if names is None else check_names(names, "action_names")
         if len(names) != len(lo):
             raise DataError(f"{len(names)} action names for {len(lo)} bounded dimensions; give one name per dimension")
         if not tolerance > 0:

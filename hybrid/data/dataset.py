@@ -25,7 +25,7 @@ from typing import Any, TypedDict
 import numpy as np
 
 from hybrid.errors import DataError
-from hybrid.spaces import ActionSpace, BoxActions, DiscreteActions, VectorStates
+from hybrid.spaces import ActionSpace, BoxActions, DiscreteActions, VectorStates, check_names
 from hybrid.validation import non_finite_at, probability_problem
 from provenance.hashing import hash_array, hash_json
 
@@ -54,16 +54,6 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     a = np.array(a, dtype=np.float32, order="C", copy=True)
     a.setflags(write=False)
     return a
-
-
-def check_names(names: Any, what: str) -> tuple[str, ...]:
-    """Action or feature names as a tuple of unique strings, refusing a bare string."""
-    if isinstance(names, str) or not isinstance(names, (Sequence, np.ndarray)):
-        raise DataError(f"{what} must be a list of names; got {names!r}")
-    out = tuple(str(n) for n in names)
-    if len(set(out)) != len(out):
-        raise DataError(f"{what} has duplicate names {list(out)}; every name must be unique")
-    return out
 
 
 class DistillDataset:
