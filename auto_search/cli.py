@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     again.add_argument("--data", type=Path, help="the dataset file, when it is no longer at the recorded path")
     again.add_argument("--search", action="store_true", help="re-run the whole recorded search too and check it ships the same student")
     again.add_argument("--allow-version-drift", action="store_true", help="accept a match under library versions other than the recorded ones")
+    again.add_argument("--exact", action="store_true", help="require the same bits (by default a refit differing only by floating-point rounding reproduces)")
     again.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
     again.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
@@ -144,9 +145,12 @@ def export_targets(student: Any) -> tuple[str, ...]:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    """Exit 0 when the model is re-derived bit for bit, 1 when it is not (the causes on stdout), 2 on bad input."""
+    """Exit 0 when the model is re-derived (bit for bit, or up to floating-point rounding unless
+    ``--exact``), 1 when it is not (the causes on stdout), 2 on bad input."""
     try:
-        outcome = reproduce(args.ledger, args.model, trusted_keys=args.key, data=args.data, search=args.search, allow_version_drift=args.allow_version_drift)
+        outcome = reproduce(
+            args.ledger, args.model, trusted_keys=args.key, data=args.data, search=args.search, allow_version_drift=args.allow_version_drift, exact=args.exact
+        )
     except (SearchError, HybridError, OSError, ValueError) as e:
         if args.debug:
             raise

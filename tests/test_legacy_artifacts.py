@@ -70,4 +70,18 @@ def test_reproduce_still_matches_a_model_recorded_before_the_layout_changed(lega
     code = main(["reproduce", str(legacy_ledger / "ledger.db"), model, "--key", str(legacy_ledger / "legacy.key.pub")])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert f"reproduced {model} bit for bit" in out
+    # a DAgger round labels states with the teacher's forward pass, whose last bits depend on the CPU
+    assert f"reproduced {model} bit for bit" in out or f"reproduced {model} up to floating-point rounding" in out
+
+
+def test_rounding_is_told_apart_from_a_different_model():
+    from auto_search.reproduce import _rounding_only
+
+    tree = {"family": "tree", "split": [3, 0.25], "value": [[0.8867062515169069, 0.11329374706119207]]}
+    assert _rounding_only(tree, tree) == 0.0
+    rounded = {**tree, "value": [[0.88670625021793, 0.11329374782918378]]}
+    assert 0.0 < _rounding_only(tree, rounded) < 1e-8
+    assert _rounding_only(tree, {**tree, "value": [[0.89, 0.11]]}) is None  # a real change of a leaf
+    assert _rounding_only(tree, {**tree, "split": [2, 0.25]}) is None  # another feature
+    assert _rounding_only(tree, {**tree, "family": "rules"}) is None
+    assert _rounding_only(tree, {**tree, "extra": 1}) is None
