@@ -126,6 +126,69 @@ def run_episodes(env: gym.Env, act: Act, seeds: list[int]) -> tuple[list[np.ndar
     return states, rewards
 
 
+def env_copies(env: gym.Env, n: int, probe_seed: int = 0) -> list[gym.Env] | None:
+    """``n`` independent instances of ``env`` (remade from its spec, else deep-copied) that reset
+    to the same first observation for the same seed, or ``None`` when it cannot be copied
+    faithfully (then episodes run one after another)."""
+    import copy
+
+    def remade() -> gym.Env:
+        return gym.make(env.spec) if env.spec is not None else copy.deepcopy(env)
+
+    try:
+        copies = [remade() for _ in range(n)]
+    except Exception:  # a wrapper without recorded arguments, an unpicklable simulator: try a deep copy
+        try:
+            copies = [copy.deepcopy(env) for _ in range(n)]
+        except Exception:
+            return None
+    try:
+        same = np.array_equal(np.asarray(env.reset(seed=probe_seed)[0]), np.asarray(copies[0].reset(seed=probe_seed)[0]))
+    except Exception:
+        same = False
+    if not same:
+        for c in copies:
+            c.close()
+        return None
+    return copies
+
+
+def run_episodes_batched(envs: Sequence[gym.Env], act: Callable[[np.ndarray], np.ndarray], seeds: list[int]) -> tuple[list[np.ndarray], list[list[float]]]:
+    """``run_episodes`` with up to ``len(envs)`` episodes in lockstep: at each step one call of
+    ``act`` (states ``[k, d]`` → ``k`` actions) decides for every running episode, since a
+    batched decision costs little more than one. Same episodes, same order of results."""
+    space, shape = env_action_space(envs[0]), envs[0].action_space.shape
+    states: list[np.ndarray | None] = [None] * len(seeds)
+    rewards: list[list[float]] = [[] for _ in seeds]
+    running: dict[int, tuple[gym.Env, list[np.ndarray], np.ndarray]] = {}  # episode -> its env, states so far, last observation
+    pending, free = iter(range(len(seeds))), list(envs)
+
+    def start(env: gym.Env) -> None:
+        i = next(pending, None)
+        if i is not None:
+            obs, _ = env.reset(seed=seeds[i])
+            running[i] = (env, [], np.asarray(obs, dtype=np.float32).reshape(-1))
+
+    for env in free:
+        start(env)
+    while running:
+        order = sorted(running)
+        X = np.stack([running[i][2] for i in order])
+        actions = act(X)
+        for row, i in enumerate(order):
+            env, seen, x = running[i]
+            seen.append(x)
+            obs, reward, terminated, truncated, _ = env.step(space.env_action(actions[row], shape))
+            rewards[i].append(float(reward))
+            if terminated or truncated:
+                states[i] = np.stack(seen)
+                del running[i]
+                start(env)
+            else:
+                running[i] = (env, seen, np.asarray(obs, dtype=np.float32).reshape(-1))
+    return [s for s in states if s is not None], rewards
+
+
 # -- a team: PettingZoo --------------------------------------------------------------------------
 
 

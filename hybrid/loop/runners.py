@@ -21,7 +21,18 @@ from typing import Any
 import numpy as np
 
 from hybrid.data.dataset import DistillDataset
-from hybrid.envs.adapter import TeamDecide, TeamEnv, TeamEpisode, as_team_env, env_action_space, is_team_env, make_env, run_episodes
+from hybrid.envs.adapter import (
+    TeamDecide,
+    TeamEnv,
+    TeamEpisode,
+    as_team_env,
+    env_action_space,
+    env_copies,
+    is_team_env,
+    make_env,
+    run_episodes,
+    run_episodes_batched,
+)
 from hybrid.errors import DataError
 from hybrid.spaces import ActionSpace
 from hybrid.teachers.adapters import as_teacher
@@ -150,14 +161,25 @@ def team_search_teacher(env: Any, teacher: Any, data: Any) -> TeamTeacher:
 class AgentRunner:
     """Episodes of one agent in a gymnasium environment (see the module docstring)."""
 
+    lockstep = 32  # episodes run side by side when the environment can be copied (run_episodes_batched)
+
     def __init__(self, env: Any, teacher: Any) -> None:
         self.env, self._owned = make_env(env)
         self.space = env_action_space(self.env)
         self.teacher = None if teacher is None else as_teacher(teacher, action_space=self.env.action_space)
+        self._copies: list[Any] | None = None
+        self._copied = False
 
     def close(self) -> None:
+        for c in self._copies or []:
+            c.close()
         if self._owned:
             self.env.close()
+
+    def _lockstep_envs(self) -> list[Any] | None:
+        if not self._copied:
+            self._copies, self._copied = env_copies(self.env, self.lockstep), True
+        return self._copies
 
     def actions(self, policy: Any) -> Callable[[np.ndarray], np.ndarray]:
         return policy_actions(policy, self.space, self.env.action_space)
@@ -165,7 +187,11 @@ class AgentRunner:
     def returns(self, policy: Any, seeds: list[int]) -> tuple[list[float], list[np.ndarray]]:
         """Greedy returns of ``policy`` per episode, and the states it visited."""
         greedy = self.actions(policy)
-        states, rewards = run_episodes(self.env, lambda x: greedy(x[None, :])[0], seeds)
+        envs = self._lockstep_envs() if len(seeds) > 1 else None
+        if envs:
+            states, rewards = run_episodes_batched(envs, greedy, seeds)
+        else:
+            states, rewards = run_episodes(self.env, lambda x: greedy(x[None, :])[0], seeds)
         return [float(sum(r)) for r in rewards], states
 
     def random_return(self, seed: int) -> float:

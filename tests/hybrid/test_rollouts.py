@@ -102,3 +102,57 @@ def test_environments_that_cannot_be_distilled_are_refused(cartpole_teacher, toy
         evaluate("NoSuchEnv-v0", cartpole_teacher)
     with pytest.raises(DataError, match="gymnasium id string or a gymnasium.Env"):
         evaluate(42, cartpole_teacher)
+
+
+class _Counted(gym.Env):
+    """An environment that cannot be copied faithfully: its first observation counts the instances made."""
+
+    made = 0
+
+    def __init__(self):
+        type(self).made += 1
+        self.id = type(self).made
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+
+    def __deepcopy__(self, memo):
+        return _Counted()
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([self.id], dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([self.id], dtype=np.float32), float(action), False, self.t >= 3, {}
+
+
+def test_lockstep_episodes_are_the_episodes_run_one_after_another(cartpole_teacher):
+    from hybrid.envs.adapter import env_copies, run_episodes, run_episodes_batched
+
+    env = gym.make("CartPole-v1")
+    seeds = episode_seeds(3, 7)
+    teacher = as_teacher(cartpole_teacher)
+    copies = env_copies(env, 3)
+    assert copies is not None and len(copies) == 3
+    batched_states, batched_rewards = run_episodes_batched(copies, teacher.predict, seeds)  # 7 episodes through 3 copies
+    states, rewards = run_episodes(env, lambda x: teacher.predict(x[None, :])[0], seeds)
+    assert batched_rewards == rewards
+    for a, b in zip(batched_states, states, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+class _AlwaysOne:
+    def predict(self, X):
+        return np.ones(len(X), dtype=np.int64)
+
+
+def test_an_environment_that_cannot_be_copied_runs_its_episodes_in_turn():
+    from hybrid.envs.adapter import env_copies
+    from hybrid.loop.runners import AgentRunner
+
+    assert env_copies(_Counted(), 2) is None  # its copies would start elsewhere
+    runner = AgentRunner(_Counted(), None)
+    returns, states = runner.returns(_AlwaysOne(), episode_seeds(0, 4))
+    assert returns == [3.0] * 4 and len({float(s[0, 0]) for s in states}) == 1  # one environment played them all
