@@ -18,17 +18,23 @@ paired-difference noise, which dominates near a retention of 1.
 Three disjoint streams of episode seeds keep choosing and reporting apart: *selection*
 (``seed``) scores the Pareto front and DAgger's iterates; DAgger collects states on its own
 seeds; *confirmation* re-measures the shipped student on fresh episodes, so the figures printed
-for it were not used to choose it.
+for it were not used to choose it. Only a confirmation makes a claim, so the selection may
+*screen* (``screen_episodes``): it stops a student once the normal approximation of its paired
+differences (``screen_bounds``, tight where episodes agree) clears the bar on that many episodes
+or falls below it, and leaves the budget to the confirmation, whose anytime-valid bound needs
+hundreds of episodes to show a 1% margin on a return's whole range.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
+from auto_search.policies import SCREEN_EPISODES
 from hybrid.envs.adapter import episode_seeds, return_bounds
 from hybrid.loop.bounds import ReturnRange, observed_range, unseen_failure
 from hybrid.loop.paired import retention, retention_bound  # the statistics live below both packages
@@ -54,6 +60,8 @@ class LoopScore:
     method: str = ""
     return_range: dict[str, Any] | None = None  # ReturnRange.to_dict(): where a return lies and how that is known
     failures_excluded: float = 1.0  # the failure frequency these episodes would have shown (hybrid.loop.bounds.unseen_failure)
+    screen_low: float | None = None  # the normal approximation's bounds (screen_bounds): they screen and rank, never claim
+    screen_high: float | None = None
 
     def claim(self, bar: float, min_episodes: int) -> dict[str, Any]:
         """Whether these episodes show retention ≥ ``bar``: the lower bound clears it on at least
@@ -80,6 +88,7 @@ class LoopScore:
             "retention": self.retention,
             "retention_low": self.retention_low,
             "retention_high": self.retention_high,
+            "retention_screen": self.screen_low,
             "visited_fidelity": self.visited_fidelity,
         }
 
@@ -103,6 +112,23 @@ def claim_verdict(claim: dict[str, Any]) -> str:
         else ""
     )
     return f"MISSED {bar}: {figure}{short}"
+
+
+def screen_bounds(student: np.ndarray, teacher: np.ndarray, random: np.ndarray, confidence: float) -> tuple[float, float]:
+    """Retention's bounds by the normal approximation of the mean paired difference
+    (``mean ∓ z·sd/√n``, each one-sided at ``confidence``): tight where episodes agree, so they
+    screen which student to confirm and rank students when none can show a bar — but identical
+    differences give them no width and each look is another chance to pass by luck, so they are
+    never a claim (claims rest on ``retention_bound``, on fresh episodes)."""
+    n = len(student)
+    gap = float(np.mean(teacher) - np.mean(random))
+    if n < 2:
+        return float("-inf"), float("inf")
+    if abs(gap) < 1e-12:
+        return 1.0, 1.0
+    diff = np.asarray(student, dtype=np.float64) - np.asarray(teacher, dtype=np.float64)
+    centre, half = float(np.mean(diff)), float(NormalDist().inv_cdf(confidence)) * float(np.std(diff, ddof=1)) / np.sqrt(n)
+    return float(1.0 + (centre - half) / gap), float(1.0 + (centre + half) / gap)
 
 
 def visited_fidelity(action_space: Any, student: np.ndarray, teacher: np.ndarray) -> float:
@@ -134,11 +160,12 @@ class PairedEpisodes:
         deadline: float | None = None,
         return_range: tuple[float, float] | None = None,
         min_episodes: int = 0,
+        screen_episodes: int | None = None,
     ) -> None:
         self.runner = episode_runner(env, teacher)
         self.teacher = teacher
         self.first, self.cap, self.confidence, self.deadline = first, max(first, cap), confidence, deadline
-        self.min_episodes = min_episodes
+        self.min_episodes, self.screen_episodes = min_episodes, screen_episodes
         self.seeds = episode_seeds(seed, self.cap)
         self._teacher: list[float] = []
         self._random: list[float] = []
@@ -196,9 +223,8 @@ class PairedEpisodes:
 
     def score(self, student: Any, bar: float | None = None, *, to_cap: bool = False, upto: int | None = None) -> LoopScore:
         """Roll ``student`` out on the shared episodes: ``first`` of them, then twice as many
-        until its bound decides the ``bar`` — the lower bound clears it on at least
-        ``min_episodes`` episodes, or the upper bound falls below it — or the cap, ``upto`` or
-        the deadline comes; without a bar, ``first`` episodes (``to_cap``: up to the cap, a
+        until they decide the ``bar`` (``_passes``, or the anytime-valid upper bound falls below
+        it) or the cap, ``upto`` or the deadline comes; without a bar, ``first`` episodes (``to_cap``: up to the cap, a
         figure to report). A student scored again continues from the episodes it already ran."""
         key = getattr(student, "content_hash", None) or id(student)  # the same policy meets the same episodes
         returns, states = self._runs.setdefault(key, ([], []))
@@ -210,8 +236,10 @@ class PairedEpisodes:
             returns += more
             states += seen
             self._note(self._teacher[:n] + self._random[:n] + returns)
-            b = retention_bound(np.array(returns[:n]), np.array(self._teacher[:n]), np.array(self._random[:n]), self.value_range(), self.confidence)
-            decided = bar is not None and ((b.low >= bar and n >= self.min_episodes) or b.high < bar)
+            paired = np.array(returns[:n]), np.array(self._teacher[:n]), np.array(self._random[:n])
+            b = retention_bound(*paired, self.value_range(), self.confidence)
+            screen = screen_bounds(*paired, self.confidence)
+            decided = bar is not None and (self._fails(b.high, screen, n, bar) or self._passes(b.low, screen, n, bar))
             if n >= limit or decided or (bar is None and not to_cap):
                 break
             if self._out_of_time():
@@ -230,7 +258,23 @@ class PairedEpisodes:
             method=b.method,
             return_range=self.value_range().to_dict(),
             failures_excluded=unseen_failure(n, self.confidence),
+            screen_low=screen[0],
+            screen_high=screen[1],
         )
+
+    def _passes(self, low: float, screen: tuple[float, float], n: int, bar: float) -> bool:
+        """Whether ``n`` episodes pass a student: when screening, its screen clears ``bar`` on
+        ``screen_episodes``; otherwise its anytime-valid lower bound clears it on at least
+        ``min_episodes`` (a claim)."""
+        if self.screen_episodes is not None:
+            return screen[0] >= bar and n >= self.screen_episodes
+        return low >= bar and n >= self.min_episodes
+
+    def _fails(self, high: float, screen: tuple[float, float], n: int, bar: float) -> bool:
+        """Whether ``n`` episodes give a student up: its anytime-valid upper bound lies below
+        ``bar``, or its screen's does (after ``SCREEN_EPISODES`` when confirming). Giving up makes
+        no claim, so the screen may decide it and leave the budget to the next student."""
+        return high < bar or (screen[1] < bar and (self.screen_episodes is not None or n >= SCREEN_EPISODES))
 
     def summary(self) -> dict[str, Any]:
         """Baselines and settings for the report."""
@@ -239,6 +283,7 @@ class PairedEpisodes:
             "episodes_cap": self.cap,
             "confidence": self.confidence,
             "min_episodes": self.min_episodes,
+            "screen_episodes": self.screen_episodes,
             "return_range": self.value_range().to_dict() if self._teacher else None,
             "teacher_return": self.teacher_return,
             "random_return": self.random_return,

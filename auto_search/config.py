@@ -54,8 +54,10 @@ class SearchConfig:
     max_epochs: int = _opt("training epochs of MLP and hybrid students (early stopping may end sooner)", 30)
     closed_loop_episodes: int = _opt("first paired episodes per Pareto candidate for retention (needs env and teacher)", 5)
     closed_loop_max_episodes: int = _opt("most episodes a candidate gets while its retention bound straddles the bar", 1000)
-    confidence: float = _opt("two-sided confidence of the anytime-valid retention bounds; a retention policy chooses on the lower bound", 0.95)
-    closed_loop_share: float = _opt("share of the budget kept for closed-loop scoring and DAgger (with an environment)", 0.3)
+    confidence: float = _opt("confidence of each one-sided anytime-valid retention bound; a retention claim rests on the lower one", 0.95)
+    closed_loop_share: float = _opt(
+        "share of the budget kept for closed-loop scoring, DAgger and confirmation (with an environment; at least 0.5 under a retention bar)", 0.3
+    )
     dagger_iterations: int = _opt("DAgger rounds for the chosen student (needs env and teacher)", 2)
     verbose: int = _opt("0: silent; 1: progress bar on a terminal", 1)
     failure_rate: float = _opt(

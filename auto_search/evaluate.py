@@ -56,6 +56,7 @@ class Candidate:
     retention: float | None = None
     retention_low: float | None = None  # confidence interval of retention (see auto_search.closed_loop)
     retention_high: float | None = None
+    retention_screen: float | None = None  # the normal approximation's lower bound: screens and ranks, never a claim
     loop_episodes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -22,6 +22,8 @@ from auto_search.errors import SearchConfigError
 from auto_search.evaluate import describe
 from auto_search.pareto import log_ops, pareto_front
 
+SCREEN_EPISODES = 20  # paired episodes before the selection's screen may pass a student (auto_search.closed_loop)
+
 
 class Policy(Protocol):
     """What every selection policy is: a spec string, a declared bound a changed model must
@@ -147,12 +149,14 @@ class MaxFidelity:
 @dataclass(frozen=True)
 class MinRetention:
     """Cheapest Pareto student whose retention of the teacher's return is at least
-    ``retention_at_least`` *with confidence*: the lower bound of its interval (paired, seeded
-    episodes; see :mod:`auto_search.closed_loop`) must clear the bar, so a student that was lucky
-    on a few episodes is not chosen. Needs ``env`` and ``teacher``.
+    ``retention_at_least`` *with confidence*: the lower bound of its anytime-valid interval
+    (paired, seeded episodes; see :mod:`auto_search.closed_loop`) must clear the bar, so a student
+    that was lucky on a few episodes is not chosen. Needs ``env`` and ``teacher``.
 
-    When none clears the bar, the student with the highest lower bound is chosen and the words
-    say so — never the one with the luckiest mean.
+    The selection episodes rarely suffice for that bound, so when no student has it the cheapest
+    whose *screen* clears the bar is chosen for confirmation — the claim is then the
+    confirmation's (``auto_search.shipping``). When no screen clears either, the student
+    estimated best (highest screen) is chosen and the words say so — never the luckiest mean.
     """
 
     retention_at_least: float = 0.99
@@ -175,26 +179,48 @@ class MinRetention:
         """The lower bound clears the bar, on enough episodes to have seen a rare failure."""
         return c.retention_low is not None and c.retention_low >= self.retention_at_least - 1e-12 and (c.loop_episodes or 0) >= self.min_episodes
 
+    def screen_passes(self, c: Any) -> bool:
+        """The normal approximation's lower bound clears the bar on ``SCREEN_EPISODES``: worth
+        confirming on fresh episodes, not yet a claim."""
+        screen = getattr(c, "retention_screen", None)
+        return screen is not None and screen >= self.retention_at_least - 1e-12 and (c.loop_episodes or 0) >= SCREEN_EPISODES
+
     def __call__(self, pool: Sequence[Any]) -> tuple[Any, str]:
         scored = [c for c in pool if c.retention_low is not None]
         if not scored:
             raise SearchConfigError("min-retention needs closed-loop scores: pass env=… and teacher=… to AutoDistill.")
+        bar = f"{100 * self.retention_at_least:g}%"
         ok = [c for c in scored if self.bound_holds(c)]
-        if not ok:
-            pick = min(scored, key=lambda c: (-c.retention_low, *_order(c)))
-            return pick, (
-                f"no Pareto student kept {100 * self.retention_at_least:g}% of the teacher's return with confidence; "
-                f"chose the one with the highest lower bound, {_interval(pick)}: {describe(pick)}"
+        if ok:
+            pick = min(ok, key=_order)
+            return (
+                pick,
+                f"smallest student whose lower confidence bound on retention clears {bar} of the teacher's return ({_interval(pick)}): {describe(pick)}",
             )
-        pick = min(ok, key=_order)
-        return pick, (
-            f"smallest student whose lower confidence bound on retention clears {100 * self.retention_at_least:g}% "
-            f"of the teacher's return ({_interval(pick)}): {describe(pick)}"
-        )
+        screened = [c for c in scored if self.screen_passes(c)]
+        if screened:
+            pick = min(screened, key=_order)
+            return pick, (
+                f"smallest student whose estimate clears {bar} of the teacher's return ({_screen(pick)}); "
+                f"its confirmation on fresh episodes decides the claim: {describe(pick)}"
+            )
+        pick = min(scored, key=lambda c: (-_rank(c), *_order(c)))
+        return pick, f"no Pareto student's estimate reached {bar} of the teacher's return; chose the one estimated best, {_screen(pick)}: {describe(pick)}"
 
 
 def _interval(c: Any) -> str:
     return f"{100 * c.retention:.1f}% [{100 * c.retention_low:.1f}, {100 * c.retention_high:.1f}] over {c.loop_episodes} episodes"
+
+
+def _rank(c: Any) -> float:
+    """How good a student looks when none has shown the bar: its screen (the normal
+    approximation's lower bound), else its anytime-valid lower bound."""
+    screen = getattr(c, "retention_screen", None)
+    return c.retention_low if screen is None else screen
+
+
+def _screen(c: Any) -> str:
+    return f"{100 * c.retention:.1f}%, at least {100 * _rank(c):.1f}% by the normal approximation over {c.loop_episodes} episodes (a screen, not a claim)"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from auto_search.errors import SearchConfigError, SearchDataError
 from auto_search.evaluate import Candidate, SplitData, describe, rebuild, split_dataset
 from auto_search.mix_search import SourcePool, fit_pool
 from auto_search.pareto import pareto_front
-from auto_search.policies import MinRetention, Policy, default_policy, parse_policy
+from auto_search.policies import SCREEN_EPISODES, MinRetention, Policy, default_policy, parse_policy
 from auto_search.progress import SearchProgress
 from auto_search.result import SearchResult, SearchRun, dataset_summary, library_versions, teacher_summary
 from auto_search.shipping import LoopRun, Shipped, loop_teacher, ship_closed_loop, shipped_figures
@@ -146,7 +146,7 @@ class AutoDistill:
         # keep back a sliver of the budget for cancelling, choosing and a report written right after;
         # with an environment, a share of it for closed-loop scoring and DAgger
         end = t0 + config.budget_s - min(1.0, RESERVE * config.budget_s)
-        deadline = end - (config.closed_loop_share * config.budget_s if self.closed_loop else 0.0)
+        deadline = end - (loop_share(config, policy) * config.budget_s if self.closed_loop else 0.0)
         data, train = split_dataset(dataset, config.val_fraction, config.seed)
         plan = make_plan(config.families, data.X.shape[0], eta=config.eta, min_states=config.min_rung_states, epochs=config.max_epochs, seed=config.seed)
         run = _Run(plan.first_rungs)
@@ -186,6 +186,15 @@ class AutoDistill:
 
 
 _KNOWN = frozenset(f.name for f in fields(SearchConfig))
+
+
+CLAIM_LOOP_SHARE = 0.5  # the least share of the budget a declared retention bar gets in the loop: its claim needs hundreds of episodes
+
+
+def loop_share(config: SearchConfig, policy: Any) -> float:
+    """The share of the budget kept for the closed loop: the configured one, and at least
+    ``CLAIM_LOOP_SHARE`` when the policy declares a retention bar to claim."""
+    return max(config.closed_loop_share, CLAIM_LOOP_SHARE) if getattr(policy, "bar", None) is not None else config.closed_loop_share
 
 
 def _check_options(options: dict[str, Any]) -> None:
@@ -305,8 +314,8 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     teacher: Any = None  # the one-agent Teacher, or a TeamTeacher in a team environment
     episodes = loop = None
     students: dict[int, Any] = {}  # rebuilt Pareto students, reused for the one chosen
-    # with a declared bar, choosing and confirming share what is left of the budget half and half
-    choose_by = ctx.choose_by if bar is None else time.monotonic() + max(0.0, ctx.end - time.monotonic()) / 2
+    # with a declared bar, choosing (a screen) gets a third of what is left, confirming (the claim, hundreds of episodes) the rest
+    choose_by = ctx.choose_by if bar is None else time.monotonic() + max(0.0, ctx.end - time.monotonic()) / 3
     if closed:  # before choosing, so a policy may choose by return in the environment
         teacher = loop_teacher(search.teacher, search.env, data)
         students = {c.id: rebuild(c, run.artifacts[c.id]) for c in front}
@@ -320,6 +329,7 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
             deadline=choose_by,
             return_range=config.value_range,
             min_episodes=config.min_episodes if bar is not None else 0,
+            screen_episodes=SCREEN_EPISODES if bar is not None else None,
         )
         scored = {c.id: c for c in candidates}
         _race(sorted(front, key=lambda c: (c.ops_per_decision, c.id)), students, scored, episodes, policy, bar, choose_by)
@@ -394,22 +404,28 @@ def _race(
     """Score the front (cheapest first) on the selection episodes, in rounds: every student
     still in the race gets the same number of episodes — ``first``, then twice as many each
     round — so students are compared on equal evidence when time runs out. A student leaves the
-    race when its bound falls below the bar; the race ends at the cheapest student whose bound
-    clears it (costlier ones cannot be chosen), at the cap, or at ``choose_by``. Without a bar,
-    one round."""
+    race when its bound or its screen falls below the bar; the race ends at the cheapest student
+    whose bound or screen clears it (costlier ones cannot be chosen), at the cap, or at
+    ``choose_by``. Without a bar, one round."""
     level = episodes.first
+    out: set[int] = set()
     while True:
         cleared = None
         for c in front:
             current = scored[c.id]
-            if current.retention_high is not None and bar is not None and current.retention_high < bar:
-                continue  # out of the race
+            if c.id in out:
+                continue
             if current.loop_episodes is None or current.loop_episodes < level:
                 if time.monotonic() >= choose_by and any(x.retention is not None for x in scored.values()):
                     episodes.cut = True  # the rest of the front stays at fewer episodes, and the report says so
                     return
-                scored[c.id] = replace(c, **episodes.score(students[c.id], bar, upto=level).as_fields())
-            if bar is not None and policy.bound_holds(scored[c.id]):
+                loop = episodes.score(students[c.id], bar, upto=level)
+                scored[c.id] = current = replace(c, **loop.as_fields())
+                if bar is not None and (loop.retention_high < bar or (loop.screen_high is not None and loop.screen_high < bar)):
+                    out.add(c.id)
+                    continue
+            screened = getattr(policy, "screen_passes", None)  # MinRetention's; a custom policy with a bar may have none
+            if bar is not None and (policy.bound_holds(current) or (screened is not None and screened(current))):
                 cleared = c
                 break  # the cheapest student clearing the bar is found: costlier ones cannot be chosen
         if bar is None or cleared is not None or level >= episodes.cap:

@@ -203,23 +203,33 @@ def pick_round(chosen: Candidate, rounds: list[Candidate], policy: Policy) -> tu
     return pick, "; ".join(why)
 
 
+FIRST_ATTEMPT_SHARE = 0.8  # of the error allowance, for the shipped student's own confirmation; the gate's retries share the rest
+
+
+def confirmation_alpha(alpha: float, attempt: int) -> float:
+    """The error allowance of confirmation ``attempt`` (1, 2, …): ``0.8 α`` for the first, then
+    ``0.2 α / 2^(k−1)`` for attempt ``k`` — they sum to at most ``α`` over any number of attempts."""
+    if attempt < 1:
+        raise ValueError(f"attempts count from 1; got {attempt}")
+    return FIRST_ATTEMPT_SHARE * alpha if attempt == 1 else (1.0 - FIRST_ATTEMPT_SHARE) * alpha / 2 ** (attempt - 1)
+
+
 def confirm(
     student: Any, *, env: Any, teacher: Any, config: SearchConfig, bar: float | None, deadline: float, attempt: int = 1
 ) -> tuple[LoopScore, dict[str, Any]]:
     """A student's retention on fresh confirmation episodes (a seed stream never used to choose,
     one per ``attempt``). With a bar it runs until the anytime-valid bound decides it (clears it
     on at least ``config.min_episodes`` episodes, or falls below) or the cap or ``deadline`` comes;
-    attempt ``k`` spends ``α / 2^k`` of the error allowance, so every confirmation a search may
-    try together keeps the declared confidence. Without a bar it runs to the cap: a figure to
-    report. The report states how many episodes it got."""
-    alpha = 1.0 - config.confidence
+    attempt ``k`` spends its share of the error allowance (``confirmation_alpha``), so every
+    confirmation a search may try together keeps the declared confidence. Without a bar it runs
+    to the cap: a figure to report. The report states how many episodes it got."""
     with PairedEpisodes(
         env,
         teacher,
         seed=config.seed + CONFIRMATION_SEED_OFFSET * attempt,
         first=config.closed_loop_episodes,
         cap=config.closed_loop_max_episodes,
-        confidence=config.confidence if bar is None else 1.0 - alpha / 2**attempt,
+        confidence=config.confidence if bar is None else 1.0 - confirmation_alpha(1.0 - config.confidence, attempt),
         deadline=deadline,
         return_range=config.value_range,
         min_episodes=config.min_episodes if bar is not None else 0,
@@ -274,7 +284,7 @@ def ship_closed_loop(
     withdrawn: list[dict[str, Any]] = []
     if claim is not None and loop.bar is not None and not claim["bound_met"]:
         bar = loop.bar
-        best = (claim["low"], chosen, shipped_student, confirmation, fresh, claim, source, parent)
+        best = (_estimate(confirmation), chosen, shipped_student, confirmation, fresh, claim, source, parent)
         withdrawn.append({"candidate": chosen.id, "family": chosen.family, "source": source, **claim})
         for attempt, (cand, alt) in enumerate(_gate_order(alternatives, chosen, bar), start=2):
             if time.monotonic() >= loop.end:
@@ -282,8 +292,8 @@ def ship_closed_loop(
             score, summary = confirm(alt, env=loop.env, teacher=loop.teacher, config=config, bar=bar, deadline=loop.end, attempt=attempt)
             alt_claim = score.claim(bar, config.min_episodes)
             alt_source = f"Pareto candidate {cand.id}, confirmed after the chosen candidate's confirmation missed the bound"
-            if alt_claim["bound_met"] or alt_claim["low"] > best[0]:
-                best = (alt_claim["low"], cand, alt, score, summary, alt_claim, alt_source, None)
+            if alt_claim["bound_met"] or _estimate(score) > best[0]:
+                best = (_estimate(score), cand, alt, score, summary, alt_claim, alt_source, None)
             if alt_claim["bound_met"]:
                 break
             withdrawn.append({"candidate": cand.id, "family": cand.family, "source": alt_source, **alt_claim})
@@ -325,11 +335,26 @@ def ship_closed_loop(
     return chosen, shipped_student, shipped, section
 
 
+def _estimate(score: LoopScore) -> float:
+    """How good a confirmed student looks when none shows the bar: the normal approximation's
+    lower bound (a ranking, not a claim), else the anytime-valid one."""
+    return score.retention_low if score.screen_low is None else score.screen_low
+
+
 def _gate_order(alternatives: Sequence[tuple[Candidate, Any]], chosen: Candidate, bar: float | None) -> list[tuple[Candidate, Any]]:
-    """The students the gate confirms after the chosen one, cheapest first: every other Pareto
-    student whose selection bound did not already fall below the bar."""
+    """The students the gate confirms after the chosen one: every other Pareto student whose
+    selection bound did not already fall below the bar — those whose selection screen cleared it
+    first (cheapest first), then the rest by how good they looked (highest screen first)."""
     keep = [(c, s) for c, s in alternatives if c.id != chosen.id and (bar is None or c.retention_high is None or c.retention_high >= bar)]
-    return sorted(keep, key=lambda cs: (cs[0].ops_per_decision or 0.0, cs[0].id))
+
+    def order(cs: tuple[Candidate, Any]) -> tuple:
+        c = cs[0]
+        screen = c.retention_screen if c.retention_screen is not None else (c.retention_low if c.retention_low is not None else float("-inf"))
+        if bar is not None and screen >= bar:
+            return (0, c.ops_per_decision or 0.0, c.id)
+        return (1, -screen, c.ops_per_decision or 0.0, c.id)
+
+    return sorted(keep, key=order)
 
 
 def env_name(env: Any) -> str:
@@ -416,7 +441,8 @@ def _loop_plots(data: dict[str, Any]) -> list[tuple[str, str]]:
     for c in scored:
         x, y = 1 + c["ops_per_decision"], c["retention"]
         low, high = max(c["retention_low"], y - 2), min(c["retention_high"], y + 2)  # an open interval of one episode stays on the plot
-        ax.errorbar([x], [y], yerr=[[y - low], [high - y]], fmt="o", ms=5, c=family_colour(c["family"]), capsize=3)
+        # the running intersection may leave the latest mean just outside the bounds: draw no negative bar
+        ax.errorbar([x], [y], yerr=[[max(0.0, y - low)], [max(0.0, high - y)]], fmt="o", ms=5, c=family_colour(c["family"]), capsize=3)
     chosen, shipped = data["chosen"], data["shipped"]
     if chosen and chosen.get("retention") is not None:
         ax.scatter([1 + chosen["ops_per_decision"]], [chosen["retention"]], s=160, facecolors="none", edgecolors="r", lw=2, label="chosen (selection episodes)")
@@ -425,7 +451,7 @@ def _loop_plots(data: dict[str, Any]) -> list[tuple[str, str]]:
         ax.errorbar(
             [1 + shipped["ops_per_decision"]],
             [sl["retention"]],
-            yerr=[[sl["retention"] - sl["retention_low"]], [sl["retention_high"] - sl["retention"]]],
+            yerr=[[max(0.0, sl["retention"] - sl["retention_low"])], [max(0.0, sl["retention_high"] - sl["retention"])]],
             fmt="s",
             ms=8,
             c="k",

@@ -8,12 +8,15 @@ probability ``confidence`` it contains the true mean at every episode count at o
 search may stop the moment it clears (or fails) the bar.
 
 The one here is the betting confidence sequence of Waudby-Smith & Ramdas ("Estimating means of
-bounded random variables by betting", JRSS-B 2024, hedged capital with predictable plug-in bets,
-Theorem 3 and Remark 3): for each candidate mean ``m`` two gamblers bet for and against it; ``m``
-is rejected once the hedged wealth reaches ``1 / α`` (Ville's inequality), and the sequence is
-the running intersection of what was never rejected. It needs the variables' range: a
-difference of returns lies within ``±(max return − min return)``, taken from the environment's
-reward bounds and horizon where known, else declared, else observed (``ReturnRange.source``).
+bounded random variables by betting", JRSS-B 2024, with predictable plug-in bets, Theorem 3 and
+Remark 3), one-sided at each end: for each candidate mean ``m`` one gambler bets that the mean
+is above it and ``m`` falls out of the lower side once its wealth reaches ``1 / α`` (Ville's
+inequality); another does the same for the upper side. Each bound holds with probability
+``confidence`` at every episode count at once — a claim of a lower bound uses the lower one
+alone — and each is the running intersection of what was never rejected. It needs the
+variables' range: a difference of returns lies within ``±(max return − min return)``, taken from
+the environment's reward bounds and horizon where known, else declared, else observed
+(``ReturnRange.source``).
 
 ``unseen_failure`` is the rare-failure side of the same claim: after ``n`` episodes without a
 failure, a failure mode of frequency ``≥ 1 − (1 − confidence)^(1/n)`` would have shown itself
@@ -27,14 +30,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-METHOD = "betting confidence sequence (Waudby-Smith & Ramdas 2024), anytime-valid"
+METHOD = "betting confidence sequence (Waudby-Smith & Ramdas 2024), anytime-valid, one-sided at each end"
 _GRID = 4001  # candidate means on [0, 1]: resolution 2.5e-4 of the range
-_BET_CAP = 0.75  # c in λ ≤ c / m: bets never risk more than 75% of the wealth
+OBSERVED_MARGIN = 0.25  # an observed range: the span seen, widened by this share of it on each side
+_BET_CAP = 0.9  # c in λ ≤ c / m: a bet never risks more than 90% of the wealth
 
 
 @dataclass(frozen=True)
 class MeanBound:
-    """A confidence-sequence bound on a mean after ``n`` observations in ``[lo, hi]``."""
+    """A confidence-sequence bound on a mean after ``n`` observations in ``[lo, hi]``: ``low``
+    and ``high`` each hold with probability ``confidence`` at every ``n`` at once."""
 
     n: int
     mean: float
@@ -45,13 +50,13 @@ class MeanBound:
 
 
 def _predictable_bets(x: np.ndarray, alpha: float) -> np.ndarray:
-    """λ_i from the observations before i: sqrt(2 log(2/α) / (σ̂²_{i−1} i log(1 + i)))."""
+    """λ_i from the observations before i: sqrt(2 log(1/α) / (σ̂²_{i−1} i log(1 + i)))."""
     n = len(x)
     i = np.arange(1, n + 1, dtype=np.float64)
     mu = (0.5 + np.cumsum(x)) / (i + 1)  # μ̂_i
     var = (0.25 + np.cumsum((x - mu) ** 2)) / (i + 1)  # σ̂²_i
     prev_var = np.concatenate([[0.25], var[:-1]])
-    return np.sqrt(2.0 * math.log(2.0 / alpha) / (prev_var * i * np.log1p(i)))
+    return np.sqrt(2.0 * math.log(1.0 / alpha) / (prev_var * i * np.log1p(i)))
 
 
 def mean_bound(values: np.ndarray, lo: float, hi: float, confidence: float = 0.95) -> MeanBound:
@@ -74,16 +79,15 @@ def mean_bound(values: np.ndarray, lo: float, hi: float, confidence: float = 0.9
         down = np.minimum(bets, _BET_CAP / np.maximum(1.0 - m, 1e-12))
         log_up = np.cumsum(np.log1p(up * (x[:, None] - m)), axis=0)
         log_down = np.cumsum(np.log1p(-down * (x[:, None] - m)), axis=0)
-    # hedged wealth ½K⁺ + ½K⁻ ≥ 1/α rejects m at that time; reject for good once rejected (running intersection)
-    wealth = np.logaddexp(log_up, log_down) - math.log(2.0)
-    rejected = (wealth >= math.log(1.0 / alpha)).any(axis=0)
-    kept = np.flatnonzero(~rejected)
-    if len(kept) == 0:  # every grid point rejected: the true mean lies between two of them
-        centre = float(np.clip(x.mean(), 0.0, 1.0))
-        low_x = high_x = centre
-    else:
-        step = 1.0 / (_GRID - 1)
-        low_x, high_x = max(0.0, kept[0] * step - step), min(1.0, kept[-1] * step + step)
+    # m leaves the lower side once the gambler betting on a mean above it has 1/α (the upper side: below it)
+    threshold = math.log(1.0 / alpha)
+    out_low = (log_up >= threshold).any(axis=0)
+    out_high = (log_down >= threshold).any(axis=0)
+    step = 1.0 / (_GRID - 1)
+    kept_low, kept_high = np.flatnonzero(~out_low), np.flatnonzero(~out_high)
+    centre = float(np.clip(x.mean(), 0.0, 1.0))  # every grid point out: the mean lies between two of them
+    low_x = max(0.0, kept_low[0] * step - step) if len(kept_low) else centre
+    high_x = min(1.0, kept_high[-1] * step + step) if len(kept_high) else centre
     scale = hi - lo
     return MeanBound(len(v), float(v.mean()), lo + low_x * scale, lo + high_x * scale, confidence)
 
@@ -107,8 +111,8 @@ def episodes_to_see(frequency: float, confidence: float = 0.95) -> int:
 class ReturnRange:
     """Where one episode's return can lie, and how that is known: ``"environment"`` (per-step
     reward bounds × the time limit), ``"declared"`` (given by the user) or ``"observed"`` (the
-    teacher's and a random policy's first returns, widened by their span on each side — a working
-    assumption, not a guarantee; ``exceeded`` records a return that fell outside it)."""
+    teacher's and a random policy's first returns, widened by a quarter of their span on each side
+    — a working assumption, not a guarantee; ``exceeded`` records a return that fell outside it)."""
 
     low: float
     high: float
@@ -124,11 +128,13 @@ class ReturnRange:
 
 
 def observed_range(returns: np.ndarray) -> ReturnRange:
-    """A range around the returns seen so far: their span added on each side."""
+    """A range around the returns seen so far (the teacher's and a random policy's): a quarter of
+    their span added on each side — a random policy already fails, so its returns reach near the
+    bottom of what a failing student gets."""
     r = np.asarray(returns, dtype=np.float64)
     lo, hi = float(r.min()), float(r.max())
     span = max(hi - lo, 1e-9 * max(1.0, abs(hi)), 1.0 if hi == lo else 0.0)
-    return ReturnRange(lo - span, hi + span, "observed")
+    return ReturnRange(lo - OBSERVED_MARGIN * span, hi + OBSERVED_MARGIN * span, "observed")
 
 
 def difference_bound(differences: np.ndarray, value_range: ReturnRange, confidence: float) -> MeanBound:
