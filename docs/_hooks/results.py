@@ -47,7 +47,15 @@ def retention(docs: Path) -> str:
     out = []
     for env in _load(docs, "retention")["envs"]:
         out.append(f"**{env['env']}**: {env['episodes']} test episodes; teacher {num(env['teacher_return'])}, uniformly random {num(env['random_return'])}\n")
-        head = ["student", "return", "retention", "fidelity held-out / own states", "ops per decision (share of teacher)", "size", "× faster than teacher, one decision"]
+        head = [
+            "student",
+            "return",
+            "retention",
+            "fidelity held-out / own states",
+            "ops per decision (share of teacher)",
+            "size",
+            "× faster than teacher, one decision",
+        ]
         rows = [
             [
                 r["name"],
@@ -79,7 +87,16 @@ def retention_continuous(docs: Path) -> str:
             "size",
         ]
         rows = [
-            [r["name"], num(r["return_mean"]), pct(r["retention"]), pct(r["fidelity_held_out"]), pct(r["fidelity_visited"]), num(r["ops_per_decision"]), pct(r["ops_share"], 3), r["size"]]
+            [
+                r["name"],
+                num(r["return_mean"]),
+                pct(r["retention"]),
+                pct(r["fidelity_held_out"]),
+                pct(r["fidelity_visited"]),
+                num(r["ops_per_decision"]),
+                pct(r["ops_share"], 3),
+                r["size"],
+            ]
             for r in env["rows"]
         ]
         out.append(table(head, rows) + f"\n\nAutoDistill: {env['autodistill']['choice']}\n")
@@ -171,7 +188,13 @@ def runtime_batch(docs: Path) -> str:
     data = _load(docs, "runtime")["batch"]
     head = ["student", "compiled ns / decision", "× teacher (compiled)", "× teacher (numpy `predict`)", "compiled = predict"]
     rows = [
-        [r["student"], num(r["compiled_ns"]), f"{r['compiled_speedup']:.1f}×", f"{r['numpy_speedup']:.1f}×", "every state" if r["compiled_equals_predict"] else "**no**"]
+        [
+            r["student"],
+            num(r["compiled_ns"]),
+            f"{r['compiled_speedup']:.1f}×",
+            f"{r['numpy_speedup']:.1f}×",
+            "every state" if r["compiled_equals_predict"] else "**no**",
+        ]
         for r in data["rows"]
     ]
     return f"Batch of {data['batch']:,} CartPole states, one core.\n\n" + table(head, rows)
@@ -211,7 +234,14 @@ def team(docs: Path) -> str:
     data = _load(docs, "team")
     out = []
     for section in data["sections"]:
-        head = ["policy", "team return", "retention (own teacher)", "retention (vs PPO)", "ops per agent decision (share of PPO's)", "held-out fidelity per agent"]
+        head = [
+            "policy",
+            "team return",
+            "retention (own teacher)",
+            "retention (vs PPO)",
+            "ops per agent decision (share of PPO's)",
+            "held-out fidelity per agent",
+        ]
         rows = []
         for r in section["rows"]:
             ops = "n/a" if r["ops_per_decision"] is None else f"{num(r['ops_per_decision'])} ({pct(r['share_of_ppo_ops'], 2)})"
@@ -226,9 +256,15 @@ def mixture(docs: Path) -> str:
     """Students of one teacher, of the other and of their mixture in two worlds (``benchmarks/mixture_finetune.py``)."""
     m = _load(docs, "mixture_finetune")["mixture"]
     rows = [[name, _mean_se(t["nominal"]), _mean_se(t["wind15"]), num(t["average"])] for name, t in m["test"].items()]
-    rows += [[f"*teacher: {name}*", _mean_se(t["nominal"]), _mean_se(t["wind15"]), num((t["nominal"]["mean"] + t["wind15"]["mean"]) / 2)] for name, t in m["teachers_test"].items()]
+    rows += [
+        [f"*teacher: {name}*", _mean_se(t["nominal"]), _mean_se(t["wind15"]), num((t["nominal"]["mean"] + t["wind15"]["mean"]) / 2)]
+        for name, t in m["teachers_test"].items()
+    ]
     head = ["student distilled from", "nominal", "wind 15", "average of the two"]
-    return f"{m['student']} students, gate chosen on selection episodes: {m['gate_chosen_on_selection']}; {m['test_episodes']} test episodes per world.\n\n" + table(head, rows)
+    return (
+        f"{m['student']} students, gate chosen on selection episodes: {m['gate_chosen_on_selection']}; {m['test_episodes']} test episodes per world.\n\n"
+        + table(head, rows)
+    )
 
 
 def data_mix(docs: Path) -> str:
@@ -250,7 +286,15 @@ def finetune(docs: Path) -> str:
     for name in ("rules8_wind", "mlp4_wind"):
         r = f[name]
         w, n = r["wind15"], r["nominal"]
-        rows.append([name, f"{num(w['before']['mean'])} → {num(w['after']['mean'])}", f"{num(w['gain'])} ± {num(w['gain_stderr'])}", f"{num(n['before']['mean'])} → {num(n['after']['mean'])}", pct(n["change_share"])])
+        rows.append(
+            [
+                name,
+                f"{num(w['before']['mean'])} → {num(w['after']['mean'])}",
+                f"{num(w['gain'])} ± {num(w['gain_stderr'])}",
+                f"{num(n['before']['mean'])} → {num(n['after']['mean'])}",
+                pct(n["change_share"]),
+            ]
+        )
     head = ["student", "wind 15", "gain", "nominal", "nominal change"]
     return table(head, rows)
 
