@@ -50,6 +50,15 @@ def run_blocks(markdown: str, where: Path, name: str) -> int:
     return len(blocks)
 
 
+@pytest.fixture
+def only_shipped_families(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Examples see the families this project ships, not toy ones other tests registered."""
+    from hybrid.students import _base
+
+    monkeypatch.setattr(_base, "_REGISTRY", {k: v for k, v in _base._REGISTRY.items() if v.__module__.startswith("hybrid.")})
+
+
+@pytest.mark.usefixtures("only_shipped_families")
 @pytest.mark.parametrize("page", [_page_param(p) for p in PAGES if "```python" in p.read_text(encoding="utf-8")])
 def test_python_blocks_run(page: Path, tmp_path: Path) -> None:
     text = page.read_text(encoding="utf-8")
