@@ -19,6 +19,7 @@ from auto_search.shipping import Shipped
 from hybrid.spaces import action_space_of
 
 REPORT_SCHEMA_VERSION = 2
+"""Version of ``report.json``'s schema; raised when a field changes meaning or is removed."""
 
 _RENAMED = {
     "best": "the chosen candidate's record is result.chosen; the model to deploy is result.student",

@@ -32,6 +32,7 @@ from provenance.hashing import canonical_json, hash_bytes
 from provenance.keys import PathLike, PublicKey, SigningKey, key_id_of
 
 KINDS = ("dataset", "teacher", "search", "model", "export", "key-rotation", "revocation", "note")
+"""The kinds of ledger entry; an entry of any other kind is refused with a ``LedgerError``."""
 GENESIS = "sha256:" + "0" * 64
 FORMAT = "agent-distill-ledger"
 VERSION = "1"
