@@ -79,6 +79,7 @@ class Engine:
         self.preload = tuple(sorted(set(preload)))  # modules workers import before their first fit
         self._executor: cf.Executor | None = None
         self.clock = FitClock()
+        self._finished_any = False
         self._rung_done = False  # some rung given to run() finished whole
         if backend == "dask":
             try:
@@ -111,11 +112,16 @@ class Engine:
             self._executor.shutdown(wait=True, cancel_futures=True)
         self._executor = None  # loky's executor is reusable: the next search finds its workers warm
 
-    def run(self, specs: Sequence[Spec], data: SplitData, *, deadline: float, on_result: OnResult) -> None:
+    def run(self, specs: Sequence[Spec], data: SplitData, *, deadline: float, on_result: OnResult, until_first: float | None = None) -> None:
         """Evaluate ``specs``, calling ``on_result`` as each finishes (any order); raises
         :class:`BudgetExpired` at ``deadline``, or earlier once no fit left can finish by then,
         and lets ``KeyboardInterrupt`` through, in both cases after cancelling what has not
-        finished."""
+        finished. ``until_first``: while no fit of this engine has finished yet, the run may go
+        on until this later time, and ends at its first result once ``deadline`` has passed
+        (a search with nothing finished could choose nothing)."""
+        hard = deadline
+        if until_first is not None and not self._finished_any:
+            deadline = max(deadline, until_first)
         if time.monotonic() >= deadline:
             raise BudgetExpired()
 
@@ -125,7 +131,10 @@ class Engine:
             self.clock.add(c)
             left[c.rung] -= 1
             self._rung_done = self._rung_done or left[c.rung] == 0
+            self._finished_any = True
             on_result(c, artifact)
+            if deadline > hard and time.monotonic() >= hard:  # the extension for a first result is used up
+                raise BudgetExpired()
 
         if self._executor is not None:
             self._run_futures(specs, data, deadline, record)

@@ -159,7 +159,9 @@ class AutoDistill:
 
             try:
                 with Engine(config.backend, config.n_jobs, preload=fit_imports(config.families)) as workers:  # started once, kept for every rung
-                    workers.run([s for r in plan.first_rungs for s in r], data, deadline=deadline, on_result=on_result)
+                    # a retention bar's larger loop share never leaves the search with nothing finished
+                    first_by = end - config.closed_loop_share * config.budget_s if self.closed_loop else None
+                    workers.run([s for r in plan.first_rungs for s in r], data, deadline=deadline, on_result=on_result, until_first=first_by)
                     for level in range(1, plan.n_levels):
                         rung = promote(plan, level, list(run.done.values()), first_id=run.next_id, rung=len(run.rungs))
                         run.levels_started = level

@@ -121,3 +121,14 @@ def test_while_no_rung_is_whole_fits_start_whatever_the_clock_says():
         with pytest.raises(BudgetExpired):
             engine.run(rung, data, deadline=time.monotonic() + 0.3, on_result=lambda c, a: None)
     assert len(SleepyStudent.started) == 2  # nothing could be chosen otherwise, so both were tried
+
+
+def test_a_run_with_nothing_finished_goes_on_until_its_first_result():
+    data, results = _data(), []
+    with Engine("threading", 2) as engine:
+        start = time.monotonic()
+        with pytest.raises(BudgetExpired):  # the ordinary deadline passed before any fit could finish...
+            engine.run([_spec(i, 0.4) for i in range(4)], data, deadline=start + 0.1, on_result=lambda c, a: results.append(c), until_first=start + 30)
+        assert results and time.monotonic() - start < 5  # ...so it ran on to the first results, then stopped
+        with pytest.raises(BudgetExpired):  # once something finished, the ordinary deadline holds
+            engine.run([_spec(9, 0.4)], data, deadline=time.monotonic() - 1, on_result=lambda c, a: results.append(c), until_first=time.monotonic() + 30)
