@@ -223,9 +223,9 @@ class PairedEpisodes:
 
     def score(self, student: Any, bar: float | None = None, *, to_cap: bool = False, upto: int | None = None) -> LoopScore:
         """Roll ``student`` out on the shared episodes: ``first`` of them, then twice as many
-        until they decide the ``bar`` (``_passes``, or the anytime-valid upper bound falls below
-        it) or the cap, ``upto`` or the deadline comes; without a bar, ``first`` episodes (``to_cap``: up to the cap, a
-        figure to report). A student scored again continues from the episodes it already ran."""
+        until they decide the ``bar`` (``_passes`` or ``_fails``) or the cap, ``upto`` or the
+        deadline comes; without a bar, ``first`` episodes (``to_cap``: up to the cap, a figure to
+        report). A student scored again continues from the episodes it already ran."""
         key = getattr(student, "content_hash", None) or id(student)  # the same policy meets the same episodes
         returns, states = self._runs.setdefault(key, ([], []))
         limit = min(self.cap, upto or self.cap)
