@@ -82,7 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     again.add_argument("--allow-version-drift", action="store_true", help="accept a match under library versions other than the recorded ones")
     again.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
     again.add_argument("--debug", action="store_true", help="show tracebacks")
-    ingest = sub.add_parser("ingest", help="store logged decisions or chat transcripts in a trajectory store", epilog=INGEST_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ingest = sub.add_parser(
+        "ingest",
+        help="store logged decisions or chat transcripts in a trajectory store",
+        epilog=INGEST_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ingest.add_argument("file", type=Path, metavar="FILE", help="decisions (.jsonl/.csv) or chat-completions calls (.jsonl)")
     ingest.add_argument("--store", type=Path, required=True, metavar="STORE.db", help="trajectory store to add a run to (created when new)")
     ingest.add_argument("--format", choices=INGEST_FORMATS, help="how FILE is written (default: by its suffix; jsonl also recognises transcripts)")
