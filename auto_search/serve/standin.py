@@ -97,3 +97,21 @@ class ServerThread:
     def __exit__(self, *exc: Any) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m auto_search.serve.standin --port 8080 --tool search --delay-ms 50``: a stand-in
+    upstream that calls one tool (or ``answer``s) for every request."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--tool", default="search", help="the tool every answer calls (answer: a text reply)")
+    p.add_argument("--delay-ms", type=float, default=0.0, help="time each answer takes")
+    a = p.parse_args(argv)
+    uvicorn.run(standin_app(lambda state: a.tool, delay_s=a.delay_ms / 1000), host="127.0.0.1", port=a.port, log_level="warning", access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
