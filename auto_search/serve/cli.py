@@ -133,5 +133,5 @@ def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False, timeout_graceful_shutdown=10)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False, timeout_graceful_shutdown=10, timeout_keep_alive=30)
     return 0

@@ -9,7 +9,7 @@ traffic together with whatever else the store holds. A run's actions are fixed, 
 naming a new tool opens a new run holding it (the dataset joins runs' actions).
 
 Writes leave the event loop: a thread owns the SQLite connection and writes what has queued up
-in one transaction per batch; ``close`` writes everything still queued before it returns.
+in one transaction per batch (at most 50 ms or 512 requests); ``close`` writes everything still queued before it returns.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import json
 import queue
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +34,7 @@ from provenance.hashing import canonical_json
 
 SERVED_TABLE = "served_requests"
 _BATCH = 512
+_GATHER_S = 0.05  # how long a batch waits for more requests before it is written
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,12 @@ class TrafficLog:
             done = False
             while not done:
                 batch = [self._queue.get()]
-                while len(batch) < _BATCH and not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
+                deadline = time.monotonic() + _GATHER_S  # one commit per batch, not per request: commits cost the server's CPU
+                while len(batch) < _BATCH and batch[-1] is not None:
+                    try:
+                        batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                    except queue.Empty:
+                        break
                 done = batch[-1] is None
                 rows = [s for s in batch if s is not None]
                 if rows:
