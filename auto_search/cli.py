@@ -12,7 +12,7 @@ import argparse
 import importlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +178,8 @@ def _ingest(args: argparse.Namespace) -> int:
         if not args.file.exists():
             raise FileNotFoundError(f"no such file: {args.file}")
         with TrajectoryStore(args.store) as store:
-            ingest = {"jsonl": store.ingest_jsonl, "csv": store.ingest_csv, "openai-chat": store.ingest_transcripts}[fmt]
+            readers: dict[str, Callable[..., int]] = {"jsonl": store.ingest_jsonl, "csv": store.ingest_csv, "openai-chat": store.ingest_transcripts}
+            ingest = readers[fmt]
             run_id = ingest(args.file, teacher=args.teacher)
             n = store.n_steps(run_id)
     except (HybridError, OSError) as e:

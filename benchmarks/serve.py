@@ -119,9 +119,7 @@ def figures(wall: float, results: list[tuple[str, float]]) -> dict:
     by: dict[str, list[float]] = {}
     for who, s in results:
         by.setdefault(who, []).append(s)
-    paths = {
-        who: {"n": len(v), "p50_ms": 1000 * float(np.percentile(v, 50)), "p99_ms": 1000 * float(np.percentile(v, 99))} for who, v in sorted(by.items())
-    }
+    paths = {who: {"n": len(v), "p50_ms": 1000 * float(np.percentile(v, 50)), "p99_ms": 1000 * float(np.percentile(v, 99))} for who, v in sorted(by.items())}
     return {"requests": len(results), "wall_s": wall, "throughput_rps": len(results) / wall, "paths": paths}
 
 

@@ -73,11 +73,15 @@ def conversation(text: str) -> list[dict]:
         if action == "answer":
             reply = {"role": "assistant", "content": f"Here is what I found for: {text}"}
         else:
-            reply = {"role": "assistant", "content": None, "tool_calls": [{"id": f"call_{len(calls)}", "type": "function", "function": {"name": action, "arguments": "{}"}}]}
+            reply = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": f"call_{len(calls)}", "type": "function", "function": {"name": action, "arguments": "{}"}}],
+            }
         calls.append({"request": {"model": "travel-llm", "messages": list(messages), "tools": SCHEMAS}, "response": {"choices": [{"message": reply}]}})
         if action == "answer":
             break
-        messages += [reply, {"role": "tool", "tool_call_id": reply["tool_calls"][0]["id"], "content": "{\"result\": \"ok\"}"}]
+        messages += [reply, {"role": "tool", "tool_call_id": reply["tool_calls"][0]["id"], "content": '{"result": "ok"}'}]
     return calls
 
 
@@ -120,7 +124,7 @@ def traffic(base: str, n: int, rng: np.random.Generator) -> dict[str, int]:
             counts[who] += 1
             if not message.get("tool_calls"):
                 break
-            messages += [message, {"role": "tool", "tool_call_id": message["tool_calls"][0]["id"], "content": "{\"result\": \"ok\"}"}]
+            messages += [message, {"role": "tool", "tool_call_id": message["tool_calls"][0]["id"], "content": '{"result": "ok"}'}]
     return counts
 
 

@@ -123,7 +123,7 @@ class _Server:
         start = time.perf_counter()
         request_id = uuid.uuid4().hex
         model = self.model  # the model this request is decided by, whatever a reload does meanwhile
-        base = {"request_id": request_id, "model_hash": model.model_hash}
+        base: dict[str, Any] = {"request_id": request_id, "model_hash": model.model_hash}
         state: dict[str, Any] | None = None
         try:
             self._authorize(request)
@@ -135,7 +135,7 @@ class _Server:
                 raise RequestError(400, str(e), param="messages") from None
             action, confidence = model.decide(state)
             stream = bool(body.get("stream"))
-            decision = {"decision": action, "confidence": confidence, "stream": stream}
+            decision: dict[str, Any] = {"decision": action, "confidence": confidence, "stream": stream}
             headers = {DECIDED_BY: "student", "x-request-id": request_id, "x-agent-distill-model": model.model_hash}
             if action is not None and action in self.routes:
                 headers["x-agent-distill-routed-to"] = action

@@ -117,7 +117,9 @@ def answer_of(completion: Any) -> tuple[str, list[Any]] | None:
 def answer_of_stream(raw: bytes) -> tuple[str, list[Any]] | None:
     """The decision in an upstream's streamed reply: the first tool call's name, else ``answer``
     once any content arrived (server-sent events, ``data: {chunk}`` lines)."""
-    name, content, top = None, False, []
+    name: str | None = None
+    content = False
+    top: list[Any] = []
     for line in raw.decode("utf-8", errors="replace").splitlines():
         if not line.startswith("data:") or line[5:].strip() == "[DONE]":
             continue

@@ -109,7 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tool", default="search", help="the tool every answer calls (answer: a text reply)")
     p.add_argument("--delay-ms", type=float, default=0.0, help="time each answer takes")
     a = p.parse_args(argv)
-    uvicorn.run(standin_app(lambda state: a.tool, delay_s=a.delay_ms / 1000), host="127.0.0.1", port=a.port, log_level="warning", access_log=False, timeout_keep_alive=30)
+    uvicorn.run(
+        standin_app(lambda state: a.tool, delay_s=a.delay_ms / 1000),
+        host="127.0.0.1",
+        port=a.port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+    )
     return 0
 
 

@@ -142,7 +142,9 @@ def _turns(record: Mapping[str, Any]) -> tuple[list[Any], list[tuple[int, Mappin
     if not isinstance(messages, list):
         raise DataError('the call has no messages list; log the request as {"request": {"messages": [...]}, "response": {...}}')
     messages = list(messages)
-    turns = [(i, m, []) for i, m in enumerate(messages) if isinstance(m, Mapping) and m.get("role") == "assistant"]
+    turns: list[tuple[int, Mapping[str, Any], list[Any]]] = [
+        (i, m, []) for i, m in enumerate(messages) if isinstance(m, Mapping) and m.get("role") == "assistant"
+    ]
     response = record.get("response")
     if response is not None:
         choices = response.get("choices") if isinstance(response, Mapping) else None
