@@ -127,3 +127,14 @@ def test_the_store_and_the_cli_ingest_transcripts_into_a_dataset_the_search_read
 def test_a_request_reads_as_the_state_of_its_next_turn():
     messages = [{"role": "user", "content": "hi"}, call("search"), {"role": "tool", "content": "r"}, {"role": "user", "content": "and now?"}]
     assert conversation_state(messages, {"tier": "gold", "x": 1}, ["tier"]) == {"text": "and now?", "tools_called": ["search"], "turn": 1, "tier": "gold"}
+
+
+def test_record_runs_naming_different_actions_join_into_one_dataset(tmp_path):
+    write(tmp_path / "a.jsonl", [{"state": {"text": "x y"}, "action": "search"}, {"state": {"text": "y z"}, "action": "answer"}])
+    write(tmp_path / "b.jsonl", [{"state": {"text": "p q"}, "action": "book"}, {"state": {"text": "q r"}, "action": "search"}])
+    with TrajectoryStore(tmp_path / "s.db") as store:
+        store.ingest_jsonl(tmp_path / "a.jsonl")
+        store.ingest_jsonl(tmp_path / "b.jsonl")
+        ds = store.to_dataset()
+    assert ds.action_names == ("search", "answer", "book")
+    assert ds.P.tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]]
