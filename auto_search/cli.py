@@ -12,7 +12,7 @@ import argparse
 import importlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from auto_search.record import record, write_artifacts
 from auto_search.reproduce import reproduce
 from auto_search.search import AutoDistill
 from auto_search.space import fit_imports
+from hybrid.data.store import TrajectoryStore
 from hybrid.errors import HybridError
 from provenance.keys import load_key
 from provenance.ledger import Ledger
@@ -40,6 +41,13 @@ REPRODUCE_EXAMPLE = """example:
   agent-distill reproduce runs/cartpole/ledger.db sha256:3f2a --key runs/keys/demo.key.pub
   agent-distill reproduce lineage.db sha256:3f2a --key keys/ --data moved/decisions.jsonl --search
 exit codes: 0 the refit model has the recorded hash, 1 it does not (the causes are printed), 2 bad input."""
+
+
+INGEST_EXAMPLE = """example:
+  agent-distill ingest transcripts.jsonl --format openai-chat --store S.db   # one decision per assistant turn
+  agent-distill search S.db --out router/ --policy cascade:0.99
+exit codes: 0 stored, 2 bad input (the message names the file's line; nothing is stored)."""
+INGEST_FORMATS = ("jsonl", "csv", "openai-chat")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,6 +83,20 @@ def _parser() -> argparse.ArgumentParser:
     again.add_argument("--exact", action="store_true", help="require the same bits (by default a refit differing only by floating-point rounding reproduces)")
     again.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
     again.add_argument("--debug", action="store_true", help="show tracebacks")
+    ingest = sub.add_parser(
+        "ingest",
+        help="store logged decisions or chat transcripts in a trajectory store",
+        epilog=INGEST_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ingest.add_argument("file", type=Path, metavar="FILE", help="decisions (.jsonl/.csv) or chat-completions calls (.jsonl)")
+    ingest.add_argument("--store", type=Path, required=True, metavar="STORE.db", help="trajectory store to add a run to (created when new)")
+    ingest.add_argument("--format", choices=INGEST_FORMATS, help="how FILE is written (default: by its suffix; jsonl also recognises transcripts)")
+    ingest.add_argument("--teacher", help="who made the decisions (recorded with the run)")
+    ingest.add_argument("--debug", action="store_true", help="show tracebacks")
+    from auto_search.serve.cli import add_serve_parser
+
+    add_serve_parser(sub)
     return parser
 
 
@@ -83,6 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "reproduce":
         return _reproduce(args)
+    if args.command == "ingest":
+        return _ingest(args)
+    if args.command == "serve":
+        from auto_search.serve.cli import serve
+
+        return serve(args, parser)
     if (args.ledger is None) != (args.key is None):
         parser.error("--ledger and --key go together: the ledger signs each entry with the key.")
     try:
@@ -142,6 +170,26 @@ def export_targets(student: Any) -> tuple[str, ...]:
     """The exports written beside a shipped student: Python, and C where it has one (a
     featurized student has none)."""
     return ("python", "c") if callable(getattr(student, "c_source", None)) else ("python",)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    """Add FILE to the store as one new run (all or nothing); exit 2 naming the bad line."""
+    fmt = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "jsonl")
+    try:
+        if not args.file.exists():
+            raise FileNotFoundError(f"no such file: {args.file}")
+        with TrajectoryStore(args.store) as store:
+            readers: dict[str, Callable[..., int]] = {"jsonl": store.ingest_jsonl, "csv": store.ingest_csv, "openai-chat": store.ingest_transcripts}
+            ingest = readers[fmt]
+            run_id = ingest(args.file, teacher=args.teacher)
+            n = store.n_steps(run_id)
+    except (HybridError, OSError) as e:
+        if args.debug:
+            raise
+        print(f"agent-distill: error: {e}", file=sys.stderr)
+        return 2
+    print(f"stored {n} decisions from {args.file} as run {run_id} of {args.store}", file=sys.stderr)
+    return 0
 
 
 def _reproduce(args: argparse.Namespace) -> int:

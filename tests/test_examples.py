@@ -132,3 +132,22 @@ def test_mixture_finetune_example_records_both_teachers_and_the_finetune_step(tm
     lineage = [line.split() for line in proc.stdout.splitlines() if line.startswith("ancestor")]
     assert sum(kind == "teacher" for _, kind, _ in lineage) == 3  # both teachers and the mixture
     assert sum(kind == "model" for _, kind, _ in lineage) == 1  # the distilled parent of the fine-tuned model
+
+
+def test_serve_transcripts_goes_from_chat_logs_to_a_served_cascade_and_back(tmp_path):
+    pytest.importorskip("uvicorn")
+    proc = run_example("serve_transcripts.py", "--conversations", "700", "--traffic", "25", "--budget", "10", "--out", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = {line[:2]: line for line in proc.stdout.splitlines() if line[:2] in ("1.", "3.", "5.", "6.")}
+    assert "chat-completions calls" in lines["1."] and "decides" in lines["3."] and "decides" in lines["6."]
+    served = lines["5."]
+    assert "the student decided" in served and "LLM answers stored as new decisions" in served
+    n_served = int(served.split("served ")[1].split()[0])
+    assert f"{n_served} requests logged" in served  # nothing lost
+    from hybrid import TrajectoryStore
+
+    with TrajectoryStore(tmp_path / "out" / "S.db") as store:
+        sources = [r["source"] for r in store.runs()]
+        assert sources[0] == "openai-chat" and "served" in sources
+        assert store.db["served_requests"].count == n_served
+    assert (tmp_path / "out" / "router2" / "model" / "model.json").exists()

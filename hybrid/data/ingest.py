@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.data.record_ingest import RecordDecisions, csv_record_lines, is_record_log, parse_record_lines
+from hybrid.data.record_ingest import RecordDecisions, csv_record_lines, is_record_log, parse_record_lines, read_json_lines
+from hybrid.data.transcripts import is_transcript_log, parse_transcript_lines
 from hybrid.errors import DataError
 from hybrid.validation import row_sum_problem
 
@@ -228,22 +229,14 @@ def read_jsonl(path: str | Path, *, fields: Mapping[str, str] | None = None) -> 
     """Parse a JSONL decision log; blank lines are skipped.
 
     States holding text, categories or lists (or lines giving only ``action``), or declared
-    ``fields`` kinds, give :class:`hybrid.data.record_ingest.RecordDecisions` instead (see there).
+    ``fields`` kinds, give :class:`hybrid.data.record_ingest.RecordDecisions` instead (see there);
+    so do chat-completions transcripts (:mod:`hybrid.data.transcripts`), one decision per assistant turn.
     """
     path = Path(path)
     builder = _Builder(str(path))
-    lines = []
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line_no, text in enumerate(f, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    lines.append((line_no, json.loads(text)))
-                except json.JSONDecodeError as e:
-                    raise builder.fail(line_no, f"invalid JSON ({e.msg} at column {e.colno})") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read {path}: {e}") from None
+    lines = read_json_lines(path)
+    if is_transcript_log(lines):
+        return parse_transcript_lines(lines, str(path), fields=fields)
     if fields is not None or is_record_log(lines):
         return parse_record_lines(lines, str(path), fields)
     for line_no, record in lines:

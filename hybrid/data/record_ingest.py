@@ -19,6 +19,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,26 @@ class RecordDecisions:
     def describe_fields(self) -> str:
         """``text (text), channel (category), …`` as inferred or declared."""
         return ", ".join(f"{name} ({kind})" for name, kind in self.fields.items())
+
+
+def read_json_lines(path: Path) -> list[tuple[int, Any]]:
+    """``(line number, parsed JSON)`` for every non-blank line of a JSONL file; a line that is not
+    JSON fails with its number, before anything is stored."""
+    lines = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line_no, text in enumerate(f, start=1):
+                if not text.strip():
+                    continue
+                try:
+                    lines.append((line_no, json.loads(text)))
+                except json.JSONDecodeError as e:
+                    raise DataError(
+                        f"{path} line {line_no}: invalid JSON ({e.msg} at column {e.colno}); nothing from this file was stored. Fix the line and ingest again."
+                    ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"cannot read {path}: {e}") from None
+    return lines
 
 
 def is_record_log(lines: list[tuple[int, Any]]) -> bool:

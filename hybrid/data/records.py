@@ -150,47 +150,76 @@ class RecordDataset:
 def store_record_run(store: Any, decisions: RecordDecisions, meta: dict[str, Any], *, source: str, teacher: str | None, env: str | None) -> int:
     """Log ``decisions`` as one new run of ``store`` in a single transaction; returns the run id."""
     with store.db.atomic():
-        run_id = store.start_run(
-            decisions.action_names,
-            list(decisions.fields),
-            teacher=teacher,
-            env=env,
-            source=source,
-            meta={**meta, "state_kind": "record", "fields": list(decisions.fields.items())},
-        )  # a list keeps field order
-        episode_ids, steps = store._number_steps(run_id, decisions.episodes)
-        P = np.ascontiguousarray(decisions.probs, dtype="<f4")
-        store.db.conn.executemany(
-            "insert into steps (run_id, episode_id, t, state, probs, action, reward, done, trace) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            zip(
-                itertools.repeat(run_id),
-                episode_ids,
-                steps,
-                (canonical_json(r) for r in decisions.records),
-                (row.tobytes() for row in P),
-                [None if a < 0 else int(a) for a in decisions.actions],
-                [None if np.isnan(r) else float(r) for r in decisions.rewards],
-                [int(d) for d in decisions.dones],
-                decisions.traces,
-            ),
+        run_id = start_record_run(store, decisions.action_names, decisions.fields, meta, source=source, teacher=teacher, env=env)
+        log_record_steps(
+            store, run_id, decisions.records, decisions.probs, decisions.episodes, decisions.actions, decisions.rewards, decisions.dones, decisions.traces
         )
     return run_id
 
 
+def start_record_run(
+    store: Any, action_names: Sequence[str], fields: Mapping[str, str], meta: dict[str, Any], *, source: str, teacher: str | None = None, env: str | None = None
+) -> int:
+    """Open a run of record states (marked ``state_kind: "record"``, its fields in order); returns its id."""
+    return int(
+        store.start_run(
+            action_names, list(fields), teacher=teacher, env=env, source=source, meta={**meta, "state_kind": "record", "fields": list(fields.items())}
+        )
+    )  # a list keeps field order
+
+
+def log_record_steps(
+    store: Any,
+    run_id: int,
+    records: Sequence[Mapping[str, Any]],
+    P: np.ndarray,
+    episodes: np.ndarray,
+    actions: np.ndarray,
+    rewards: np.ndarray | None = None,
+    dones: np.ndarray | None = None,
+    traces: Sequence[str | None] | None = None,
+) -> None:
+    """Append record steps to a record run (the caller holds the transaction): each record as its
+    canonical JSON, ``P`` as float32 rows, ``actions`` -1 where none was taken, traces as JSON text."""
+    n = len(records)
+    episode_ids, steps = store._number_steps(run_id, np.asarray(episodes, dtype=np.int64))
+    P = np.ascontiguousarray(P, dtype="<f4")
+    store.db.conn.executemany(
+        "insert into steps (run_id, episode_id, t, state, probs, action, reward, done, trace) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        zip(
+            itertools.repeat(run_id),
+            episode_ids,
+            steps,
+            (canonical_json(r) for r in records),
+            (row.tobytes() for row in P),
+            [None if a < 0 else int(a) for a in actions],
+            [None] * n if rewards is None else [None if np.isnan(r) else float(r) for r in rewards],
+            [0] * n if dones is None else [int(d) for d in dones],
+            [None] * n if traces is None else traces,
+        ),
+    )
+
+
 def record_dataset(store: Any, runs: list[dict[str, Any]]) -> RecordDataset:
-    """The records and probabilities of ``runs`` (record runs with the same actions), logging order."""
+    """The records and probabilities of record ``runs``, logging order. Runs may name different
+    actions (served traffic adds the tools an upstream chose): the dataset's actions are all of
+    them in first-seen order, each run's probabilities 0 on the actions it never named."""
     first = runs[0]
     for r in runs:
-        if (r["meta"] or {}).get("state_kind") != "record" or r["action_names"] != first["action_names"]:
-            raise DataError(
-                f"run {r['id']} cannot be read with run {first['id']}: mixing record and numeric runs, or runs "
-                "with different actions; pass runs=[...] of one kind"
-            )
+        if (r["meta"] or {}).get("state_kind") != "record":
+            raise DataError(f"run {r['id']} holds numeric states and run {first['id']} records; pass runs=[...] of one kind")
+    names = list(dict.fromkeys(a for r in runs for a in r["action_names"]))
     fields: dict[str, str] = {}
     for r in runs:
         fields.update(dict(r["meta"]["fields"]))
+    records: list[dict[str, Any]] = []
+    blocks = []
+    for r in runs:
+        rows = store.db.execute("select state, probs from steps where run_id = ? order by id", [r["id"]]).fetchall()
+        records.extend(json.loads(bytes(s).decode("utf-8")) for s, _ in rows)
+        own = np.frombuffer(b"".join(p for _, p in rows), dtype="<f4").reshape(len(rows), len(r["action_names"]))
+        block = np.zeros((len(rows), len(names)), dtype=np.float32)
+        block[:, [names.index(a) for a in r["action_names"]]] = own
+        blocks.append(block)
     ids = [r["id"] for r in runs]
-    rows = store.db.execute(f"select state, probs from steps where run_id in ({','.join('?' * len(ids))}) order by id", ids).fetchall()
-    records = [json.loads(bytes(s).decode("utf-8")) for s, _ in rows]
-    P = np.frombuffer(b"".join(p for _, p in rows), dtype="<f4").reshape(len(rows), len(first["action_names"]))
-    return RecordDataset(records, P, first["action_names"], fields, meta={"source": "trajectory_store", "store": str(store.path), "runs": ids})
+    return RecordDataset(records, np.concatenate(blocks), names, fields, meta={"source": "trajectory_store", "store": str(store.path), "runs": ids})

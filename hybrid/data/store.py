@@ -346,6 +346,16 @@ class TrajectoryStore:
         path = Path(path)
         return self._ingest(read_csv(path, fields=fields), path, "csv", teacher, env, action_space)
 
+    def ingest_transcripts(
+        self, path: str | Path, *, teacher: str | None = None, metadata_fields: Sequence[str] | None = None, fields: dict[str, str] | None = None
+    ) -> int:
+        """Store the assistant turns of a JSONL file of OpenAI chat-completions calls as a new run
+        of record decisions (all or nothing, :mod:`hybrid.data.transcripts`); returns the run id."""
+        from hybrid.data.transcripts import read_transcripts
+
+        path = Path(path)
+        return self._ingest(read_transcripts(path, metadata_fields=metadata_fields, fields=fields), path, "openai-chat", teacher, None)
+
     # -- reading ---------------------------------------------------------------------------
     def runs(self) -> list[dict[str, Any]]:
         """Every run with its names decoded, in creation order."""

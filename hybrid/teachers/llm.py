@@ -18,7 +18,6 @@ endpoint, the model name, the prompt template's hash, the labels and the paramet
 from __future__ import annotations
 
 import json
-import math
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from hybrid.data.transcripts import token_probabilities
 from hybrid.errors import DataError, TeacherError
 from hybrid.teachers.base import Teacher
 from provenance.hashing import hash_json
@@ -217,21 +217,10 @@ def label_probabilities(response: Mapping[str, Any], labels: Sequence[str]) -> l
         raise TeacherError(f"the response has no choices[0].message.content: {json.dumps(response)[:300]}") from None
     lowered = [label.lower() for label in labels]
     sampled = _match(answer, lowered)
-    probs = [0.0] * len(labels)
     top = (((choice.get("logprobs") or {}).get("content") or [{}])[0] or {}).get("top_logprobs") or []
-    for entry in top:
-        token = str(entry.get("token", "")).strip().lower()
-        logprob = entry.get("logprob")
-        if not token or not isinstance(logprob, (int, float)):
-            continue
-        owners = [i for i, label in enumerate(lowered) if label.startswith(token)]
-        if sampled is not None and sampled in owners:
-            owners = [sampled]
-        for i in owners:
-            probs[i] += math.exp(logprob) / len(owners)
-    total = math.fsum(probs)
-    if total > 0:
-        return [p / total for p in probs]
+    probs = token_probabilities(top, labels, sampled)
+    if probs is not None:
+        return probs
     if sampled is None:
         raise TeacherError(
             f"the model answered {answer!r}, which is none of the labels {list(labels)}, and gave no usable "
