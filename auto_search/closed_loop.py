@@ -44,6 +44,7 @@ from hybrid.spaces import action_space_of
 __all__ = ["CONFIRMATION_SEED_OFFSET", "LoopScore", "PairedEpisodes", "retention", "retention_bound", "visited_fidelity"]
 
 CONFIRMATION_SEED_OFFSET = 7919  # confirmation episodes: a seed stream never used to choose
+LOOK_EVERY = 32  # a confirmation looks at its bound after every this many episodes (one lockstep batch)
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class PairedEpisodes:
         self._teacher: list[float] = []
         self._random: list[float] = []
         self.cut = False
+        self._per_episode = 0.0  # seconds per paired episode in the last batch (student and any new baselines)
         self.episodes_run = 0  # every episode rolled out here: teacher, random and students
         self._runs: dict[Any, tuple[list[float], list[Any]]] = {}  # per student: the returns and states it ran, to continue from
         known = return_range if return_range is not None else return_bounds(env)
@@ -218,9 +220,6 @@ class PairedEpisodes:
     def random_return(self) -> float:
         return float(np.mean(self._random)) if self._random else float("nan")
 
-    def _out_of_time(self) -> bool:
-        return self.deadline is not None and time.monotonic() >= self.deadline
-
     def score(self, student: Any, bar: float | None = None, *, to_cap: bool = False, upto: int | None = None) -> LoopScore:
         """Roll ``student`` out on the shared episodes: ``first`` of them, then twice as many
         until they decide the ``bar`` (``_passes`` or ``_fails``) or the cap, ``upto`` or the
@@ -231,10 +230,13 @@ class PairedEpisodes:
         limit = min(self.cap, upto or self.cap)
         n = min(max(self.first, len(returns)), limit)
         while True:
+            started, ran = time.monotonic(), n - len(returns)
             self._baselines(n)
             more, seen = self._returns(student, self.seeds[len(returns) : n])
             returns += more
             states += seen
+            if ran > 0:
+                self._per_episode = (time.monotonic() - started) / ran
             self._note(self._teacher[:n] + self._random[:n] + returns)
             paired = np.array(returns[:n]), np.array(self._teacher[:n]), np.array(self._random[:n])
             b = retention_bound(*paired, self.value_range(), self.confidence)
@@ -242,10 +244,11 @@ class PairedEpisodes:
             decided = bar is not None and (self._fails(b.high, screen, n, bar) or self._passes(b.low, screen, n, bar))
             if n >= limit or decided or (bar is None and not to_cap):
                 break
-            if self._out_of_time():
+            more_n = self._more(n, limit)
+            if more_n == 0:
                 self.cut = True
                 break
-            n = min(2 * n, limit)
+            n += more_n
         agreement = self.runner.agreement(student, states[:n])
         return LoopScore(
             n,
@@ -261,6 +264,16 @@ class PairedEpisodes:
             screen_low=screen[0],
             screen_high=screen[1],
         )
+
+    def _more(self, n: int, limit: int) -> int:
+        """How many episodes to add after ``n``: twice as many when screening (rounds of equal
+        evidence), else ``LOOK_EVERY`` (an anytime-valid bound may be looked at after every
+        episode) — no more than fit before the deadline at the last batch's seconds per episode."""
+        step = min(limit - n, n if self.screen_episodes is not None else max(self.first, LOOK_EVERY))
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            step = min(step, int(left / self._per_episode) if self._per_episode > 0 else step) if left > 0 else 0
+        return max(0, step)
 
     def _passes(self, low: float, screen: tuple[float, float], n: int, bar: float) -> bool:
         """Whether ``n`` episodes pass a student: when screening, its screen clears ``bar`` on

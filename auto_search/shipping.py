@@ -122,19 +122,25 @@ def dagger_rounds(
 ) -> tuple[list[Candidate], dict[int, Any], bool]:
     """DAgger rounds of the chosen student on all training rows (a candidate from an early
     halving rung saw only a share of them); each round scored on the held-out split and on the
-    selection episodes. Returns the rounds as candidates, their students by round, and whether
+    selection episodes. A round starts only when the last one's time (the first: the chosen
+    candidate's fit, scaled to all rows) fits before ``deadline``, so rounds never eat into the
+    confirmation's time. Returns the rounds as candidates, their students by round, and whether
     the budget cut the rounds short."""
     rounds: list[Candidate] = []
     models: dict[int, Any] = {}
-    rounds_iter = dagger_stream(student, dagger_rows(data), data=data, config=config, env=env, teacher=teacher)
-    for i, _beta, fitted, aggregate in rounds_iter:
-        if i == 0:
-            continue
-        if time.monotonic() >= deadline:
+    rows = dagger_rows(data)
+    rounds_iter = dagger_stream(student, rows, data=data, config=config, env=env, teacher=teacher)
+    next(rounds_iter)  # iterate 0: the chosen student as fitted
+    round_s = (chosen.fit_time_s or 0.0) * rows / max(1, chosen.n_train)
+    for i in range(1, config.dagger_iterations + 1):
+        started = time.monotonic()
+        if started + round_s >= deadline:
             rounds_iter.close()
             return rounds, models, True
+        _, _beta, fitted, aggregate = next(rounds_iter)
         figures = held_out_figures(fitted, data)
         loop = episodes.score(fitted, bar)
+        round_s = time.monotonic() - started
         rounds.append(replace(chosen, params={**chosen.params, "dagger_iteration": i}, n_train=len(aggregate), **figures, **loop.as_fields()))
         models[i] = fitted
     return rounds, models, False
@@ -203,15 +209,13 @@ def pick_round(chosen: Candidate, rounds: list[Candidate], policy: Policy) -> tu
     return pick, "; ".join(why)
 
 
-FIRST_ATTEMPT_SHARE = 0.8  # of the error allowance, for the shipped student's own confirmation; the gate's retries share the rest
-
-
 def confirmation_alpha(alpha: float, attempt: int) -> float:
-    """The error allowance of confirmation ``attempt`` (1, 2, …): ``0.8 α`` for the first, then
-    ``0.2 α / 2^(k−1)`` for attempt ``k`` — they sum to at most ``α`` over any number of attempts."""
+    """The error allowance of confirmation ``attempt`` (1, 2, …): ``α / 2^k`` — they sum to at
+    most ``α`` over any number of attempts, and a retry needs only a little more evidence than the
+    first (``log 2^k/α`` grows by ``log 2`` per attempt)."""
     if attempt < 1:
         raise ValueError(f"attempts count from 1; got {attempt}")
-    return FIRST_ATTEMPT_SHARE * alpha if attempt == 1 else (1.0 - FIRST_ATTEMPT_SHARE) * alpha / 2 ** (attempt - 1)
+    return alpha / 2**attempt
 
 
 def confirm(

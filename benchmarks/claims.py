@@ -29,6 +29,7 @@ BAR, HOLDS = 0.99, 0.98
 TEST_SEED = 424_242  # test episodes: far from every seed a search uses (seed, seed + 1 + i, seed + 7919·k)
 SETTINGS: dict[str, dict[str, Any]] = {
     "CartPole-v1": {"env": ("CartPole-v1", None), "teacher": "CartPole-v1", "budget": 10.0, "train": 10},
+    "CartPole-v1 at 60 s": {"env": ("CartPole-v1", None), "teacher": "CartPole-v1", "budget": 60.0, "train": 10},
     "noisy CartPole": {"env": ("CartPole-v1", 0.05), "teacher": "CartPole-v1", "budget": 10.0, "train": 10},
     "LunarLander-v3": {"env": ("LunarLander-v3", None), "teacher": "LunarLander-v3", "budget": 60.0, "train": 20},
     "windy LunarLander": {"env": ("LunarLander-v3", 15.0), "teacher": "LunarLander-v3-wind15", "budget": 60.0, "train": 20},
