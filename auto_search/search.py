@@ -334,7 +334,7 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
             screen_episodes=SCREEN_EPISODES if bar is not None else None,
         )
         scored = {c.id: c for c in candidates}
-        _race(sorted(front, key=lambda c: (c.ops_per_decision, c.id)), students, scored, episodes, policy, bar, choose_by)
+        _race(sorted(front, key=lambda c: (c.ops_per_decision, c.id)), students, scored, episodes, policy, bar, choose_by, ctx.end)
         candidates = [scored[c.id] for c in candidates]
         pool = [scored[c.id] for c in pool]
     chosen = student = words = cascade = None
@@ -401,14 +401,23 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
 
 
 def _race(
-    front: list[Candidate], students: dict[int, Any], scored: dict[int, Candidate], episodes: PairedEpisodes, policy: Any, bar: float | None, choose_by: float
+    front: list[Candidate],
+    students: dict[int, Any],
+    scored: dict[int, Candidate],
+    episodes: PairedEpisodes,
+    policy: Any,
+    bar: float | None,
+    choose_by: float,
+    end: float,
 ) -> None:
     """Score the front (cheapest first) on the selection episodes, in rounds: every student
     still in the race gets the same number of episodes — ``first``, then twice as many each
     round — so students are compared on equal evidence when time runs out. A student leaves the
     race when its bound or its screen falls below the bar; the race ends at the cheapest student
     whose bound or screen clears it (costlier ones cannot be chosen), at the cap, or at
-    ``choose_by``. Without a bar, one round."""
+    ``choose_by`` — except that the first round runs on to ``end``, so every student is seen
+    before one is chosen (a short budget would otherwise choose among the cheapest alone).
+    Without a bar, one round."""
     level = episodes.first
     out: set[int] = set()
     while True:
@@ -418,7 +427,7 @@ def _race(
             if c.id in out:
                 continue
             if current.loop_episodes is None or current.loop_episodes < level:
-                if time.monotonic() >= choose_by and any(x.retention is not None for x in scored.values()):
+                if time.monotonic() >= (end if level == episodes.first else choose_by) and any(x.retention is not None for x in scored.values()):
                     episodes.cut = True  # the rest of the front stays at fewer episodes, and the report says so
                     return
                 loop = episodes.score(students[c.id], bar, upto=level)
