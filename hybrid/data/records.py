@@ -149,7 +149,8 @@ class RecordDataset:
 # -- the trajectory store's record runs ---------------------------------------------------------
 def store_record_run(store: Any, decisions: RecordDecisions, meta: dict[str, Any], *, source: str, teacher: str | None, env: str | None) -> int:
     """Log ``decisions`` as one new run of ``store`` in a single transaction; returns the run id."""
-    with store.db.atomic():
+
+    def store_run() -> int:
         run_id = store.start_run(
             decisions.action_names,
             list(decisions.fields),
@@ -174,7 +175,9 @@ def store_record_run(store: Any, decisions: RecordDecisions, meta: dict[str, Any
                 decisions.traces,
             ),
         )
-    return run_id
+        return run_id
+
+    return store.transaction(store_run)
 
 
 def record_dataset(store: Any, runs: list[dict[str, Any]]) -> RecordDataset:
