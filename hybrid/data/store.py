@@ -385,6 +385,24 @@ class TrajectoryStore:
         path = Path(path)
         return self.ingest_decisions(read_csv(path, fields=fields), source="csv", meta=_file_meta(path), teacher=teacher, env=env, action_space=action_space)
 
+    def ingest_parquet(
+        self, source: str | Path, *, teacher: str | None = None, env: str | None = None, action_space: Any = None, **filters: Any
+    ) -> int:
+        """Store a Parquet decision log (file, folder or fsspec URL) as a new run, all or nothing;
+        ``filters`` (runs, agents, episodes, time_range) are pushed down to the reader
+        (:class:`hybrid.data.parquet.ParquetLog`). Returns the run id."""
+        from hybrid.data.parquet import ParquetLog, source_meta
+
+        decisions = ParquetLog(source, **filters).decisions()
+        return self.ingest_decisions(decisions, source="parquet", meta=source_meta(source), teacher=teacher, env=env, action_space=action_space)
+
+    def to_parquet(self, out: str | Path, *, runs: Sequence[int] | None = None, partition: bool = False) -> Path:
+        """Export runs to Parquet: one file, one file per run, or a folder partitioned by run and
+        agent (see :func:`hybrid.data.parquet.write_parquet`)."""
+        from hybrid.data.parquet import write_parquet
+
+        return write_parquet(self, out, runs=runs, partition=partition)
+
     # -- reading ---------------------------------------------------------------------------
     def runs(self) -> list[dict[str, Any]]:
         """Every run with its names decoded, in creation order."""
