@@ -62,9 +62,7 @@ class SearchConfig:
         "a retention claim needs enough episodes to have seen a failure this frequent (per episode, at the given confidence)", FAILURE_RATE
     )
     return_range: str = _opt("LO,HI: where one episode's return lies, when the environment does not say (default: from its reward bounds, else observed)", "")
-    max_rows: int = _opt(
-        "most rows the search reads: a seeded sample drawn before anything is materialised (a Parquet log reads only those rows); 0: all", 0
-    )
+    max_rows: int = _opt("most rows the search reads: a seeded sample drawn before anything is materialised (a Parquet log reads only those rows); 0: all", 0)
     data_mixes: tuple[str, ...] = field(
         default=(),
         metadata={
@@ -146,7 +144,11 @@ class SearchConfig:
         """JSON-able form (tuples as lists), as printed in the report header."""
         d = asdict(self)
         d["families"] = list(self.families)
-        for name, default in (("failure_rate", FAILURE_RATE), ("return_range", ""), ("max_rows", 0)):  # left out at their defaults: older configs hash unchanged
+        for name, default in (
+            ("failure_rate", FAILURE_RATE),
+            ("return_range", ""),
+            ("max_rows", 0),
+        ):  # left out at their defaults: older configs hash unchanged
             if d[name] == default:
                 d.pop(name)
         if self.data_mixes:

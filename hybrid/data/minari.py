@@ -128,7 +128,12 @@ def to_minari(source: Any, dataset_id: str, *, runs: Sequence[int] | None = None
         raise DataError(f"{store.path} holds no runs{'' if runs is None else f' {list(runs)}'} to write; log decisions first")
     first = chosen[0]
     for r in chosen[1:]:
-        if (r["action_names"], r["n_features"], r["action_space"], r["env"]) != (first["action_names"], first["n_features"], first["action_space"], first["env"]):
+        if (r["action_names"], r["n_features"], r["action_space"], r["env"]) != (
+            first["action_names"],
+            first["n_features"],
+            first["action_space"],
+            first["env"],
+        ):
             raise DataError(f"runs {first['id']} and {r['id']} differ in actions, features, bounds or environment; a Minari dataset holds one: pass runs=[...]")
     if any((r["meta"] or {}).get("state_kind") == "record" for r in chosen):
         raise DataError("record runs (text or category states) have no Box observations; Minari takes numeric runs")

@@ -42,7 +42,7 @@ INSTALL = "pip install 'agent-distill[parquet]' (pyarrow)"
 
 def _pyarrow() -> Any:
     try:
-        import pyarrow  # noqa: F401
+        import pyarrow
         import pyarrow.dataset
     except ImportError:
         raise DataError(f"Parquet logs need pyarrow: {INSTALL}") from None
@@ -262,7 +262,9 @@ def decisions_from_table(table: Any, source: str, meta: dict[str, Any] | None = 
         episodes=_integers(table, "episode", source),
         actions=actions,
         rewards=_floats(table, "reward"),
-        dones=np.asarray(table.column("done").fill_null(False).to_numpy(zero_copy_only=False), dtype=bool) if "done" in table.column_names else np.zeros(n, bool),
+        dones=np.asarray(table.column("done").fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+        if "done" in table.column_names
+        else np.zeros(n, bool),
         traces=_traces(table),
         action_kind="continuous" if continuous else "discrete",
         stds=stds,

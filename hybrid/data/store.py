@@ -385,9 +385,7 @@ class TrajectoryStore:
         path = Path(path)
         return self.ingest_decisions(read_csv(path, fields=fields), source="csv", meta=_file_meta(path), teacher=teacher, env=env, action_space=action_space)
 
-    def ingest_parquet(
-        self, source: str | Path, *, teacher: str | None = None, env: str | None = None, action_space: Any = None, **filters: Any
-    ) -> int:
+    def ingest_parquet(self, source: str | Path, *, teacher: str | None = None, env: str | None = None, action_space: Any = None, **filters: Any) -> int:
         """Store a Parquet decision log (file, folder or fsspec URL) as a new run, all or nothing;
         ``filters`` (runs, agents, episodes, time_range) are pushed down to the reader
         (:class:`hybrid.data.parquet.ParquetLog`). Returns the run id."""
