@@ -30,7 +30,7 @@ def logs(tmp_path):
 
 
 def test_the_cli_searches_a_parquet_folder(logs, tmp_path, capsys):
-    folder, full = logs
+    folder, _ = logs
     code = main(
         ["search", str(folder), "--out", str(tmp_path / "out"), "--budget", "8", "--families", "tree", "--n-jobs", "1", "--verbose", "0", "--max-rows", "1000"]
     )
