@@ -29,9 +29,9 @@ def load_dataset(path: str | Path, runs: Sequence[int] | None = None, *, max_row
     (:mod:`auto_search.reading`); a Parquet log reads only those rows.
     """
     if is_parquet(path):  # a Parquet file, folder or URL: only the rows sampled are read
-        ds = read_needed(ParquetLog(path, runs=runs), max_rows, seed)
-        ds.meta = {**ds.meta, "source": "file", "file": str(path)}
-        return ds
+        log = read_needed(ParquetLog(path, runs=runs), max_rows, seed)
+        log.meta = {**log.meta, "source": "file", "file": str(path)}
+        return log
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")

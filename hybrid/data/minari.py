@@ -138,7 +138,7 @@ def to_minari(source: Any, dataset_id: str, *, runs: Sequence[int] | None = None
     if any((r["meta"] or {}).get("state_kind") == "record" for r in chosen):
         raise DataError("record runs (text or category states) have no Box observations; Minari takes numeric runs")
     d, k, bounds = first["n_features"], len(first["action_names"]), first["action_space"]
-    buffers = []
+    buffers: list[Any] = []
     for r in chosen:
         rows = store.db.execute(
             "select e.episode, s.state, s.probs, s.action, s.reward, s.done from steps s join episodes e on e.id = s.episode_id "

@@ -454,7 +454,7 @@ def run_table(store: Any, run: dict[str, Any]) -> Any:
     ).fetchall()
     d, names = run["n_features"], run["action_names"]
     k = len(names)
-    columns = list(zip(*rows)) if rows else [[] for _ in range(10)]
+    columns: list[Any] = list(zip(*rows)) if rows else [() for _ in range(10)]
     X = np.frombuffer(b"".join(columns[0]), dtype="<f4").reshape(-1, d)
     P = np.frombuffer(b"".join(columns[1]), dtype="<f4").reshape(-1, k)
     n = len(X)
