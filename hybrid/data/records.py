@@ -149,8 +149,7 @@ class RecordDataset:
 # -- the trajectory store's record runs ---------------------------------------------------------
 def store_record_run(store: Any, decisions: RecordDecisions, meta: dict[str, Any], *, source: str, teacher: str | None, env: str | None) -> int:
     """Log ``decisions`` as one new run of ``store`` in a single transaction; returns the run id."""
-
-    def store_run() -> int:
+    with store.db.atomic():
         run_id = store.start_run(
             decisions.action_names,
             list(decisions.fields),
@@ -175,9 +174,7 @@ def store_record_run(store: Any, decisions: RecordDecisions, meta: dict[str, Any
                 decisions.traces,
             ),
         )
-        return run_id
-
-    return store.transaction(store_run)
+    return run_id
 
 
 def record_dataset(store: Any, runs: list[dict[str, Any]]) -> RecordDataset:
