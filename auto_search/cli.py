@@ -33,7 +33,7 @@ EXAMPLE = """example:
       --ledger lineage.db --key signing.key
   agent-distill search cartpole.npz --out report/ --env CartPole-v1 --policy min-retention:0.99
   agent-distill search requests.jsonl --out router/ --policy cascade:0.99   # text states; router/model/student.py
-DATA may be a DistillDataset .npz, decisions as .jsonl or .csv, or a trajectory store (.db/.sqlite).
+DATA may be a DistillDataset .npz, decisions as .jsonl or .csv, a Parquet file or folder, or a trajectory store (.db/.sqlite).
 exit codes: 0 done (the last line says MISSED when the shipped student does not show the declared
 bound), 1 MISSED with --require, 2 bad input, 130 interrupted."""
 
@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agent-distill", description="Distil an expensive agent into cheap students.")
     sub = parser.add_subparsers(dest="command", required=True)
     search = sub.add_parser("search", help="search student families and choose one", epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    search.add_argument("data", type=Path, metavar="DATA", help=".npz, .jsonl, .csv or trajectory store")
+    search.add_argument("data", type=Path, metavar="DATA", help=".npz, .jsonl, .csv, Parquet file or folder, or trajectory store")
     search.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the report goes; the shipped model and its exports go to DIR/model")
     search.add_argument("--ledger", type=Path, help="provenance ledger to record the search in (needs --key)")
     search.add_argument("--key", type=Path, help="Ed25519 signing key for --ledger")
@@ -132,7 +132,7 @@ def _search(args: argparse.Namespace, config: Any) -> int:
         from hybrid.teachers.zoo import load_teacher
 
         teacher = load_teacher(args.env)  # an unknown environment fails here, naming the known ones
-    dataset = load_dataset(args.data)
+    dataset = load_dataset(args.data, max_rows=config.max_rows, seed=config.seed)  # with --max-rows, a Parquet log reads only the rows sampled
     if hasattr(dataset, "describe_fields"):  # record states: say which kind each field was read as
         print(f"fields: {dataset.describe_fields()}", file=sys.stderr)
     for module in fit_imports(config.families):  # now, not mid-search: a Ctrl-C landing while torch imports is lost

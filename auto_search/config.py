@@ -64,6 +64,7 @@ class SearchConfig:
         "a retention claim needs enough episodes to have seen a failure this frequent (per episode, at the given confidence)", FAILURE_RATE
     )
     return_range: str = _opt("LO,HI: where one episode's return lies, when the environment does not say (default: from its reward bounds, else observed)", "")
+    max_rows: int = _opt("most rows the search reads: a seeded sample drawn before anything is materialised (a Parquet log reads only those rows); 0: all", 0)
     data_mixes: tuple[str, ...] = field(
         default=(),
         metadata={
@@ -111,6 +112,8 @@ class SearchConfig:
         self.value_range  # noqa: B018  (parses return_range, raising on a bad one)
         if not 0.5 <= self.confidence < 1.0:
             raise SearchConfigError(f"confidence must lie in [0.5, 1), e.g. 0.95; got {self.confidence!r}.")
+        if self.max_rows != 0 and self.max_rows < 20:
+            raise SearchConfigError(f"max_rows must be 0 (read every row) or ≥ 20 (a search holds some out for scoring); got {self.max_rows!r}.")
         if not 0.0 <= self.closed_loop_share < 1.0:
             raise SearchConfigError(f"closed_loop_share must lie in [0, 1); got {self.closed_loop_share!r}.")
         for mix in self.data_mixes:
@@ -143,7 +146,11 @@ class SearchConfig:
         """JSON-able form (tuples as lists), as printed in the report header."""
         d = asdict(self)
         d["families"] = list(self.families)
-        for name, default in (("failure_rate", FAILURE_RATE), ("return_range", "")):  # left out at their defaults: older configs hash unchanged
+        for name, default in (
+            ("failure_rate", FAILURE_RATE),
+            ("return_range", ""),
+            ("max_rows", 0),
+        ):  # left out at their defaults: older configs hash unchanged
             if d[name] == default:
                 d.pop(name)
         if self.data_mixes:

@@ -1,8 +1,8 @@
 """Read logged decisions from a file into a dataset, and say where a dataset came from.
 
 The search CLI and ``reproduce`` read DATA the same way: a ``DistillDataset`` ``.npz``,
-decisions as ``.jsonl`` or ``.csv``, or a trajectory store (``.db``/``.sqlite``, optionally
-some of its runs). The dataset's ``meta`` names its file (and runs), which ``record()`` writes
+decisions as ``.jsonl`` or ``.csv``, a Parquet file or folder, or a trajectory store
+(``.db``/``.sqlite``, optionally some of its runs). The dataset's ``meta`` names its file (and runs), which ``record()`` writes
 into the ledger so a model's data can be found again.
 """
 
@@ -13,33 +13,44 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from auto_search.reading import read_needed
 from hybrid.data.dataset import DistillDataset
+from hybrid.data.parquet import ParquetLog, is_parquet
 from hybrid.data.records import RecordDataset
 from hybrid.data.store import TrajectoryStore
 
 STORE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
-def load_dataset(path: str | Path, runs: Sequence[int] | None = None) -> Any:
-    """Read DATA by its suffix into a dataset whose ``meta`` names the file (and the store's runs)."""
+def load_dataset(path: str | Path, runs: Sequence[int] | None = None, *, max_rows: int = 0, seed: int = 0) -> Any:
+    """Read DATA by its suffix into a dataset whose ``meta`` names the file (and the store's runs).
+
+    ``max_rows`` keeps a seeded sample of that many rows, as a search with ``max_rows`` does
+    (:mod:`auto_search.reading`); a Parquet log reads only those rows.
+    """
+    if is_parquet(path):  # a Parquet file, folder or URL: only the rows sampled are read
+        log = read_needed(ParquetLog(path, runs=runs), max_rows, seed)
+        log.meta = {**log.meta, "source": "file", "file": str(path)}
+        return log
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
     suffix = path.suffix.lower()
     if runs is not None and suffix not in STORE_SUFFIXES:
-        raise ValueError(f"runs={list(runs)} selects runs of a trajectory store, but {path} is a {suffix} file; leave runs out.")
+        raise ValueError(f"runs={list(runs)} selects runs of a trajectory store or Parquet log, but {path} is a {suffix} file; leave runs out.")
     ds: DistillDataset | RecordDataset
     if suffix == ".npz":
         ds = DistillDataset.load(path)
     elif suffix in STORE_SUFFIXES:
         with TrajectoryStore(path) as store:
-            return store.to_dataset(runs)  # its meta already names the store and the runs
+            return read_needed(store.to_dataset(runs), max_rows, seed)  # its meta already names the store and the runs
     elif suffix in (".jsonl", ".csv"):
         with tempfile.TemporaryDirectory() as tmp, TrajectoryStore(Path(tmp) / "store.db") as store:
             (store.ingest_jsonl if suffix == ".jsonl" else store.ingest_csv)(path)
             ds = store.to_dataset()
     else:
-        raise ValueError(f"cannot read {path}: use a .npz dataset, .jsonl or .csv decisions, or a .db/.sqlite trajectory store.")
+        raise ValueError(f"cannot read {path}: use a .npz dataset, .jsonl or .csv decisions, a .parquet file or folder, or a .db/.sqlite trajectory store.")
+    ds = read_needed(ds, max_rows, seed)
     ds.meta = {**ds.meta, "source": "file", "file": str(path)}
     return ds
 

@@ -3,8 +3,10 @@
 ``loky`` (the default) and ``threading`` run on one machine through a
 :mod:`concurrent.futures` executor created once per search, so rungs do not pay for starting
 workers again; waits end at the deadline without touching process-wide signals or timers (a
-caller's ``SIGALRM`` stays theirs). ``dask`` and ``ray`` go through joblib so a cluster runs the
-same code; there the deadline is checked as each result arrives. At most one fit per worker is in
+caller's ``SIGALRM`` stays theirs). ``dask`` runs on the current ``dask.distributed`` client's
+executor the same way, with the split scattered to every worker once per search (``scatters``
+counts it) rather than shipped with each fit; ``ray`` goes through joblib, the deadline checked
+as each result arrives. At most one fit per worker is in
 flight, so when the deadline passes nothing is left queued: fits already running finish in the
 background (at most one per worker) and their results are ignored. Once a rung is whole, a fit
 the clock says cannot finish before the deadline is not started (:class:`FitClock`), nor any
@@ -81,11 +83,15 @@ class Engine:
         self.clock = FitClock()
         self._finished_any = False
         self._rung_done = False  # some rung given to run() finished whole
+        self._client: Any = None
+        self._scattered: tuple[SplitData, Any] | None = None  # the split and its future on the cluster
+        self.scatters = 0  # times a split was sent to the cluster (once per search)
+        self._cluster_threads = 0
         if backend == "dask":
             try:
                 from distributed import get_client
 
-                get_client()
+                self._client = get_client()
             except (ImportError, ValueError):
                 raise SearchConfigError(
                     "backend='dask' needs a running dask.distributed Client; create one first, e.g. `from dask.distributed import Client; client = Client()` (pip install 'dask[distributed]')."
@@ -105,6 +111,9 @@ class Engine:
             self._executor = get_reusable_executor(max_workers=workers, env=_ONE_THREAD, timeout=IDLE_WORKER_S, initializer=_preload, initargs=(self.preload,))
         elif workers > 1 and self.backend == "threading":
             self._executor = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="autodistill")
+        elif self.backend == "dask":
+            self._executor = self._client.get_executor(pure=False)
+            self._cluster_threads = max(1, sum(self._client.nthreads().values()))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -137,8 +146,8 @@ class Engine:
                 raise BudgetExpired()
 
         if self._executor is not None:
-            self._run_futures(specs, data, deadline, record)
-        elif self.backend in ("dask", "ray"):
+            self._run_futures(specs, self._on_cluster(data), deadline, record)
+        elif self.backend == "ray":
             self._run_joblib(specs, data, deadline, record)
         else:  # one worker: in this process, the clock checked between fits
             for spec in specs:
@@ -148,13 +157,27 @@ class Engine:
                 if time.monotonic() >= deadline:
                     raise BudgetExpired()
 
+    def _on_cluster(self, data: SplitData) -> Any:
+        """``data`` as the workers receive it: on a Dask cluster, a future of it scattered to
+        every worker the first time (the same split is reused by every rung), else ``data``."""
+        if self._client is None:
+            return data
+        if self._scattered is None or self._scattered[0] is not data:
+            self._scattered = (data, self._client.scatter(data, broadcast=True, hash=False))
+            self.scatters += 1
+        return self._scattered[1]
+
+    def _slots(self) -> int:
+        """Fits in flight at once: the workers, or a Dask cluster's threads (counted on entry)."""
+        return self._cluster_threads or _workers(self.n_jobs)
+
     def _fits_in_time(self, spec: Spec, deadline: float) -> bool:
         """Whether to start ``spec``: always while no rung is whole (nothing could be chosen
         otherwise), then only if the clock expects it to finish by the deadline."""
         expected = self.clock.expected_s(spec)
         return not self._rung_done or expected is None or time.monotonic() + expected < deadline
 
-    def _run_futures(self, specs: Sequence[Spec], data: SplitData, deadline: float, on_result: OnResult) -> None:
+    def _run_futures(self, specs: Sequence[Spec], data: Any, deadline: float, on_result: OnResult) -> None:
         """At most one task per worker in flight, so at the deadline nothing sits queued in the
         executor. Fits start in plan order; once the next one cannot finish in time, none after
         it would count (only whole rungs of a prefix of the plan may be chosen), so none starts."""
@@ -167,7 +190,7 @@ class Engine:
         out_of_time = False
         try:
             while todo or running:
-                while todo and len(running) < _workers(self.n_jobs):
+                while todo and len(running) < self._slots():
                     if not self._fits_in_time(todo[-1], deadline):
                         todo, out_of_time = [], True  # the rest counts for nothing: end when the running fits do
                         break

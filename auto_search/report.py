@@ -200,8 +200,8 @@ def render_markdown(data: dict[str, Any]) -> str:
     out += ["## Configuration", "", "| option | value |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in data["config"].items()] + [f"| config hash | `{data['config_hash']}` |", ""]
     out += ["## Candidates (★ chosen, ◆ Pareto front)", "", *markdown_table(_head(data), _candidate_rows(data)), ""]
-    out += ["## Rungs", "", "| rung | level | candidates | finished | status |", "|---|---|---|---|---|"]
-    out += [f"| {r['index']} | {r['level']} | {r['candidates']} | {r['finished']} | {r['status']} |" for r in data["rungs"]] + [""]
+    out += ["## Rungs", "", "| rung | level | candidates | finished | status | rows read |", "|---|---|---|---|---|---|"]
+    out += [f"| {r['index']} | {r['level']} | {r['candidates']} | {r['finished']} | {r['status']} | {r.get('rows_read', '—')} |" for r in data["rungs"]] + [""]
     if data["ledger_entries"]:
         out += ["## Ledger entries", "", "| seq | kind | subject | entry hash |", "|---|---|---|---|"]
         out += [f"| {e['seq']} | {e['kind']} | `{e['subject']}` | `{e['entry_hash']}` |" for e in data["ledger_entries"]] + [""]
@@ -294,8 +294,8 @@ def render_html(data: dict[str, Any]) -> str:
     parts.append(
         "<h2>Rungs</h2>"
         + html_table(
-            ["rung", "level", "candidates", "finished", "status"],
-            [[r["index"], r["level"], r["candidates"], r["finished"], r["status"]] for r in data["rungs"]],
+            ["rung", "level", "candidates", "finished", "status", "rows read"],
+            [[r["index"], r["level"], r["candidates"], r["finished"], r["status"], r.get("rows_read", "—")] for r in data["rungs"]],
         )
     )
     hashes = [

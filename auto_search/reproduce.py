@@ -167,7 +167,7 @@ class _Replay:
             if recorded.get(k) != installed.get(k)
         }
         config = self._config()
-        dataset = self._dataset()
+        dataset = self._dataset(config)
         refit = None
         if dataset is not None:
             student = self._refit(config, dataset)
@@ -204,7 +204,7 @@ class _Replay:
             self.findings.append(f"the recorded configuration hashes to {config.config_hash}, not the recorded config_hash {attrs.get('config_hash')}")
         return config
 
-    def _dataset(self) -> Any:
+    def _dataset(self, config: Any) -> Any:
         entry = self.lineage.dataset
         source = entry.attrs.get("source") or {}
         path = self.data_path or _located(source.get("path"), source.get("from_ledger"), self.ledger_dir)
@@ -212,7 +212,7 @@ class _Replay:
             raise ReproduceError(f"the dataset {entry.subject} was built in memory, so no path was recorded; pass its file (--data PATH).")
         runs = source.get("runs") if self.data_path is None else None
         try:
-            ds = load_dataset(path, runs)
+            ds = load_dataset(path, runs, max_rows=config.max_rows, seed=config.seed)  # the rows the search sampled, if it did
         except FileNotFoundError as e:
             raise ReproduceError(f"the dataset {entry.subject} is not at {path} ({e}); pass where it is now (--data PATH).") from e
         self.steps.append(f"read the dataset from {path}" + (f" (runs {runs})" if runs else ""))

@@ -193,7 +193,9 @@ def dataset_summary(ds: Any) -> dict[str, Any]:
     """Identity, shape and action space of the searched dataset (with the fidelity tolerance and
     bounds of a Box; ``None`` for discrete actions), for the report header and the ledger."""
     space = action_space_of(ds).to_dict()
+    sampled = {"sampled_from": ds.meta["sampled_from"]} if "sampled_from" in getattr(ds, "meta", {}) else {}
     return {
+        **sampled,
         "content_hash": ds.content_hash,
         "n_states": len(ds),
         "n_features": int(ds.n_features),

@@ -24,6 +24,7 @@ from auto_search.mix_search import SourcePool, fit_pool
 from auto_search.pareto import pareto_front
 from auto_search.policies import SCREEN_EPISODES, MinRetention, Policy, default_policy, parse_policy
 from auto_search.progress import SearchProgress
+from auto_search.reading import read_needed
 from auto_search.result import SearchResult, SearchRun, dataset_summary, library_versions, teacher_summary
 from auto_search.shipping import LoopRun, Shipped, loop_teacher, ship_closed_loop, shipped_figures
 from auto_search.space import Spec, check_family, families_for, fit_imports, full_data_rungs, make_plan, promote, unstarted_rungs
@@ -113,8 +114,9 @@ class AutoDistill:
         )
 
     def fit(self, dataset: DistillDataset | Rollouts | Any) -> SearchResult:
-        """Search ``dataset`` (a ``DistillDataset``, or what ``hybrid.collect`` returns, or a
-        ``hybrid.DataPool`` whose source shares are searched as well); returns what finished,
+        """Search ``dataset`` (a ``DistillDataset``, what ``hybrid.collect`` returns, a lazy log such
+        as ``hybrid.ParquetLog`` read only where ``max_rows`` samples it, or a ``hybrid.DataPool``
+        whose source shares are searched as well); returns what finished,
         with the student to ship in ``result.student``."""
         started, t0 = time.time(), time.monotonic()
         config, policy = self.config(), self._policy()
@@ -122,7 +124,7 @@ class AutoDistill:
             return fit_pool(dataset, config, self._search_one, env=self.env if self.closed_loop else None, teacher=self.teacher)
         if len(config.data_mixes) > 1:
             raise SearchConfigError(f"data_mixes lists {len(config.data_mixes)} mixes but fit got one dataset; pass a hybrid.DataPool of the sources to mix.")
-        dataset = _as_dataset(dataset)
+        dataset = _as_dataset(read_needed(dataset, config.max_rows, config.seed))  # a lazy log reads only the rows sampled
         _check_dataset(dataset)
         if self.closed_loop and is_team_env(self.env):  # rows of another team view (features, agents) fail here, before any work
             loop_teacher(self.teacher, self.env, dataset)
@@ -351,11 +353,12 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
             "candidates": len(r),
             "finished": sum(s.id in run.done for s in r),
             "status": "complete" if i < complete else "cut",
+            "rows_read": max((s.n_train for s in r), default=0) + len(data.X_val),  # training prefix of its largest fit, and the held-out rows
         }
         for i, r in enumerate(run.rungs)
     ]
     start = len(run.rungs)  # rungs a stopped search never started are cut too
-    rungs += [{"index": i, "level": None, "candidates": 0, "finished": 0, "status": "cut"} for i in range(start, start + unstarted)]
+    rungs += [{"index": i, "level": None, "candidates": 0, "finished": 0, "status": "cut", "rows_read": 0} for i in range(start, start + unstarted)]
     shipped = None
     if closed and chosen is not None and student is not None:
         assert episodes is not None

@@ -55,6 +55,7 @@ class Decisions:
     traces: list[str | None]
     action_kind: str = "discrete"  # "continuous": probs holds action vectors, actions is all -1
     stds: np.ndarray | None = None  # continuous only: the logged per-dimension std, when every line gave one
+    agents: list[str] | None = None  # the agent of a team each decision was made for (a Parquet log's ``agent`` column)
 
 
 class _Builder:

@@ -8,7 +8,8 @@ bounds in ``runs.action_space`` (JSON; NULL for discrete runs) and its steps kee
 action vector in the ``probs`` blob and its optional std in ``std``. Blobs keep logging above 100k
 steps/s and loading 1M steps into a ``DistillDataset`` under a few seconds
 (``benchmarks/trajectory_store.py``). Every write is one transaction: a batch of steps or a
-whole ingested file lands completely or not at all.
+whole ingested file lands completely or not at all, and many processes may write one store at
+once (WAL, a busy timeout and whole transactions retried: :mod:`hybrid.data.sqlite_writes`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import sqlite_utils
@@ -27,6 +28,7 @@ import sqlite_utils
 from hybrid.data.dataset import DistillDataset, check_probabilities
 from hybrid.data.ingest import Decisions, read_csv, read_jsonl
 from hybrid.data.record_ingest import RecordDecisions
+from hybrid.data.sqlite_writes import LOCK_TIMEOUT_S, connect_shared, write_transaction
 from hybrid.errors import DataError
 from provenance.hashing import hash_file
 
@@ -34,22 +36,25 @@ if TYPE_CHECKING:
     from hybrid.data.records import RecordDataset
 
 _LE_F32 = np.dtype("<f4")
+T = TypeVar("T")
 
 
 class TrajectoryStore:
     """A SQLite decision log at ``path`` (created with its schema when new)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, lock_timeout_s: float = LOCK_TIMEOUT_S) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite_utils.Database(self.path)
-            self._create_schema()
-        except (sqlite3.Error, OSError) as e:
-            raise DataError(f"cannot open trajectory store {self.path}: {e}; pass a writable path to a new file or an existing store") from None
+        self.lock_timeout_s = lock_timeout_s  # how long a write waits for other writers before a DataError
         self._runs: dict[int, tuple[int, int]] = {}  # run id -> (n_features, n_actions)
         self._spaces: dict[int, dict[str, Any] | None] = {}  # run id -> continuous action space or None
         self._episodes: dict[tuple[int, int], list[int]] = {}  # (run, episode) -> [episode row id, next t]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite_utils.Database(connect_shared(self.path, lock_timeout_s))
+            if not self._schema_current():  # opening a current store takes no write lock
+                self.transaction(self._create_schema)
+        except (sqlite3.Error, OSError) as e:
+            raise DataError(f"cannot open trajectory store {self.path}: {e}; pass a writable path to a new file or an existing store") from None
 
     def __enter__(self) -> TrajectoryStore:
         return self
@@ -61,60 +66,75 @@ class TrajectoryStore:
         """Close the database connection."""
         self.db.close()
 
+    def transaction(self, work: Callable[[], T]) -> T:
+        """Run ``work`` as one write transaction that waits for other writers and is retried
+        whole on a lock (see :mod:`hybrid.data.sqlite_writes`); inside another, it joins it."""
+        return write_transaction(self.db.conn, self.path, work, timeout_s=self.lock_timeout_s, on_retry=self._forget)
+
+    def _forget(self) -> None:
+        """Drop cached run shapes, episode ids and step counters (after a rollback they may be untrue)."""
+        self._runs.clear()
+        self._spaces.clear()
+        self._episodes.clear()
+
+    def _schema_current(self) -> bool:
+        """Whether every table and column of the schema is already there."""
+        steps = self.db["steps"].columns_dict if self.db["steps"].exists() else {}
+        return self.db["runs"].exists() and self.db["episodes"].exists() and "action_space" in self.db["runs"].columns_dict and {"std", "agent"} <= set(steps)
+
     def _create_schema(self) -> None:
-        with self.db.atomic():
-            self.db.table("runs").create(
-                {
-                    "id": int,
-                    "teacher": str,
-                    "env": str,
-                    "seed": int,
-                    "created_at": str,
-                    "source": str,
-                    "action_names": str,
-                    "feature_names": str,
-                    "n_features": int,
-                    "meta": str,
-                },
-                pk="id",
-                not_null={"created_at", "source", "action_names", "n_features"},
-                if_not_exists=True,
-            )
-            self.db.table("episodes").create(
-                {"id": int, "run_id": int, "episode": int},
-                pk="id",
-                foreign_keys=[("run_id", "runs", "id")],
-                not_null={"run_id", "episode"},
-                if_not_exists=True,
-            )
-            self.db.table("episodes").create_index(["run_id", "episode"], unique=True, if_not_exists=True)
-            self.db.table("steps").create(
-                {
-                    "id": int,
-                    "run_id": int,
-                    "episode_id": int,
-                    "t": int,
-                    "state": bytes,
-                    "probs": bytes,
-                    "action": int,
-                    "reward": float,
-                    "done": int,
-                    "trace": str,
-                },
-                pk="id",
-                foreign_keys=[("run_id", "runs", "id"), ("episode_id", "episodes", "id")],
-                not_null={"run_id", "episode_id", "t", "state", "probs", "done"},
-                if_not_exists=True,
-            )
-            self.db.table("steps").create_index(["run_id"], if_not_exists=True)
-            # continuous actions, added to stores created before them: bounds per run, std per step
-            if "action_space" not in self.db["runs"].columns_dict:
-                self.db.table("runs").add_column("action_space", str)
-            if "std" not in self.db["steps"].columns_dict:
-                self.db.table("steps").add_column("std", bytes)
-            # teams: the agent each decision was made for (NULL for single-agent runs)
-            if "agent" not in self.db["steps"].columns_dict:
-                self.db.table("steps").add_column("agent", str)
+        self.db.table("runs").create(
+            {
+                "id": int,
+                "teacher": str,
+                "env": str,
+                "seed": int,
+                "created_at": str,
+                "source": str,
+                "action_names": str,
+                "feature_names": str,
+                "n_features": int,
+                "meta": str,
+            },
+            pk="id",
+            not_null={"created_at", "source", "action_names", "n_features"},
+            if_not_exists=True,
+        )
+        self.db.table("episodes").create(
+            {"id": int, "run_id": int, "episode": int},
+            pk="id",
+            foreign_keys=[("run_id", "runs", "id")],
+            not_null={"run_id", "episode"},
+            if_not_exists=True,
+        )
+        self.db.table("episodes").create_index(["run_id", "episode"], unique=True, if_not_exists=True)
+        self.db.table("steps").create(
+            {
+                "id": int,
+                "run_id": int,
+                "episode_id": int,
+                "t": int,
+                "state": bytes,
+                "probs": bytes,
+                "action": int,
+                "reward": float,
+                "done": int,
+                "trace": str,
+            },
+            pk="id",
+            foreign_keys=[("run_id", "runs", "id"), ("episode_id", "episodes", "id")],
+            not_null={"run_id", "episode_id", "t", "state", "probs", "done"},
+            if_not_exists=True,
+        )
+        self.db.table("steps").create_index(["run_id"], if_not_exists=True)
+        # continuous actions, added to stores created before them: bounds per run, std per step
+        if "action_space" not in self.db["runs"].columns_dict:
+            self.db.table("runs").add_column("action_space", str)
+        if "std" not in self.db["steps"].columns_dict:
+            self.db.table("steps").add_column("std", bytes)
+        # teams: the agent each decision was made for (NULL for single-agent runs)
+        if "agent" not in self.db["steps"].columns_dict:
+            self.db.table("steps").add_column("agent", str)
 
     # -- writing ---------------------------------------------------------------------------
     def start_run(
@@ -144,8 +164,8 @@ class TrajectoryStore:
         space = _action_space(action_names, action_low, action_high)
         if len(action_names) < (1 if space else 2) or len(set(action_names)) != len(action_names):
             raise DataError(f"action_names must hold at least {1 if space else 2} unique names; got {action_names}")
-        with self.db.atomic():
-            run_id = _inserted_id(
+        run_id = self.transaction(
+            lambda: _inserted_id(
                 self.db.table("runs").insert(
                     {
                         "teacher": teacher,
@@ -161,6 +181,7 @@ class TrajectoryStore:
                     }
                 )
             )
+        )
         self._runs[run_id] = (int(n_features), len(action_names))
         self._spaces[run_id] = space
         return run_id
@@ -252,41 +273,57 @@ class TrajectoryStore:
         agent_names = _column(agents, n, "agents", str)
         sx, sp = X.shape[1] * 4, P.shape[1] * 4
         xb, pb = X.tobytes(), P.tobytes()
+
+        def insert() -> None:
+            episode_ids, steps = self._number_steps(run_id, episodes)
+            # sqlite-utils owns the schema; this hot insert goes straight to the connection
+            # because per-value JSON checks in insert_all cost 60% of the time
+            self.db.conn.executemany(
+                "insert into steps (run_id, episode_id, t, state, probs, action, reward, done, trace, std, agent) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                zip(
+                    itertools.repeat(run_id),
+                    episode_ids,
+                    steps,
+                    (xb[i : i + sx] for i in range(0, len(xb), sx)),
+                    (pb[i : i + sp] for i in range(0, len(pb), sp)),
+                    actions,
+                    rewards,
+                    done_flags,
+                    trace_text,
+                    std_blobs,
+                    agent_names,
+                ),
+            )
+
         try:
-            with self.db.atomic():
-                episode_ids, steps = self._number_steps(run_id, episodes)
-                # sqlite-utils owns the schema and the transaction; this hot insert goes straight to
-                # its connection because per-value JSON checks in insert_all cost 60% of the time
-                self.db.conn.executemany(
-                    "insert into steps (run_id, episode_id, t, state, probs, action, reward, done, trace, std, agent) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    zip(
-                        itertools.repeat(run_id),
-                        episode_ids,
-                        steps,
-                        (xb[i : i + sx] for i in range(0, len(xb), sx)),
-                        (pb[i : i + sp] for i in range(0, len(pb), sp)),
-                        actions,
-                        rewards,
-                        done_flags,
-                        trace_text,
-                        std_blobs,
-                        agent_names,
-                    ),
-                )
+            self.transaction(insert)
         except BaseException:
             self._episodes.clear()  # rolled back: cached episode ids and step counters are no longer true
             raise
         return n
 
-    def _ingest(self, decisions: Decisions | RecordDecisions, path: Path, source: str, teacher: str | None, env: str | None, action_space: Any = None) -> int:
+    def ingest_decisions(
+        self,
+        decisions: Decisions | RecordDecisions,
+        *,
+        source: str,
+        meta: dict[str, Any],
+        teacher: str | None = None,
+        env: str | None = None,
+        action_space: Any = None,
+    ) -> int:
+        """Store parsed ``decisions`` as a new run in one transaction (all or nothing); returns the run id.
+
+        ``meta`` says where they came from (file name and hash); readers of other formats
+        (``hybrid.data.parquet``) parse into :class:`Decisions` and store through here.
+        """
         if isinstance(decisions, RecordDecisions):  # structured states: hybrid.data.records stores them as JSON
             from hybrid.data.records import store_record_run
 
             try:
-                return store_record_run(self, decisions, {"file": path.name, "file_hash": hash_file(path)}, source=source, teacher=teacher, env=env)
+                return store_record_run(self, decisions, meta, source=source, teacher=teacher, env=env)
             except BaseException:
-                self._runs.clear()
-                self._episodes.clear()
+                self._forget()
                 raise
         bounds: dict[str, Any] = {}
         if decisions.action_kind == "continuous":  # the environment's Box bounds, else the logged range
@@ -295,37 +332,37 @@ class TrajectoryStore:
             else:
                 lo, hi = decisions.probs.min(axis=0), decisions.probs.max(axis=0)
                 bounds = {"action_low": lo, "action_high": np.where(hi > lo, hi, lo + 1.0)}
+
+        def store_run() -> int:
+            run_id = self.start_run(
+                decisions.action_names,
+                decisions.feature_names,
+                n_features=decisions.states.shape[1],
+                teacher=teacher,
+                env=env,
+                source=source,
+                meta=meta,
+                **bounds,
+            )
+            self.log_steps(
+                run_id,
+                decisions.states,
+                decisions.probs,
+                episode=decisions.episodes,
+                actions=None if bounds else [None if a < 0 else int(a) for a in decisions.actions],
+                rewards=[None if np.isnan(r) else float(r) for r in decisions.rewards],
+                dones=decisions.dones,
+                traces=[None if t is None else json.loads(t) for t in decisions.traces],
+                stds=decisions.stds,
+                agents=decisions.agents,
+            )
+            return run_id
+
         try:
-            with self.db.atomic():
-                run_id = self.start_run(
-                    decisions.action_names,
-                    decisions.feature_names,
-                    n_features=decisions.states.shape[1],
-                    teacher=teacher,
-                    env=env,
-                    source=source,
-                    meta={"file": path.name, "file_hash": hash_file(path)},
-                    **bounds,
-                )
-                actions = None if bounds else [None if a < 0 else int(a) for a in decisions.actions]
-                rewards = [None if np.isnan(r) else float(r) for r in decisions.rewards]
-                traces = [None if t is None else json.loads(t) for t in decisions.traces]
-                self.log_steps(
-                    run_id,
-                    decisions.states,
-                    decisions.probs,
-                    episode=decisions.episodes,
-                    actions=actions,
-                    rewards=rewards,
-                    dones=decisions.dones,
-                    traces=traces,
-                    stds=decisions.stds,
-                )
+            return self.transaction(store_run)
         except BaseException:
-            self._runs.clear()
-            self._episodes.clear()
+            self._forget()
             raise
-        return run_id
 
     def ingest_jsonl(
         self, path: str | Path, *, teacher: str | None = None, env: str | None = None, action_space: Any = None, fields: dict[str, str] | None = None
@@ -337,14 +374,32 @@ class TrajectoryStore:
         (``{"text": "text", "channel": "category"}``).
         """
         path = Path(path)
-        return self._ingest(read_jsonl(path, fields=fields), path, "jsonl", teacher, env, action_space)
+        return self.ingest_decisions(
+            read_jsonl(path, fields=fields), source="jsonl", meta=_file_meta(path), teacher=teacher, env=env, action_space=action_space
+        )
 
     def ingest_csv(
         self, path: str | Path, *, teacher: str | None = None, env: str | None = None, action_space: Any = None, fields: dict[str, str] | None = None
     ) -> int:
         """Store the decisions of a CSV file as a new run (all or nothing); as ``ingest_jsonl``."""
         path = Path(path)
-        return self._ingest(read_csv(path, fields=fields), path, "csv", teacher, env, action_space)
+        return self.ingest_decisions(read_csv(path, fields=fields), source="csv", meta=_file_meta(path), teacher=teacher, env=env, action_space=action_space)
+
+    def ingest_parquet(self, source: str | Path, *, teacher: str | None = None, env: str | None = None, action_space: Any = None, **filters: Any) -> int:
+        """Store a Parquet decision log (file, folder or fsspec URL) as a new run, all or nothing;
+        ``filters`` (runs, agents, episodes, time_range) are pushed down to the reader
+        (:class:`hybrid.data.parquet.ParquetLog`). Returns the run id."""
+        from hybrid.data.parquet import ParquetLog, source_meta
+
+        decisions = ParquetLog(source, **filters).decisions()
+        return self.ingest_decisions(decisions, source="parquet", meta=source_meta(source), teacher=teacher, env=env, action_space=action_space)
+
+    def to_parquet(self, out: str | Path, *, runs: Sequence[int] | None = None, partition: bool = False) -> Path:
+        """Export runs to Parquet: one file, one file per run, or a folder partitioned by run and
+        agent (see :func:`hybrid.data.parquet.write_parquet`)."""
+        from hybrid.data.parquet import write_parquet
+
+        return write_parquet(self, out, runs=runs, partition=partition)
 
     def ingest_transcripts(
         self, path: str | Path, *, teacher: str | None = None, metadata_fields: Sequence[str] | None = None, fields: dict[str, str] | None = None
@@ -452,6 +507,11 @@ class TrajectoryStore:
             action_high=space["high"],
             agent_ids=agent_ids,
         )
+
+
+def _file_meta(path: Path) -> dict[str, Any]:
+    """Where an ingested file's run came from: its name and content hash."""
+    return {"file": path.name, "file_hash": hash_file(path)}
 
 
 def _inserted_id(table: sqlite_utils.db.Table) -> int:

@@ -156,6 +156,7 @@ def collect(
             meta["action_kind"] = space.kind
         if store is not None:
             meta["run_id"] = _log(store, teacher, space, name, seed, X, T, S, [r[3] for r in records], rewards)
+            meta["store"] = str(store.path)  # where the run's episodes, actions and rewards are (hybrid.to_minari reads them)
         weights = None
         if weighting is not None:
             weights, meta["weighting"] = teacher_weights(teacher, X, T, weighting)

@@ -168,8 +168,9 @@ class LLMTeacher(Teacher):
 
     def _remember(self, key: str, body: dict, response: dict) -> None:
         if self._store is not None:
-            with self._store.db.atomic():
-                self._store.db["llm_calls"].insert(
+            store = self._store
+            store.transaction(
+                lambda: store.db["llm_calls"].insert(
                     {
                         "key": key,
                         "endpoint": self.endpoint,
@@ -180,6 +181,7 @@ class LLMTeacher(Teacher):
                     },
                     replace=True,
                 )
+            )
 
     def _post(self, body: dict) -> dict:
         """POST ``/chat/completions`` with retries and exponential back-off."""

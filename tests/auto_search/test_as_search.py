@@ -192,3 +192,18 @@ def test_the_result_is_frozen_and_its_earlier_names_read_from_their_new_place(se
         _ = r.best_student
     copy = r.with_recording()
     assert copy.recording is not r.recording and copy.student is r.student and copy.to_data()["candidates"] == r.to_data()["candidates"]
+
+
+def test_dask_backend_scatters_the_split_once_per_search(small_dataset, fast, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    sent = []
+    scatter = distributed.Client.scatter
+
+    def counted(self, data, *args, **kwargs):
+        sent.append(type(data).__name__)
+        return scatter(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "scatter", counted)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, distributed.Client(cluster):
+        result = AutoDistill(families=("tree", "rules"), budget_s=60, n_jobs=2, backend="dask", **fast).fit(small_dataset)
+    assert len(result.run.rungs) > 1 and sent == ["SplitData"]  # every fit of every rung read the one scattered split
