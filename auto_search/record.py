@@ -174,13 +174,26 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
         {"kind": "export", "subject": hash_file(path), "parents": [student.content_hash], "attrs": {"target": target, "file": path.name}}
         for target, path in export_files.items()
     ]
-    entries = ledger.append_many(items, key=key)
+    entries = _append_new(ledger, items, key)
     result.recording.ledger_entries = [
         {"seq": e.seq, "kind": e.kind, "subject": e.subject, "entry_hash": e.entry_hash, "parents": list(e.parents)} for e in entries
     ]
     for directory in result.report_dirs:  # a report written before recording now lists the entries
         result.write_report(directory)
     return entries
+
+
+def _append_new(ledger: Any, items: list[dict[str, Any]], key: Any) -> list[Any]:
+    """Append the items the ledger does not already hold, in one transaction; returns the entry
+    of every item, earlier ones included. An item is already held when an entry of the same kind
+    has its subject and parents: a rerun of the same job records nothing twice."""
+    held: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+    for item in items:
+        for e in ledger.find(item["subject"]):
+            held.setdefault((e.kind, e.subject, tuple(e.parents)), e)
+    fresh = [i for i in items if (i["kind"], i["subject"], tuple(i["parents"])) not in held]
+    appended = iter(ledger.append_many(fresh, key=key))
+    return [held.get((i["kind"], i["subject"], tuple(i["parents"]))) or next(appended) for i in items]
 
 
 def write_artifacts(result: SearchResult, out_dir: str | Path, exports: Sequence[str] = ("python",)) -> tuple[Path, dict[str, Path]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -60,8 +61,10 @@ def _emit_json(obj: Any) -> None:
 def cmd_keygen(args: argparse.Namespace) -> int:
     from provenance.keys import generate_key, public_path
 
+    existed = Path(args.keyfile).exists()
     key = generate_key(args.keyfile, _passphrase(args))
-    print(f"wrote {args.keyfile} and {public_path(args.keyfile)}; key id {key.key_id}")
+    done = "kept the existing" if existed else "wrote"
+    print(f"{done} {args.keyfile} and {public_path(args.keyfile)}; key id {key.key_id}")
     return 0
 
 
