@@ -31,13 +31,15 @@ def test_search_with_a_two_second_budget_writes_the_report(data_npz, tmp_path):
     out = tmp_path / "out"
     # one in-process worker and no torch import: a loaded machine still finishes trees in 2 s
     proc = run_cli("search", data_npz, "--out", out, "--budget", 2, "--families", "tree", "rules", "--n-jobs", 1, "--verbose", 0)
+    if proc.returncode == 2:  # on a loaded machine imports alone can eat two seconds: nothing finished, nothing written
+        assert "no candidate finished" in proc.stderr and not out.exists()
+        return
     assert proc.returncode == 0, proc.stderr
     data = json.loads((out / "report.json").read_text())
     assert data["config"]["budget_s"] == 2.0 and data["config"]["families"] == ["tree", "rules"]
     assert (out / "report.html").exists() and (out / "report.md").exists()
     jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
-    # on a loaded machine imports alone can eat two seconds: then the report says nothing finished
-    assert data["chosen"] is not None or (data["stopped_by"] == "budget" and not data["pareto"])
+    assert data["chosen"] is not None
     assert "report:" in proc.stderr
 
 
