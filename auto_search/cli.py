@@ -15,6 +15,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ exit codes: 0 the refit model has the recorded hash, 1 it does not (the causes a
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agent-distill", description="Distil an expensive agent into cheap students.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     search = sub.add_parser("search", help="search student families and choose one", epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     search.add_argument("data", type=Path, metavar="DATA", help=".npz, .jsonl, .csv or trajectory store")
@@ -79,6 +81,13 @@ def _parser() -> argparse.ArgumentParser:
     again.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
     again.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("agent-distill")
+    except metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
