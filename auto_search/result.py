@@ -167,8 +167,9 @@ class SearchResult:
     def summary(self) -> str:
         """A few lines for terminals and logs: what ran, what was chosen, what ships."""
         n_ok = sum(c.status == "ok" for c in self.candidates)
-        cut = sum(r["status"] == "cut" for r in self.run.rungs)
-        head = f"{n_ok} candidates in {self.run.search_s:.1f} s, {len(self.pareto)} on the front, {cut} rung(s) cut"
+        unfit = sum(r["candidates"] - r["finished"] for r in self.run.rungs if r["status"] == "cut")
+        stopped = f"; the budget stopped it before {unfit} more planned fit(s)" if unfit else ""
+        head = f"{n_ok} students fitted in {self.run.search_s:.1f} s, {len(self.pareto)} on the accuracy/cost front{stopped}"
         if not self.choice or self.shipped is None:
             return f"{head}; nothing finished"
         s = self.shipped
