@@ -216,20 +216,16 @@ def _sections(data: dict[str, Any]) -> list[Any]:
 
 
 # -- html -------------------------------------------------------------------------------------
-def _plots(data: dict[str, Any]) -> list[tuple[str, str]]:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
+def pareto_figure(data: dict[str, Any]) -> tuple[Any, str]:
+    """The Pareto front of a report's data as a matplotlib figure, and its caption: every
+    candidate, the front by family, the chosen student circled, the teacher drawn."""
     import matplotlib.pyplot as plt
 
     ok = [c for c in data["candidates"] if c["status"] == "ok"]
-    if not ok:
-        return []
     by_id = {c["id"]: c for c in ok}
-    front = [by_id[i] for i in data["pareto"]]
+    front = [by_id[i] for i in data["pareto"] if i in by_id]
     teacher = data["teacher"] or {}
     chosen = data["chosen"]["id"] if data["chosen"] else None
-
     fig, ax = plt.subplots(figsize=(6.5, 4))
     ax.scatter([c["ops_per_decision"] for c in ok], [c["fidelity"] for c in ok], s=12, c="#bbbbbb", label="all candidates")
     ax.plot([c["ops_per_decision"] for c in front], [c["fidelity"] for c in front], c="k", lw=1)
@@ -248,7 +244,20 @@ def _plots(data: dict[str, Any]) -> list[tuple[str, str]]:
     ops_axis(ax)
     ax.set(ylabel="fidelity (share of held-out states agreeing)", title="Pareto front: fidelity against cost")
     ax.legend(fontsize=7, loc="lower right")
-    plots = [(f"Pareto front ({teacher_words}, the chosen student circled)", png(fig))]
+    return fig, f"Pareto front ({teacher_words}, the chosen student circled)"
+
+
+def _plots(data: dict[str, Any]) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    ok = [c for c in data["candidates"] if c["status"] == "ok"]
+    if not ok:
+        return []
+    fig, caption = pareto_figure(data)
+    plots = [(caption, png(fig))]
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for fam in sorted({c["family"] for c in ok}):

@@ -164,6 +164,16 @@ class SearchResult:
             self.recording.report_dirs.append(out)
         return out
 
+    def plot_pareto(self, path: str | Path | None = None) -> Any:
+        """The report's Pareto front as a matplotlib figure (saved to ``path`` when given, e.g.
+        ``"front.png"``): fidelity against operations per decision, the chosen student circled."""
+        from auto_search.report import pareto_figure
+
+        fig, _ = pareto_figure(self.to_data())
+        if path is not None:
+            fig.savefig(path, dpi=120, bbox_inches="tight")
+        return fig
+
     def summary(self) -> str:
         """A few lines for terminals and logs: what ran, what was chosen, what ships."""
         n_ok = sum(c.status == "ok" for c in self.candidates)

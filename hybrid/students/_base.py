@@ -263,9 +263,35 @@ class Student(BaseEstimator):
         raise NotImplementedError
 
     # -- shared -----------------------------------------------------------------------------
+    _estimator_type: ClassVar[str] = "classifier"  # scikit-learn's cross_val_score and scorers read it
+
     def predict(self, X: Any) -> np.ndarray:
         """Index of the most probable action for each state."""
         return np.argmax(self.predict_proba(X), axis=1)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """What ``predict`` returns: action indices ``0 … k-1`` (names in ``action_names_``)."""
+        self._check_fitted()
+        return np.arange(int(self.n_actions_))
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Agreement with the teacher's actions ``y`` (labels, or probabilities whose most
+        probable action counts): scikit-learn's ``accuracy_score`` of ``predict(X)``."""
+        from sklearn.metrics import accuracy_score
+
+        y = np.asarray(y)
+        labels = y.argmax(axis=1) if y.ndim == 2 else y
+        return float(accuracy_score(labels, self.predict(X), sample_weight=sample_weight))
+
+    def __sklearn_tags__(self) -> Any:
+        """A classifier taking dense numeric states (scikit-learn's checks read this)."""
+        from sklearn.utils import ClassifierTags
+
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags()
+        return tags
 
     @property
     def action_space(self) -> ActionSpace:
@@ -357,6 +383,30 @@ class BoxStudent(Student):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Not defined: a continuous student predicts actions (``predict``), not probabilities."""
         raise DataError(f"{type(self).__name__} predicts continuous actions; use predict(X) -> [n, m]")
+
+    _estimator_type: ClassVar[str] = "regressor"
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """Not defined: a regressor has no classes."""
+        raise AttributeError(f"{type(self).__name__} predicts continuous actions and has no classes_")
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """R² of ``predict(X)`` against the teacher's actions ``y`` (scikit-learn's ``r2_score``)."""
+        from sklearn.metrics import r2_score
+
+        y = np.asarray(y, dtype=np.float64)
+        return float(r2_score(y.reshape(len(y), -1), self.predict(X), sample_weight=sample_weight))
+
+    def __sklearn_tags__(self) -> Any:
+        """A regressor of one or more action dimensions (scikit-learn's checks read this)."""
+        from sklearn.utils import RegressorTags
+
+        tags = BaseEstimator.__sklearn_tags__(self)
+        tags.estimator_type = "regressor"
+        tags.regressor_tags = RegressorTags()
+        tags.target_tags.multi_output = True
+        return tags
 
     def _fitted_space(self) -> ActionSpace:
         return BoxActions(self.action_names_, self.action_low_, self.action_high_)
