@@ -52,9 +52,17 @@ class Cost:
 
 
 def check_states(X: Any, *, n_features: int | None = None, name: str = "X") -> np.ndarray:
-    """Validate states once at the boundary: 2-D, finite, non-empty; returns float32."""
+    """Validate states once at the boundary: dense, real, 2-D, finite, non-empty; returns float32."""
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise DataError(f"{name} is a sparse matrix, and sparse input is not supported: students read dense states; pass {name}.toarray().")
     try:
-        a = np.asarray(X, dtype=np.float32)
+        raw = np.asarray(X)
+    except (TypeError, ValueError) as e:
+        raise DataError(f"{name} must be numeric states of shape [n, d]; could not convert: {e}") from None
+    if raw.dtype.kind == "c":
+        raise DataError(f"Complex data not supported: {name} holds complex numbers, students read real-valued states.")
+    try:
+        a = raw.astype(np.float32)
     except (TypeError, ValueError) as e:
         raise DataError(f"{name} must be numeric states of shape [n, d]; could not convert: {e}") from None
     if a.ndim == 1 and n_features is not None and a.shape[0] == n_features:
@@ -63,6 +71,8 @@ def check_states(X: Any, *, n_features: int | None = None, name: str = "X") -> n
         raise DataError(f"{name} must be 2-D [n_states, n_features]; got shape {a.shape}. Reshape a single state with X[None, :].")
     if a.shape[0] == 0:
         raise DataError(f"{name} is empty (0 states); log teacher decisions first, e.g. with hybrid.collect().")
+    if a.shape[1] == 0:
+        raise DataError(f"{name} has 0 feature(s) (shape={a.shape}) while a minimum of 1 is required: a state needs at least one feature.")
     if n_features is not None and a.shape[1] != n_features:
         raise DataError(f"{name} has {a.shape[1]} features but the student was fitted on {n_features}; pass states with the same features in the same order.")
     where = non_finite_at(a)
