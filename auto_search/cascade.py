@@ -73,9 +73,10 @@ class Cascade:
         reaching = [s for s in scored if s[2] is not None]
         if not reaching:  # a router deferring every request is no cascade: say what would let one show the bound
             raise SearchError(self._unreachable(len(cal), data))
-        c, student, threshold, calib, actions, confidence = min(reaching, key=lambda s: (-s[3].coverage, s[0].ops_per_decision, s[0].parameters, s[0].id))
-        cut = threshold
-        report = cascade_score(teacher[rep], actions[rep], confidence[rep], cut)
+        c, student, found, calib, actions, confidence = min(reaching, key=lambda s: (-s[3].coverage, s[0].ops_per_decision, s[0].parameters, s[0].id))
+        assert found is not None  # reaching holds only candidates with a threshold
+        threshold = float(found)
+        report = cascade_score(teacher[rep], actions[rep], confidence[rep], threshold)
         met = report.agreement_decided is not None and report.agreement_decided >= self.agreement_at_least
         # numeric states too get the wrapper: it is what defers (decide returns None)
         shipped = FeaturizedStudent.from_parts(getattr(data, "featurizer", None), student, defer_below=float(threshold), action_names=data.action_names)
@@ -109,8 +110,10 @@ class Cascade:
         if need is None or n_cal < need:
             best = n_cal / (n_cal + WILSON_Z**2)
             held_share = len(data.P_val) / (len(data.P_val) + len(data.P))  # calibration is half the held-out rows
-            enough = "no finite number of requests shows 100%" if need is None else (
-                f"it needs at least {need} calibration requests, about {int(np.ceil(2 * need / held_share))} decisions in all at this val_fraction"
+            enough = (
+                "no finite number of requests shows 100%"
+                if need is None
+                else (f"it needs at least {need} calibration requests, about {int(np.ceil(2 * need / held_share))} decisions in all at this val_fraction")
             )
             return (
                 f"{self.spec} cannot be shown on {n_cal} calibration requests: even a student agreeing on all of them has a lower bound of "

@@ -36,7 +36,7 @@ def load_dataset(path: str | Path, runs: Sequence[int] | None = None) -> Any:
         suffix = ".db"
     elif kind == "dataset":
         suffix = ".npz"
-    elif kind is None and suffix in STORE_SUFFIXES + (".npz",):
+    elif kind is None and suffix in (*STORE_SUFFIXES, ".npz"):
         raise ValueError(f"{path} is not a {'trajectory store' if suffix != '.npz' else 'DistillDataset .npz'} (its content is not one); check the path.")
     if runs is not None and suffix not in STORE_SUFFIXES:
         raise ValueError(f"runs={list(runs)} selects runs of a trajectory store, but {path} is a {suffix} file; leave runs out.")

@@ -285,7 +285,11 @@ def render_html(data: dict[str, Any]) -> str:
         "<h1>AutoDistill report</h1>",
         f"<p>{e(headline(data))}</p>",
         first_screen(data),
-        *([f"<p><b class='{'met' if shipped['claim']['bound_met'] else 'missed'}'>{e(claim_verdict(shipped['claim']))}</b></p>"] if shipped and shipped.get("claim") else []),
+        *(
+            [f"<p><b class='{'met' if shipped['claim']['bound_met'] else 'missed'}'>{e(claim_verdict(shipped['claim']))}</b></p>"]
+            if shipped and shipped.get("claim")
+            else []
+        ),
     ]
     parts.append(
         "<div class='plots'>"
@@ -301,7 +305,9 @@ def render_html(data: dict[str, Any]) -> str:
     parts.append(_details("Why this student", "".join(why), open_=True))
     if shipped:
         head, rows = _shipped_table(data)
-        body = html_table(head, rows) + f"<p>{e(OPS_WORDS)}.</p><h3>Cost of the shipped student</h3>" + html_table(["cost", "value"], _cost_rows(shipped["cost"]))
+        body = (
+            html_table(head, rows) + f"<p>{e(OPS_WORDS)}.</p><h3>Cost of the shipped student</h3>" + html_table(["cost", "value"], _cost_rows(shipped["cost"]))
+        )
         if shipped["rules_text"]:
             body += f"<pre>{e(shipped['rules_text'])}</pre>"
         names = ds["action_names"]
@@ -311,9 +317,18 @@ def render_html(data: dict[str, Any]) -> str:
         parts.append(_details("Chosen and shipped: the student, figure by figure", body))
     parts += [_details(section.key.replace("_", " ").capitalize(), section.html(data)) for section in _sections(data)]
     n_ok = sum(c["status"] == "ok" for c in data["candidates"])
-    parts.append(_details(f"All {len(data['candidates'])} candidates ({n_ok} finished; ★ chosen, ◆ Pareto front)", _sortable(html_table(_head(data), _candidate_rows(data)))))
+    parts.append(
+        _details(
+            f"All {len(data['candidates'])} candidates ({n_ok} finished; ★ chosen, ◆ Pareto front)", _sortable(html_table(_head(data), _candidate_rows(data)))
+        )
+    )
     rungs = [[r["index"], r["level"], r["candidates"], r["finished"], r["status"]] for r in data["rungs"]]
-    parts.append(_details(f"Search steps ({len(rungs)}: each one fit of a set of candidates on a share of the data)", _sortable(html_table(["step", "level", "candidates", "finished", "status"], rungs))))
+    parts.append(
+        _details(
+            f"Search steps ({len(rungs)}: each one fit of a set of candidates on a share of the data)",
+            _sortable(html_table(["step", "level", "candidates", "finished", "status"], rungs)),
+        )
+    )
     hashes = [
         ["dataset", ds["content_hash"]],
         ["config", data["config_hash"]],
@@ -323,7 +338,9 @@ def render_html(data: dict[str, Any]) -> str:
     ledger = data["ledger_entries"]
     trust = html_table(["what", "hash"], hashes)
     if ledger:
-        trust += "<h3>Ledger entries</h3>" + html_table(["seq", "kind", "subject", "entry hash"], [[x["seq"], x["kind"], x["subject"], x["entry_hash"]] for x in ledger])
+        trust += "<h3>Ledger entries</h3>" + html_table(
+            ["seq", "kind", "subject", "entry hash"], [[x["seq"], x["kind"], x["subject"], x["entry_hash"]] for x in ledger]
+        )
     parts.append(_details("Hashes and ledger entries", trust))
     config = html_table(["option", "value"], [[k, v] for k, v in data["config"].items()])
     parts.append(_details("Configuration and versions", config + "<p>Versions: " + e(", ".join(f"{k} {v}" for k, v in data["versions"].items())) + "</p>"))

@@ -28,9 +28,7 @@ class StudentPolicy:
         self.n_features = int(student.n_features_in_)
         self.rng = np.random.default_rng(seed)
 
-    def predict(
-        self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False
-    ) -> tuple[np.ndarray, None]:
+    def predict(self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False) -> tuple[np.ndarray, None]:
         """The student's action for ``observation`` (one state or a batch), and ``None`` as the
         recurrent state (a student keeps none)."""
         obs = np.asarray(observation, dtype=np.float32)

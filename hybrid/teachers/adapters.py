@@ -198,7 +198,9 @@ class _ActProba:
                 raise TeacherError(f"act() returned {type(probs).__name__} for row {i}; return a dict {{action_name: probability}}")
             named = {str(a): p for a, p in probs.items()}  # integer keys (0, 1) name actions "0", "1"
             if len(named) != len(probs):
-                raise TeacherError(f"act() returned keys {list(probs)} for row {i} that name the same action twice once written as text; use one key per action")
+                raise TeacherError(
+                    f"act() returned keys {list(probs)} for row {i} that name the same action twice once written as text; use one key per action"
+                )
             probs = named
             if self.action_names is None:
                 self.action_names = _names(list(probs), "act() keys")

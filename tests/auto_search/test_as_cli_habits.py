@@ -17,7 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run(*args, cwd=REPO):
-    return subprocess.run([sys.executable, "-m", *map(str, args)], capture_output=True, text=True, timeout=120, cwd=cwd, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", *map(str, args)], capture_output=True, text=True, timeout=120, cwd=cwd, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    )
 
 
 @pytest.mark.parametrize("module, prog", [("auto_search.cli", "agent-distill"), ("provenance.cli", "provenance")])

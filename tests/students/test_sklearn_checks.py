@@ -46,7 +46,14 @@ CONTINUOUS = {
     [
         (TreeStudent(), DISTILLED),
         (RuleListStudent(), DISTILLED),
-        (LinearStudent(), {**DISTILLED, "check_non_transformer_estimators_n_iter": "fitted by closed-form steps, no n_iter_", "check_fit2d_1sample": "refused with the students' own message"}),
+        (
+            LinearStudent(),
+            {
+                **DISTILLED,
+                "check_non_transformer_estimators_n_iter": "fitted by closed-form steps, no n_iter_",
+                "check_fit2d_1sample": "refused with the students' own message",
+            },
+        ),
         (RegressionTreeStudent(), {**DISTILLED, **CONTINUOUS}),
     ],
     ids=lambda s: type(s).__name__ if not isinstance(s, dict) else "",
