@@ -193,10 +193,21 @@ class SearchResult:
         return f"{head}; chose {self.choice}\n{ships}" + (f"\n{verdict}" if verdict else "")
 
     def verdict(self) -> str | None:
-        """One line on the declared retention bound: ``MET`` or ``MISSED`` with the confirmed
-        figure, its episodes and method; ``None`` when no bound was declared."""
+        """One line on the declared bound: retention (``MET`` or ``MISSED`` with the confirmed
+        figure, its episodes and method) or a cascade's agreement on the requests it decides;
+        ``None`` when no bound was declared."""
         claim = None if self.shipped is None else self.shipped.claim
-        return claim_verdict(claim) if claim else None
+        if claim:
+            return claim_verdict(claim)
+        cascade = self.sections.get("cascade")
+        if cascade:  # a cascade's bound: agreement on the requests it decides, on the report half
+            held = cascade["held_out"]
+            agree = "n/a" if held["agreement_decided"] is None else f"{100 * held['agreement_decided']:.2f}%"
+            return (
+                f"{'MET' if cascade['met'] else 'MISSED'} agreement ≥ {100 * cascade['agreement_at_least']:g}% on decided requests: "
+                f"{agree} on the {100 * held['coverage']:.1f}% of {held['n']} report-half requests it decides"
+            )
+        return None
 
 
 def dataset_summary(ds: Any) -> dict[str, Any]:

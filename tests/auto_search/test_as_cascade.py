@@ -156,3 +156,4 @@ def test_a_cascade_too_few_calibration_requests_can_show_is_refused_with_the_num
         search.fit(DistillDataset(X, P, ["left", "right"], ["x", "y"]))
     ok = AutoDistill(families=("tree",), budget_s=30, policy="cascade:0.9", n_jobs=1, verbose=0).fit(DistillDataset(X, P, ["left", "right"], ["x", "y"]))
     assert ok.cascade["held_out"]["coverage"] > 0 and ok.student.decide(X[0]) in {"left", "right"}
+    assert ok.verdict().startswith(("MET agreement ≥ 90% on decided requests", "MISSED agreement ≥ 90%"))
