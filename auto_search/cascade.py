@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from auto_search.errors import SearchConfigError
+from auto_search.errors import SearchConfigError, SearchError
 from auto_search.evaluate import describe
 from auto_search.sections import ReportSection, png, register_section
 from auto_search.space import student_class
-from hybrid.cascade import calibration_split, cascade_score, choose_threshold, coverage_curve
+from hybrid.cascade import WILSON_Z, calibration_split, cascade_score, choose_threshold, coverage_curve
 
 DEFERRING_FAMILIES = ("keywords", "linear", "rules", "tree", "mlp")  # families whose Python export can defer
 
@@ -71,21 +71,19 @@ class Cascade:
             calib = cascade_score(teacher[cal], actions[cal], confidence[cal], threshold if threshold is not None else np.inf)
             scored.append((c, student, threshold, calib, actions, confidence))
         reaching = [s for s in scored if s[2] is not None]
-        if reaching:
-            c, student, threshold, calib, actions, confidence = min(reaching, key=lambda s: (-s[3].coverage, s[0].ops_per_decision, s[0].parameters, s[0].id))
-        else:  # nobody reaches the target even on its most confident states: defer everything with the most faithful
-            c, student, threshold, calib, actions, confidence = max(scored, key=lambda s: (s[0].fidelity, -s[0].id))
-        cut = np.inf if threshold is None else threshold
-        report = cascade_score(teacher[rep], actions[rep], confidence[rep], cut)
+        if not reaching:  # a router deferring every request is no cascade: say what would let one show the bound
+            raise SearchError(self._unreachable(len(cal), data))
+        c, student, found, calib, actions, confidence = min(reaching, key=lambda s: (-s[3].coverage, s[0].ops_per_decision, s[0].parameters, s[0].id))
+        assert found is not None  # reaching holds only candidates with a threshold
+        threshold = float(found)
+        report = cascade_score(teacher[rep], actions[rep], confidence[rep], threshold)
         met = report.agreement_decided is not None and report.agreement_decided >= self.agreement_at_least
         # numeric states too get the wrapper: it is what defers (decide returns None)
-        shipped = FeaturizedStudent.from_parts(
-            getattr(data, "featurizer", None), student, defer_below=2.0 if threshold is None else float(threshold), action_names=data.action_names
-        )
+        shipped = FeaturizedStudent.from_parts(getattr(data, "featurizer", None), student, defer_below=float(threshold), action_names=data.action_names)
         info = {
             "policy": self.spec,
             "agreement_at_least": self.agreement_at_least,
-            "threshold": None if threshold is None else float(threshold),
+            "threshold": float(threshold),
             "candidate": c.id,
             "calibration": calib.to_dict(),
             "held_out": report.to_dict(),
@@ -98,13 +96,36 @@ class Cascade:
         }
         return c, self._words(c, threshold, report, met), shipped, info
 
-    def _words(self, c: Any, threshold: float | None, report: Any, met: bool) -> str:
-        target = f"{100 * self.agreement_at_least:g}%"
-        if threshold is None:
-            return (
-                f"no candidate kept {target} agreement even on its most confident calibration requests; shipped the most faithful, "
-                f"deferring every request to the teacher: {describe(c)}"
+    def requests_needed(self) -> int | None:
+        """Calibration requests on which even a student agreeing on every one shows the target:
+        the Wilson lower bound of n agreements in n, n / (n + z²), reaches it from this n on
+        (``None`` for a target of 100%, which no finite sample shows)."""
+        target = self.agreement_at_least
+        return None if target >= 1.0 else max(1, int(np.ceil(WILSON_Z**2 * target / (1.0 - target) - 1e-9)))
+
+    def _unreachable(self, n_cal: int, data: Any) -> str:
+        """Why no cascade ships: too few calibration requests to show the target at all, or no
+        candidate agreeing enough on them; with the data or target that would do."""
+        need = self.requests_needed()
+        if need is None or n_cal < need:
+            best = n_cal / (n_cal + WILSON_Z**2)
+            held_share = len(data.P_val) / (len(data.P_val) + len(data.P))  # calibration is half the held-out rows
+            enough = (
+                "no finite number of requests shows 100%"
+                if need is None
+                else (f"it needs at least {need} calibration requests, about {int(np.ceil(2 * need / held_share))} decisions in all at this val_fraction")
             )
+            return (
+                f"{self.spec} cannot be shown on {n_cal} calibration requests: even a student agreeing on all of them has a lower bound of "
+                f"{100 * best:.1f}%; {enough}; or choose a target they can show, such as cascade:{np.floor(1000 * best) / 1000:g}"
+            )
+        return (
+            f"no candidate keeps {100 * self.agreement_at_least:g}% agreement (lower bound) even on its most confident of {n_cal} "
+            "calibration requests, so no router would decide any; log more decisions, add families, or lower the target"
+        )
+
+    def _words(self, c: Any, threshold: float, report: Any, met: bool) -> str:
+        target = f"{100 * self.agreement_at_least:g}%"
         agree = "n/a" if report.agreement_decided is None else f"{100 * report.agreement_decided:.2f}%"
         verdict = f"meets {target}" if met else f"MISSES {target}"
         return (
@@ -122,7 +143,7 @@ def _markdown(data: dict[str, Any]) -> list[str]:
     lines = [
         "## Cascade",
         "",
-        f"Threshold {info['threshold']} chosen on {info['calibration']['n']} calibration states; figures on {held['n']} other held-out states: "
+        f"Threshold {info['threshold']:.4g} chosen on {info['calibration']['n']} calibration states; figures on {held['n']} other held-out states: "
         f"coverage {100 * held['coverage']:.1f}% (teacher calls saved: {held['teacher_calls_saved']}), agreement on decided {agree} "
         f"({'met' if info['met'] else 'MISSED'}: target {100 * info['agreement_at_least']:g}%), overall {100 * held['agreement_overall']:.2f}%.",
         "",

@@ -2,8 +2,9 @@
 
 A thin layer: it loads the data, runs :class:`auto_search.search.AutoDistill` with a
 :class:`auto_search.config.SearchConfig` built from the options, records the result in a
-ledger when asked, and writes the report. Exit codes: 0 ok, 2 bad usage or unreadable input,
-130 interrupted (the report of what finished is still written).
+ledger when asked, and writes the report and the model into a staging folder moved into DIR
+only when all of it is written. Exit codes: 0 ok, 1 MISSED with --require, 2 bad usage or
+unreadable input, 130 interrupted (nothing shipped, DIR unchanged).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import argparse
 import importlib
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ from auto_search.record import record, write_artifacts
 from auto_search.reproduce import reproduce
 from auto_search.search import AutoDistill
 from auto_search.space import fit_imports
+from auto_search.staging import staged
 from hybrid.data.store import TrajectoryStore
 from hybrid.errors import HybridError
 from provenance.keys import load_key
@@ -35,7 +39,8 @@ EXAMPLE = """example:
   agent-distill search requests.jsonl --out router/ --policy cascade:0.99   # text states; router/model/student.py
 DATA may be a DistillDataset .npz, decisions as .jsonl or .csv, a Parquet file or folder, or a trajectory store (.db/.sqlite).
 exit codes: 0 done (the last line says MISSED when the shipped student does not show the declared
-bound), 1 MISSED with --require, 2 bad input, 130 interrupted."""
+bound), 1 MISSED with --require, 2 bad input or nothing finished, 130 interrupted (nothing shipped,
+DIR unchanged)."""
 
 REPRODUCE_EXAMPLE = """example:
   agent-distill reproduce runs/cartpole/ledger.db sha256:3f2a --key runs/keys/demo.key.pub
@@ -52,6 +57,7 @@ INGEST_FORMATS = ("jsonl", "csv", "openai-chat")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agent-distill", description="Distil an expensive agent into cheap students.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     search = sub.add_parser("search", help="search student families and choose one", epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     search.add_argument("data", type=Path, metavar="DATA", help=".npz, .jsonl, .csv, Parquet file or folder, or trajectory store")
@@ -100,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return metadata.version("agent-distill")
+    except metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        return "(not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -113,11 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args, parser)
     if (args.ledger is None) != (args.key is None):
         parser.error("--ledger and --key go together: the ledger signs each entry with the key.")
+    t0, existed = time.monotonic(), args.out.exists()
     try:
         config = config_from_namespace(args)
-        return _search(args, config)
-    except KeyboardInterrupt:  # before the search started or while writing: nothing to report
-        print("agent-distill: interrupted", file=sys.stderr)
+        return _search(args, config, t0, existed)
+    except KeyboardInterrupt:  # anywhere: nothing was moved into DIR
+        print(_interrupted(args.out, t0, existed), file=sys.stderr)
         return 130
     except (HybridError, OSError, ValueError) as e:
         if args.debug:
@@ -126,7 +140,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _search(args: argparse.Namespace, config: Any) -> int:
+def _interrupted(out: Path, t0: float, existed: bool) -> str:
+    """The last line of an interrupted search: how long it ran, and that DIR is as it was."""
+    state = "unchanged" if existed else "unchanged (not created)"
+    return f"agent-distill: interrupted after {time.monotonic() - t0:.0f} s: nothing shipped, {out} {state}"
+
+
+def _search(args: argparse.Namespace, config: Any, t0: float, existed: bool) -> int:
     teacher = None
     if args.env is not None:
         from hybrid.teachers.zoo import load_teacher
@@ -144,25 +164,26 @@ def _search(args: argparse.Namespace, config: Any) -> int:
         flush=True,
     )
     result = AutoDistill.from_config(config, env=args.env, teacher=teacher).fit(dataset)
-    if result.stopped_by != "interrupted" and result.student is not None:
-        model_dir = args.out / "model"  # the shipped student's artifact and exports, with or without a ledger
+    if result.stopped_by == "interrupted":  # what finished is not what was asked for: ship nothing
+        print(f"{sum(c.status == 'ok' for c in result.candidates)} candidate(s) had finished when the search was interrupted", file=sys.stderr)
+        print(_interrupted(args.out, t0, existed), file=sys.stderr)
+        return 130
+    with staged(args.out) as tmp:  # DIR changes only once the model, its exports and the report are all written
+        exports = export_targets(result.student)
         if args.ledger is not None:
             with Ledger(args.ledger) as ledger:
-                record(result, ledger, load_key(args.key), teacher=teacher, out_dir=model_dir, exports=export_targets(result.student))
+                record(result, ledger, load_key(args.key), teacher=teacher, out_dir=tmp / "model", final_dir=args.out / "model", exports=exports)
         else:
-            write_artifacts(result, model_dir, exports=export_targets(result.student))
-    result.write_report(args.out)
+            write_artifacts(result, tmp / "model", exports=exports)
+        result.write_report(tmp)
     if args.json:
         print(json.dumps(result.to_data(), indent=2, sort_keys=True))
     print(result.summary(), file=sys.stderr)
     print(f"report: {args.out / 'report.html'}", file=sys.stderr)
-    if result.student is not None and result.stopped_by != "interrupted":
-        print(f"model: {args.out / 'model' / 'model.json'} (exports beside it)", file=sys.stderr)
+    print(f"model: {args.out / 'model' / 'model.json'} (exports beside it)", file=sys.stderr)
     verdict = result.verdict()
     if verdict:
         print(verdict, file=sys.stderr)
-    if result.stopped_by == "interrupted":
-        return 130
     return 1 if args.require and result.shipped is not None and result.shipped.bound_met is False else 0
 
 

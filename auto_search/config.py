@@ -186,6 +186,11 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             flag = "--budget"
         default = f.default_factory() if f.default is MISSING and callable(f.default_factory) else f.default
         shown = " ".join(default) if isinstance(default, tuple) else default
+        if f.name == "families":  # the data picks them: see auto_search.space.default_families_for
+            shown = (
+                f"those of the data's kind of actions: {shown} for discrete actions on numeric states; "
+                "on text or record states every discrete family (keyword lists and linear students too); the continuous families for continuous actions"
+            )
         parser.add_argument(flag, dest=f.name, type=kind, default=default, help=f"{f.metadata['help']} (default: {shown})".replace("%", "%%"), **extra)
 
 

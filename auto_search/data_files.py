@@ -18,12 +18,15 @@ from hybrid.data.dataset import DistillDataset
 from hybrid.data.parquet import ParquetLog, is_parquet
 from hybrid.data.records import RecordDataset
 from hybrid.data.store import TrajectoryStore
+from provenance.file_kinds import file_kind, wrong_kind
 
 STORE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def load_dataset(path: str | Path, runs: Sequence[int] | None = None, *, max_rows: int = 0, seed: int = 0) -> Any:
-    """Read DATA by its suffix into a dataset whose ``meta`` names the file (and the store's runs).
+    """Read DATA into a dataset whose ``meta`` names the file (and the store's runs). A store or
+    an ``.npz`` is told by its content; a ledger, a report or another SQLite file is refused,
+    naming what it is and the command that takes it; decisions are read by suffix.
 
     ``max_rows`` keeps a seeded sample of that many rows, as a search with ``max_rows`` does
     (:mod:`auto_search.reading`); a Parquet log reads only those rows.
@@ -35,7 +38,16 @@ def load_dataset(path: str | Path, runs: Sequence[int] | None = None, *, max_row
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
+    kind = file_kind(path)  # by content: a ledger named .db is refused before anything opens it for writing
+    if kind not in (None, "store", "dataset"):
+        raise ValueError(wrong_kind(path, kind, "agent-distill search"))
     suffix = path.suffix.lower()
+    if kind == "store" and suffix not in STORE_SUFFIXES:
+        suffix = ".db"
+    elif kind == "dataset":
+        suffix = ".npz"
+    elif kind is None and suffix in (*STORE_SUFFIXES, ".npz"):
+        raise ValueError(f"{path} is not a {'trajectory store' if suffix != '.npz' else 'DistillDataset .npz'} (its content is not one); check the path.")
     if runs is not None and suffix not in STORE_SUFFIXES:
         raise ValueError(f"runs={list(runs)} selects runs of a trajectory store or Parquet log, but {path} is a {suffix} file; leave runs out.")
     ds: DistillDataset | RecordDataset

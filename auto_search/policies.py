@@ -274,9 +274,12 @@ def parse_policy(policy: str | Policy | Callable) -> Policy:
         return Knee()
     if name in makers:
         try:
-            return makers[name](float(arg))
+            number = float(arg)
         except ValueError:
             raise SearchConfigError(f"policy {policy!r} needs a number after the colon, e.g. {name}:0.95.") from None
+        if name in ("min-cost", "min-retention", "cascade") and 1.0 < number <= 100.0:  # a percentage where a share goes
+            raise SearchConfigError(f"policy {policy!r} takes a share in (0, 1], not a percentage: write {name}:{number / 100:g}.")
+        return makers[name](number)
     raise SearchConfigError(
         f"unknown policy {policy!r}; use knee, knee:0.05, min-cost:0.95, within-best:0.01, max-fidelity:200, min-retention:0.99 or cascade:0.99 (or pass a callable)."
     )

@@ -42,10 +42,21 @@ def teacher_hash(teacher: Any) -> str:
 EXPORT_FILES = {"python": "student.py", "c": "student.h", "onnx": "student.onnx"}
 
 
-def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, out_dir: str | Path, exports: Sequence[str] = ("python",)) -> list[Any]:
+def record(
+    result: SearchResult,
+    ledger: Any,
+    key: Any,
+    *,
+    teacher: Any = None,
+    out_dir: str | Path,
+    exports: Sequence[str] = ("python",),
+    final_dir: str | Path | None = None,
+) -> list[Any]:
     """Write the shipped student's artifact and its exports (``"python"``, ``"c"``, ``"onnx"``)
     into ``out_dir`` and append the dataset, teacher (when given), search, model and one export
-    entry per file; returns the entries.
+    entry per file; returns the entries. ``final_dir`` is where the ledger says the artifact
+    lives when ``out_dir`` is a staging folder moved there afterwards (see
+    :mod:`auto_search.staging`); by default ``out_dir``.
 
     Several teachers — a mixture teacher, or a list of the teachers whose decisions the data
     holds — get one teacher entry each, and each is a parent of the dataset and model entries
@@ -62,7 +73,8 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
     unknown = sorted(set(exports) - set(EXPORT_FILES))
     if unknown:
         raise SearchError(f"unknown export target(s) {unknown}; choose from {sorted(EXPORT_FILES)}.")
-    model_file, export_files = write_artifacts(result, out_dir, exports)
+    written, export_files = write_artifacts(result, out_dir, exports)
+    model_file = Path(out_dir if final_dir is None else final_dir) / written.name  # where the ledger says it lives
     student, shipped, chosen, ds = result.student, result.shipped, result.chosen, result.dataset
 
     data_hash = ds["content_hash"]
@@ -160,7 +172,7 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
                 "artifact": model_file.name,
                 "artifact_path": str(model_file),
                 "artifact_from_ledger": _from_ledger(model_file, ledger),
-                "artifact_hash": hash_file(model_file),
+                "artifact_hash": hash_file(written),
                 "recipe": {**recipe, "steps": steps},
                 "dagger_round": shipped_round,
                 "env": _env_id(result),
@@ -174,13 +186,26 @@ def record(result: SearchResult, ledger: Any, key: Any, *, teacher: Any = None, 
         {"kind": "export", "subject": hash_file(path), "parents": [student.content_hash], "attrs": {"target": target, "file": path.name}}
         for target, path in export_files.items()
     ]
-    entries = ledger.append_many(items, key=key)
+    entries = _append_new(ledger, items, key)
     result.recording.ledger_entries = [
         {"seq": e.seq, "kind": e.kind, "subject": e.subject, "entry_hash": e.entry_hash, "parents": list(e.parents)} for e in entries
     ]
     for directory in result.report_dirs:  # a report written before recording now lists the entries
         result.write_report(directory)
     return entries
+
+
+def _append_new(ledger: Any, items: list[dict[str, Any]], key: Any) -> list[Any]:
+    """Append the items the ledger does not already hold, in one transaction; returns the entry
+    of every item, earlier ones included. An item is already held when an entry of the same kind
+    has its subject and parents: a rerun of the same job records nothing twice."""
+    held: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+    for item in items:
+        for e in ledger.find(item["subject"]):
+            held.setdefault((e.kind, e.subject, tuple(e.parents)), e)
+    fresh = [i for i in items if (i["kind"], i["subject"], tuple(i["parents"])) not in held]
+    appended = iter(ledger.append_many(fresh, key=key))
+    return [held.get((i["kind"], i["subject"], tuple(i["parents"]))) or next(appended) for i in items]
 
 
 def write_artifacts(result: SearchResult, out_dir: str | Path, exports: Sequence[str] = ("python",)) -> tuple[Path, dict[str, Path]]:

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from auto_search.closed_loop import claim_verdict
-from auto_search.sections import family_colour, html_table, interval, markdown_table, png, report_sections, share
+from auto_search.report_summary import FIRST_SCREEN_CSS, OPS_WORDS, SORT_SCRIPT, first_screen, headline
+from auto_search.sections import family_colour, html_table, interval, markdown_table, ops_axis, png, report_sections, share
 from hybrid.spaces import ActionSpace, DiscreteActions
 
 REPORT_FILES = ("report.json", "report.md", "report.html")
@@ -215,6 +216,37 @@ def _sections(data: dict[str, Any]) -> list[Any]:
 
 
 # -- html -------------------------------------------------------------------------------------
+def pareto_figure(data: dict[str, Any]) -> tuple[Any, str]:
+    """The Pareto front of a report's data as a matplotlib figure, and its caption: every
+    candidate, the front by family, the chosen student circled, the teacher drawn."""
+    import matplotlib.pyplot as plt
+
+    ok = [c for c in data["candidates"] if c["status"] == "ok"]
+    by_id = {c["id"]: c for c in ok}
+    front = [by_id[i] for i in data["pareto"] if i in by_id]
+    teacher = data["teacher"] or {}
+    chosen = data["chosen"]["id"] if data["chosen"] else None
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ax.scatter([c["ops_per_decision"] for c in ok], [c["fidelity"] for c in ok], s=12, c="#bbbbbb", label="all candidates")
+    ax.plot([c["ops_per_decision"] for c in front], [c["fidelity"] for c in front], c="k", lw=1)
+    for fam in sorted({c["family"] for c in front}):
+        pts = [c for c in front if c["family"] == fam]
+        ax.scatter([c["ops_per_decision"] for c in pts], [c["fidelity"] for c in pts], s=36, c=family_colour(fam), label=f"front: {fam}")
+    if chosen is not None and chosen in by_id:
+        b = by_id[chosen]
+        ax.scatter([b["ops_per_decision"]], [b["fidelity"]], s=160, facecolors="none", edgecolors="r", lw=2, label="chosen", zorder=5)
+    if teacher.get("ops_per_decision"):
+        ax.scatter([teacher["ops_per_decision"]], [1.0], marker="*", s=220, c="gold", edgecolors="k", label=f"teacher ({teacher['name']})", zorder=5)
+        teacher_words = "the teacher ★"
+    else:
+        ax.axhline(1.0, c="gold", lw=1.5, label="teacher (fidelity 100% by definition)")
+        teacher_words = "the teacher as the gold line"
+    ops_axis(ax)
+    ax.set(ylabel="fidelity (share of held-out states agreeing)", title="Pareto front: fidelity against cost")
+    ax.legend(fontsize=7, loc="lower right")
+    return fig, f"Pareto front ({teacher_words}, the chosen student circled)"
+
+
 def _plots(data: dict[str, Any]) -> list[tuple[str, str]]:
     import matplotlib
 
@@ -224,32 +256,16 @@ def _plots(data: dict[str, Any]) -> list[tuple[str, str]]:
     ok = [c for c in data["candidates"] if c["status"] == "ok"]
     if not ok:
         return []
-    by_id = {c["id"]: c for c in ok}
-    front = [by_id[i] for i in data["pareto"]]
-    teacher = data["teacher"] or {}
-    chosen = data["chosen"]["id"] if data["chosen"] else None
-
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    ax.scatter([1 + c["ops_per_decision"] for c in ok], [c["fidelity"] for c in ok], s=12, c="#bbbbbb", label="all candidates")
-    ax.step([1 + c["ops_per_decision"] for c in front], [c["fidelity"] for c in front], where="post", c="k", lw=1)
-    for fam in sorted({c["family"] for c in front}):
-        pts = [c for c in front if c["family"] == fam]
-        ax.scatter([1 + c["ops_per_decision"] for c in pts], [c["fidelity"] for c in pts], s=36, c=family_colour(fam), label=f"front: {fam}")
-    if chosen is not None and chosen in by_id:
-        b = by_id[chosen]
-        ax.scatter([1 + b["ops_per_decision"]], [b["fidelity"]], s=160, facecolors="none", edgecolors="r", lw=2, label="chosen")
-    if teacher.get("ops_per_decision"):
-        ax.scatter([1 + teacher["ops_per_decision"]], [1.0], marker="*", s=220, c="gold", edgecolors="k", label=f"teacher ({teacher['name']})")
-    ax.set(xscale="log", xlabel="1 + operations per decision", ylabel="fidelity (held-out)", title="Pareto front")
-    ax.legend(fontsize=7, loc="lower right")
-    plots = [("Pareto front (the teacher marked ★, the chosen student circled)", png(fig))]
+    fig, caption = pareto_figure(data)
+    plots = [(caption, png(fig))]
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for fam in sorted({c["family"] for c in ok}):
         pts = [c for c in ok if c["family"] == fam]
         sizes = [8 + 40 * c["n_train"] / max(p["n_train"] for p in ok) for c in pts]
-        ax.scatter([1 + c["ops_per_decision"] for c in pts], [c["fidelity"] for c in pts], s=sizes, c=family_colour(fam), alpha=0.7, label=fam)
-    ax.set(xscale="log", xlabel="1 + operations per decision", ylabel="fidelity (held-out)", title="Fidelity against operations (marker size: training states)")
+        ax.scatter([c["ops_per_decision"] for c in pts], [c["fidelity"] for c in pts], s=sizes, c=family_colour(fam), alpha=0.7, label=fam)
+    ops_axis(ax)
+    ax.set(ylabel="fidelity (held-out)", title="Every candidate (marker size: training states)")
     ax.legend(fontsize=7, loc="lower right")
     plots.append(("Fidelity against operations, every candidate", png(fig)))
     for section in _sections(data):
@@ -258,44 +274,59 @@ def _plots(data: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def render_html(data: dict[str, Any]) -> str:
-    """The report as one self-contained HTML page (inline PNG plots, no scripts)."""
+    """The report as one self-contained HTML page: the four answers first (:mod:`auto_search.report_summary`),
+    then the plots, then every detail collapsed; long tables sort by a click on their heading."""
     e, ds, shipped = html.escape, data["dataset"], data["shipped"]
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>AutoDistill report</title><style>",
-        "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;font-size:12px}"
+        "body{font-family:sans-serif;max-width:1180px;margin:1.5em auto;padding:0 1em}table{border-collapse:collapse;font-size:12px}"
         "td,th{border:1px solid #ccc;padding:2px 6px}pre{background:#f6f6f6;padding:8px}code{font-size:12px}"
-        ".plots{display:flex;flex-wrap:wrap;gap:1em}</style></head><body>",
+        ".plots{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0}" + FIRST_SCREEN_CSS + "</style></head><body>",
         "<h1>AutoDistill report</h1>",
-        *([f"<p><b>{e(claim_verdict(shipped['claim']))}</b></p>"] if shipped and shipped.get("claim") else []),
-        f"<p><b>Choice:</b> {e(_choice_words(data))}</p>",
-    ]
-    if shipped:
-        parts.append(f"<p><b>Ships:</b> {e(shipped['source'])} — {e(shipped['reason'])}.</p>")
-    parts += [
-        f"<p>Search: {e(_stop_words(data))}.</p>",
-        f"<p>Dataset <code>{e(ds['content_hash'])}</code>: {e(_dataset_words(data))}.</p>",
+        f"<p>{e(headline(data))}</p>",
+        first_screen(data),
+        *(
+            [f"<p><b class='{'met' if shipped['claim']['bound_met'] else 'missed'}'>{e(claim_verdict(shipped['claim']))}</b></p>"]
+            if shipped and shipped.get("claim")
+            else []
+        ),
     ]
     parts.append(
         "<div class='plots'>"
         + "".join(f"<figure><img alt='{e(title)}' src='{src}'><figcaption>{e(title)}</figcaption></figure>" for title, src in _plots(data))
         + "</div>"
     )
+    why = [
+        f"<p><b>Choice:</b> {e(_choice_words(data))}</p>",
+        *([f"<p><b>Ships:</b> {e(shipped['source'])} — {e(shipped['reason'])}.</p>"] if shipped else []),
+        f"<p>Search: {e(_stop_words(data))}.</p>",
+        f"<p>Dataset <code>{e(ds['content_hash'])}</code>: {e(_dataset_words(data))}.</p>",
+    ]
+    parts.append(_details("Why this student", "".join(why), open_=True))
     if shipped:
-        parts.append("<h2>Chosen and shipped</h2>" + html_table(["figure", "chosen candidate", "shipped student"], _shipped_rows(data)))
-        parts.append("<h3>Cost of the shipped student</h3>" + html_table(["cost", "value"], _cost_rows(shipped["cost"])))
+        head, rows = _shipped_table(data)
+        body = (
+            html_table(head, rows) + f"<p>{e(OPS_WORDS)}.</p><h3>Cost of the shipped student</h3>" + html_table(["cost", "value"], _cost_rows(shipped["cost"]))
+        )
         if shipped["rules_text"]:
-            parts.append(f"<pre>{e(shipped['rules_text'])}</pre>")
+            body += f"<pre>{e(shipped['rules_text'])}</pre>"
         names = ds["action_names"]
         if shipped["confusion"] is not None:  # None for a Box
-            parts.append("<p>Confusion of the shipped student on held-out states (rows: teacher, columns: student)</p>")
-            parts.append(html_table(["teacher \\ student", *names], [[names[i], *row] for i, row in enumerate(shipped["confusion"])]))
-    parts += [section.html(data) for section in _sections(data)]
-    parts.append("<h2>Candidates (★ chosen, ◆ Pareto front)</h2>" + html_table(_head(data), _candidate_rows(data)))
+            body += "<p>Confusion of the shipped student on held-out states (rows: teacher, columns: student)</p>"
+            body += html_table(["teacher \\ student", *names], [[names[i], *row] for i, row in enumerate(shipped["confusion"])])
+        parts.append(_details("Chosen and shipped: the student, figure by figure", body))
+    parts += [_details(section.key.replace("_", " ").capitalize(), section.html(data)) for section in _sections(data)]
+    n_ok = sum(c["status"] == "ok" for c in data["candidates"])
     parts.append(
-        "<h2>Rungs</h2>"
-        + html_table(
-            ["rung", "level", "candidates", "finished", "status", "rows read"],
-            [[r["index"], r["level"], r["candidates"], r["finished"], r["status"], r.get("rows_read", "—")] for r in data["rungs"]],
+        _details(
+            f"All {len(data['candidates'])} candidates ({n_ok} finished; ★ chosen, ◆ Pareto front)", _sortable(html_table(_head(data), _candidate_rows(data)))
+        )
+    )
+    rungs = [[r["index"], r["level"], r["candidates"], r["finished"], r["status"], r.get("rows_read", "—")] for r in data["rungs"]]
+    parts.append(
+        _details(
+            f"Search steps ({len(rungs)}: each one fit of a set of candidates on a share of the data)",
+            _sortable(html_table(["step", "level", "candidates", "finished", "status", "rows read"], rungs)),
         )
     )
     hashes = [
@@ -304,12 +335,30 @@ def render_html(data: dict[str, Any]) -> str:
         ["chosen model", data["chosen"]["content_hash"] if data["chosen"] else "—"],
         ["shipped model", shipped["content_hash"] if shipped else "—"],
     ]
-    parts.append("<h2>Hashes</h2>" + html_table(["what", "hash"], hashes))
-    if data["ledger_entries"]:
-        parts.append(
-            "<h2>Ledger entries</h2>"
-            + html_table(["seq", "kind", "subject", "entry hash"], [[x["seq"], x["kind"], x["subject"], x["entry_hash"]] for x in data["ledger_entries"]])
+    ledger = data["ledger_entries"]
+    trust = html_table(["what", "hash"], hashes)
+    if ledger:
+        trust += "<h3>Ledger entries</h3>" + html_table(
+            ["seq", "kind", "subject", "entry hash"], [[x["seq"], x["kind"], x["subject"], x["entry_hash"]] for x in ledger]
         )
-    parts.append("<h2>Configuration</h2>" + html_table(["option", "value"], [[k, v] for k, v in data["config"].items()]))
-    parts.append("<p>Versions: " + e(", ".join(f"{k} {v}" for k, v in data["versions"].items())) + "</p></body></html>")
+    parts.append(_details("Hashes and ledger entries", trust))
+    config = html_table(["option", "value"], [[k, v] for k, v in data["config"].items()])
+    parts.append(_details("Configuration and versions", config + "<p>Versions: " + e(", ".join(f"{k} {v}" for k, v in data["versions"].items())) + "</p>"))
+    parts.append(SORT_SCRIPT + "</body></html>")
     return "\n".join(parts)
+
+
+def _details(title: str, body: str, *, open_: bool = False) -> str:
+    return f"<details{' open' if open_ else ''}><summary>{html.escape(title)}</summary>{body}</details>"
+
+
+def _sortable(table: str) -> str:
+    return table.replace("<table>", "<table class='sortable'>", 1)
+
+
+def _shipped_table(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The shipped student's figures; beside the chosen candidate's only when they differ (a DAgger round or another candidate shipped)."""
+    rows = _shipped_rows(data)
+    if data["chosen"]["content_hash"] == data["shipped"]["content_hash"]:
+        return ["figure", "shipped student (the chosen candidate)"], [[r[0], r[2]] for r in rows]
+    return ["figure", "chosen candidate", "shipped student"], rows

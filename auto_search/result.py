@@ -165,11 +165,22 @@ class SearchResult:
             self.recording.report_dirs.append(out)
         return out
 
+    def plot_pareto(self, path: str | Path | None = None) -> Any:
+        """The report's Pareto front as a matplotlib figure (saved to ``path`` when given, e.g.
+        ``"front.png"``): fidelity against operations per decision, the chosen student circled."""
+        from auto_search.report import pareto_figure
+
+        fig, _ = pareto_figure(self.to_data())
+        if path is not None:
+            fig.savefig(path, dpi=120, bbox_inches="tight")
+        return fig
+
     def summary(self) -> str:
         """A few lines for terminals and logs: what ran, what was chosen, what ships."""
         n_ok = sum(c.status == "ok" for c in self.candidates)
-        cut = sum(r["status"] == "cut" for r in self.run.rungs)
-        head = f"{n_ok} candidates in {self.run.search_s:.1f} s, {len(self.pareto)} on the front, {cut} rung(s) cut"
+        unfit = sum(r["candidates"] - r["finished"] for r in self.run.rungs if r["status"] == "cut")
+        stopped = f"; the budget stopped it before {unfit} more planned fit(s)" if unfit else ""
+        head = f"{n_ok} students fitted in {self.run.search_s:.1f} s, {len(self.pareto)} on the accuracy/cost front{stopped}"
         if not self.choice or self.shipped is None:
             return f"{head}; nothing finished"
         s = self.shipped
@@ -183,10 +194,21 @@ class SearchResult:
         return f"{head}; chose {self.choice}\n{ships}" + (f"\n{verdict}" if verdict else "")
 
     def verdict(self) -> str | None:
-        """One line on the declared retention bound: ``MET`` or ``MISSED`` with the confirmed
-        figure, its episodes and method; ``None`` when no bound was declared."""
+        """One line on the declared bound: retention (``MET`` or ``MISSED`` with the confirmed
+        figure, its episodes and method) or a cascade's agreement on the requests it decides;
+        ``None`` when no bound was declared."""
         claim = None if self.shipped is None else self.shipped.claim
-        return claim_verdict(claim) if claim else None
+        if claim:
+            return claim_verdict(claim)
+        cascade = self.sections.get("cascade")
+        if cascade:  # a cascade's bound: agreement on the requests it decides, on the report half
+            held = cascade["held_out"]
+            agree = "n/a" if held["agreement_decided"] is None else f"{100 * held['agreement_decided']:.2f}%"
+            return (
+                f"{'MET' if cascade['met'] else 'MISSED'} agreement ≥ {100 * cascade['agreement_at_least']:g}% on decided requests: "
+                f"{agree} on the {100 * held['coverage']:.1f}% of {held['n']} report-half requests it decides"
+            )
+        return None
 
 
 def dataset_summary(ds: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 from auto_search.closed_loop import PairedEpisodes
 from auto_search.config import SearchConfig, default_families
 from auto_search.engine import BudgetExpired, Engine
-from auto_search.errors import SearchConfigError, SearchDataError
+from auto_search.errors import SearchConfigError, SearchDataError, SearchError
 from auto_search.evaluate import Candidate, SplitData, describe, rebuild, split_dataset
 from auto_search.mix_search import SourcePool, fit_pool
 from auto_search.pareto import pareto_front
@@ -359,6 +359,8 @@ def _finish(run: _Run, unstarted: int, ctx: _Context) -> SearchResult:
     ]
     start = len(run.rungs)  # rungs a stopped search never started are cut too
     rungs += [{"index": i, "level": None, "candidates": 0, "finished": 0, "status": "cut", "rows_read": 0} for i in range(start, start + unstarted)]
+    if chosen is None and ctx.stop != "interrupted":
+        raise _nothing_finished(candidates, config)
     shipped = None
     if closed and chosen is not None and student is not None:
         assert episodes is not None
@@ -445,6 +447,22 @@ def _race(
         if bar is None or cleared is not None or level >= episodes.cap:
             return
         level = min(2 * level, episodes.cap)
+
+
+def _nothing_finished(candidates: Sequence[Candidate], config: SearchConfig) -> SearchError:
+    """The error of a search that has no student to return: every candidate failed (the first
+    error named), or the budget ended before one finished (a budget to try named)."""
+    failed = [c for c in candidates if c.status != "ok"]
+    if failed:
+        return SearchError(
+            f"all {len(failed)} candidate(s) that finished failed, the first ({failed[0].family}) with {failed[0].error}; "
+            "fix that, or leave the family out (families=…, --families)."
+        )
+    more = max(30.0, 4 * config.budget_s)
+    return SearchError(
+        f"no candidate finished within budget_s={config.budget_s:g} s, so there is no student to return; "
+        f"try budget_s={more:g} (--budget {more:g}) or fewer families than {list(config.families)}."
+    )
 
 
 def _policy_note(search: AutoDistill) -> str | None:

@@ -93,3 +93,12 @@ def html_table(head: list[str], rows: list[list[Any]]) -> str:
 def markdown_table(head: list[str], rows: list[list[str]]) -> list[str]:
     """A Markdown table of ``rows`` under ``head``, as lines."""
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def ops_axis(ax: Any) -> None:
+    """Operations per decision on a log axis that also shows 0, with plain tick labels (1, 10, 100)."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xlabel("operations per decision (log scale)")

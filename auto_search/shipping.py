@@ -26,7 +26,7 @@ from auto_search.closed_loop import CONFIRMATION_SEED_OFFSET, LoopScore, PairedE
 from auto_search.config import SearchConfig
 from auto_search.evaluate import Candidate, SplitData, numeric_part, score_student, shipped_form
 from auto_search.policies import MinRetention, Policy
-from auto_search.sections import ReportSection, family_colour, html_table, interval, markdown_table, png, register_section, share
+from auto_search.sections import ReportSection, family_colour, html_table, interval, markdown_table, ops_axis, png, register_section, share
 from hybrid.data.dataset import DistillDataset
 from hybrid.envs.adapter import is_team_env
 from hybrid.loop.rollouts import make_env
@@ -443,17 +443,17 @@ def _loop_plots(data: dict[str, Any]) -> list[tuple[str, str]]:
     scored = [c for c in data["candidates"] if c.get("retention") is not None] + list((loop.get("dagger") or {}).get("rounds", []))
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for c in scored:
-        x, y = 1 + c["ops_per_decision"], c["retention"]
+        x, y = c["ops_per_decision"], c["retention"]
         low, high = max(c["retention_low"], y - 2), min(c["retention_high"], y + 2)  # an open interval of one episode stays on the plot
         # the running intersection may leave the latest mean just outside the bounds: draw no negative bar
         ax.errorbar([x], [y], yerr=[[max(0.0, y - low)], [max(0.0, high - y)]], fmt="o", ms=5, c=family_colour(c["family"]), capsize=3)
     chosen, shipped = data["chosen"], data["shipped"]
     if chosen and chosen.get("retention") is not None:
-        ax.scatter([1 + chosen["ops_per_decision"]], [chosen["retention"]], s=160, facecolors="none", edgecolors="r", lw=2, label="chosen (selection episodes)")
+        ax.scatter([chosen["ops_per_decision"]], [chosen["retention"]], s=160, facecolors="none", edgecolors="r", lw=2, label="chosen (selection episodes)")
     if shipped and shipped.get("loop"):
         sl = shipped["loop"]
         ax.errorbar(
-            [1 + shipped["ops_per_decision"]],
+            [shipped["ops_per_decision"]],
             [sl["retention"]],
             yerr=[[max(0.0, sl["retention"] - sl["retention_low"])], [max(0.0, sl["retention_high"] - sl["retention"])]],
             fmt="s",
@@ -465,7 +465,8 @@ def _loop_plots(data: dict[str, Any]) -> list[tuple[str, str]]:
     if loop.get("bar") is not None:
         ax.axhline(loop["bar"], c="r", ls="--", lw=1, label=f"bar {100 * loop['bar']:g}%")
     ax.axhline(1.0, c="gold", lw=1, label="teacher")
-    ax.set(xscale="log", xlabel="1 + operations per decision", ylabel="retention of the teacher's return", title="Closed loop")
+    ops_axis(ax)
+    ax.set(ylabel="retention of the teacher's return", title="Closed loop")
     ax.legend(fontsize=7, loc="lower right")
     return [("Retention in the loop with its interval (circled: chosen; square: shipped, on fresh episodes)", png(fig))]
 

@@ -41,6 +41,7 @@ _LAZY = {
     "teacher_world": "hybrid.teachers.zoo",
     "PolicyTeacher": "hybrid.teachers.zoo",
     "compile_student": "hybrid.exports.runtime",
+    "as_policy": "hybrid.exports.sb3_policy",
     "ContinuousPolicyTeacher": "hybrid.teachers.zoo",
     "ContinuousTeacher": "hybrid.teachers.base",
     "dagger_continuous": "hybrid.loop.dagger",
@@ -114,6 +115,7 @@ __all__ = [  # noqa: RUF022  (grouped by stage of the data flow, for readers)
     "fidelity",
     "kl",
     "compile_student",
+    "as_policy",
     # data mixes
     "DataPool",
     "teacher_rollouts",

@@ -63,6 +63,7 @@ _HOME = {
     "envelope": "intoto",
     "verify_envelope": "intoto",
     "export_in_toto": "intoto",
+    "file_kind": "file_kinds",
 }
 
 __all__ = sorted(_HOME)

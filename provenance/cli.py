@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 EXAMPLES = """\
@@ -57,11 +58,22 @@ def _emit_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, sort_keys=True))
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("agent-distill")
+    except metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        return "(not installed)"
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     from provenance.keys import generate_key, public_path
 
+    existed = Path(args.keyfile).exists()
     key = generate_key(args.keyfile, _passphrase(args))
-    print(f"wrote {args.keyfile} and {public_path(args.keyfile)}; key id {key.key_id}")
+    done = "kept the existing" if existed else "wrote"
+    print(f"{done} {args.keyfile} and {public_path(args.keyfile)}; key id {key.key_id}")
     return 0
 
 
@@ -148,6 +160,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(result.to_dict())
         return 0 if result.ok else 1
+    untrusted = [f for f in result.findings if f.problem.startswith("signed by untrusted key ")]
+    if untrusted and len(untrusted) == len(result.findings) and result.signatures_checked == 0:  # the wrong key, not a tampered ledger
+        from provenance.keys import load_public_keys
+
+        given = ", ".join(f"{key_id} from {' '.join(map(str, args.key))}" for key_id in load_public_keys(args.key))
+        signers = sorted({f.problem.rsplit(" ", 1)[-1] for f in untrusted})
+        print(
+            f"FAILED: none of the {result.size} entries is signed by the key(s) given ({given}); they are signed by {', '.join(signers)}. "
+            "Pass the .pub of that key with --key."
+        )
+        return 1
     for finding in result.findings:
         print(f"FINDING {finding}")
     for subject, seq in sorted(result.revoked.items(), key=lambda kv: (kv[1], kv[0])):
@@ -250,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument(
         "--passphrase-env", default="PROVENANCE_PASSPHRASE", metavar="NAME", help="environment variable holding the key passphrase (default: %(default)s)"
     )

@@ -85,13 +85,20 @@ class SigningKey:
 def generate_key(path: PathLike, passphrase: str | bytes | None = None) -> SigningKey:
     """Create a new Ed25519 key at ``path`` (PKCS8 PEM, mode 0600) and ``path.pub`` beside it.
 
-    Refuses to overwrite an existing file, so a key in use is never lost by accident.
+    Never overwrites a file, so a key in use is never lost by accident: when both files already
+    hold a matching pair (a script run a second time), that key is loaded and returned; a lone
+    file, or a pair that does not match, is refused.
     """
     path = Path(path)
     pub_path = public_path(path)
+    if path.is_file() and pub_path.is_file():
+        key = load_key(path, passphrase)
+        if load_public_key(pub_path).key_id != key.key_id:
+            raise ProvenanceKeyError(f"{path} and {pub_path} already exist but are not one key pair; choose another path or remove both first")
+        return key
     for p in (path, pub_path):
         if p.exists():
-            raise ProvenanceKeyError(f"{p} already exists; choose another path or remove it first")
+            raise ProvenanceKeyError(f"{p} already exists without its other half; choose another path or remove it first")
     key = SigningKey(Ed25519PrivateKey.generate())
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(_as_bytes(passphrase)) if passphrase else serialization.NoEncryption()

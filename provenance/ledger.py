@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance.errors import LedgerError
+from provenance.file_kinds import file_kind, wrong_kind
 from provenance.hashing import canonical_json, hash_bytes
 from provenance.keys import PathLike, PublicKey, SigningKey, key_id_of
 
@@ -140,6 +141,9 @@ def connect(path: PathLike, *, create: bool) -> sqlite3.Connection:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "ledger_meta" not in tables:
             if tables or not create:
+                kind = file_kind(path)
+                if kind not in (None, "ledger", "sqlite"):
+                    raise LedgerError(wrong_kind(path, kind, "a ledger command"))
                 raise LedgerError(f"{path} is a SQLite file but not a provenance ledger (no ledger_meta table)")
             conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
         _ensure_wal(conn, path)
@@ -149,6 +153,9 @@ def connect(path: PathLike, *, create: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=FULL")
     except sqlite3.DatabaseError as exc:
         conn.close()
+        kind = file_kind(path)
+        if kind not in (None, "ledger", "sqlite"):
+            raise LedgerError(wrong_kind(path, kind, "a ledger command")) from exc
         raise LedgerError(f"{path} is not a SQLite ledger ({exc}); check the path") from exc
     except LedgerError:
         conn.close()

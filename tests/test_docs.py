@@ -115,3 +115,22 @@ def test_placeholder_pages_for_other_issues_are_in_the_nav() -> None:
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     for page in ("guide/students.md", "guide/serving.md", "guide/logs.md"):
         assert page in nav and (DOCS / page).exists()
+
+
+def test_the_getting_started_python_block_runs_twice(tmp_path, monkeypatch, only_shipped_families):
+    """The block that logs, searches, reports and records runs again in the same folder: the key
+    is reused and nothing is recorded twice."""
+    block = grab_code_blocks((DOCS / "getting-started.md").read_text(encoding="utf-8"), lang="python")[0]
+    assert "budget_s=20" in block and "generate_key" in block
+    monkeypatch.chdir(tmp_path)
+    code = compile(block.replace("budget_s=20", "budget_s=8, n_jobs=1"), "getting-started.md", "exec")
+    for _ in range(2):
+        namespace: dict = {"__name__": "__docs__"}
+        exec(code, namespace)
+        assert namespace["result"].student is not None
+        assert (tmp_path / "runs" / "report" / "report.html").exists() and (tmp_path / "runs" / "model" / "student.py").exists()
+    from provenance import Ledger
+
+    with Ledger(tmp_path / "runs" / "ledger.db") as ledger:
+        said = [(e.kind, e.subject, e.parents) for e in ledger.entries()]
+    assert len(said) == len(set(said))

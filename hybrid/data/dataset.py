@@ -300,11 +300,32 @@ class DistillDataset:
         return path
 
     @classmethod
+    def from_labels(cls, X: Any, y: Any, action_names: Sequence[str] | None = None) -> DistillDataset:
+        """A dataset of the teacher's chosen actions ``y`` (labels, or indices into
+        ``action_names``) as one-hot probabilities; without names, the sorted distinct labels."""
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise DataError(f"y must hold one label per state (shape [n]); got shape {y.shape}")
+        if action_names is None:
+            names, index = np.unique(y.astype(str), return_inverse=True)
+            action_names = names.tolist()
+        else:
+            index = y.astype(np.int64)
+            if y.size and (not np.array_equal(index, y) or index.min() < 0 or index.max() >= len(action_names)):
+                raise DataError(f"y must index action_names (0…{len(action_names) - 1}) when both are given")
+        P = np.zeros((len(y), len(action_names)), dtype=np.float32)
+        P[np.arange(len(y)), index] = 1.0
+        return cls(np.asarray(X, dtype=np.float32), P, list(action_names))
+
+    @classmethod
     def load(cls, path: str | Path) -> DistillDataset:
-        """Read a dataset written by ``save`` (``allow_pickle=False``)."""
+        """Read a dataset written by ``save`` (``allow_pickle=False``), or an ``.npz`` of states
+        ``X`` and labels ``y`` (see :meth:`from_labels`)."""
         try:
             with np.load(path, allow_pickle=False) as data:
                 files = set(data.files)
+                if {"X", "y"} <= files and "P" not in files:  # scikit-learn's habit: states and the teacher's labels
+                    return cls.from_labels(data["X"], data["y"], data["action_names"].tolist() if "action_names" in files else None)
                 missing = {"X", "P", "action_names"} - files
                 if missing:
                     raise DataError(f"{path} is not a DistillDataset file: it lacks {sorted(missing)}; write it with DistillDataset.save")

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.data.record_ingest import RecordDecisions, csv_record_lines, is_record_log, parse_record_lines, read_json_lines
+from hybrid.data.record_ingest import RecordDecisions, csv_record_lines, header_problem, is_record_log, parse_record_lines, read_json_lines
 from hybrid.data.transcripts import is_transcript_log, parse_transcript_lines
 from hybrid.errors import DataError
 from hybrid.validation import row_sum_problem
@@ -238,11 +238,27 @@ def read_jsonl(path: str | Path, *, fields: Mapping[str, str] | None = None) -> 
     lines = read_json_lines(path)
     if is_transcript_log(lines):
         return parse_transcript_lines(lines, str(path), fields=fields)
+    lines = _choices_as_probs(lines)
     if fields is not None or is_record_log(lines):
         return parse_record_lines(lines, str(path), fields)
     for line_no, record in lines:
         builder.add(record, line_no)
     return builder.build()
+
+
+def _choices_as_probs(lines: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+    """Lines of numeric list states with the teacher's choice (``"state": [0.1, 0.2], "action": 1``,
+    the usual RL log) as one-hot ``action_probs`` over the choices seen; other logs unchanged."""
+
+    def choice_line(r: Any) -> bool:
+        state, action = r.get("state"), r.get("action") if isinstance(r, dict) else None
+        numbers = isinstance(state, list) and state and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in state)
+        return bool(numbers) and "action_probs" not in r and isinstance(action, (str, int)) and not isinstance(action, bool)
+
+    if not lines or not all(isinstance(r, dict) and choice_line(r) for _, r in lines):
+        return lines
+    names = sorted({str(r["action"]) for _, r in lines}, key=lambda a: (not a.lstrip("-").isdigit(), int(a) if a.lstrip("-").isdigit() else 0, a))
+    return [(n, {**{k: v for k, v in r.items() if k != "action"}, "action_probs": {a: float(a == str(r["action"])) for a in names}}) for n, r in lines]
 
 
 def read_csv(path: str | Path, *, fields: Mapping[str, str] | None = None) -> Decisions | RecordDecisions:
@@ -290,7 +306,7 @@ def _csv_columns(header: list[str], builder: _Builder) -> dict[str, Any]:
         elif name in OPTIONAL_KEYS:
             optional[name] = i
         else:
-            raise builder.fail(1, f"unknown column {name!r}; use state.<feature>, action_probs.<action> or {list(OPTIONAL_KEYS)}")
+            raise builder.fail(1, f"the header: {header_problem(header, OPTIONAL_KEYS)}")
     if vectors["action"] and (probs or "action" in optional):
         raise builder.fail(1, "the header mixes action.<dimension> (continuous) with action_probs/action (discrete); use one kind")
     if not states or not (probs or vectors["action"]):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,9 +209,28 @@ def _probs(record: dict[str, Any], names: list[str], line: int, fail: Any) -> li
     return row
 
 
+def header_problem(header: Sequence[str], known: Sequence[str]) -> str | None:
+    """What is wrong with a CSV header, naming the fix: columns that are no known key (a state
+    field needs the ``state.`` prefix) or no column giving the teacher's action; ``None`` if fine."""
+    unknown = [h for h in header if not h.startswith(("state.", "action_probs.", "action.", "action_std.")) and h not in known]
+    if unknown:
+        return (
+            f"column(s) {unknown} are not known; name state fields state.<field> ({', '.join('state.' + h for h in unknown)}), "
+            f"other columns are action_probs.<action>, action.<dimension> or {list(known)}"
+        )
+    if not any(h == "action" or h.startswith(("action_probs.", "action.")) for h in header):
+        return "no column gives the teacher's action; add an action column (its choice), action_probs.<action> or action.<dimension> columns"
+    if not any(h.startswith("state.") for h in header):
+        return "no state.<field> column; name the state's columns state.<field>"
+    return None
+
+
 def csv_record_lines(reader: Any, header: list[str], source: str) -> list[tuple[int, Any]]:
     """CSV rows as ``(line number, record)`` pairs for :func:`parse_record_lines`: ``state.<field>``
     cells typed by :func:`_cell`, ``action_probs.<action>`` as numbers, other columns as text."""
+    problem = header_problem(header, ("episode", "reward", "action", "done", "trace"))
+    if problem:
+        raise DataError(f"{source} line 1: the header: {problem}; nothing from this file was stored")
     out = []
     for row in reader:
         line = reader.line_num

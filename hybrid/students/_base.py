@@ -52,9 +52,17 @@ class Cost:
 
 
 def check_states(X: Any, *, n_features: int | None = None, name: str = "X") -> np.ndarray:
-    """Validate states once at the boundary: 2-D, finite, non-empty; returns float32."""
+    """Validate states once at the boundary: dense, real, 2-D, finite, non-empty; returns float32."""
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise DataError(f"{name} is a sparse matrix, and sparse input is not supported: students read dense states; pass {name}.toarray().")
     try:
-        a = np.asarray(X, dtype=np.float32)
+        raw = np.asarray(X)
+    except (TypeError, ValueError) as e:
+        raise DataError(f"{name} must be numeric states of shape [n, d]; could not convert: {e}") from None
+    if raw.dtype.kind == "c":
+        raise DataError(f"Complex data not supported: {name} holds complex numbers, students read real-valued states.")
+    try:
+        a = raw.astype(np.float32)
     except (TypeError, ValueError) as e:
         raise DataError(f"{name} must be numeric states of shape [n, d]; could not convert: {e}") from None
     if a.ndim == 1 and n_features is not None and a.shape[0] == n_features:
@@ -63,6 +71,8 @@ def check_states(X: Any, *, n_features: int | None = None, name: str = "X") -> n
         raise DataError(f"{name} must be 2-D [n_states, n_features]; got shape {a.shape}. Reshape a single state with X[None, :].")
     if a.shape[0] == 0:
         raise DataError(f"{name} is empty (0 states); log teacher decisions first, e.g. with hybrid.collect().")
+    if a.shape[1] == 0:
+        raise DataError(f"{name} has 0 feature(s) (shape={a.shape}) while a minimum of 1 is required: a state needs at least one feature.")
     if n_features is not None and a.shape[1] != n_features:
         raise DataError(f"{name} has {a.shape[1]} features but the student was fitted on {n_features}; pass states with the same features in the same order.")
     where = non_finite_at(a)
@@ -263,9 +273,35 @@ class Student(BaseEstimator):
         raise NotImplementedError
 
     # -- shared -----------------------------------------------------------------------------
+    _estimator_type: ClassVar[str] = "classifier"  # scikit-learn's cross_val_score and scorers read it
+
     def predict(self, X: Any) -> np.ndarray:
         """Index of the most probable action for each state."""
         return np.argmax(self.predict_proba(X), axis=1)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """What ``predict`` returns: action indices ``0 … k-1`` (names in ``action_names_``)."""
+        self._check_fitted()
+        return np.arange(int(self.n_actions_))
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Agreement with the teacher's actions ``y`` (labels, or probabilities whose most
+        probable action counts): scikit-learn's ``accuracy_score`` of ``predict(X)``."""
+        from sklearn.metrics import accuracy_score
+
+        y = np.asarray(y)
+        labels = y.argmax(axis=1) if y.ndim == 2 else y
+        return float(accuracy_score(labels, self.predict(X), sample_weight=sample_weight))
+
+    def __sklearn_tags__(self) -> Any:
+        """A classifier taking dense numeric states (scikit-learn's checks read this)."""
+        from sklearn.utils import ClassifierTags
+
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags()
+        return tags
 
     @property
     def action_space(self) -> ActionSpace:
@@ -357,6 +393,30 @@ class BoxStudent(Student):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Not defined: a continuous student predicts actions (``predict``), not probabilities."""
         raise DataError(f"{type(self).__name__} predicts continuous actions; use predict(X) -> [n, m]")
+
+    _estimator_type: ClassVar[str] = "regressor"
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """Not defined: a regressor has no classes."""
+        raise AttributeError(f"{type(self).__name__} predicts continuous actions and has no classes_")
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """R² of ``predict(X)`` against the teacher's actions ``y`` (scikit-learn's ``r2_score``)."""
+        from sklearn.metrics import r2_score
+
+        y = np.asarray(y, dtype=np.float64)
+        return float(r2_score(y.reshape(len(y), -1), self.predict(X), sample_weight=sample_weight))
+
+    def __sklearn_tags__(self) -> Any:
+        """A regressor of one or more action dimensions (scikit-learn's checks read this)."""
+        from sklearn.utils import RegressorTags
+
+        tags = BaseEstimator.__sklearn_tags__(self)
+        tags.estimator_type = "regressor"
+        tags.regressor_tags = RegressorTags()
+        tags.target_tags.multi_output = True
+        return tags
 
     def _fitted_space(self) -> ActionSpace:
         return BoxActions(self.action_names_, self.action_low_, self.action_high_)

@@ -82,6 +82,51 @@ class SplitTree(Student):
         self.left_ = np.asarray(state["left"], dtype=np.int64)
         self.right_ = np.asarray(state["right"], dtype=np.int64)
 
+    # -- readable rules -----------------------------------------------------------------------
+    def rules(self, precision: int = 3) -> list[str]:
+        """One line per leaf, ``IF conditions THEN action``, in tree order.
+
+        Conditions on the same feature along a path are merged into one interval. Numbers are
+        rounded to ``precision`` significant digits for reading; ``predict`` and the exports use
+        the exact values.
+        """
+        self._check_fitted()
+        out: list[str] = []
+
+        def walk(node: int, lo: dict[int, float], hi: dict[int, float]) -> None:
+            f = int(self.feature_[node])
+            if f == LEAF:
+                conds = self._path_text(lo, hi, precision)
+                out.append(f"{'IF ' + ' AND '.join(conds) if conds else 'ALWAYS'} THEN {self._leaf_text(node, precision)}")
+                return
+            t = float(self.threshold_[node])
+            walk(int(self.left_[node]), lo, {**hi, f: min(hi.get(f, np.inf), t)})
+            walk(int(self.right_[node]), {**lo, f: max(lo.get(f, -np.inf), t)}, hi)
+
+        walk(0, {}, {})
+        return out
+
+    def to_text(self) -> str:
+        """The rules, one leaf a line (what ``rules()`` gives, joined)."""
+        return "\n".join(self.rules())
+
+    def _path_text(self, lo: dict[int, float], hi: dict[int, float], p: int) -> list[str]:
+        """The merged conditions of a path: ``a < x <= b``, ``x > a`` or ``x <= b`` per tested column."""
+        names = self.feature_names_
+        columns = names + [term_text(Condition(fs, ws, None, None), names) for fs, ws in getattr(self, "oblique_", [])]
+        conds = []
+        for f in sorted(set(lo) | set(hi)):
+            if f in lo and f in hi:
+                conds.append(f"{lo[f]:.{p}g} < {columns[f]} <= {hi[f]:.{p}g}")
+            elif f in lo:
+                conds.append(f"{columns[f]} > {lo[f]:.{p}g}")
+            else:
+                conds.append(f"{columns[f]} <= {hi[f]:.{p}g}")
+        return conds
+
+    def _leaf_text(self, node: int, p: int) -> str:  # pragma: no cover
+        raise NotImplementedError
+
     def branch_source(self, language: str, leaf: LeafCode, indent: str = "    ", node: int = 0) -> list[str]:
         """Nested ifs (``"python"`` or ``"c"``) of the subtree at ``node``; ``leaf(node, indent)``
         writes each leaf's lines."""
@@ -206,46 +251,14 @@ class LeafTree(SplitTree, BoxStudent):
         self.oblique_ = [(tuple(fs), tuple(ws)) for fs, ws in state.get("oblique", [])]
 
     # -- readable rules -------------------------------------------------------------------------
-    def rules(self, precision: int = 3) -> list[str]:
-        """One line per leaf, ``IF conditions THEN action = expression``, in tree order.
-
-        Conditions on the same feature along a path are merged into one interval. Numbers are
-        rounded to ``precision`` significant digits for reading; ``predict`` and the exports use
-        the exact values.
-        """
-        self._check_fitted()
-        out: list[str] = []
-
-        def walk(node: int, lo: dict[int, float], hi: dict[int, float]) -> None:
-            f = int(self.feature_[node])
-            if f == LEAF:
-                out.append(self._rule_text(node, lo, hi, precision))
-                return
-            t = float(self.threshold_[node])
-            walk(int(self.left_[node]), lo, {**hi, f: min(hi.get(f, np.inf), t)})
-            walk(int(self.right_[node]), {**lo, f: max(lo.get(f, -np.inf), t)}, hi)
-
-        walk(0, {}, {})
-        return out
-
-    def _rule_text(self, node: int, lo: dict[int, float], hi: dict[int, float], p: int) -> str:
-        names = self.feature_names_
-        columns = names + [term_text(Condition(fs, ws, None, None), names) for fs, ws in self.oblique_]
-        conds = []
-        for f in sorted(set(lo) | set(hi)):
-            if f in lo and f in hi:
-                conds.append(f"{lo[f]:.{p}g} < {columns[f]} <= {hi[f]:.{p}g}")
-            elif f in lo:
-                conds.append(f"{columns[f]} > {lo[f]:.{p}g}")
-            else:
-                conds.append(f"{columns[f]} <= {hi[f]:.{p}g}")
-        actions = []
+    def _leaf_text(self, node: int, p: int) -> str:
+        """The actions at a leaf, ``name = intercept + coef·feature …`` per dimension."""
+        names, actions = self.feature_names_, []
         for j, name in enumerate(self.action_names_):
             terms = [f"{c:+.{p}g}·{names[i]}" for i, c in enumerate(self.coef_[node, j]) if c != 0]
             expr = f"{self.intercept_[node, j]:.{p}g}" + "".join(f" {t[0]} {t[1:]}" for t in terms)
             actions.append(f"{name} = {expr}")
-        head = "IF " + " AND ".join(conds) if conds else "ALWAYS"
-        return f"{head} THEN " + ", ".join(actions)
+        return ", ".join(actions)
 
     # -- exports ----------------------------------------------------------------------------------
     def _leaf_expressions(self, node: int, state: str) -> list[tuple[str, float, float]]:

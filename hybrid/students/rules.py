@@ -234,6 +234,14 @@ class RuleListStudent(Student):
         conditions = " AND ".join(self.condition_text(c) for c in rule.conditions)
         return f"IF {conditions} THEN {self.action_names_[rule.action]}"
 
+    def rules(self) -> list[str]:
+        """The list as lines, ``IF … THEN action`` in order, then the default (``ELSE action``)."""
+        self._check_fitted()
+        lines = [self.rule_text(r) for r in self.rules_]
+        if not (self.rules_ and not self.rules_[-1].conditions):
+            lines.append(f"{'ELSE' if self.rules_ else 'ALWAYS'} {self.action_names_[self.default_action_]}")
+        return lines
+
     def to_text(self) -> str:
         """The whole list, one rule a line with coverage and agreement, then the default (unless
         a last rule without conditions leaves it nothing)."""

@@ -108,6 +108,11 @@ class TreeStudent(SplitTree):
         self.value_ = np.asarray(state["value"], dtype=np.float64).reshape(len(self.feature_), -1)
         self.expected_comparisons_ = float(state["expected_comparisons"])
 
+    def _leaf_text(self, node: int, p: int) -> str:
+        """The leaf's action and the share of the teacher's probability behind it."""
+        value = self.value_[node]
+        return f"{self.action_names_[int(np.argmax(value))]}   # p = {float(value.max()):.{p}g}"
+
     # -- exports ------------------------------------------------------------------------------
     def python_source(self) -> str:
         """A standard-library-only module whose ``decide(state)`` returns the action index."""

@@ -196,12 +196,18 @@ class _ActProba:
             probs = self.act(state)
             if not isinstance(probs, Mapping):
                 raise TeacherError(f"act() returned {type(probs).__name__} for row {i}; return a dict {{action_name: probability}}")
+            named = {str(a): p for a, p in probs.items()}  # integer keys (0, 1) name actions "0", "1"
+            if len(named) != len(probs):
+                raise TeacherError(
+                    f"act() returned keys {list(probs)} for row {i} that name the same action twice once written as text; use one key per action"
+                )
+            probs = named
             if self.action_names is None:
                 self.action_names = _names(list(probs), "act() keys")
                 out = np.empty((len(X), len(self.action_names)), dtype=np.float64)
             if probs.keys() != set(self.action_names):
                 raise TeacherError(
-                    f"act() returned actions {sorted(map(str, probs))} for row {i} but the teacher's actions are "
+                    f"act() returned actions {sorted(probs)} for row {i} but the teacher's actions are "
                     f"{list(self.action_names)}; return every action each time (probability 0 when unavailable)"
                 )
             try:

@@ -141,3 +141,19 @@ def test_cascade_on_numeric_states_ships_a_deferring_student():
     decided = [ns["decide"]([float(a), float(b)]) for a, b in X[:200]]
     assert set(decided) <= {"left", "right", None}
     assert decided == [student.decide(x) for x in X[:200]]
+
+
+def test_a_cascade_too_few_calibration_requests_can_show_is_refused_with_the_number_needed():
+    """Issue 23 #4: cascade:0.99 on 300 decisions shipped a router deferring every request."""
+    from auto_search import AutoDistill, SearchError
+    from hybrid.data.dataset import DistillDataset
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2)).astype(np.float32)
+    P = np.eye(2, dtype=np.float32)[(X[:, 0] > 0).astype(int)]  # a tree agrees on every request
+    search = AutoDistill(families=("tree",), budget_s=30, policy="cascade:0.99", n_jobs=1, verbose=0)
+    with pytest.raises(SearchError, match=r"cannot be shown on 30 calibration requests.*at least 99 calibration requests, about 990 decisions"):
+        search.fit(DistillDataset(X, P, ["left", "right"], ["x", "y"]))
+    ok = AutoDistill(families=("tree",), budget_s=30, policy="cascade:0.9", n_jobs=1, verbose=0).fit(DistillDataset(X, P, ["left", "right"], ["x", "y"]))
+    assert ok.cascade["held_out"]["coverage"] > 0 and ok.student.decide(X[0]) in {"left", "right"}
+    assert ok.verdict().startswith(("MET agreement ≥ 90% on decided requests", "MISSED agreement ≥ 90%"))

@@ -31,13 +31,15 @@ def test_search_with_a_two_second_budget_writes_the_report(data_npz, tmp_path):
     out = tmp_path / "out"
     # one in-process worker and no torch import: a loaded machine still finishes trees in 2 s
     proc = run_cli("search", data_npz, "--out", out, "--budget", 2, "--families", "tree", "rules", "--n-jobs", 1, "--verbose", 0)
+    if proc.returncode == 2:  # on a loaded machine imports alone can eat two seconds: nothing finished, nothing written
+        assert "no candidate finished" in proc.stderr and not out.exists()
+        return
     assert proc.returncode == 0, proc.stderr
     data = json.loads((out / "report.json").read_text())
     assert data["config"]["budget_s"] == 2.0 and data["config"]["families"] == ["tree", "rules"]
     assert (out / "report.html").exists() and (out / "report.md").exists()
     jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
-    # on a loaded machine imports alone can eat two seconds: then the report says nothing finished
-    assert data["chosen"] is not None or (data["stopped_by"] == "budget" and not data["pareto"])
+    assert data["chosen"] is not None
     assert "report:" in proc.stderr
 
 
@@ -117,7 +119,7 @@ def test_unreadable_data_exits_2(tmp_path):
         assert proc.returncode == 2 and "agent-distill: error:" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_ctrl_c_writes_the_report_of_what_finished(make_dataset, tmp_path):
+def test_ctrl_c_ships_nothing_and_creates_no_output(make_dataset, tmp_path):
     data = tmp_path / "big.npz"
     make_dataset(n=20_000, d=8, k=4).save(data)  # a search of ~30 s on one worker: Ctrl-C lands mid-search
     out = tmp_path / "out"
@@ -145,8 +147,8 @@ def test_ctrl_c_writes_the_report_of_what_finished(make_dataset, tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
-    data = json.loads((out / "report.json").read_text())
-    assert data["stopped_by"] == "interrupted" and any(r["status"] == "cut" for r in data["rungs"])
+    # what finished before the interrupt is not what was asked for: nothing ships, DIR is not created (issue 23 #1)
+    assert not out.exists() and err.strip().splitlines()[-1].endswith(f"nothing shipped, {out} unchanged (not created)"), err
 
 
 def test_with_an_environment_the_cli_chooses_by_retention_and_records_the_teacher(tmp_path):

@@ -40,6 +40,16 @@ def test_record_appends_the_lineage_and_writes_the_artifacts(result, tmp_path):
     assert verify_ledger(tmp_path / "ledger.db", trusted_keys=[key]).ok
 
 
+def test_recording_the_same_search_again_appends_no_duplicate_lineage(result, tmp_path):
+    """Issue 23 #10: a rerun of the main job recorded the whole lineage a second time."""
+    key = generate_key(tmp_path / "k.key")
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        first = record(result.with_recording(), ledger, key, out_dir=tmp_path / "out")
+        again = record(result.with_recording(), ledger, key, out_dir=tmp_path / "out")
+        assert len(ledger) == len(first)
+    assert [e.entry_hash for e in again] == [e.entry_hash for e in first]
+
+
 def test_a_teacher_adds_its_entry_as_a_parent_of_the_search(result, tmp_path):
     import torch
 

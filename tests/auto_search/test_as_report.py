@@ -39,11 +39,27 @@ def test_schema_rejects_a_report_with_a_wrong_version_or_a_bad_hash(result):
 def test_html_is_self_contained_with_plots_rules_confusion_and_hashes(result, tmp_path):
     html = (result.write_report(tmp_path / "rep") / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 2
-    assert "<script" not in html and "src='http" not in html and 'src="http' not in html
+    assert "<script src" not in html and "src='http" not in html and 'src="http' not in html  # one inline script sorts tables
     assert result.student.content_hash in html and result.dataset["content_hash"] in html
     assert "Confusion of the shipped student on held-out states" in html and "Chosen and shipped" in html
     md = (tmp_path / "rep" / "report.md").read_text()
     assert result.choice in md and "| rung | level |" in md
+
+
+def test_the_first_screen_answers_four_questions_before_plots_and_details(result, tmp_path):
+    """Issue 23 #9: what ships, how good, how cheap, can I trust it — then plots, then details collapsed."""
+    html = (result.write_report(tmp_path / "rep") / "report.html").read_text()
+    cards = [html.index(f"<h2>{q}</h2>") for q in ("What ships", "How good", "How cheap", "Can I trust it")]
+    assert cards == sorted(cards) and cards[-1] < html.index("data:image/png;base64,") < html.index("<details")
+    assert "rung(s) cut" not in html and "1 + operations" not in html and "an operation is one comparison" in html
+    assert f"agrees with the teacher on {100 * result.shipped.fidelity:.1f}%" in html
+    assert "<table class='sortable'>" in html and html.count("<details") >= 4 and "<details open><summary>Why this student" in html
+    assert "the teacher as the gold line" in html  # no teacher cost given: drawn as a line, and the caption says so
+    assert "shipped student (the chosen candidate)" in html  # one column when the chosen candidate ships as fitted
+    missed = {**result.to_data(), "cascade": {"met": False, "agreement_at_least": 0.99, "held_out": {"agreement_decided": 0.95, "coverage": 0.5}}}
+    from auto_search.report_summary import first_screen
+
+    assert "<b class='missed'>MISSED</b> agreement ≥ 99%" in first_screen(missed)
 
 
 def test_rewriting_keeps_other_files_and_a_failure_leaves_the_old_report(result, tmp_path, monkeypatch):

@@ -123,7 +123,7 @@ def test_a_malformed_jsonl_line_fails_the_ingest_and_leaves_the_store_unchanged(
 BAD_CSV = [
     ("state.x,action_probs.a,action_probs.b\n1,0.5,0.5\n2,0.5\n", "line 3: has 2 fields, the header has 3"),
     ("state.x,action_probs.a,action_probs.b\n1,0.5,0.5\nabc,0.5,0.5\n", "line 3: state feature 'x' is 'abc', not a number"),
-    ("state.x,action_probs.a,action_probs.b,extra\n1,0.5,0.5,3\n", "line 1: unknown column 'extra'"),
+    ("state.x,action_probs.a,action_probs.b,extra\n1,0.5,0.5,3\n", "line 1: the header: column"),
     ("state.x,episode\n1,0\n", "line 1: the header needs"),
     ("state.x,action_probs.a,action_probs.b,trace\n1,0.5,0.5,{oops\n", "line 2: trace is not valid JSON"),
     ("state.x,action_probs.a,action_probs.b,done\n1,0.5,0.5,maybe\n", "line 2: done is 'maybe'"),

@@ -254,3 +254,18 @@ def test_unknown_weighting_and_all_zero_gaps_are_refused():
         state_weights(teacher, np.zeros((4, 1)), P, "viper")
     with pytest.raises(DataError, match="gap is 0 on every state"):
         state_weights(teacher, np.zeros((4, 1)), P, "margin")
+
+
+def test_seed_style_act_with_integer_keys_names_them_as_text():
+    """Issue 23 #5: ``{0: 0.5, 1: 0.5}`` is a valid answer, not a mismatch of ['0', '1'] with ['0', '1']."""
+
+    class Seed:
+        def act(self, state):
+            return {0: 0.25, 1: 0.75} if state[0] > 0 else {1: 1.0, 0: 0.0}
+
+    teacher = as_teacher(Seed())
+    P = teacher.predict_proba(np.array([[1.0, 0.0], [-1.0, 0.0]]))
+    assert list(teacher.action_names) == ["0", "1"]
+    assert P.tolist() == [[0.25, 0.75], [0.0, 1.0]]
+    with pytest.raises(TeacherError, match="same action twice"):
+        as_teacher(type("Twice", (), {"act": lambda self, s: {0: 0.5, "0": 0.5}})()).predict_proba(np.zeros((1, 2)))

@@ -37,10 +37,19 @@ def test_generate_writes_private_0600_and_public_and_loads_back(tmp_path):
     assert load_public_key(key.public_key.raw) == key.public_key
 
 
-def test_generate_refuses_to_overwrite(tmp_path):
-    generate_key(tmp_path / "k")
+def test_generate_never_overwrites_and_reuses_a_matching_pair(tmp_path):
+    """A second run of a script reuses its key (issue 23 #6); a lone or mismatched file is refused."""
+    key = generate_key(tmp_path / "k")
+    before = (tmp_path / "k").read_bytes(), (tmp_path / "k.pub").read_bytes()
+    assert generate_key(tmp_path / "k").key_id == key.key_id
+    assert ((tmp_path / "k").read_bytes(), (tmp_path / "k.pub").read_bytes()) == before
+    (tmp_path / "k.pub").write_bytes(generate_key(tmp_path / "other").public_key.to_pem())
+    with pytest.raises(ProvenanceKeyError, match="not one key pair"):
+        generate_key(tmp_path / "k")
+    (tmp_path / "k.pub").unlink()
     with pytest.raises(ProvenanceKeyError, match="already exists"):
         generate_key(tmp_path / "k")
+    assert (tmp_path / "k").read_bytes() == before[0]
 
 
 def test_passphrase_round_trip_and_wrong_or_missing_passphrase(tmp_path):
