@@ -141,7 +141,7 @@ class RecordFeaturizer:
             raise DataError(f"hashing must be None or a number of columns ≥ 1; got {self.hashing!r}")
         if self.weighting not in WEIGHTINGS:
             raise DataError(f"weighting must be one of {list(WEIGHTINGS)}; got {self.weighting!r}")
-        chars = None if self.char_ngram_range is None else tuple(int(v) for v in self.char_ngram_range)
+        chars = None if self.char_ngram_range is None else (int(self.char_ngram_range[0]), int(self.char_ngram_range[1]))
         if chars is not None and not 1 <= chars[0] <= chars[1]:
             raise DataError(f"char_ngram_range must be None or (min, max) with 1 ≤ min ≤ max; got {self.char_ngram_range!r}")
         self.kinds_ = infer_kinds(records, self.fields)
@@ -153,7 +153,7 @@ class RecordFeaturizer:
                 layout.append([field, kind, len(names)])
                 names.append(field)
             elif kind == "text":
-                parts = [("text", lo, hi)] + ([] if chars is None else [("chars", *chars)])
+                parts: list[tuple[str, int, int]] = [("text", lo, hi)] + ([] if chars is None else [("chars", chars[0], chars[1])])
                 for part, n_lo, n_hi in parts:
                     table, cols = self._fit_text(field, part, values, len(names), n_lo, n_hi)
                     if cols or part == "text":  # a chars part without columns adds nothing
