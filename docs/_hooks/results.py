@@ -299,6 +299,42 @@ def finetune(docs: Path) -> str:
     return table(head, rows)
 
 
+def tool_router(docs: Path) -> str:
+    """CLINC150 routing: the students, the cascades and the TF-IDF peer on test (``benchmarks/tool_router.py``)."""
+    head = [
+        "model",
+        "agreement (decides all)",
+        "coverage at its threshold",
+        "agreement on decided",
+        "in-scope: coverage / agreement",
+        "ops/decision",
+        "one-decision latency",
+    ]
+    rows = [
+        [
+            r["model"],
+            pct(r["agreement"], 2),
+            pct(r["coverage"]) if r["threshold"] is not None else "0.0% (no threshold reached 99% before test)",
+            pct(r["agreement_decided"], 2),
+            f"{pct(r['in_scope_coverage'])} / {pct(r['in_scope_agreement_decided'], 2)}",
+            num(r["ops"], 0),
+            r["latency"],
+        ]
+        for r in _load(docs, "tool_router")["rows"]
+    ]
+    return table(head, rows)
+
+
+def tool_router_versus_peer(docs: Path) -> str:
+    """The cascades' coverage against the peer's at the same agreement on test (``benchmarks/tool_router.py``)."""
+    head = ["cascade", "agreement on decided ≥", "its coverage", "the peer's", "ratio"]
+    rows = [
+        [c["model"], pct(c["agreement"], 2), pct(c["coverage"]), pct(c["peer_coverage"]), f"{c['ratio']:.2f}×"]
+        for c in _load(docs, "tool_router")["comparisons"]
+    ]
+    return table(head, rows)
+
+
 TABLES: dict[str, Callable[[Path], str]] = {
     "retention": retention,
     "retention-continuous": retention_continuous,
@@ -313,6 +349,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "mixture": mixture,
     "data-mix": data_mix,
     "finetune": finetune,
+    "tool-router": tool_router,
+    "tool-router-versus-peer": tool_router_versus_peer,
 }
 
 

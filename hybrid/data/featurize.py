@@ -8,6 +8,11 @@ category and list field, and lays out one column per feature:
 
 - text → one 0/1 column per n-gram, named ``text has "weather"`` (or, with ``hashing=B``, B
   columns of CRC-32-hashed n-grams, each named after the most frequent training n-gram in it);
+  with ``char_ngram_range=(2, 4)`` also one column per character n-gram inside a word,
+  ``text contains "eat"`` (misspellings and word forms share them); with ``weighting="tfidf"``
+  each part's columns hold TF-IDF values scaled to unit length (``text tf-idf "weather"``),
+  which rank a linear student's confidences better — a request of unseen words gets a flat,
+  unconfident softmax instead of a confident one;
 - category → one-hot ``channel is "app"``; list → multi-hot ``tools_used has "search"``;
 - number → its value; bool → 0/1 (missing → 0).
 
@@ -28,6 +33,7 @@ from hybrid.data import featurize_runtime as runtime
 from hybrid.errors import DataError, NotFittedError
 
 KINDS = ("number", "bool", "category", "list", "text")
+WEIGHTINGS = ("binary", "tfidf")
 _TEXT_MEAN_WORDS = 1.5  # strings averaging more words than this are text, the rest categories
 
 
@@ -97,6 +103,9 @@ class RecordFeaturizer:
     max_categories: most columns per category or list field.
     hashing: ``None`` for a vocabulary, or the number of hashed columns per text field.
     lowercase: lowercase text before tokenising.
+    char_ngram_range: smallest and largest character n-gram inside words (``None``: none);
+        their columns follow the word n-grams', ``max_features`` of them at most.
+    weighting: ``binary`` (1.0 per n-gram present) or ``tfidf`` (unit-length TF-IDF per part).
     """
 
     def __init__(
@@ -108,6 +117,8 @@ class RecordFeaturizer:
         max_categories: int = 50,
         hashing: int | None = None,
         lowercase: bool = True,
+        char_ngram_range: tuple[int, int] | None = None,
+        weighting: str = "binary",
     ) -> None:
         self.fields = fields
         self.ngram_range = ngram_range
@@ -116,6 +127,8 @@ class RecordFeaturizer:
         self.max_categories = max_categories
         self.hashing = hashing
         self.lowercase = lowercase
+        self.char_ngram_range = char_ngram_range
+        self.weighting = weighting
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, records: Sequence[Mapping[str, Any]]) -> RecordFeaturizer:
@@ -126,6 +139,11 @@ class RecordFeaturizer:
             raise DataError(f"ngram_range must be (min, max) with 1 ≤ min ≤ max; got {self.ngram_range!r}")
         if self.hashing is not None and int(self.hashing) < 1:
             raise DataError(f"hashing must be None or a number of columns ≥ 1; got {self.hashing!r}")
+        if self.weighting not in WEIGHTINGS:
+            raise DataError(f"weighting must be one of {list(WEIGHTINGS)}; got {self.weighting!r}")
+        chars = None if self.char_ngram_range is None else (int(self.char_ngram_range[0]), int(self.char_ngram_range[1]))
+        if chars is not None and not 1 <= chars[0] <= chars[1]:
+            raise DataError(f"char_ngram_range must be None or (min, max) with 1 ≤ min ≤ max; got {self.char_ngram_range!r}")
         self.kinds_ = infer_kinds(records, self.fields)
         layout: list[list[Any]] = []
         names: list[str] = []
@@ -135,9 +153,12 @@ class RecordFeaturizer:
                 layout.append([field, kind, len(names)])
                 names.append(field)
             elif kind == "text":
-                table, cols = self._fit_text(field, values, len(names), lo, hi)
-                layout.append([field, kind, table])
-                names += cols
+                parts: list[tuple[str, int, int]] = [("text", lo, hi)] + ([] if chars is None else [("chars", chars[0], chars[1])])
+                for part, n_lo, n_hi in parts:
+                    table, cols = self._fit_text(field, part, values, len(names), n_lo, n_hi)
+                    if cols or part == "text":  # a chars part without columns adds nothing
+                        layout.append([field, part, table])
+                        names += cols
             else:
                 items = (([_as_key(i) for i in v] if isinstance(v, list) else [_as_key(v)]) for v in values if v is not None)
                 counts = Counter(item for row in items for item in set(row))
@@ -156,29 +177,42 @@ class RecordFeaturizer:
         self.mean_active_ = float(np.mean([len(runtime.feature_columns(r, layout)) for r in records]))  # non-zero columns
         return self
 
-    def _fit_text(self, field: str, values: list[Any], offset: int, lo: int, hi: int) -> tuple[list[Any], list[str]]:
-        """The text field's runtime table and column names (vocabulary or hashed columns)."""
+    def _fit_text(self, field: str, part: str, values: list[Any], offset: int, lo: int, hi: int) -> tuple[list[Any], list[str]]:
+        """The runtime table and column names of one part (word or character n-grams) of a text
+        field: a vocabulary or hashed columns, then each column's IDF when weighting by TF-IDF."""
         from sklearn.feature_extraction.text import CountVectorizer
 
+        grams_of = runtime.text_ngrams if part == "text" else runtime.char_ngrams
+
         def analyzer(text: Any) -> list[str]:
-            return runtime.text_ngrams(runtime.text_tokens(text, self.lowercase), lo, hi)
+            return grams_of(runtime.text_tokens(text, self.lowercase), lo, hi)
 
         docs = ["" if v is None else v for v in values]
+        tfidf = self.weighting == "tfidf"
+        label = (f"{field} tf-idf " if tfidf else f"{field} has ") if part == "text" else (f"{field} tf-idf chars " if tfidf else f"{field} contains ")
         if self.hashing is not None:
             buckets = int(self.hashing)
             counts: Counter[str] = Counter(g for d in docs for g in set(analyzer(d)))
-            label: dict[int, str] = {}
+            first: dict[int, str] = {}
             for gram, _ in sorted(counts.items(), key=lambda t: (-t[1], t[0])):
-                label.setdefault(runtime.hash_bucket(gram, buckets), gram)
-            cols = [f'{field} has "{label[b]}"~' if b in label else f"{field} hash {b}" for b in range(buckets)]
-            return [self.lowercase, lo, hi, None, offset, buckets], cols
-        vectorizer = CountVectorizer(analyzer=analyzer, min_df=self.min_df, max_features=self.max_features, binary=True)
-        try:
-            vectorizer.fit(docs)
-        except ValueError:  # no n-gram reaches min_df: the field adds no column
-            return [self.lowercase, lo, hi, {}, offset, 0], []
-        grams = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
-        return [self.lowercase, lo, hi, {g: offset + i for i, g in enumerate(grams)}, offset, 0], [f'{field} has "{g}"' for g in grams]
+                first.setdefault(runtime.hash_bucket(gram, buckets), gram)
+            cols = [f'{label}"{first[b]}"~' if b in first else f"{field} hash {b}" for b in range(buckets)]
+            table: list[Any] = [self.lowercase, lo, hi, None, offset, buckets]
+        else:
+            vectorizer = CountVectorizer(analyzer=analyzer, min_df=self.min_df, max_features=self.max_features, binary=True)
+            try:
+                vectorizer.fit(docs)
+            except ValueError:  # no n-gram reaches min_df: the part adds no column
+                return [self.lowercase, lo, hi, {}, offset, 0], []
+            grams = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+            table, cols = [self.lowercase, lo, hi, {g: offset + i for i, g in enumerate(grams)}, offset, 0], [f'{label}"{g}"' for g in grams]
+        if tfidf:  # scikit-learn's smoothed IDF, ln((1 + n) / (1 + df)) + 1, of each column on the training records
+            df = np.zeros(len(cols))
+            for d in docs:
+                hit = runtime.feature_columns({field: d}, [[field, part, table]])
+                df[[c - offset for c in hit]] += 1
+            table.append([round(float(np.log((1 + len(docs)) / (1 + f)) + 1), 6) for f in df])
+        return table, cols
 
     def _lookups(self, record: Mapping[str, Any]) -> int:
         """Dictionary lookups (or hashes) featurizing one record takes: the featurizer's cost."""
@@ -189,6 +223,8 @@ class RecordFeaturizer:
                 continue
             if kind == "text":
                 n += len(runtime.text_ngrams(runtime.text_tokens(value, table[0]), table[1], table[2]))
+            elif kind == "chars":
+                n += len(runtime.char_ngrams(runtime.text_tokens(value, table[0]), table[1], table[2]))
             elif kind == "list":
                 n += len(value) if isinstance(value, list) else 1
             else:
@@ -234,6 +270,9 @@ class RecordFeaturizer:
                 "max_categories": self.max_categories,
                 "hashing": self.hashing,
                 "lowercase": self.lowercase,
+                # the newer settings appear only when used, so an artifact without them keeps its hash
+                **({} if self.char_ngram_range is None else {"char_ngram_range": [int(v) for v in self.char_ngram_range]}),
+                **({} if self.weighting == "binary" else {"weighting": self.weighting}),
             },
             "kinds": dict(self.kinds_),
             "layout": self.layout_,
@@ -246,6 +285,8 @@ class RecordFeaturizer:
     def from_dict(cls, data: Mapping[str, Any]) -> RecordFeaturizer:
         params = dict(data["params"])
         params["ngram_range"] = tuple(params["ngram_range"])
+        if params.get("char_ngram_range") is not None:
+            params["char_ngram_range"] = tuple(params["char_ngram_range"])
         featurizer = cls(**params)
         featurizer.kinds_ = dict(data["kinds"])
         featurizer.layout_ = [list(entry) for entry in data["layout"]]

@@ -8,7 +8,10 @@ so a deployed ``decide(record)`` sees exactly the columns the student was traine
 the column), ``category``/``list`` (``table`` maps a value to its column) or ``text``
 (``table`` is ``[lowercase, ngram_min, ngram_max, vocabulary or None, offset, buckets]``: a
 vocabulary maps an n-gram to its column; without one, n-grams hash into ``buckets`` columns
-from ``offset`` by CRC-32). Anything a state lacks, or holds in an unexpected form, adds no
+from ``offset`` by CRC-32) or ``chars`` (the same table over character n-grams of each word,
+padded by one space on each side). A text or chars table may hold a seventh entry, each column's
+inverse document frequency: the part's columns then carry TF-IDF values scaled to unit length
+(a short request and a long one weigh alike), else 1.0 per n-gram present. Anything a state lacks, or holds in an unexpected form, adds no
 column: an unseen category, an empty text or a missing field decide like an all-zero part.
 """
 
@@ -32,6 +35,32 @@ def text_ngrams(tokens, ngram_min, ngram_max):
     for n in range(ngram_min, ngram_max + 1):
         out.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
     return out
+
+
+def char_ngrams(tokens, ngram_min, ngram_max):
+    """Every run of ``ngram_min``..``ngram_max`` characters inside each token padded by one space
+    on each side (scikit-learn's ``char_wb``): spelling variants and word stems share features."""
+    out = []
+    for token in tokens:
+        word = " " + token + " "
+        for n in range(ngram_min, ngram_max + 1):
+            out.extend(word[i : i + n] for i in range(len(word) - n + 1))
+    return out
+
+
+def _text_columns(grams, table, out):
+    """Set the columns of ``grams`` in ``out``: 1.0 each, or unit-length TF-IDF with weights."""
+    vocabulary, offset, buckets = table[3], table[4], table[5]
+    weights = table[6] if len(table) > 6 else None
+    part = {}
+    for gram in grams:
+        column = offset + hash_bucket(gram, buckets) if vocabulary is None else vocabulary.get(gram)
+        if column is not None:
+            part[column] = 1.0 if weights is None else weights[column - offset]
+    if weights is not None and part:
+        norm = math.sqrt(sum(v * v for v in part.values()))
+        part = {column: v / norm for column, v in part.items()}
+    out.update(part)
 
 
 def hash_bucket(ngram, buckets):
@@ -70,14 +99,9 @@ def feature_columns(state, layout):
                 if column is not None:
                     out[column] = 1.0
         elif kind == "text":
-            lowercase, ngram_min, ngram_max, vocabulary, offset, buckets = table
-            for gram in text_ngrams(text_tokens(value, lowercase), ngram_min, ngram_max):
-                if vocabulary is None:
-                    out[offset + hash_bucket(gram, buckets)] = 1.0
-                else:
-                    column = vocabulary.get(gram)
-                    if column is not None:
-                        out[column] = 1.0
+            _text_columns(text_ngrams(text_tokens(value, table[0]), table[1], table[2]), table, out)
+        elif kind == "chars":
+            _text_columns(char_ngrams(text_tokens(value, table[0]), table[1], table[2]), table, out)
     return out
 
 

@@ -29,7 +29,13 @@ _FORMAT = 1
 
 
 class RecordDataset:
-    """Structured states and the teacher's probabilities there; immutable once built."""
+    """Structured states and the teacher's probabilities there; immutable once built.
+
+    ``featurizer`` holds :class:`RecordFeaturizer` parameters for the students' first stage
+    (e.g. ``{"char_ngram_range": (2, 4), "weighting": "tfidf"}``); ``None`` is its defaults. It
+    says how states are read, not what they are, so it stays out of the content hash (the fitted
+    featurizer is part of every shipped model's artifact and hash).
+    """
 
     state_kind = "record"
 
@@ -41,7 +47,12 @@ class RecordDataset:
         fields: Mapping[str, str],
         weights: Any = None,
         meta: dict[str, Any] | None = None,
+        featurizer: Mapping[str, Any] | None = None,
     ) -> None:
+        self.featurizer = dict(featurizer or {})
+        bad = set(self.featurizer) - {"ngram_range", "max_features", "min_df", "max_categories", "hashing", "lowercase", "char_ngram_range", "weighting"}
+        if bad:
+            raise DataError(f"unknown featurizer setting(s) {sorted(bad)}; RecordFeaturizer takes ngram_range, max_features, char_ngram_range, weighting, …")
         self.records: tuple[dict[str, Any], ...] = tuple(dict(r) for r in records)
         P = np.array(P, dtype=np.float32, order="C", copy=True)
         self.action_names = check_names(action_names, "action_names")
@@ -79,7 +90,7 @@ class RecordDataset:
         """What a student reads: a record featurizer fitted on these training records only (its
         vocabulary never sees a held-out one), the features of the rows in ``order`` and of
         ``held_out``, and the featurizer itself, the first stage of the shipped student."""
-        featurizer = RecordFeaturizer(fields=dict(self.fields)).fit(self.records)
+        featurizer = RecordFeaturizer(fields=dict(self.fields), **self.featurizer).fit(self.records)
         X = featurizer.transform([self.records[i] for i in order])
         return X, featurizer.transform(held_out.records), tuple(featurizer.feature_names_), featurizer
 
@@ -123,7 +134,13 @@ class RecordDataset:
     def subset(self, indices: Any) -> RecordDataset:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         return RecordDataset(
-            [self.records[i] for i in idx], self.P[idx], self.action_names, self.fields, None if self.weights is None else self.weights[idx], dict(self.meta)
+            [self.records[i] for i in idx],
+            self.P[idx],
+            self.action_names,
+            self.fields,
+            None if self.weights is None else self.weights[idx],
+            dict(self.meta),
+            self.featurizer,
         )
 
     def split(self, val_fraction: float = 0.2, seed: int | np.random.Generator = 0) -> tuple[RecordDataset, RecordDataset]:

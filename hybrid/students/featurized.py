@@ -24,7 +24,7 @@ from hybrid.spaces import ActionSpace
 from hybrid.students._base import FORMAT_VERSION, Cost, Student, check_states, register
 from provenance.hashing import canonical_json
 
-_BINARY_MARKERS = (' has "', ' is "')
+_BINARY_MARKERS = (' has "', ' is "', ' contains "')  # 0/1 columns, read as words in rules
 SPARSE_FIRST_LAYER = ("mlp", "linear")  # families whose featurized export multiplies only non-zero features
 
 
@@ -216,7 +216,10 @@ class FeaturizedStudent(Student):
 
 
 def _featurizer_params(featurizer: RecordFeaturizer) -> dict[str, Any]:
-    return {k: getattr(featurizer, k) for k in ("fields", "ngram_range", "max_features", "min_df", "max_categories", "hashing", "lowercase")}
+    return {
+        k: getattr(featurizer, k)
+        for k in ("fields", "ngram_range", "max_features", "min_df", "max_categories", "hashing", "lowercase", "char_ngram_range", "weighting")
+    }
 
 
 def _clone(student: Any) -> Any:
