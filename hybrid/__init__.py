@@ -43,6 +43,7 @@ _LAZY = {
     "LLMTeacher": "hybrid.teachers.llm",
     "RecordDataset": "hybrid.data.records",
     "RecordFeaturizer": "hybrid.data.featurize",
+    "EntityFeaturizer": "hybrid.data.entities",
     "TeamEnv": "hybrid.envs.adapter",
     "TeamTeacher": "hybrid.teachers.team",
     "as_team_teacher": "hybrid.teachers.team",
@@ -96,6 +97,7 @@ __all__ = [  # noqa: RUF022  (grouped by stage of the data flow, for readers)
     "DistillDataset",
     "RecordDataset",
     "RecordFeaturizer",
+    "EntityFeaturizer",
     "TrajectoryStore",
     # environments and the closed loop
     "TeamEnv",

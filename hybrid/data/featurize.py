@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -98,6 +98,8 @@ class RecordFeaturizer:
     hashing: ``None`` for a vocabulary, or the number of hashed columns per text field.
     lowercase: lowercase text before tokenising.
     """
+
+    reads_vectors: ClassVar[bool] = False  # takes records (an entity stage takes numeric vectors)
 
     def __init__(
         self,
