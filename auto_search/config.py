@@ -151,7 +151,11 @@ class SearchConfig:
         """JSON-able form (tuples as lists), as printed in the report header."""
         d = asdict(self)
         d["families"] = list(self.families)
-        for name, default in (("failure_rate", FAILURE_RATE), ("return_range", ""), ("weighting", "")):  # left out at their defaults: older configs hash unchanged
+        for name, default in (
+            ("failure_rate", FAILURE_RATE),
+            ("return_range", ""),
+            ("weighting", ""),
+        ):  # left out at their defaults: older configs hash unchanged
             if d[name] == default:
                 d.pop(name)
         if self.data_mixes:

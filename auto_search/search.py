@@ -185,7 +185,9 @@ class AutoDistill:
     def _weighting_teacher(self, data: Any) -> Any:
         """The teacher whose values weight the training rows; refuses a search without one."""
         if not self.closed_loop or is_team_env(self.env):
-            raise SearchConfigError("weighting reads one teacher's values in its environment: pass env=… and a one-agent teacher=… (--env), or leave weighting empty.")
+            raise SearchConfigError(
+                "weighting reads one teacher's values in its environment: pass env=… and a one-agent teacher=… (--env), or leave weighting empty."
+            )
         return loop_teacher(self.teacher, self.env, data)
 
     def _search_one(self, config: SearchConfig, dataset: Any) -> SearchResult:

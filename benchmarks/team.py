@@ -156,7 +156,9 @@ def aims(sections: list[dict[str, Any]]) -> list[str]:
     cheap = [r for r in sections[0]["rows"][1:] if r["share_of_ppo_ops"] is not None and r["share_of_ppo_ops"] <= 0.02]
     if cheap:
         best = max(cheap, key=lambda r: r["retention"])
-        out.append(f"best student at ≤ 2% of the teacher's multiply-adds: {best['name']}, {100 * best['retention']:.1f}% at {100 * best['share_of_ppo_ops']:.2f}%")
+        out.append(
+            f"best student at ≤ 2% of the teacher's multiply-adds: {best['name']}, {100 * best['retention']:.1f}% at {100 * best['share_of_ppo_ops']:.2f}%"
+        )
     if len(sections) > 1:
         c = sections[1]["rows"]
         out.append(

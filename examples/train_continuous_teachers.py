@@ -86,8 +86,10 @@ CONFIGS: dict[str, TeacherConfig] = {
             400_000,
             dict(learning_starts=10_000, policy_kwargs=dict(net_arch=[64, 64])),
             ("thigh_torque", "leg_torque", "foot_torque"),
-            ("torso_z", "torso_angle", "thigh_angle", "leg_angle", "foot_angle")
-            + ("vel_x", "vel_z", "torso_angular_vel", "thigh_angular_vel", "leg_angular_vel", "foot_angular_vel"),
+            (
+                *("torso_z", "torso_angle", "thigh_angle", "leg_angle", "foot_angle"),
+                *("vel_x", "vel_z", "torso_angular_vel", "thigh_angular_vel", "leg_angular_vel", "foot_angular_vel"),
+            ),
             check_every=25_000,
             check_episodes=5,
             check_margin=200.0,

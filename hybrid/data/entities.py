@@ -117,7 +117,13 @@ class EntityFeaturizer:
     def to_dict(self) -> dict[str, Any]:
         """The fitted layout and names as JSON (part of the student's artifact and hash)."""
         self._check_fitted()
-        return {"kind": KIND, "keep_raw": bool(self.keep_raw), "layout": self.layout_, "feature_names": list(self.feature_names_), "n_features_in": self.n_features_in_}
+        return {
+            "kind": KIND,
+            "keep_raw": bool(self.keep_raw),
+            "layout": self.layout_,
+            "feature_names": list(self.feature_names_),
+            "n_features_in": self.n_features_in_,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EntityFeaturizer:
@@ -145,7 +151,7 @@ def layout_ops(layout: Sequence[Any]) -> int:
     _keep, groups, nearest, _radius = layout
     sizes = [len(es) for _g, es in groups]
     total = 0
-    for i, n in enumerate(sizes):
+    for n in sizes:
         kept = min(nearest, n)
         others = sum(sizes) - n
         total += 3 * n + n * (n - 1) // 2 + kept * 3 * others + n

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from hybrid.data.entities import EntityFeaturizer, infer_entity_groups
+from hybrid.spaces import ActionSpace
 from hybrid.students._base import register
 from hybrid.students.featurized import FeaturizedStudent
 from hybrid.students.mlp import MLPStudent
@@ -35,11 +36,23 @@ class _EntityStudent(FeaturizedStudent):
     def _inner(self) -> Any:
         raise NotImplementedError
 
-    def fit(self, states: Any, Y: Any, sample_weight: Any = None, **kwargs: Any) -> FeaturizedStudent:
+    def fit(
+        self,
+        states: Any,
+        Y: Any,
+        sample_weight: Any = None,
+        *,
+        feature_names: Sequence[str] | None = None,
+        action_names: Sequence[str] | None = None,
+        action_space: ActionSpace | None = None,
+        action_low: Any = None,
+        action_high: Any = None,
+    ) -> FeaturizedStudent:
         """Build both stages from the hyperparameters, then fit them (see ``FeaturizedStudent.fit``)."""
         self.student = self._inner()
         self.featurizer = EntityFeaturizer(nearest=self.nearest, keep_raw=self.keep_raw)
-        return super().fit(states, Y, sample_weight, **kwargs)
+        bounds = {"action_space": action_space, "action_low": action_low, "action_high": action_high}
+        return super().fit(states, Y, sample_weight, feature_names=feature_names, action_names=action_names, **bounds)
 
     def to_dict(self) -> dict[str, Any]:
         """``FeaturizedStudent.to_dict`` with this family's hyperparameters as its params."""
@@ -61,7 +74,13 @@ class EntityTreeStudent(_EntityStudent):
         return by_depth + [{"max_depth": None, "max_leaf_nodes": n, "min_samples_leaf": 5} for n in (24, 48, 96)]
 
     def __init__(
-        self, max_depth: int | None = None, max_leaf_nodes: int | None = None, min_samples_leaf: int = 1, nearest: int | None = None, keep_raw: bool = True, random_state: int = 0
+        self,
+        max_depth: int | None = None,
+        max_leaf_nodes: int | None = None,
+        min_samples_leaf: int = 1,
+        nearest: int | None = None,
+        keep_raw: bool = True,
+        random_state: int = 0,
     ) -> None:
         self.max_depth = max_depth
         self.max_leaf_nodes = max_leaf_nodes

@@ -353,7 +353,7 @@ PERTURBATION = 0.25  # share of each action dimension's range the critic-drop we
 
 def perturbed_actions(actions: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """``[2m, n, m]``: each row's action with one dimension moved by ``± PERTURBATION · range``, clipped."""
-    n, m = actions.shape
+    m = actions.shape[1]
     step = PERTURBATION * (high - low)
     out = np.repeat(actions[None], 2 * m, axis=0)
     for j in range(m):
@@ -364,11 +364,13 @@ def perturbed_actions(actions: np.ndarray, low: np.ndarray, high: np.ndarray) ->
 
 def _critic_weights(teacher: Teacher, X: np.ndarray) -> np.ndarray:
     chosen = teacher.predict(X)
-    base = np.asarray(teacher.action_values(X, chosen))
-    moved = perturbed_actions(chosen, teacher.action_low, teacher.action_high)
-    worst = np.min([teacher.action_values(X, a) for a in moved], axis=0)
+    values = lambda A: np.asarray(teacher.action_values(X, A), dtype=np.float64)  # noqa: E731
+    base = values(chosen)
+    worst = np.min([values(a) for a in perturbed_actions(chosen, teacher.action_low, teacher.action_high)], axis=0)
     gap = np.maximum(base - worst, 0.0)
     mean = gap.mean() if len(gap) else 0.0
     if not mean > 0:
-        raise DataError(f"teacher {teacher.identity!r}: its critic values every perturbed action as its own on every state, so no state would count; use weighting=None")
+        raise DataError(
+            f"teacher {teacher.identity!r}: its critic values every perturbed action as its own on every state, so no state would count; use weighting=None"
+        )
     return (gap / mean).astype(np.float32)

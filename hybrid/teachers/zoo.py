@@ -250,7 +250,7 @@ class ContinuousPolicyTeacher(nn.Module):
             self.log_std_head = _linear(env_id, len(layers), *log_std)
         elif log_std is not None:
             self.log_std_const = torch.as_tensor(np.asarray(log_std, dtype=np.float32).ravel())
-        self.critic = _critic(env_id, critic, n_in + n_out)
+        self.critic = _critic(env_id, critic, int(n_in) + int(n_out))
         self.env_id, self.activation, self.squash, self.clip_mean = env_id, activation, squash, clip_mean
         self.action_names = list(action_names)
         self.feature_names = list(feature_names)

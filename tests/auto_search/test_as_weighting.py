@@ -54,7 +54,17 @@ def test_the_training_rows_are_weighted_by_the_critic_and_the_held_out_rows_are_
 @pytest.mark.slow
 def test_a_weighted_search_runs_cloning_and_dagger_on_the_weights(teacher: ContinuousTeacher) -> None:
     dataset = collect("Pendulum-v1", teacher, episodes=3, seed=0).dataset
-    common = dict(budget_s=20, n_jobs=1, env="Pendulum-v1", teacher=teacher, families=("regression_tree",), closed_loop_episodes=2, closed_loop_max_episodes=4, dagger_iterations=1, verbose=0)
+    common = dict(
+        budget_s=20,
+        n_jobs=1,
+        env="Pendulum-v1",
+        teacher=teacher,
+        families=("regression_tree",),
+        closed_loop_episodes=2,
+        closed_loop_max_episodes=4,
+        dagger_iterations=1,
+        verbose=0,
+    )
     plain = AutoDistill(**common).fit(dataset)
     weighted = AutoDistill(weighting="q", **common).fit(dataset)
     assert weighted.config.weighting == "q" and weighted.config.config_hash != plain.config.config_hash

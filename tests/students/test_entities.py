@@ -12,7 +12,13 @@ from hybrid.students import EntityMLPStudent, EntityTreeStudent, Student
 from hybrid.students.featurized import FeaturizedStudent
 from hybrid.students.tree import TreeStudent
 
-NAMES = ["self_x", "self_y", *(f"landmark_{j}_{c}" for j in range(3) for c in ("dx", "dy")), *(f"other_{k}_{c}" for k in range(2) for c in ("dx", "dy")), "comm_0_0"]
+NAMES = [
+    "self_x",
+    "self_y",
+    *(f"landmark_{j}_{c}" for j in range(3) for c in ("dx", "dy")),
+    *(f"other_{k}_{c}" for k in range(2) for c in ("dx", "dy")),
+    "comm_0_0",
+]
 
 
 def _states(n: int, seed: int = 0) -> np.ndarray:
@@ -79,7 +85,7 @@ def test_entity_students_learn_the_cross_entity_rule_save_load_and_export(studen
     assert type(loaded) is type(student) and loaded.content_hash == student.content_hash
     np.testing.assert_array_equal(loaded.predict(X_test), student.predict(X_test))
     namespace: dict = {}
-    exec(python_source(student), namespace)  # noqa: S102  (the generated module, standard library only)
+    exec(python_source(student), namespace)  # the generated module, standard library only
     exported = [namespace["decide_index"](row.tolist()) for row in X_test]
     np.testing.assert_array_equal(exported, student.predict(X_test))
     assert student.cost().ops_per_decision > student.student_.cost().ops_per_decision  # featurizing is counted
