@@ -21,6 +21,7 @@ from hybrid.loop.data_mix import parse_shares
 from provenance.hashing import hash_json
 
 BACKENDS = ("loky", "threading", "dask", "ray")
+WEIGHTINGS = ("", "q", "margin", "std")  # VIPER state weights a search may apply ("": none)
 FAILURE_RATE = 0.03  # LunarLander's students crash in 2–5% of episodes: a claim must have had the chance to see that
 
 
@@ -59,6 +60,11 @@ class SearchConfig:
         "share of the budget kept for closed-loop scoring, DAgger and confirmation (with an environment; at least 0.5 under a retention bar)", 0.3
     )
     dagger_iterations: int = _opt("DAgger rounds for the chosen student (needs env and teacher)", 2)
+    weighting: str = _opt(
+        "VIPER state weights for cloning and DAgger (needs env and teacher): q (the teacher's Q-gap, or its critic's drop "
+        "when the action is moved; without either its log-probabilities or std), margin, std; empty: none",
+        "",
+    )
     verbose: int = _opt("0: silent; 1: progress bar on a terminal", 1)
     failure_rate: float = _opt(
         "a retention claim needs enough episodes to have seen a failure this frequent (per episode, at the given confidence)", FAILURE_RATE
@@ -116,6 +122,8 @@ class SearchConfig:
             raise SearchConfigError(f"max_rows must be 0 (read every row) or ≥ 20 (a search holds some out for scoring); got {self.max_rows!r}.")
         if not 0.0 <= self.closed_loop_share < 1.0:
             raise SearchConfigError(f"closed_loop_share must lie in [0, 1); got {self.closed_loop_share!r}.")
+        if self.weighting not in WEIGHTINGS:
+            raise SearchConfigError(f"weighting must be one of {list(WEIGHTINGS)} (empty: none); got {self.weighting!r}.")
         for mix in self.data_mixes:
             try:
                 parse_shares(mix)
@@ -150,6 +158,7 @@ class SearchConfig:
             ("failure_rate", FAILURE_RATE),
             ("return_range", ""),
             ("max_rows", 0),
+            ("weighting", ""),
         ):  # left out at their defaults: older configs hash unchanged
             if d[name] == default:
                 d.pop(name)

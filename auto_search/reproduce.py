@@ -33,7 +33,7 @@ from auto_search.policies import parse_policy
 from auto_search.record import teacher_hash
 from auto_search.result import library_versions
 from auto_search.search import AutoDistill
-from auto_search.shipping import DAGGER_BETA, dagger_stream, loop_teacher
+from auto_search.shipping import DAGGER_BETA, dagger_stream, loop_teacher, viper_weighted
 from auto_search.space import Spec
 from provenance.errors import ProvenanceError
 from provenance.hashing import hash_file
@@ -228,6 +228,9 @@ class _Replay:
     def _refit(self, config: Any, dataset: Any) -> Any:
         recipe = self.lineage.model.attrs["recipe"]
         data, _ = split_dataset(dataset, config.val_fraction, config.seed)
+        if config.weighting:
+            env = self.env if self.env is not None else self.lineage.model.attrs.get("env")
+            data = viper_weighted(data, config, loop_teacher(self._teacher(), env, data))
         spec = Spec(int(recipe.get("candidate", 0)), 0, 0, recipe["family"], dict(recipe["params"]), int(recipe["n_train"]))
         candidate, artifact = evaluate_spec(spec, data)
         if candidate.status != "ok" or artifact is None:

@@ -26,7 +26,7 @@ from auto_search.policies import SCREEN_EPISODES, MinRetention, Policy, default_
 from auto_search.progress import SearchProgress
 from auto_search.reading import read_needed
 from auto_search.result import SearchResult, SearchRun, dataset_summary, library_versions, teacher_summary
-from auto_search.shipping import LoopRun, Shipped, loop_teacher, ship_closed_loop, shipped_figures
+from auto_search.shipping import LoopRun, Shipped, loop_teacher, ship_closed_loop, shipped_figures, viper_weighted
 from auto_search.space import Spec, check_family, families_for, fit_imports, full_data_rungs, make_plan, promote, unstarted_rungs
 from hybrid.data.dataset import DistillDataset
 from hybrid.envs.adapter import is_team_env
@@ -150,6 +150,8 @@ class AutoDistill:
         end = t0 + config.budget_s - min(1.0, RESERVE * config.budget_s)
         deadline = end - (loop_share(config, policy) * config.budget_s if self.closed_loop else 0.0)
         data, train = split_dataset(dataset, config.val_fraction, config.seed)
+        if config.weighting:
+            data = viper_weighted(data, config, self._weighting_teacher(data))
         plan = make_plan(config.families, data.X.shape[0], eta=config.eta, min_states=config.min_rung_states, epochs=config.max_epochs, seed=config.seed)
         run = _Run(plan.first_rungs)
         stop = None
@@ -181,6 +183,14 @@ class AutoDistill:
         unstarted = unstarted_rungs(plan, run.levels_started) if stop else 0
         ctx = _Context(config, policy, dataset, data, train, self, stop, started, fit_s, t0, end)
         return _finish(run, unstarted, ctx)
+
+    def _weighting_teacher(self, data: Any) -> Any:
+        """The teacher whose values weight the training rows; refuses a search without one."""
+        if not self.closed_loop or is_team_env(self.env):
+            raise SearchConfigError(
+                "weighting reads one teacher's values in its environment: pass env=… and a one-agent teacher=… (--env), or leave weighting empty."
+            )
+        return loop_teacher(self.teacher, self.env, data)
 
     def _search_one(self, config: SearchConfig, dataset: Any) -> SearchResult:
         """One ordinary search of ``dataset`` under ``config``, with this search's environment,

@@ -168,8 +168,29 @@ def dagger_stream(
     from hybrid.loop.dagger import dagger_iterates  # the DAgger stack imports scikit-learn: only when a search runs DAgger
 
     return dagger_iterates(
-        env, teacher, student, rows, config.dagger_iterations, config.closed_loop_episodes, beta=DAGGER_BETA, seed=config.seed, start=student
+        env,
+        teacher,
+        student,
+        rows,
+        config.dagger_iterations,
+        config.closed_loop_episodes,
+        beta=DAGGER_BETA,
+        seed=config.seed,
+        weighting=config.weighting or None,
+        start=student,
     )
+
+
+def viper_weighted(data: SplitData, config: SearchConfig, teacher: Any) -> SplitData:
+    """The split with its training rows weighted as ``config.weighting`` asks (VIPER: the
+    teacher's Q-gap or its critic's drop, see ``hybrid.loop.rollouts.teacher_weights``); the
+    held-out rows keep their own weights, so fidelity is scored as without weighting."""
+    if not config.weighting:
+        return data
+    from hybrid.loop.rollouts import teacher_weights
+
+    weights, _ = teacher_weights(teacher, data.X, data.P, config.weighting)
+    return replace(data, w=weights)
 
 
 def loop_teacher(teacher: Any, env: Any, data: SplitData) -> Any:

@@ -69,9 +69,11 @@ def default_families_for(dataset: Any) -> tuple[str, ...]:
     them, in their declared order: those of the dataset's kind of action that are searched by
     default, or every family of the kind where none is so marked; on states a featurizer turns
     into features per search (records), every other family of the kind too, by name (keyword
-    lists and linear students read n-gram features)."""
+    lists and linear students read n-gram features); and any family that adds itself for the
+    dataset (entity students, where the feature names list entities)."""
     ordered = sorted(kind_families(dataset).values(), key=lambda c: (c.search_order, c.family))
     chosen = [c.family for c in ordered if c.searched_by_default] or [c.family for c in ordered]
+    chosen += [c.family for c in ordered if c.family not in chosen and c.adds_itself(dataset)]
     if state_space_of(dataset).featurized:
         chosen += sorted(c.family for c in ordered if c.family not in chosen)
     return tuple(chosen)

@@ -11,6 +11,8 @@ export must match SB3's own deterministic ``predict``.
     python examples/train_continuous_teachers.py --env Pendulum-v1
     python examples/train_continuous_teachers.py --env all --evaluate 100   # committed ones
 
+Hopper-v5 needs the ``mujoco`` extra (``pip install -e ".[mujoco]"``).
+
 Needs the ``sb3`` extra for training; evaluating the committed weights needs only this package.
 """
 
@@ -24,7 +26,7 @@ import numpy as np
 import torch
 from _teacher_training import EVAL_SEED, N_PROBES, Act, TeacherConfig, make_model, probe_states, run_cli, train_until_target, zoo_entry
 
-from hybrid.teachers.zoo import ContinuousPolicyTeacher, layer_keys
+from hybrid.teachers.zoo import CRITIC_PREFIX, ContinuousPolicyTeacher, layer_keys
 
 CONFIGS: dict[str, TeacherConfig] = {
     c.env_id: c
@@ -78,6 +80,21 @@ CONFIGS: dict[str, TeacherConfig] = {
             algorithm="PPO",
             n_envs=16,
         ),
+        TeacherConfig(
+            "Hopper-v5",
+            2500.0,
+            400_000,
+            dict(learning_starts=10_000, policy_kwargs=dict(net_arch=[64, 64])),
+            ("thigh_torque", "leg_torque", "foot_torque"),
+            (
+                *("torso_z", "torso_angle", "thigh_angle", "leg_angle", "foot_angle"),
+                *("vel_x", "vel_z", "torso_angular_vel", "thigh_angular_vel", "leg_angular_vel", "foot_angular_vel"),
+            ),
+            check_every=25_000,
+            check_episodes=5,
+            check_margin=200.0,
+            algorithm="SAC",
+        ),
     ]
 }
 
@@ -122,7 +139,20 @@ def actor_arrays(model: Any) -> tuple[dict[str, np.ndarray], float | None]:
         arrays["log_std.bias"] = actor.log_std.bias.detach().numpy().astype(np.float32)
     arrays["action_low"] = model.action_space.low.astype(np.float32)
     arrays["action_high"] = model.action_space.high.astype(np.float32)
-    return arrays, clip_mean
+    return arrays | critic_arrays(model), clip_mean
+
+
+def critic_arrays(model: Any) -> dict[str, np.ndarray]:
+    """The first Q-network of a SAC/TD3 critic (``[state, action in -1..1] -> Q``) as float32
+    ``critic.layer{i}.*`` arrays, so the committed teacher can weight states by how much its
+    action matters (VIPER); the actor never reads them."""
+    q_net = model.policy.critic.q_networks[0]
+    arrays: dict[str, np.ndarray] = {}
+    for i, m in enumerate(m for m in q_net if isinstance(m, torch.nn.Linear)):
+        w_key, b_key = layer_keys(i)
+        arrays[f"{CRITIC_PREFIX}{w_key}"] = m.weight.detach().numpy().astype(np.float32)
+        arrays[f"{CRITIC_PREFIX}{b_key}"] = m.bias.detach().numpy().astype(np.float32)
+    return arrays
 
 
 def _head(config: TeacherConfig) -> tuple[str, str]:

@@ -229,9 +229,9 @@ def runtime_fixed_point(docs: Path) -> str:
     return "\n".join(out)
 
 
-def team(docs: Path) -> str:
-    """Students of a team teacher, scored by the team's return (``benchmarks/team.py``)."""
-    data = _load(docs, "team")
+def team(docs: Path, name: str = "team") -> str:
+    """Students of a team teacher, scored by the team's return (``benchmarks/team.py``, written to ``docs/<name>.json``)."""
+    data = _load(docs, name)
     out = []
     for section in data["sections"]:
         head = [
@@ -346,6 +346,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "runtime-agents": runtime_agents,
     "runtime-fixed-point": runtime_fixed_point,
     "team": team,
+    "team-entities": lambda docs: team(docs, "team_entities"),
     "mixture": mixture,
     "data-mix": data_mix,
     "finetune": finetune,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -107,6 +107,8 @@ class RecordFeaturizer:
         their columns follow the word n-grams', ``max_features`` of them at most.
     weighting: ``binary`` (1.0 per n-gram present) or ``tfidf`` (unit-length TF-IDF per part).
     """
+
+    reads_vectors: ClassVar[bool] = False  # takes records (an entity stage takes numeric vectors)
 
     def __init__(
         self,

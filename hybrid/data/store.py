@@ -409,7 +409,9 @@ class TrajectoryStore:
         from hybrid.data.transcripts import read_transcripts
 
         path = Path(path)
-        return self._ingest(read_transcripts(path, metadata_fields=metadata_fields, fields=fields), path, "openai-chat", teacher, None)
+        return self.ingest_decisions(
+            read_transcripts(path, metadata_fields=metadata_fields, fields=fields), source="openai-chat", meta=_file_meta(path), teacher=teacher
+        )
 
     # -- reading ---------------------------------------------------------------------------
     def runs(self) -> list[dict[str, Any]]:

@@ -90,16 +90,18 @@ def featurized_python_source(student: Any) -> str:
     if inner.family not in makers and student.defer_below is not None:
         raise ExportError(f"a deferring {inner.family!r} student has no Python export; deferral exports exist for {sorted(makers)}")
     featurizer = student.featurizer_
-    sparse = featurizer is not None and inner.family in ("mlp", "linear")
+    sparse = featurizer is not None and not featurizer.reads_vectors and inner.family in ("mlp", "linear")
     choose = _sparse_mlp_choose(inner) if sparse else makers.get(inner.family, _generic_choose)(inner)
     doc = student.to_text().replace('"""', "'''")
     head = (
         f'"""Featurized {inner.family} student {student.content_hash} (agent-distill).\n\n'
         "decide(state) -> action name, or None when the student defers to the teacher; decide_index(state) -> index or -1.\n"
-        f'State: {"a dict of field values" if featurizer is not None else "a list of numbers"}.\n\n{doc}\n"""\n\n'
+        f'State: {"a list of numbers" if featurizer is None or featurizer.reads_vectors else "a dict of field values"}.\n\n{doc}\n"""\n\n'
     )
     imports = "from math import exp as _exp\nfrom math import tanh as _tanh\nfrom operator import mul as _mul\n"
-    if featurizer is not None:
+    if featurizer is not None and featurizer.reads_vectors:  # an entity stage brings its own runtime
+        body = "\n" + featurizer.python_source()
+    elif featurizer is not None:
         body = (
             _runtime_source() + f"\n\nLAYOUT = {featurizer.layout_!r}\nWIDTH = {featurizer.n_features_out_}\n"
             f"FEATURE_NAMES = {tuple(featurizer.feature_names_)!r}\n\n\ndef features(state):\n"

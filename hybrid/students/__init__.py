@@ -9,6 +9,7 @@ through torch.
 """
 
 from hybrid.students._base import Cost, Student, check_states, check_targets, check_weights, default_families, register, registered_families, resolve_names
+from hybrid.students.entities import EntityMLPStudent, EntityTreeStudent
 from hybrid.students.featurized import FeaturizedStudent
 from hybrid.students.hybrid import HybridRegressorStudent, HybridStudent
 from hybrid.students.keywords import KeywordRulesStudent
@@ -20,6 +21,8 @@ from hybrid.students.tree import RegressionTreeStudent, TreeStudent
 __all__ = [
     "Condition",
     "Cost",
+    "EntityMLPStudent",
+    "EntityTreeStudent",
     "FeaturizedStudent",
     "HybridRegressorStudent",
     "HybridStudent",

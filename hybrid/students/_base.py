@@ -191,6 +191,12 @@ class Student(BaseEstimator):
         cls.action_kind = cls.space_type.kind
 
     @classmethod
+    def adds_itself(cls, dataset: Any) -> bool:
+        """Whether a default search of ``dataset`` tries this family although it is not searched
+        by default (e.g. entity students where the feature names list entities)."""
+        return False
+
+    @classmethod
     def search_space(cls, *, epochs: int) -> list[dict[str, Any]]:
         """Hyperparameters AutoDistill tries, cheapest first (``epochs`` caps iterative fits);
         empty when the family is not searched."""

@@ -1,7 +1,8 @@
 """FeaturizedStudent: a featurizer and a numeric student as one model, optionally deferring.
 
 A student on structured states is two fitted stages: a :class:`hybrid.data.featurize.RecordFeaturizer`
-(vocabularies, category values, column layout) and any numeric student over its columns (rule
+(vocabularies, category values, column layout) — or, on numeric states listing entities, a
+:class:`hybrid.data.entities.EntityFeaturizer` — and any numeric student over its columns (rule
 list, tree, MLP, hybrid). Both live in one canonical artifact, so the content hash — the model's
 identity in the ledger — covers the vocabulary too, and the Python export runs both.
 
@@ -18,12 +19,15 @@ from typing import Any
 
 import numpy as np
 
+from hybrid.data.entities import KIND as ENTITIES
+from hybrid.data.entities import EntityFeaturizer
 from hybrid.data.featurize import RecordFeaturizer
 from hybrid.errors import DataError, ParameterError
 from hybrid.spaces import ActionSpace
 from hybrid.students._base import FORMAT_VERSION, Cost, Student, check_states, register
 from provenance.hashing import canonical_json
 
+Featurizer = RecordFeaturizer | EntityFeaturizer  # the first stages a featurized student can carry
 _BINARY_MARKERS = (' has "', ' is "', ' contains "')  # 0/1 columns, read as words in rules
 SPARSE_FIRST_LAYER = ("mlp", "linear")  # families whose featurized export multiplies only non-zero features
 
@@ -35,14 +39,15 @@ class FeaturizedStudent(Student):
     Parameters
     ----------
     student: an unfitted numeric student (fitted by ``fit``).
-    featurizer: an unfitted :class:`RecordFeaturizer`, or ``None`` for numeric states.
+    featurizer: an unfitted :class:`RecordFeaturizer` (records) or :class:`EntityFeaturizer`
+        (numeric states listing entities), or ``None`` for numeric states as they are.
     defer_below: confidence under which ``decide`` returns ``None`` (``None``: never defer).
     """
 
     family = "featurized"
     wraps_student = True  # loads by name, but is no family of its own (see registered_families)
 
-    def __init__(self, student: Any = None, featurizer: RecordFeaturizer | None = None, defer_below: float | None = None) -> None:
+    def __init__(self, student: Any = None, featurizer: Featurizer | None = None, defer_below: float | None = None) -> None:
         self.student = student
         self.featurizer = featurizer
         self.defer_below = defer_below
@@ -65,8 +70,10 @@ class FeaturizedStudent(Student):
         featurizer); the targets and the action space go to the student as they are."""
         if self.student is None:
             raise ParameterError("FeaturizedStudent needs student=… (e.g. RuleListStudent(max_rules=32)) to fit")
-        featurizer = None
-        if self.featurizer is not None:
+        featurizer: Featurizer | None = None
+        if isinstance(self.featurizer, EntityFeaturizer):
+            featurizer = EntityFeaturizer(**self.featurizer.params()).fit(states, feature_names)
+        elif self.featurizer is not None:
             featurizer = RecordFeaturizer(**_featurizer_params(self.featurizer)).fit(states)
         X = featurizer.transform(states) if featurizer is not None else check_states(states)
         names = featurizer.feature_names_ if featurizer is not None else feature_names
@@ -78,7 +85,7 @@ class FeaturizedStudent(Student):
 
     @classmethod
     def from_parts(
-        cls, featurizer: RecordFeaturizer | None, student: Student, *, defer_below: float | None = None, action_names: Sequence[str] | None = None
+        cls, featurizer: Featurizer | None, student: Student, *, defer_below: float | None = None, action_names: Sequence[str] | None = None
     ) -> FeaturizedStudent:
         """Join an already fitted featurizer (or none) and a student fitted on its features."""
         student._check_fitted()
@@ -90,7 +97,7 @@ class FeaturizedStudent(Student):
         out = cls(student=None, featurizer=None, defer_below=defer_below)
         return out._set_parts(featurizer, student, action_names)
 
-    def _set_parts(self, featurizer: RecordFeaturizer | None, student: Student, action_names: Sequence[str] | None) -> FeaturizedStudent:
+    def _set_parts(self, featurizer: Featurizer | None, student: Student, action_names: Sequence[str] | None) -> FeaturizedStudent:
         if self.defer_below is not None and not 0.0 <= float(self.defer_below) < float("inf"):
             raise DataError(f"defer_below is a confidence ≥ 0 (above 1 defers every state); got {self.defer_below!r}")
         self.featurizer_, self.student_ = featurizer, student
@@ -133,7 +140,7 @@ class FeaturizedStudent(Student):
     def decide(self, state: Any) -> str | None:
         """The action name for one state (a dict of field values, or a numeric vector), or
         ``None`` when the student defers to the teacher."""
-        if isinstance(state, Mapping) or (self.featurizer_ is None and np.ndim(state) == 1):
+        if isinstance(state, Mapping) or (_reads_vectors(self.featurizer_) and np.ndim(state) == 1):
             state = [state]
         else:
             raise DataError("decide takes one state: a dict of field values (or one numeric vector); use predict_or_defer for many")
@@ -182,7 +189,7 @@ class FeaturizedStudent(Student):
         inner = self.student_.cost()
         f = self.featurizer_
         ops = inner.ops_per_decision + (0.0 if f is None else f.mean_lookups_)
-        if f is not None and self.student_.family in SPARSE_FIRST_LAYER:
+        if isinstance(f, RecordFeaturizer) and self.student_.family in SPARSE_FIRST_LAYER:
             units, width = self.student_.weights_[0].shape
             ops += (f.mean_active_ - width) * units
         vocabulary = 0 if f is None else f.n_features_out_
@@ -206,13 +213,22 @@ class FeaturizedStudent(Student):
 
     def _set_state(self, state: dict[str, Any]) -> None:
         """Rebuild both stages from ``to_dict()['state']`` (``Student.from_dict`` calls this)."""
-        featurizer = None if state["featurizer"] is None else RecordFeaturizer.from_dict(state["featurizer"])
+        featurizer = None if state["featurizer"] is None else _featurizer_from_dict(state["featurizer"])
         self._set_parts(featurizer, Student.from_dict(state["student"]), state["action_names"])
 
     def with_threshold(self, defer_below: float | None) -> FeaturizedStudent:
         """The same fitted stages with another deferral threshold (a new model, a new hash)."""
         self._check_fitted()
         return type(self).from_parts(self.featurizer_, self.student_, defer_below=defer_below, action_names=self.action_names_)
+
+
+def _reads_vectors(featurizer: Featurizer | None) -> bool:
+    return featurizer is None or featurizer.reads_vectors
+
+
+def _featurizer_from_dict(data: Mapping[str, Any]) -> Featurizer:
+    """The fitted featurizer of an artifact: an entity stage says its kind; a record one does not."""
+    return EntityFeaturizer.from_dict(data) if data.get("kind") == ENTITIES else RecordFeaturizer.from_dict(data)
 
 
 def _featurizer_params(featurizer: RecordFeaturizer) -> dict[str, Any]:

@@ -100,9 +100,11 @@ def _as_is(teacher: Teacher, request: Request) -> Teacher:
 
 # -- objects with predict / predict_proba --------------------------------------------------------
 def _actions_object(obj: Any, request: Request) -> Teacher:
-    """An object whose ``predict(X)`` returns actions (a zoo ``ContinuousPolicyTeacher``, a continuous student)."""
+    """An object whose ``predict(X)`` returns actions (a zoo ``ContinuousPolicyTeacher``, a continuous
+    student); its ``action_values(X, A)`` is the critic, unless ``has_critic`` says it has none."""
     low, high = request.bounds(obj)
     std = getattr(obj, "action_std", None)
+    critic = _method(obj, "action_values") if getattr(obj, "has_critic", True) else None
     return ContinuousTeacher(
         obj.predict,
         low,
@@ -110,6 +112,7 @@ def _actions_object(obj: Any, request: Request) -> Teacher:
         request.action_names or getattr(obj, "action_names", None),
         feature_names=request.feature_names or getattr(obj, "feature_names", None),
         std_fn=std if callable(std) else None,
+        critic_fn=critic,
         ops_per_decision=_ops(obj),
         identity=_identity(obj),
         content_hash=getattr(obj, "content_hash", None),

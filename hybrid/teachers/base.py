@@ -4,8 +4,9 @@ A ``Teacher`` acts in an ``ActionSpace`` (``hybrid.spaces``): ``DiscreteActions`
 are action probabilities ``[n, k]`` — or ``BoxActions`` — its targets are bounded action vectors
 ``[n, m]``, optionally with a per-dimension std. Every teacher answers ``predict(X)`` (greedy
 actions), ``targets(X)`` (what a dataset keeps), ``action_std(X)`` (``None`` for discrete
-actions), ``predict_proba(X)`` (discrete only), ``q_values(X)`` and ``log_proba(X)`` (``None``
-when it has no such output). ``ContinuousTeacher`` is the same contract built from an action
+actions), ``predict_proba(X)`` (discrete only), ``q_values(X)``, ``log_proba(X)`` and, for Box
+actions, ``action_values(X, A)`` (a critic's Q of chosen actions) — ``None`` when it has no such
+output. ``ContinuousTeacher`` is the same contract built from an action
 function and a ``Box``'s bounds.
 
 Every call is checked: a wrong shape, NaN/inf, negative probabilities or rows not summing to 1
@@ -27,6 +28,7 @@ from hybrid.spaces import ActionSpace, BoxActions, DiscreteActions
 from hybrid.validation import probability_problem, teacher_states
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
+CriticFn = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (states [n, d], actions [n, m]) -> Q [n]
 STD_FLOOR = 1e-3  # relative std below which a teacher counts as fully certain (keeps weights finite)
 
 
@@ -36,7 +38,8 @@ class Teacher:
     ``fn`` returns the targets: probabilities for discrete actions (``action_space=None``, the
     actions named by ``action_names`` or, for a batch callable, on its first call) or actions
     for a ``BoxActions`` space. Optional signals: ``std_fn`` (per-dimension std of Box actions),
-    ``q_fn`` (DQN-style Q-values) and ``log_proba_fn`` (policy-gradient log-probabilities).
+    ``q_fn`` (DQN-style Q-values), ``log_proba_fn`` (policy-gradient log-probabilities) and
+    ``critic_fn`` (a SAC/TD3 critic: the Q-value of given Box actions in given states).
     ``ops_per_decision`` is the teacher's multiply-adds per decision when countable, else
     ``None``; ``identity`` names it in logs; ``content_hash`` is the ``sha256:…`` of its weights
     when it has any.
@@ -53,10 +56,12 @@ class Teacher:
         ops_per_decision: float | None = None,
         q_fn: ArrayFn | None = None,
         log_proba_fn: ArrayFn | None = None,
+        critic_fn: CriticFn | None = None,
         identity: str = "teacher",
         content_hash: str | None = None,
     ) -> None:
         self._fn = fn
+        self._critic_fn = critic_fn
         self._space = action_space
         self._answers = _ANSWERS[DiscreteActions.kind if action_space is None else action_space.kind]
         names = action_names if action_space is None else action_space.names
@@ -151,6 +156,20 @@ class Teacher:
         """Q-values ``[n, k]`` (float32) when the teacher exposes them, else ``None``."""
         return None if self._q_fn is None else _finite(self._q_fn(self._states(X)), "Q-values", self.identity)
 
+    @property
+    def has_critic(self) -> bool:
+        """Whether ``action_values`` can answer (the teacher carries a critic of its actions)."""
+        return self._critic_fn is not None
+
+    def action_values(self, X: Any, A: Any) -> np.ndarray | None:
+        """The critic's Q-value ``[n]`` (float64) of actions ``A[n, m]`` in states ``X``, or ``None``
+        without a critic."""
+        if self._critic_fn is None:
+            return None
+        states = self._states(X)
+        actions = validate_actions(A, len(states), self.n_actions, self.identity, "critic actions")
+        return _finite(self._critic_fn(states, actions), "critic values", self.identity).astype(np.float64).reshape(len(states))
+
     def log_proba(self, X: Any) -> np.ndarray | None:
         """Log-probabilities ``[n, k]`` (float32) when the teacher exposes them, else ``None``."""
         if self._log_proba_fn is None:
@@ -162,6 +181,7 @@ class ContinuousTeacher(Teacher):
     """A teacher of bounded actions: ``action_fn(X[n, d]) -> [n, m]`` within ``action_low..action_high``.
 
     ``std_fn`` gives the per-dimension spread in action units when the policy has one;
+    ``critic_fn(X, A)`` the Q-value of actions ``A`` when an actor-critic's critic is reachable;
     ``action_names`` name the dimensions (``action_0``, … when omitted).
     """
 
@@ -174,6 +194,7 @@ class ContinuousTeacher(Teacher):
         *,
         feature_names: Sequence[str] | None = None,
         std_fn: ArrayFn | None = None,
+        critic_fn: CriticFn | None = None,
         ops_per_decision: float | None = None,
         identity: str = "teacher",
         content_hash: str | None = None,
@@ -192,6 +213,7 @@ class ContinuousTeacher(Teacher):
             action_fn,
             action_space=BoxActions(names, low, high),
             std_fn=std_fn,
+            critic_fn=critic_fn,
             feature_names=feature_names,
             ops_per_decision=ops_per_decision,
             identity=identity,
@@ -306,15 +328,49 @@ def state_weights(teacher: Teacher, X: np.ndarray, P: np.ndarray, kind: str) -> 
 def continuous_weights(teacher: Teacher, X: np.ndarray, kind: str) -> tuple[np.ndarray, str]:
     """Per-state importance for Box actions, normalised to mean 1, and its source.
 
-    States where the teacher is sure of its action (small std relative to each dimension's
-    range) weigh more: ``1 / (mean_j std_j / range_j + STD_FLOOR)``. Any ``kind`` ("q",
-    "margin", "std") uses the std, the only certainty signal a continuous policy gives.
+    ``kind="q"`` with a critic (``teacher.action_values``): VIPER's weight carried to Box actions,
+    how much the critic's value drops when the teacher's action is moved —
+    ``Q(s, a*) - min_j Q(s, a* ± PERTURBATION · range_j e_j)`` over each dimension moved both
+    ways (clipped to the bounds), floored at 0. Otherwise, and for ``"margin"`` or ``"std"``,
+    states where the teacher is sure of its action (small std relative to each dimension's range)
+    weigh more: ``1 / (mean_j std_j / range_j + STD_FLOOR)``; a PPO value head V(s) says nothing
+    about actions, so PPO teachers weigh by their std.
     """
     if kind not in ("q", "margin", "std"):
         raise DataError(f"weighting must be None, 'q', 'margin' or 'std'; got {kind!r}")
+    if kind == "q" and teacher.has_critic:
+        return _critic_weights(teacher, X), "critic"
     std = teacher.action_std(X)
     if std is None:
-        raise DataError(f"teacher {teacher.identity!r} has no action std, so states cannot be weighted by its certainty; use weighting=None")
+        raise DataError(f"teacher {teacher.identity!r} has neither a critic nor an action std, so states cannot be weighted; use weighting=None")
     rel = (std / (teacher.action_high - teacher.action_low)).mean(axis=1)
     w = 1.0 / (rel + STD_FLOOR)
     return (w / w.mean()).astype(np.float32), "std"
+
+
+PERTURBATION = 0.25  # share of each action dimension's range the critic-drop weight moves the action by
+
+
+def perturbed_actions(actions: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``[2m, n, m]``: each row's action with one dimension moved by ``± PERTURBATION · range``, clipped."""
+    m = actions.shape[1]
+    step = PERTURBATION * (high - low)
+    out = np.repeat(actions[None], 2 * m, axis=0)
+    for j in range(m):
+        out[2 * j, :, j] += step[j]
+        out[2 * j + 1, :, j] -= step[j]
+    return np.clip(out, low, high)
+
+
+def _critic_weights(teacher: Teacher, X: np.ndarray) -> np.ndarray:
+    chosen = teacher.predict(X)
+    values = lambda A: np.asarray(teacher.action_values(X, A), dtype=np.float64)  # noqa: E731
+    base = values(chosen)
+    worst = np.min([values(a) for a in perturbed_actions(chosen, teacher.action_low, teacher.action_high)], axis=0)
+    gap = np.maximum(base - worst, 0.0)
+    mean = gap.mean() if len(gap) else 0.0
+    if not mean > 0:
+        raise DataError(
+            f"teacher {teacher.identity!r}: its critic values every perturbed action as its own on every state, so no state would count; use weighting=None"
+        )
+    return (gap / mean).astype(np.float32)

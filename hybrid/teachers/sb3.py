@@ -2,7 +2,9 @@
 
 ``sb3_discrete`` adapts PPO/A2C (their action distribution's probabilities) and DQN (softmax of
 its Q-values / temperature, Q-values exposed); ``sb3_box`` adapts SAC/TD3/DDPG (squashed actors)
-and PPO/A2C with a ``Box`` (the clipped Gaussian mean), with the policy's std when it has one.
+and PPO/A2C with a ``Box`` (the clipped Gaussian mean), with the policy's std when it has one
+and, for the off-policy ones, their first Q-network as the critic of actions (PPO's value head
+is V(s), not a Q, so it is not offered).
 Both take the ``hybrid.teachers.adapters.Request`` that ``as_teacher`` built. torch and
 stable-baselines3 are imported only when a model is adapted.
 """
@@ -14,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from hybrid.errors import TeacherError
-from hybrid.teachers.base import ArrayFn, ContinuousTeacher, Teacher
+from hybrid.teachers.base import ArrayFn, ContinuousTeacher, CriticFn, Teacher
 from provenance.hashing import hash_array, hash_json
 
 
@@ -116,6 +118,15 @@ def sb3_box(model: Any, request: Any) -> Teacher:
                 with torch.no_grad():
                     return policy.get_distribution(policy.obs_to_tensor(X)[0]).distribution.stddev.float().numpy()
 
+    critic_fn: CriticFn | None = None
+    critic = getattr(policy, "critic", None)
+    if critic is not None and hasattr(critic, "q1_forward"):  # SAC, TD3, DDPG: Q(s, a) on actions scaled to -1..1
+
+        def critic_fn(X: np.ndarray, A: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                scaled = torch.as_tensor(policy.scale_action(A), dtype=torch.float32)
+                return critic.q1_forward(policy.obs_to_tensor(X)[0], scaled).float().numpy().reshape(-1)
+
     return ContinuousTeacher(
         act,
         low,
@@ -123,6 +134,7 @@ def sb3_box(model: Any, request: Any) -> Teacher:
         request.action_names,
         feature_names=request.feature_names,
         std_fn=std_fn,
+        critic_fn=critic_fn,
         ops_per_decision=ops,
         identity=f"sb3:{type(model).__name__}",
         content_hash=module_hash(policy),

@@ -42,6 +42,9 @@ ZOO_DIR = Path(__file__).resolve().parent / "weights"
 INDEX_NAME = "index.json"
 
 
+CRITIC_PREFIX = "critic."  # arrays of an exported SAC/TD3 Q-network: critic.layer{i}.weight/bias
+
+
 def layer_keys(i: int) -> tuple[str, str]:
     """Names of the weight and bias arrays of the ``i``-th Linear layer in a teacher ``.npz``."""
     return f"layer{i}.weight", f"layer{i}.bias"
@@ -191,7 +194,9 @@ class ContinuousPolicyTeacher(nn.Module):
     ``squash="clip"`` (PPO/A2C: the Gaussian mean clipped to the bounds, as SB3 clips before
     stepping). The deterministic action is the distribution's mode. An optional ``log_std``
     (a vector for PPO, a Linear head on the last hidden layer for SAC) gives ``action_std``,
-    used to weight states where the teacher is sure of its action.
+    used to weight states where the teacher is sure of its action. An optional ``critic`` (the
+    ReLU layers of a SAC/TD3 Q-network on ``[state, action scaled to -1..1]``) gives
+    ``action_values``, used to weight states by how much the action matters (VIPER).
     """
 
     def __init__(
@@ -207,6 +212,7 @@ class ContinuousPolicyTeacher(nn.Module):
         squash: str = "tanh",
         clip_mean: float | None = None,
         log_std: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None,
+        critic: Sequence[tuple[np.ndarray, np.ndarray]] = (),
         content_hash: str | None = None,
     ) -> None:
         super().__init__()
@@ -244,6 +250,7 @@ class ContinuousPolicyTeacher(nn.Module):
             self.log_std_head = _linear(env_id, len(layers), *log_std)
         elif log_std is not None:
             self.log_std_const = torch.as_tensor(np.asarray(log_std, dtype=np.float32).ravel())
+        self.critic = _critic(env_id, critic, int(n_in) + int(n_out))
         self.env_id, self.activation, self.squash, self.clip_mean = env_id, activation, squash, clip_mean
         self.action_names = list(action_names)
         self.feature_names = list(feature_names)
@@ -260,7 +267,8 @@ class ContinuousPolicyTeacher(nn.Module):
             log_std = (arrays["log_std.weight"], arrays["log_std.bias"])
         elif "log_std" in arrays:
             log_std = arrays["log_std"]
-        return cls(layers, action_low=arrays["action_low"], action_high=arrays["action_high"], log_std=log_std, **meta)
+        critic = _layers(arrays, CRITIC_PREFIX)
+        return cls(layers, action_low=arrays["action_low"], action_high=arrays["action_high"], log_std=log_std, critic=critic, **meta)
 
     @property
     def linears(self) -> list[nn.Linear]:
@@ -294,6 +302,20 @@ class ContinuousPolicyTeacher(nn.Module):
         """Deterministic actions ``[n, n_actions]`` (float32), each within its bounds."""
         with torch.no_grad():
             return self.forward(self._tensor(X)).numpy()
+
+    @property
+    def has_critic(self) -> bool:
+        """Whether the export carries its Q-network (``action_values`` answers)."""
+        return self.critic is not None
+
+    def action_values(self, X: np.ndarray, A: np.ndarray) -> np.ndarray | None:
+        """The critic's ``Q(s, a)`` ``[n]`` for raw states and actions within the bounds, or ``None``."""
+        if self.critic is None:
+            return None
+        low, high = self.action_low, self.action_high
+        scaled = 2.0 * (np.asarray(A, dtype=np.float32).reshape(len(X), -1) - low) / (high - low) - 1.0
+        with torch.no_grad():
+            return self.critic(torch.cat([self._tensor(X), torch.from_numpy(scaled.astype(np.float32))], dim=1)).numpy().reshape(-1)
 
     def action_std(self, X: np.ndarray) -> np.ndarray | None:
         """Per-dimension std of the teacher's action ``[n, n_actions]`` in action units, or ``None``.
@@ -347,15 +369,30 @@ def _linear(env_id: str, i: int, weight: np.ndarray, bias: np.ndarray) -> nn.Lin
     return linear
 
 
-def _layers(arrays: Mapping[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The ``(weight, bias)`` pairs ``layer{i}.weight`` / ``layer{i}.bias`` of a teacher ``.npz``, input first."""
+def _layers(arrays: Mapping[str, np.ndarray], prefix: str = "") -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``(weight, bias)`` pairs ``{prefix}layer{i}.weight`` / ``.bias`` of a teacher ``.npz``, input first."""
     layers: list[tuple[np.ndarray, np.ndarray]] = []
-    while layer_keys(len(layers))[0] in arrays:
-        w_key, b_key = layer_keys(len(layers))
+    while prefix + layer_keys(len(layers))[0] in arrays:
+        w_key, b_key = (prefix + k for k in layer_keys(len(layers)))
         if b_key not in arrays:
             raise TeacherError(f"teacher arrays have {w_key} but no {b_key}; re-export it")
         layers.append((arrays[w_key], arrays[b_key]))
     return layers
+
+
+def _critic(env_id: str, layers: Sequence[tuple[np.ndarray, np.ndarray]], n_in: int) -> nn.Sequential | None:
+    """A frozen ReLU Q-network ``[state, action] -> Q`` from its layers, or ``None`` without any."""
+    if not layers:
+        return None
+    linears = [_linear(f"{env_id} critic", i, w, b) for i, (w, b) in enumerate(layers)]
+    if linears[0].in_features != n_in or linears[-1].out_features != 1:
+        raise TeacherError(
+            f"teacher {env_id!r}: its critic maps {linears[0].in_features} inputs to {linears[-1].out_features} but needs state + action = {n_in} inputs and one Q-value; re-export it"
+        )
+    modules: list[nn.Module] = []
+    for m in linears:
+        modules += [m, nn.ReLU()]
+    return nn.Sequential(*modules[:-1]).requires_grad_(False).eval()
 
 
 def _discrete_policy(arrays: Mapping[str, np.ndarray], *, entry: Mapping[str, Any], **meta: Any) -> PolicyTeacher:
