@@ -102,7 +102,6 @@ __all__ = [  # noqa: RUF022  (grouped by stage of the data flow, for readers)
     "DistillDataset",
     "RecordDataset",
     "RecordFeaturizer",
-    "EntityFeaturizer",
     "TrajectoryStore",
     "from_minari",
     "to_minari",
@@ -112,7 +111,6 @@ __all__ = [  # noqa: RUF022  (grouped by stage of the data flow, for readers)
     "closed_loop",
     "evaluate",
     "dagger",
-    "DaggerResult",
     # metrics and the compiled runtime
     "fidelity",
     "kl",

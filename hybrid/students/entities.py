@@ -26,6 +26,7 @@ class _EntityStudent(FeaturizedStudent):
     """An entity stage then ``_inner()``; the constructor's arguments are the artifact's params."""
 
     wraps_student = False  # a family of its own
+    needs_entities = True  # fits only states whose feature names show entities (tests/students/test_entities.py)
     defer_below = None
 
     @classmethod
