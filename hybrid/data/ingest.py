@@ -57,6 +57,17 @@ class Decisions:
     stds: np.ndarray | None = None  # continuous only: the logged per-dimension std, when every line gave one
     agents: list[str] | None = None  # the agent of a team each decision was made for (a Parquet log's ``agent`` column)
 
+    def box_bounds(self, low: Any = None, high: Any = None) -> dict[str, np.ndarray]:
+        """The bounds continuous actions are stored with, as dataset keywords: ``low``/``high``
+        (the environment's) when given, else the logged range (a constant dimension gets a
+        width of 1); nothing for discrete actions."""
+        if self.action_kind != "continuous":
+            return {}
+        if low is not None and high is not None:
+            return {"action_low": np.asarray(low), "action_high": np.asarray(high)}
+        lo, hi = self.probs.min(axis=0), self.probs.max(axis=0)
+        return {"action_low": lo, "action_high": np.where(hi > lo, hi, lo + 1.0)}
+
 
 class _Builder:
     """Accumulates records line by line, checking each against the names fixed by the first."""

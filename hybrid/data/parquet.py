@@ -203,14 +203,9 @@ def source_meta(source: str | Path) -> dict[str, Any]:
 def dataset_from_decisions(d: Decisions, meta: dict[str, Any], action_space: dict[str, Any] | None = None) -> DistillDataset:
     """The dataset a trajectory store gives for ``d``: the same arrays, names and bounds (the
     logged range when no bounds were exported, as the store's ingest takes them)."""
-    kind: dict[str, Any] = {}
-    if d.action_kind == "continuous":
-        if action_space is not None:
-            lo, hi = np.asarray(action_space["low"], dtype=np.float32), np.asarray(action_space["high"], dtype=np.float32)
-        else:
-            lo, hi = d.probs.min(axis=0), d.probs.max(axis=0)
-            hi = np.where(hi > lo, hi, lo + 1.0)
-        kind = {"action_kind": "continuous", "action_std": d.stds, "action_low": lo, "action_high": hi}
+    exported = () if action_space is None else (np.asarray(action_space["low"], dtype=np.float32), np.asarray(action_space["high"], dtype=np.float32))
+    bounds = d.box_bounds(*exported)
+    kind: dict[str, Any] = {"action_kind": "continuous", "action_std": d.stds, **bounds} if bounds else {}
     agents = d.agents if d.agents is not None and any(a is not None for a in d.agents) else None
     return DistillDataset(d.states, d.probs, d.action_names, d.feature_names, meta=meta, agent_ids=agents, **kind)
 

@@ -325,13 +325,8 @@ class TrajectoryStore:
             except BaseException:
                 self._forget()
                 raise
-        bounds: dict[str, Any] = {}
-        if decisions.action_kind == "continuous":  # the environment's Box bounds, else the logged range
-            if action_space is not None:
-                bounds = {"action_low": np.asarray(action_space.low), "action_high": np.asarray(action_space.high)}
-            else:
-                lo, hi = decisions.probs.min(axis=0), decisions.probs.max(axis=0)
-                bounds = {"action_low": lo, "action_high": np.where(hi > lo, hi, lo + 1.0)}
+        # the environment's Box bounds, else the logged range
+        bounds: dict[str, Any] = decisions.box_bounds(*((action_space.low, action_space.high) if action_space is not None else ()))
 
         def store_run() -> int:
             run_id = self.start_run(
