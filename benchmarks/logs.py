@@ -29,19 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from trajectory_store import synthetic  # the same 8-feature, 4-action decisions as the store benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 10
 FEATURES = [f"x{i}" for i in range(8)]
 ACTIONS = ["a", "b", "c", "d"]
-
-
-def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 8)).astype(np.float32)
-    logits = X @ rng.normal(size=(8, 4))
-    P = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return X, (P / P.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def _peak_mb() -> float:
