@@ -277,7 +277,8 @@ def parse_policy(policy: str | Policy | Callable) -> Policy:
             number = float(arg)
         except ValueError:
             raise SearchConfigError(f"policy {policy!r} needs a number after the colon, e.g. {name}:0.95.") from None
-        if name in ("min-cost", "min-retention", "cascade") and 1.0 < number <= 100.0:  # a percentage where a share goes
+        top = 1.5 if name == "min-retention" else 1.0  # retention may be asked above the teacher's, up to 150%
+        if name in ("min-cost", "min-retention", "cascade") and top < number <= 100.0:  # a percentage where a share goes
             raise SearchConfigError(f"policy {policy!r} takes a share in (0, 1], not a percentage: write {name}:{number / 100:g}.")
         return makers[name](number)
     raise SearchConfigError(
