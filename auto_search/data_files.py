@@ -8,6 +8,7 @@ into the ledger so a model's data can be found again.
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -54,8 +55,11 @@ def load_dataset(path: str | Path, runs: Sequence[int] | None = None, *, max_row
     if suffix == ".npz":
         ds = DistillDataset.load(path)
     elif suffix in STORE_SUFFIXES:
-        with TrajectoryStore(path) as store:
-            return read_needed(store.to_dataset(runs), max_rows, seed)  # its meta already names the store and the runs
+        # read from a snapshot: opening the store itself would upgrade its schema and journal mode
+        with tempfile.TemporaryDirectory() as tmp, TrajectoryStore(snapshot(path, Path(tmp) / "store.db")) as store:
+            ds = read_needed(store.to_dataset(runs), max_rows, seed)
+        ds.meta = {**ds.meta, "store": str(path)}  # the store it came from, and its runs
+        return ds
     elif suffix in (".jsonl", ".csv"):
         with tempfile.TemporaryDirectory() as tmp, TrajectoryStore(Path(tmp) / "store.db") as store:
             (store.ingest_jsonl if suffix == ".jsonl" else store.ingest_csv)(path)
@@ -65,6 +69,19 @@ def load_dataset(path: str | Path, runs: Sequence[int] | None = None, *, max_row
     ds = read_needed(ds, max_rows, seed)
     ds.meta = {**ds.meta, "source": "file", "file": str(path)}
     return ds
+
+
+def snapshot(path: Path, copy: Path) -> Path:
+    """A consistent copy of the SQLite file ``path`` at ``copy``, read through a read-only
+    connection (SQLite's backup), so reading a store never changes a byte of it."""
+    source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    target = sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return copy
 
 
 def source_of(meta: Mapping[str, Any]) -> dict[str, Any] | None:

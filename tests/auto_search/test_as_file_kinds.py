@@ -69,3 +69,17 @@ def test_verify_names_a_store_or_a_dataset_and_the_command_that_takes_it(files):
         assert proc.returncode == 2, proc.stderr
         assert what in proc.stderr and "agent-distill search" in proc.stderr
         assert sha(files / name) == before
+
+
+def test_reading_a_store_changes_no_byte_of_it(tmp_path):
+    import shutil
+
+    from auto_search.data_files import load_dataset
+
+    store = tmp_path / "old.db"  # a store of an earlier schema, in rollback-journal mode: opening it would upgrade both
+    shutil.copy(Path(__file__).resolve().parents[1] / "fixtures" / "legacy" / "ledger" / "cartpole.db", store)
+    before = hashlib.sha256(store.read_bytes()).hexdigest()
+    ds = load_dataset(store)
+    assert len(ds) > 0 and ds.meta["store"] == str(store) and ds.meta["runs"] == [1]
+    assert hashlib.sha256(store.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.db"]  # no -wal or -shm left beside it
