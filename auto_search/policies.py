@@ -220,7 +220,8 @@ def _rank(c: Any) -> float:
 
 
 def _screen(c: Any) -> str:
-    return f"{100 * c.retention:.1f}%, at least {100 * _rank(c):.1f}% by the normal approximation over {c.loop_episodes} episodes (a screen, not a claim)"
+    how = "by the normal approximation" if getattr(c, "retention_screen", None) is not None else "by its anytime-valid lower bound"
+    return f"{100 * c.retention:.1f}%, at least {100 * _rank(c):.1f}% {how} over {c.loop_episodes} episodes (a screen, not a claim)"
 
 
 @dataclass(frozen=True)
